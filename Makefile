@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh machine:
+#   make run    set up, build the index over seeds/ if missing or stale, open the chat at http://127.0.0.1:7860
+#   make test   set up (packages + Debian chromium for browser tests) and run the test suite
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test chromium index eval-seed eval-squad clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# CPU build of torch first (this machine keeps it on disk); a bare `torch` would fetch a CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: setup
+	$(PY) app.py
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+test: setup chromium
+	$(PY) -m pytest
+
+index: setup
+	$(PY) -m qa index
+
+eval-seed: setup
+	$(PY) -m qa eval gold eval/seed_qa.jsonl --split test --out eval/results/seed
+
+eval-squad: setup
+	$(PY) -m qa eval squad ../shared/eval/squad-dev-v1.1-part-a.json --out eval/results/squad
+
+clean:
+	rm -rf $(VENV) .cache embeddings/*.faiss embeddings/*.jsonl embeddings/bm25.* embeddings/manifest.json

@@ -1,0 +1,228 @@
+"""Stage 6: ranked chunks -> an Answer: the answering sentence, cited passages, or an honest "not in the releases".
+
+The sentence is the one, among the top passages, whose embedding is closest to
+the question, nudged by how many of the question's content words it contains
+and by its passage's rank. Abstention compares the best passage's dense
+similarity with a threshold calibrated on held-out questions
+(``python -m qa eval calibrate``), never on the questions we report.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .chunking import sentence_spans
+from .embedding import Encoder
+from .errors import QueryError
+from .retrieval import FusionConfig, Retriever, content_words
+from .store import Index, build_index, index_status, load_index
+
+__all__ = ["Answer", "Passage", "QA", "ask", "DEFAULT_CORPUS", "DEFAULT_INDEX", "MAX_QUESTION_CHARS"]
+
+_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = Path(os.environ.get("QA_CORPUS", _ROOT / "seeds"))
+DEFAULT_INDEX = Path(os.environ.get("QA_INDEX", _ROOT / "embeddings"))
+MAX_QUESTION_CHARS = 1000
+MAX_K = 50
+# Calibrated on the held-out split of tests/data/seed_qa.jsonl with `python -m qa eval calibrate`.
+ABSTAIN_THRESHOLD = float(os.environ.get("QA_ABSTAIN_THRESHOLD", 0.40))
+NO_ANSWER_MESSAGE = "The releases don't cover this question. The closest passages are listed below."
+
+
+@dataclass
+class Passage:
+    """A cited passage: enough to find, trust and quote it."""
+
+    rank: int
+    score: float
+    text: str
+    title: str
+    date: str | None
+    source: str
+    paragraph: int
+    doc_id: str
+    section: str | None = None
+    part: int = 0
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+    dense_score: float = 0.0
+    bm25_score: float = 0.0
+    answer_start: int | None = None  # character offsets of the answering sentence inside ``text``
+    answer_end: int | None = None
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str | None
+    no_answer: bool
+    passages: list[Passage]
+    message: str = ""
+    query: str = ""  # what was searched, after follow-up resolution
+    followup: bool = False
+    confidence: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    id: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of `python -m qa ask --json` (core fields first, extras after)."""
+        data: dict[str, Any] = {
+            "id": self.id, "question": self.question, "answer": self.answer, "no_answer": self.no_answer,
+            "passages": [asdict(p) for p in self.passages],
+        }
+        data.update(message=self.message, query=self.query, followup=self.followup,
+                    confidence=round(self.confidence, 4), timings={k: round(v, 2) for k, v in self.timings.items()})
+        return data
+
+
+def validate_question(question: Any, k: Any = 5) -> tuple[str, int]:
+    if not isinstance(question, str) or not question.strip():
+        raise QueryError("the question is empty: ask something, e.g. \"Who co-chaired the meeting?\"")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QueryError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}: shorten it")
+    if isinstance(k, bool) or not isinstance(k, int):
+        try:
+            k = int(str(k))
+        except ValueError:
+            raise QueryError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}") from None
+    if not 1 <= k <= MAX_K:
+        raise QueryError(f"k must be from 1 to {MAX_K}, got {k}")
+    return question.strip(), k
+
+
+class QA:
+    """A question-answering session over one corpus and index: load once, ask many times."""
+
+    def __init__(
+        self,
+        corpus: str | Path | None = None,
+        index: str | Path | None = None,
+        model: str | None = None,
+        *,
+        fusion: FusionConfig = FusionConfig(),
+        abstain_threshold: float | None = None,
+        auto_build: bool = True,
+    ) -> None:
+        self.corpus = Path(corpus) if corpus else DEFAULT_CORPUS
+        self.folder = Path(index) if index else DEFAULT_INDEX
+        self.encoder = Encoder(model)
+        self.fusion = fusion
+        self.abstain_threshold = ABSTAIN_THRESHOLD if abstain_threshold is None else abstain_threshold
+        self.auto_build = auto_build
+        self._lock = threading.RLock()
+        self._retriever: Retriever | None = None
+        self._generation: Any = None
+
+    # -- index lifecycle ---------------------------------------------------
+    def ensure_index(self) -> Index:
+        """Load the index, building or updating it first when it is missing or older than the corpus."""
+        with self._lock:
+            if self._retriever is None:
+                if self.auto_build and index_status(self.corpus, self.folder, self.encoder.name) != "fresh":
+                    build_index(self.corpus, self.folder, self.encoder)
+                self._retriever = Retriever(load_index(self.folder), self.encoder, self.fusion)
+            return self._retriever.index
+
+    def update(self, **kwargs: Any):  # type: ignore[no-untyped-def]
+        """Re-index the corpus incrementally and switch to the new index (queries keep the old one until then)."""
+        report = build_index(self.corpus, self.folder, self.encoder, **kwargs)
+        index = load_index(self.folder)
+        with self._lock:
+            self._retriever = Retriever(index, self.encoder, self.fusion)
+        return report
+
+    @property
+    def retriever(self) -> Retriever:
+        self.ensure_index()
+        assert self._retriever is not None
+        return self._retriever
+
+    # -- asking ------------------------------------------------------------
+    def ask(self, question: str, k: int = 5, history: Sequence[str] | None = None, *, method: str | None = None) -> Answer:
+        question, k = validate_question(question, k)
+        history = [h for h in (history or []) if isinstance(h, str) and h.strip()][-10:]
+        retriever = self.retriever
+        result = retriever.search(question, k, history, method=method)
+        chunks = retriever.index.chunks
+        passages = [
+            Passage(
+                rank=i + 1, score=round(h.score, 6), text=chunks[h.row].text, title=chunks[h.row].title,
+                date=chunks[h.row].date, source=chunks[h.row].source, paragraph=chunks[h.row].paragraph,
+                doc_id=chunks[h.row].doc_id, section=chunks[h.row].section, part=chunks[h.row].part,
+                dense_rank=h.dense_rank, bm25_rank=h.bm25_rank, dense_score=round(h.dense_score, 6),
+                bm25_score=round(h.bm25_score, 6),
+            )
+            for i, h in enumerate(result.hits)
+        ]
+        t = time.perf_counter()
+        sentence, confidence = self._best_sentence(result.query, result.query_vector, passages)
+        result.timings["answer_ms"] = (time.perf_counter() - t) * 1000
+        no_answer = not passages or confidence < self.abstain_threshold
+        return Answer(
+            question=question,
+            answer=None if no_answer else sentence,
+            no_answer=no_answer,
+            passages=passages,
+            message=NO_ANSWER_MESSAGE if no_answer else "",
+            query=result.query,
+            followup=result.followup,
+            confidence=confidence,
+            timings=result.timings,
+        )
+
+    def _best_sentence(self, query: str, qvec: np.ndarray, passages: list[Passage], top: int = 3) -> tuple[str | None, float]:
+        """Mark the answering sentence in its passage; return it with the evidence strength used for abstention."""
+        if not passages:
+            return None, 0.0
+        candidates: list[tuple[int, int, int, str]] = []
+        for p_i, passage in enumerate(passages[:top]):
+            for a, b in sentence_spans(passage.text):
+                candidates.append((p_i, a, b, passage.text[a:b]))
+        if not candidates:
+            return None, 0.0
+        qwords = {w.lower() for w in content_words(query)}
+        sims = self.encoder.encode([c[3] for c in candidates]) @ qvec
+        best, best_score = 0, -math.inf
+        for i, (p_i, _, _, text) in enumerate(candidates):
+            words = {w.lower() for w in content_words(text)}
+            overlap = len(qwords & words) / len(qwords) if qwords else 0.0
+            score = float(sims[i]) + 0.3 * overlap - 0.05 * p_i
+            if score > best_score:
+                best, best_score = i, score
+        p_i, a, b, text = candidates[best]
+        passages[p_i].answer_start, passages[p_i].answer_end = a, b
+        confidence = max(float(passages[0].dense_score), float(sims.max()))
+        return text, confidence
+
+
+_DEFAULT: dict[tuple[str, str, str | None], QA] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def ask(
+    question: str,
+    k: int = 5,
+    history: Sequence[str] | None = None,
+    *,
+    corpus: str | Path | None = None,
+    index: str | Path | None = None,
+    model: str | None = None,
+) -> Answer:
+    """Answer one question from the releases, building the index on first use if it is missing.
+
+    >>> from qa import ask
+    >>> ask("Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?").passages[0].title
+    'ROK-UNCMS Defense Ministerial Meeting Statement Released'
+    """
+    key = (str(corpus or DEFAULT_CORPUS), str(index or DEFAULT_INDEX), model)
+    with _DEFAULT_LOCK:
+        session = _DEFAULT.get(key) or _DEFAULT.setdefault(key, QA(corpus, index, model))
+    return session.ask(question, k, history)

@@ -1,0 +1,165 @@
+"""Stage 2: releases -> paragraph chunks.
+
+One chunk per paragraph, so a citation points at something a reader can find.
+Fragments too short to stand alone join a neighbour; paragraphs longer than the
+model's window split at sentence boundaries; scrapes with no paragraph breaks
+become overlapping sentence windows. The stored text is always a span of the
+release as written; only the *embedded* text may carry the title as context.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterator
+
+from .corpus import Release
+
+__all__ = ["Chunk", "ChunkConfig", "chunk_release", "sentence_spans", "approx_tokens"]
+
+TokenCounter = Callable[[str], int]
+
+_WORD_OR_PUNCT = re.compile(r"\w+|[^\w\s]")
+
+
+def approx_tokens(text: str) -> int:
+    """Word-piece estimate (about 1.2 pieces per word or mark) for when no tokenizer is at hand."""
+    return math.ceil(len(_WORD_OR_PUNCT.findall(text)) * 1.2)
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    """Chunking knobs; recorded in the manifest so a change re-chunks the corpus."""
+
+    max_tokens: int = 220  # text budget inside a 256-piece window, leaving room for the title
+    window_tokens: int = 128  # target size of windows cut from text with no paragraph breaks
+    min_words: int = 6  # shorter paragraphs join a neighbour
+    title_in_embedding: bool = True
+    version: int = 1
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage as stored: row *i* of the chunk store is vector *i* of the FAISS index."""
+
+    doc_id: str
+    source: str
+    title: str
+    date: str | None
+    section: str | None
+    paragraph: int  # 1-based paragraph number in the cleaned release
+    part: int  # 0 for a whole paragraph; 1, 2, ... for windows of a long one
+    text: str
+    embed_text: str
+
+    @property
+    def key(self) -> str:
+        """Content hash of what is embedded: equal keys share a vector, so unchanged text is never re-embedded."""
+        return hashlib.sha256(self.embed_text.encode()).hexdigest()[:32]
+
+
+# ------------------------------------------------------------------ sentences
+
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sen sens rep reps gov gen col lt sgt capt cmdr adm st jr sr inc corp co ltd llc no nos vs etc
+    e.g i.e u.s u.k u.n e.u jan feb mar apr jun jul aug sep sept oct nov dec dept est approx fig p pp vol ft rev hon
+    amb pres min sec gov't a.m p.m""".split()
+)
+_SENTENCE_END = re.compile(r"[.!?]+[\"”’')\]]*(?=\s+[\"“‘'(\[]?[A-Z0-9])")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character spans of the sentences in ``text``; abbreviations and initials do not end one."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        word = re.search(r"(\S+)$", text[start : m.start() + 1])
+        last = word.group(1).lower().rstrip(".").lstrip("(\"“'") if word else ""
+        if text[m.start()] == "." and (last in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last)):
+            continue
+        spans.append((start, m.end()))
+        start = m.end()
+        while start < len(text) and text[start].isspace():
+            start += 1
+    if start < len(text.rstrip()):
+        spans.append((start, len(text.rstrip())))
+    return spans
+
+
+# -------------------------------------------------------------------- windows
+
+
+def _word_windows(text: str, words_per_window: int, overlap: int) -> Iterator[str]:
+    words = text.split()
+    step = max(1, words_per_window - overlap)
+    for i in range(0, max(1, len(words) - overlap), step):
+        yield " ".join(words[i : i + words_per_window])
+
+
+def _split_long(text: str, cfg: ChunkConfig, count: TokenCounter) -> list[str]:
+    """Cut a paragraph over the budget into sentence windows (word windows when a 'sentence' is itself too long)."""
+    total = count(text)
+    breakless = total > 3 * cfg.max_tokens  # a whole release scraped into one line
+    target = cfg.window_tokens if breakless else math.ceil(total / math.ceil(total / cfg.max_tokens))
+    sentences = [text[a:b] for a, b in sentence_spans(text)]
+    pieces: list[str] = []
+    for sentence in sentences:
+        n = count(sentence)
+        if n <= cfg.max_tokens:
+            pieces.append(sentence)
+        else:
+            words_per_window = max(20, int(len(sentence.split()) * cfg.window_tokens / n))
+            pieces.extend(_word_windows(sentence, words_per_window, overlap=max(1, words_per_window // 8)))
+    windows: list[str] = []
+    current: list[str] = []
+    size = 0
+    for piece in pieces:
+        n = count(piece)
+        if current and size + n > target:
+            windows.append(" ".join(current))
+            keep_last = breakless and count(current[-1]) <= target // 4  # a little overlap for breakless text
+            current = [current[-1]] if keep_last else []
+            size = count(current[0]) if current else 0
+        current.append(piece)
+        size += n
+    if current:
+        windows.append(" ".join(current))
+    return windows
+
+
+def _merge_fragments(paragraphs: tuple[str, ...], min_words: int) -> list[tuple[int, str]]:
+    """Join paragraphs of fewer than ``min_words`` words to the next one (the previous one at the end)."""
+    merged: list[tuple[int, str]] = []
+    carry: tuple[int, str] | None = None
+    for number, para in enumerate(paragraphs, start=1):
+        if carry:
+            number, para = carry[0], carry[1] + "\n" + para
+            carry = None
+        if len(para.split()) < min_words:
+            carry = (number, para)
+        else:
+            merged.append((number, para))
+    if carry:
+        if merged:
+            number, para = merged.pop()
+            merged.append((number, para + "\n" + carry[1]))
+        else:
+            merged.append(carry)
+    return merged
+
+
+def chunk_release(release: Release, cfg: ChunkConfig = ChunkConfig(), count_tokens: TokenCounter = approx_tokens) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for number, para in _merge_fragments(release.paragraphs, cfg.min_words):
+        parts = [para] if count_tokens(para) <= cfg.max_tokens else _split_long(para, cfg, count_tokens)
+        for i, text in enumerate(parts, start=1 if len(parts) > 1 else 0):
+            embed = f"{release.title}\n{text}" if cfg.title_in_embedding and release.title else text
+            chunks.append(
+                Chunk(release.doc_id, release.source, release.title, release.date, release.section, number, i, text, embed)
+            )
+    return chunks

@@ -1,0 +1,153 @@
+"""Stage 8: the command line -- a thin shell that turns library errors into one-line messages.
+
+    python -m qa index [--corpus DIR] [--index DIR] [--model NAME_OR_PATH] [--rebuild]
+    python -m qa ask "QUESTION" [--k 5] [--history "earlier question" ...] [--json]
+    python -m qa ask --batch FILE.jsonl [--k 5]
+    python -m qa eval {gold,squad,beir,calibrate} ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import QAError, QueryError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage dump
+        self.exit(EXIT_USAGE, f"error: {message} (see `python -m qa {self.prog.split()[-1]} --help`)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--k must be a whole number from 1 to 50, got {text!r}") from None
+    if not 1 <= value <= 50:
+        raise argparse.ArgumentTypeError(f"--k must be from 1 to 50, got {value}")
+    return value
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    from .answer import DEFAULT_CORPUS, DEFAULT_INDEX
+
+    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of release files (default: seeds/)")
+    p.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index folder (default: embeddings/)")
+    p.add_argument("--model", default=None, help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="qa", description="Question answering over press releases, with cited passages.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("index", help="build or update the index incrementally")
+    _common(p)
+    p.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything")
+    p.add_argument("--index-type", choices=["auto", "flat", "hnsw"], default="auto")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("ask", help="answer a question (or a batch of them) from the releases")
+    _common(p)
+    p.add_argument("question", nargs="?", help="the question, in quotes")
+    p.add_argument("--k", type=_positive_int, default=5, help="number of passages (1-50, default 5)")
+    p.add_argument("--history", nargs="*", default=[], metavar="Q", help="earlier questions in the conversation")
+    p.add_argument("--batch", type=Path, help="JSONL file of {\"id\", \"question\", \"history\"?}; prints JSONL")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    from .evaluation import add_eval_parser
+
+    add_eval_parser(sub)
+    return parser
+
+
+def _print_human(answer: Any) -> None:
+    width = min(100, max(60, os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else 100))
+    if answer.no_answer:
+        print(f"Not in the releases: {answer.message}\n")
+    else:
+        print(textwrap.fill(f"Answer: {answer.answer}", width) + "\n")
+    for p in answer.passages:
+        cite = f"[{p.rank}] {p.title} — {p.date or 'undated'} — {p.source}, paragraph {p.paragraph}  (score {p.score:.3f})"
+        print(cite)
+        text = p.text
+        if p.answer_start is not None and p.answer_end is not None:
+            text = f"{text[:p.answer_start]}»{text[p.answer_start:p.answer_end]}«{text[p.answer_end:]}"
+        print(textwrap.indent(textwrap.fill(text, width - 4), "    ") + "\n")
+
+
+def _run_batch(session: Any, path: Path, k: int) -> int:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise QAError(f"batch file {path} does not exist") from None
+    except UnicodeDecodeError:
+        raise QAError(f"batch file {path} is not UTF-8 JSONL: one JSON object per line") from None
+    failures = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        ident: Any = None
+        try:
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise QueryError(f"line {number} is not valid JSON ({exc.msg}): write one object per line") from None
+            if not isinstance(item, dict):
+                raise QueryError(f'line {number} must be a JSON object like {{"id": 1, "question": "..."}}')
+            ident = item.get("id")
+            history = item.get("history") or []
+            if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+                raise QueryError(f"line {number}: history must be a list of earlier questions (strings)")
+            answer = session.ask(item.get("question"), item.get("k", k), history)
+            answer.id = ident
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        except QAError as exc:
+            failures += 1
+            print(json.dumps({"id": ident, "error": str(exc), "line": number}, ensure_ascii=False), flush=True)
+    return 1 if failures and failures == sum(1 for ln in lines if ln.strip()) else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        if args.command == "index":
+            from .store import build_index
+
+            report = build_index(args.corpus, args.index, model=args.model, rebuild=args.rebuild, index_type=args.index_type)
+            print(json.dumps(report.to_dict()) if args.json else report.summary())
+            return 0
+        if args.command == "ask":
+            from .answer import QA, validate_question
+
+            if args.batch is None:
+                validate_question(args.question, args.k)  # fail fast, before loading anything
+            elif args.question:
+                raise QueryError("give either a QUESTION or --batch FILE, not both")
+            session = QA(args.corpus, args.index, args.model)
+            if args.batch is not None:
+                return _run_batch(session, args.batch, args.k)
+            answer = session.ask(args.question, args.k, args.history)
+            if args.json:
+                print(json.dumps(answer.to_dict(), ensure_ascii=False))
+            else:
+                _print_human(answer)
+            return 0
+        if args.command == "eval":
+            return int(args.run(args) or 0)
+    except QAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USAGE

@@ -1,0 +1,435 @@
+"""Stage 1: release files -> clean paragraphs + metadata.
+
+Real releases arrive with skip links, menus, breadcrumbs, section labels and
+syndication footers around the text people want to quote. The rules below are
+general patterns (not string matches for particular files) and every one of
+them is exercised by the fixture releases in ``tests/fixtures``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date as _date
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .errors import CorpusError
+
+__all__ = [
+    "Release",
+    "SUPPORTED_SUFFIXES",
+    "clean_text",
+    "corpus_files",
+    "find_date",
+    "parse_release",
+    "read_release",
+    "read_corpus",
+]
+
+# ---------------------------------------------------------------- normalising
+
+_SPACE_LIKE = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u2002\u2003\u2009\u3000\t\f\v"), " ")
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def normalise(text: str) -> str:
+    """NFC, plain spaces, no invisible or control characters, ``\\n`` line ends."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.translate(_SPACE_LIKE).translate(_INVISIBLE)
+    text = _CONTROL.sub("", text)
+    lines = [re.sub(r" {2,}", " ", line).strip() for line in text.split("\n")]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ paragraphs
+
+BULLET = re.compile(r"^(?:[-*•·◦▪‣–o]|\(?\d{1,2}[.)]|\(?[a-zA-Z][.)]|\(?[ivx]{1,4}\))\s+\S")
+
+
+def _block_paragraphs(lines: list[str]) -> list[str]:
+    """Split one blank-line-separated block into paragraphs.
+
+    A block is either hard-wrapped prose (lines of similar, modest length to be
+    joined) or a run of one-line paragraphs and bullets (kept apart).
+    """
+    if len(lines) == 1:
+        return lines
+    lengths = sorted(len(line) for line in lines[:-1])
+    median = lengths[len(lengths) // 2]
+    if median > 100 or max(lengths) <= 40:
+        return lines  # one paragraph per line, or a list of short lines
+    widest = max(lengths)
+    paras: list[str] = []
+    for line in lines:
+        prev = paras[-1] if paras else None
+        starts_new = (
+            prev is None
+            or BULLET.match(line) is not None
+            or (len(last_line := prev.rsplit("\n", 1)[-1]) < 0.6 * widest and last_line[-1:] in ".!?:\"”’")
+        )
+        if starts_new:
+            paras.append(line)
+        else:
+            paras[-1] = prev + "\n" + line
+    return [p.replace("\n", " ") for p in paras]
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Blank lines separate blocks; bullets and one-line paragraphs separate inside them."""
+    paras: list[str] = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [line for line in block.split("\n") if line.strip()]
+        if lines:
+            paras.extend(_block_paragraphs(lines))
+    return paras
+
+
+# ------------------------------------------------------------------ boilerplate
+
+_NAV = re.compile(
+    r"""^(?:
+        skip\ (?:to|navigation)\b.* | jump\ to\ .* | go\ to\ (?:main\ )?content |
+        (?:main\ |primary\ |site\ )?(?:menu|navigation|nav) | toggle\ (?:navigation|menu) |
+        (?:open|close)(?:\ the)?(?:\ search|\ menu)?(?:\ (?:box|bar|window))? | search(?:\ this\ site)? |
+        home(?:\ ?page)? | site\ ?map | log\ ?in | log\ ?out | sign\ ?in | sign\ up | register | subscribe |
+        print(?:\ this\ page)? | share(?:\ this)?(?:\ page|\ article|\ story)? | e-?mail | facebook | twitter |
+        x | linkedin | youtube | instagram | rss | whatsapp | back\ to\ top | top | accessibility |
+        (?:font|text)\ size | a\+?\ a-? | language | english | contrast | listen | cookies?(?:\ settings)? |
+        accept(?:\ all)?(?:\ cookies)? | reject(?:\ all)? | manage\ cookies | menu\ close | close\ menu |
+        (?:\S+\ ){0,6}cookies?(?:\ \S+){0,8}
+    )[.:]?$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_BREADCRUMB = re.compile(r"^(?:[^>»›|/]{1,40}\s*[>»›|/]\s*){2,}[^>»›|/]{0,60}$")
+_SYMBOLS_ONLY = re.compile(r"^[\W_]+$")
+
+_FOOTER = re.compile(
+    r"""^(?:
+        /?\s*public\ release\b.* | .*this\ material\ from\ the\ originating\ organi[sz]ation.* | view\ in\ full\ here.* |
+        \#{3,} | -\ ?30\ ?- | [-–—]\ ?ends?\ ?[-–—] | end\ of\ (?:release|document) |
+        (?:media\ |press\ )?contacts?\b.{0,200} | for\ (?:more|further)\ information.{0,200} |
+        (?:related|more)\ (?:links|news|stories|articles|releases).{0,80} | see\ also.{0,80} |
+        share\ (?:this|on)\b.{0,80} | tags?:.{0,200} | keywords?:.{0,200} | back\ to\ top |
+        ©.{0,200} | \(c\)\ \d{4}.{0,200} | copyright\b.{0,200} | .{0,200}all\ rights\ reserved.{0,100} |
+        print(?:\ this)?(?:\ page)? | e-?mail\ this.{0,40} | (?:previous|next)(?:\ (?:article|post|release|story))?.{0,120} |
+        distributed\ by\b.{0,200} | this\ (?:press\ release|content|story)\ (?:was|is)\ (?:distributed|provided|produced).{0,300} |
+        follow\ us\b.{0,120} | sign\ up\ for.{0,120} | source:?\ .{0,120} | originally\ published\ (?:at|on|by).{0,200}
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# Syndication disclaimers sometimes run on at the end of the last paragraph.
+_INLINE_DISCLAIMER = re.compile(
+    r"\s*/\s*Public Release\.\s+This material from the originating organi[sz]ation.*\Z", re.IGNORECASE | re.DOTALL
+)
+
+
+def _letters(text: str) -> list[str]:
+    return [ch for ch in text if ch.isalpha()]
+
+
+def _is_latin(ch: str) -> bool:
+    return "LATIN" in unicodedata.name(ch, "")
+
+
+def _mostly_latin(text: str) -> bool:
+    letters = _letters(text)
+    return bool(letters) and sum(map(_is_latin, letters)) / len(letters) > 0.6
+
+
+def is_navigation(line: str, doc_is_latin: bool = True) -> bool:
+    """Menus, skip links, breadcrumbs, lone symbols, and short UI strings in another script."""
+    if _NAV.match(line) or _SYMBOLS_ONLY.match(line):
+        return True
+    if len(line) <= 120 and _BREADCRUMB.match(line) and len(line.split()) <= 16:
+        return True
+    letters = _letters(line)
+    if doc_is_latin and letters and len(line) <= 30 and len(line.split()) <= 5:
+        return not any(map(_is_latin, letters))  # e.g. Korean "본문 바로가기" in an English release
+    return False
+
+
+def is_footer(paragraph: str) -> bool:
+    return bool(_FOOTER.match(paragraph))
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def is_label(line: str) -> bool:
+    """A bare section label: a few words, no sentence punctuation ("Press Releases", "National Defence")."""
+    return _words(line) <= 4 and len(line) <= 40 and line[-1:] not in ".!?:;," and not BULLET.match(line)
+
+
+def is_body(line: str) -> bool:
+    """A line that reads like running text rather than a headline or label."""
+    return _words(line) >= 25 or (_words(line) >= 8 and line[-1:] in ".!?\"”") or bool(BULLET.match(line))
+
+
+# ----------------------------------------------------------------------- dates
+
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
+            ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
+            ("oct", "october"), ("nov", "november"), ("dec", "december"),
+        ],
+        start=1,
+    )
+    for m in names
+}
+_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>(?:19|20)\d{2})"
+_DATE_PATTERNS = [
+    re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.IGNORECASE),
+    re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}\b", re.IGNORECASE),
+    re.compile(rf"\b{_YEAR}-(?P<month>\d{{1,2}})-(?P<day>\d{{1,2}})\b"),
+    re.compile(rf"\b{_YEAR}\.\s?(?P<month>\d{{1,2}})\.\s?(?P<day>\d{{1,2}})\b"),
+    re.compile(rf"\b{_YEAR}년\s*(?P<month>\d{{1,2}})월\s*(?P<day>\d{{1,2}})일"),
+]
+# Dates glued into file names, as archives name them: 2024-09-10, 20240910, 10Apr2006.
+_FILENAME_DATES = [
+    re.compile(rf"(?<!\d){_YEAR}[-_.]?(?P<month>[01]\d)[-_.]?(?P<day>[0-3]\d)(?!\d)"),
+    re.compile(rf"(?<!\d)(?P<day>\d{{1,2}}){_MONTH}{_YEAR}", re.IGNORECASE),
+]
+
+
+def _to_iso(m: re.Match[str]) -> str | None:
+    month = m.group("month").lower().rstrip(".")
+    month_num = _MONTHS.get(month) or (int(month) if month.isdigit() else 0)
+    try:
+        return _date(int(m.group("year")), month_num, int(m.group("day"))).isoformat()
+    except ValueError:
+        return None
+
+
+def find_date(text: str, patterns: Iterable[re.Pattern[str]] = _DATE_PATTERNS) -> str | None:
+    """The earliest full date (with a year) in ``text`` as ISO ``YYYY-MM-DD``; never a guessed year."""
+    found: list[tuple[int, str]] = []
+    for pattern in patterns:
+        for m in pattern.finditer(text):
+            iso = _to_iso(m)
+            if iso:
+                found.append((m.start(), iso))
+                break
+    return min(found)[1] if found else None
+
+
+_DATE_LINE = re.compile(r"^(?:(?:date|published|posted|released?|updated)\s*:?\s*)?(?P<rest>.{6,40})$", re.IGNORECASE)
+
+
+def _date_only(line: str) -> str | None:
+    """The date, if the line holds nothing but a date (and maybe a label like "Published:")."""
+    m = _DATE_LINE.match(line)
+    if not m or _words(line) > 7:
+        return None
+    iso = find_date(m.group("rest"))
+    if iso is None:
+        return None
+    leftover = re.sub(r"[\d\W_]+", " ", m.group("rest")).split()
+    return iso if all(w.lower().rstrip(".") in _MONTHS or w.lower() in {"st", "nd", "rd", "th", "of"} or
+                      w.lower() in {"mon", "tue", "wed", "thu", "fri", "sat", "sun", "monday", "tuesday",
+                                    "wednesday", "thursday", "friday", "saturday", "sunday"}
+                      for w in leftover) else None
+
+
+# --------------------------------------------------------------------- release
+
+
+@dataclass(frozen=True)
+class Release:
+    """One cleaned release: what gets chunked, and what a citation shows."""
+
+    doc_id: str
+    source: str  # path relative to the corpus folder, with forward slashes
+    title: str
+    date: str | None
+    section: str | None
+    paragraphs: tuple[str, ...]
+    sha256: str = ""  # of the file's bytes
+    meta: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+def _cut_footer(body: list[str]) -> list[str]:
+    """Drop the footer: from the first footer line near the end, if only short lines follow it.
+
+    Contact blocks ("Media contact:" then a name, a phone number) end releases
+    with lines that match nothing on their own, hence "short lines follow".
+    """
+    for start in range(max(1, len(body) - 10), len(body)):
+        tail = body[start:]
+        if is_footer(tail[0]) and all(is_footer(p) or _words(p) < 20 for p in tail[1:]):
+            return body[:start]
+    return body
+
+
+def clean_text(text: str) -> tuple[dict[str, str | None], list[str]]:
+    """Strip navigation, labels and footers; return (metadata, body paragraphs)."""
+    text = _INLINE_DISCLAIMER.sub("", normalise(text))
+    paras = split_paragraphs(text)
+    latin = _mostly_latin(" ".join(p for p in paras if _words(p) >= 8) or text)
+
+    meta: dict[str, str | None] = {"title": None, "date": None, "section": None}
+    body: list[str] = []
+    head = True
+    head_seen = 0
+    for para in paras:
+        if head and not is_body(para) and head_seen < 12:
+            head_seen += 1
+            if is_navigation(para, latin):
+                continue
+            iso = _date_only(para)
+            if iso:
+                meta["date"] = meta["date"] or iso
+                continue
+            if meta["title"] is None and (_words(para) > 4 or not is_label(para)):
+                meta["title"] = para
+                continue
+            if is_label(para):
+                meta["section"] = meta["section"] or para
+                continue
+        head = False
+        body.append(para)
+
+    body = _cut_footer([p for p in body if not is_navigation(p, latin)])
+
+    if meta["title"] is None and meta["section"] and not body:
+        meta["title"] = meta["section"]
+    if meta["date"] is None:
+        meta["date"] = find_date(" ".join(body[:2]))
+    return meta, body
+
+
+# ------------------------------------------------------------------- loaders
+
+_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+_MD_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"!\[[^\]]*\]\([^)]*\)"), ""),  # images
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links keep their text
+    (re.compile(r"<(https?://[^>]+)>"), r"\1"),
+    (re.compile(r"(\*\*|__)(\S(?:.*?\S)?)\1"), r"\2"),
+    (re.compile(r"(?<![\w*])\*(\S(?:.*?\S)?)\*(?![\w*])"), r"\1"),
+    (re.compile(r"(?<![\w_])_(\S(?:.*?\S)?)_(?![\w_])"), r"\1"),
+    (re.compile(r"`([^`]+)`"), r"\1"),
+    (re.compile(r"^\s{0,3}>\s?", re.MULTILINE), ""),
+    (re.compile(r"^\s*[-*+]\s+", re.MULTILINE), "- "),
+    (re.compile(r"^\s{0,3}(?:[-*_]\s*){3,}$", re.MULTILINE), ""),  # horizontal rules
+]
+
+
+def _markdown_to_text(text: str) -> tuple[str, dict[str, str]]:
+    """Markdown -> plain text with headings on their own lines; front matter -> metadata hints."""
+    hints: dict[str, str] = {}
+    text = normalise(text)
+    fm = _FRONT_MATTER.match(text + "\n")
+    if fm:
+        for line in fm.group(1).splitlines():
+            key, _, value = line.partition(":")
+            if key.strip().lower() in {"title", "date", "source", "section"} and value.strip():
+                hints[key.strip().lower()] = value.strip().strip("\"'")
+        text = text[fm.end():]
+    lines = []
+    for line in text.split("\n"):
+        heading = re.match(r"^#{1,6}\s+(.*?)\s*#*$", line)
+        if heading:
+            if "title" not in hints and line.startswith("# "):
+                hints["title"] = heading.group(1)
+                continue
+            lines.extend(["", heading.group(1), ""])
+        else:
+            lines.append(line)
+    text = "\n".join(lines)
+    for pattern, repl in _MD_RULES:
+        text = pattern.sub(repl, text)
+    return text, hints
+
+
+Loader = Callable[[str], tuple[str, dict[str, str]]]
+LOADERS: dict[str, Loader] = {
+    ".txt": lambda text: (text, {}),
+    ".md": _markdown_to_text,
+    ".markdown": _markdown_to_text,
+}
+SUPPORTED_SUFFIXES = tuple(sorted(LOADERS))
+
+
+def _decode(data: bytes, name: str) -> str:
+    if not data.strip():
+        raise CorpusError(f"{name} is empty: add the release text or remove the file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(
+            f"{name} is not UTF-8 text (bad byte at offset {exc.start}): re-save it as UTF-8, "
+            f"e.g. `iconv -f latin1 -t utf-8 {name}`"
+        ) from None
+
+
+def parse_release(text: str, source: str, suffix: str = ".txt", sha256: str = "") -> Release:
+    """Turn the text of one release into a :class:`Release` (no file system access)."""
+    loader = LOADERS.get(suffix.lower())
+    if loader is None:
+        raise CorpusError(f"{source}: unsupported file type {suffix!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+    plain, hints = loader(text)
+    meta, body = clean_text(plain)
+    if not body:
+        raise CorpusError(f"{source} has no release text left after removing navigation and footers")
+    stem = Path(source).stem
+    title = hints.get("title") or meta["title"] or stem.replace("_", " ")
+    date = find_date(hints.get("date", "")) or meta["date"] or find_date(stem, _FILENAME_DATES)
+    digest = hashlib.sha256("\n\n".join([title, *body]).encode()).hexdigest()
+    return Release(
+        doc_id=digest[:12],
+        source=source,
+        title=title,
+        date=date,
+        section=hints.get("section") or hints.get("source") or meta["section"],
+        paragraphs=tuple(body),
+        sha256=sha256,
+    )
+
+
+def file_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_release(path: Path, root: Path | None = None) -> Release:
+    """Read and clean one release file; errors name the file and say how to fix it."""
+    path = Path(path)
+    source = path.relative_to(root).as_posix() if root else path.name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"cannot read {source}: {exc.strerror}") from None
+    return parse_release(_decode(data, source), source, path.suffix, file_sha256(data))
+
+
+def corpus_files(folder: Path) -> list[Path]:
+    """Release files under ``folder`` (sorted, hidden files skipped)."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise CorpusError(f"corpus folder {folder} does not exist: pass --corpus with a folder of release files")
+    if not folder.is_dir():
+        raise CorpusError(f"corpus {folder} is not a folder: pass --corpus with a folder of release files")
+    files = sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in LOADERS
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    if not files:
+        raise CorpusError(
+            f"corpus folder {folder} has no release files ({', '.join(SUPPORTED_SUFFIXES)}): add some and index again"
+        )
+    return files
+
+
+def read_corpus(folder: Path) -> list[Release]:
+    folder = Path(folder)
+    return [read_release(p, folder) for p in corpus_files(folder)]

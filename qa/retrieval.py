@@ -1,0 +1,172 @@
+"""Stage 5: question -> ranked chunks, dense (FAISS) and BM25 fused.
+
+Fusion is a weighted sum of per-query min-max normalised scores over the union
+of both candidate lists. The weight and the method were chosen by evaluation
+(``python -m qa eval squad``; see README "Retrieval quality"): on SQuAD
+paragraphs reciprocal-rank fusion loses to BM25 alone, score fusion beats both.
+
+Follow-up questions ("Who co-chaired it?") are resolved without an LLM: when a
+question is short or leans on a pronoun, the content words of the earlier
+questions are added to it, so both retrievers see the topic again.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .embedding import Encoder
+from .store import Index, bm25_tokenize
+
+__all__ = ["FusionConfig", "Hit", "Retriever", "SearchResult", "resolve_followup", "content_words"]
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    method: str = "convex"  # convex | rrf | dense | bm25
+    alpha: float = 0.5  # weight of dense in convex fusion; tuned in README "Retrieval quality"
+    candidates: int = 100  # per retriever, before fusion
+    rrf_k: int = 60
+
+
+@dataclass
+class Hit:
+    row: int
+    score: float
+    dense_score: float
+    bm25_score: float
+    dense_rank: int | None  # 1-based within the dense candidates, None if not among them
+    bm25_rank: int | None
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    query: str  # what was searched after follow-up resolution
+    query_vector: np.ndarray
+    followup: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ follow-ups
+
+_PRONOUNS = frozenset("it its they them their theirs he him his she her this that these those there such".split())
+_QUESTION_WORDS = frozenset(
+    """who whom whose what which when where why how and also about did does do was were is are be been
+    has have had will would can could should may might the a an of in on at to for with by from as
+    tell me please say said else other more""".split()
+)
+_WORD = re.compile(r"[\w][\w'’-]*")
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text) if w.lower() not in _QUESTION_WORDS and w.lower() not in _PRONOUNS and len(w) > 1]
+
+
+def is_followup(question: str) -> bool:
+    """Short, pronoun-led or 'And ...'/'What about ...' questions lean on what came before."""
+    words = [w.lower() for w in _WORD.findall(question)]
+    if not words:
+        return False
+    leading = words[0] in {"and", "also", "but", "so"} or question.lower().startswith(("what about", "how about"))
+    has_pronoun = any(w in _PRONOUNS for w in words)
+    return leading or (has_pronoun and len(content_words(question)) <= 4) or len(content_words(question)) <= 1
+
+
+def resolve_followup(question: str, history: Sequence[str]) -> tuple[str, bool]:
+    """(query to search, whether history was used). A self-contained question is left alone."""
+    history = [h for h in history if h and h.strip()]
+    if not history or not is_followup(question):
+        return question, False
+    carried: list[str] = []
+    seen = {w.lower() for w in content_words(question)}
+    for earlier in reversed(history[-3:]):  # the topic lives in the latest self-contained question
+        for w in content_words(earlier):
+            if w.lower() not in seen:
+                seen.add(w.lower())
+                carried.append(w)
+        if not is_followup(earlier):
+            break
+    return (f"{question} {' '.join(carried)}" if carried else question), bool(carried)
+
+
+# ------------------------------------------------------------------- retrieval
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    lo, hi = float(x.min()), float(x.max())
+    return (x - lo) / (hi - lo) if hi > lo else np.ones_like(x)
+
+
+class Retriever:
+    """Dense + BM25 search over one loaded :class:`Index`."""
+
+    def __init__(self, index: Index, encoder: Encoder, fusion: FusionConfig = FusionConfig()) -> None:
+        self.index = index
+        self.encoder = encoder
+        self.fusion = fusion
+
+    def bm25_scores(self, query: str) -> np.ndarray:
+        tokens = bm25_tokenize([query])[0]
+        if not tokens:
+            return np.zeros(len(self.index), dtype=np.float32)
+        return np.asarray(self.index.bm25.get_scores(tokens), dtype=np.float32)
+
+    def search(self, question: str, k: int = 5, history: Sequence[str] = (), method: str | None = None) -> SearchResult:
+        method = method or self.fusion.method
+        timings: dict[str, float] = {}
+        query, used_history = resolve_followup(question, history)
+        n = len(self.index)
+        pool = min(n, max(self.fusion.candidates, k))
+
+        t = time.perf_counter()
+        qvec = self.encoder.encode_query(query) if method != "bm25" else np.zeros(self.index.vectors.d, np.float32)
+        timings["encode_ms"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        dense_rows = np.zeros(0, dtype=np.int64)
+        if method != "bm25":
+            _, found = self.index.vectors.search(qvec[None, :], pool)
+            dense_rows = found[0][found[0] >= 0]
+        timings["dense_ms"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        bm25_all = self.bm25_scores(query) if method != "dense" else np.zeros(n, dtype=np.float32)
+        if method != "dense":
+            top = np.argpartition(-bm25_all, pool - 1)[:pool] if pool < n else np.arange(n)
+            bm25_rows = top[np.argsort(-bm25_all[top], kind="stable")]
+            bm25_rows = bm25_rows[bm25_all[bm25_rows] > 0]
+        else:
+            bm25_rows = np.zeros(0, dtype=np.int64)
+        timings["bm25_ms"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        rows = np.unique(np.concatenate([dense_rows, bm25_rows])).astype(np.int64)
+        if len(rows) == 0:
+            rows = np.arange(min(n, k), dtype=np.int64)
+        dense = self.index.vectors.reconstruct_batch(rows) @ qvec if method != "bm25" else np.zeros(len(rows), np.float32)
+        sparse = bm25_all[rows]
+        dense_rank = {int(r): i + 1 for i, r in enumerate(dense_rows)}
+        bm25_rank = {int(r): i + 1 for i, r in enumerate(bm25_rows)}
+        if method == "dense":
+            fused = dense
+        elif method == "bm25":
+            fused = sparse
+        elif method == "rrf":
+            c = self.fusion.rrf_k
+            fused = np.array([1 / (c + dense_rank.get(int(r), 10**6)) + 1 / (c + bm25_rank.get(int(r), 10**6)) for r in rows])
+        else:
+            a = self.fusion.alpha
+            fused = a * _minmax(dense) + (1 - a) * (_minmax(sparse) if sparse.max() > 0 else np.zeros_like(sparse))
+        order = np.argsort(-fused, kind="stable")[:k]
+        hits = [
+            Hit(int(rows[i]), float(fused[i]), float(dense[i]), float(sparse[i]),
+                dense_rank.get(int(rows[i])), bm25_rank.get(int(rows[i])))
+            for i in order
+        ]
+        timings["fusion_ms"] = (time.perf_counter() - t) * 1000
+        return SearchResult(hits, query, qvec, used_history, timings)

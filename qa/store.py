@@ -1,0 +1,474 @@
+"""Stage 4: the index on disk -- FAISS vectors, BM25, chunk store, manifest.
+
+Layout of an index folder (all plain files, no pickles)::
+
+    manifest.json          format version, model, chunking, per-file hashes, which files below are live
+    vectors.<gen>.faiss    FAISS inner-product index; row i is chunk i
+    chunks.<gen>.jsonl     the chunk store; line i is chunk i
+    bm25.<gen>/            bm25s index over the same chunks
+
+Every update writes a new generation beside the old one, fsyncs it, and then
+atomically replaces ``manifest.json``: a reader sees the old index or the new
+one, never half of each. One writer at a time, enforced by a file lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .chunking import Chunk, ChunkConfig, chunk_release
+from .corpus import corpus_files, file_sha256, parse_release, _decode
+from .embedding import Encoder
+from .errors import CorpusError, IndexError_
+
+__all__ = ["BuildReport", "Index", "build_index", "load_index", "index_status", "bm25_tokenize", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+FLAT_MAX = 200_000  # above this many chunks the default FAISS index is HNSW (see README "Scale")
+
+
+# ------------------------------------------------------------------ BM25 text
+
+_STEMMER: Any = None
+
+
+def bm25_tokenize(texts: list[str]) -> list[list[str]]:
+    """English stop words out, Snowball stems in: the same for indexing and for queries."""
+    global _STEMMER
+    import bm25s
+    import Stemmer
+
+    if _STEMMER is None:
+        _STEMMER = Stemmer.Stemmer("english")
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False)
+
+
+# ------------------------------------------------------------------ the index
+
+
+@dataclass
+class Index:
+    """A loaded index: chunks, their vectors and their BM25 postings."""
+
+    folder: Path
+    manifest: dict[str, Any]
+    chunks: list[Chunk]
+    vectors: Any  # faiss.Index
+    bm25: Any  # bm25s.BM25
+
+    @property
+    def model(self) -> str:
+        return str(self.manifest["model"]["name"])
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+
+@dataclass
+class BuildReport:
+    embedded: int = 0
+    reused: int = 0
+    removed: int = 0
+    chunks: int = 0
+    files: int = 0
+    files_new: list[str] = field(default_factory=list)
+    files_changed: list[str] = field(default_factory=list)
+    files_removed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    written: bool = False
+
+    def summary(self) -> str:
+        return (
+            f"{self.chunks} chunks from {self.files} files: {self.embedded} embedded, {self.reused} reused, "
+            f"{self.removed} removed ({len(self.files_new)} new, {len(self.files_changed)} changed, "
+            f"{len(self.files_removed)} removed files) in {self.seconds:.1f}s"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -------------------------------------------------------------- atomic files
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_path(path.parent)
+
+
+def _chunk_to_row(chunk: Chunk) -> dict[str, Any]:
+    row = asdict(chunk)
+    del row["embed_text"]
+    row["key"] = chunk.key
+    return row
+
+
+def _row_to_chunk(row: dict[str, Any], cfg: ChunkConfig) -> Chunk:
+    row = dict(row)
+    row.pop("key", None)
+    embed = f"{row['title']}\n{row['text']}" if cfg.title_in_embedding and row["title"] else row["text"]
+    return Chunk(**row, embed_text=embed)
+
+
+# ---------------------------------------------------------------------- load
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexError_(f"no index in {folder}: run `python -m qa index --index {folder}`") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IndexError_(f"{path} is not valid JSON ({exc}): rebuild with `python -m qa index --rebuild`") from None
+    required = {"format_version", "model", "chunking", "files", "chunk_count", "live"}
+    if not isinstance(manifest, dict) or not required <= manifest.keys():
+        raise IndexError_(f"{path} is missing fields {sorted(required - set(manifest or {}))}: rebuild with `python -m qa index --rebuild`")
+    if manifest["format_version"] != FORMAT_VERSION:
+        raise IndexError_(
+            f"{path} has format version {manifest['format_version']}, this release reads {FORMAT_VERSION}: "
+            "rebuild with `python -m qa index --rebuild`"
+        )
+    return manifest
+
+
+def load_index(folder: Path) -> Index:
+    """Load and cross-check an index; any inconsistency is an :class:`IndexError_` that says how to fix it."""
+    import bm25s
+    import faiss
+
+    folder = Path(folder)
+    for attempt in range(3):  # a writer may switch generations between reading the manifest and the files
+        manifest = _read_manifest(folder)
+        live = manifest["live"]
+        try:
+            vectors = faiss.read_index(str(folder / live["vectors"]))
+            cfg = ChunkConfig(**manifest["chunking"])
+            with open(folder / live["chunks"], encoding="utf-8") as fh:
+                chunks = [_row_to_chunk(json.loads(line), cfg) for line in fh if line.strip()]
+            bm25 = bm25s.BM25.load(str(folder / live["bm25"]), mmap=False)
+            break
+        except FileNotFoundError:
+            if attempt == 2:
+                raise IndexError_(f"index files listed in {folder / MANIFEST} are missing: rebuild with `python -m qa index --rebuild`") from None
+            time.sleep(0.2)
+        except (RuntimeError, ValueError, TypeError, KeyError, json.JSONDecodeError) as exc:
+            raise IndexError_(f"index in {folder} is corrupt ({type(exc).__name__}: {str(exc)[:120]}): rebuild with `python -m qa index --rebuild`") from None
+    n = manifest["chunk_count"]
+    if not (vectors.ntotal == len(chunks) == n):
+        raise IndexError_(
+            f"index in {folder} is inconsistent: {vectors.ntotal} vectors, {len(chunks)} chunks, manifest says {n}: "
+            "rebuild with `python -m qa index --rebuild`"
+        )
+    if vectors.d != manifest["model"]["dim"]:
+        raise IndexError_(f"index in {folder} has {vectors.d}-d vectors but the manifest says {manifest['model']['dim']}: rebuild it")
+    if hasattr(vectors, "hnsw"):
+        vectors.hnsw.efSearch = 128
+    return Index(folder, manifest, chunks, vectors, bm25)
+
+
+# ------------------------------------------------------------------- staleness
+
+
+@dataclass
+class _FileState:
+    source: str
+    path: Path
+    size: int
+    mtime_ns: int
+    sha256: str | None = None  # None until read
+
+
+def _scan(corpus: Path, previous: dict[str, Any]) -> list[_FileState]:
+    """Stat every file; reuse the recorded hash when size and mtime are unchanged (fast re-index)."""
+    states = []
+    for path in corpus_files(corpus):
+        st = path.stat()
+        source = path.relative_to(corpus).as_posix()
+        state = _FileState(source, path, st.st_size, st.st_mtime_ns)
+        old = previous.get(source)
+        if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
+            state.sha256 = old["sha256"]
+        states.append(state)
+    return states
+
+
+def _wanted_config(encoder: Encoder | None, model: str | None, cfg: ChunkConfig) -> dict[str, Any]:
+    from .embedding import resolve_model
+
+    name = encoder.name if encoder else resolve_model(model)[0]
+    return {"model": name, "chunking": cfg.to_dict()}
+
+
+def index_status(corpus: Path, folder: Path, model: str | None = None, cfg: ChunkConfig = ChunkConfig()) -> str:
+    """'fresh', 'missing', 'stale' (corpus changed) or 'incompatible' (other model/format/chunking) -- reads no model."""
+    try:
+        manifest = _read_manifest(Path(folder))
+    except IndexError_ as exc:
+        return "missing" if "no index" in str(exc) else "incompatible"
+    wanted = _wanted_config(None, model, cfg)
+    if manifest["model"]["name"] != wanted["model"] or manifest["chunking"] != wanted["chunking"]:
+        return "incompatible"
+    recorded = manifest["files"]
+    try:
+        states = _scan(Path(corpus), recorded)
+    except CorpusError:
+        return "fresh"  # nothing to compare against: keep answering from what is built
+    if {s.source for s in states} != set(recorded):
+        return "stale"
+    for s in states:
+        if s.sha256 is None and file_sha256(s.path.read_bytes()) != recorded[s.source]["sha256"]:
+            return "stale"
+    return "fresh"
+
+
+# ---------------------------------------------------------------------- build
+
+
+def _acquire_lock(folder: Path, wait: float) -> Any:
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(folder / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"another `qa index` is writing {folder}; waiting up to {wait:.0f}s for it to finish", file=sys.stderr)
+        try:
+            lock.acquire(timeout=wait)
+        except Timeout:
+            raise IndexError_(f"{folder} is still locked by another `qa index` after {wait:.0f}s: try again when it ends") from None
+    return lock
+
+
+def _make_faiss(vectors: np.ndarray, kind: str) -> Any:
+    import faiss
+
+    dim = vectors.shape[1]
+    if kind == "auto":
+        kind = "hnsw" if len(vectors) > FLAT_MAX else "flat"
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+    else:
+        raise IndexError_(f"unknown index type {kind!r}: use auto, flat or hnsw")
+    if len(vectors):
+        index.add(vectors)
+    return index
+
+
+def _reconstruct(index: Any, rows: list[int]) -> np.ndarray:
+    if not rows:
+        return np.zeros((0, index.d), dtype=np.float32)
+    return index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+
+
+def build_index(
+    corpus: Path,
+    folder: Path,
+    encoder: Encoder | None = None,
+    *,
+    model: str | None = None,
+    cfg: ChunkConfig = ChunkConfig(),
+    rebuild: bool = False,
+    index_type: str = "auto",
+    progress: bool | None = None,
+    lock_wait: float = 600.0,
+    log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
+) -> BuildReport:
+    """Bring the index in ``folder`` up to date with ``corpus``, embedding only text it has not seen.
+
+    Nothing is written unless every file reads cleanly: a bad file raises
+    :class:`CorpusError` naming it, and the previous index keeps working.
+    """
+    t0 = time.perf_counter()
+    corpus, folder = Path(corpus), Path(folder)
+    files = corpus_files(corpus)  # fails early and clearly on a missing or empty corpus
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = _acquire_lock(folder, lock_wait)
+    try:
+        return _build_locked(corpus, folder, files, encoder, model, cfg, rebuild, index_type, progress, log, t0)
+    finally:
+        lock.release()
+
+
+def _build_locked(corpus, folder, files, encoder, model, cfg, rebuild, index_type, progress, log, t0) -> BuildReport:  # type: ignore[no-untyped-def]
+    try:
+        old = None if rebuild else load_index(folder)
+    except IndexError_ as exc:
+        if (folder / MANIFEST).exists():
+            log(f"previous index unusable ({exc}); building a new one")
+        old = None
+    encoder = encoder or Encoder(model)
+    wanted = _wanted_config(encoder, None, cfg)
+    same_model = old is not None and old.manifest["model"]["name"] == wanted["model"]
+    same_chunking = same_model and old is not None and old.manifest["chunking"] == wanted["chunking"]
+    previous_files: dict[str, Any] = old.manifest["files"] if same_chunking and old else {}
+
+    report = BuildReport(files=len(files))
+    states = _scan(corpus, previous_files)
+    errors: list[str] = []
+    old_chunks_by_source: dict[str, list[Chunk]] = {}
+    if same_chunking and old:
+        for chunk in old.chunks:
+            old_chunks_by_source.setdefault(chunk.source, []).append(chunk)
+
+    chunks: list[Chunk] = []
+    file_records: dict[str, Any] = {}
+    for state in states:
+        data = None
+        if state.sha256 is None:
+            data = state.path.read_bytes()
+            state.sha256 = file_sha256(data)
+        prev = previous_files.get(state.source)
+        if prev and prev["sha256"] == state.sha256 and state.source in old_chunks_by_source:
+            file_chunks = old_chunks_by_source[state.source]
+        else:
+            (report.files_changed if prev else report.files_new).append(state.source)
+            try:
+                data = data if data is not None else state.path.read_bytes()
+                release = parse_release(_decode(data, state.source), state.source, state.path.suffix, state.sha256)
+                file_chunks = chunk_release(release, cfg, encoder.count_tokens if len(data) < 2_000_000 else _approx)
+            except CorpusError as exc:
+                errors.append(str(exc))
+                continue
+        chunks.extend(file_chunks)
+        file_records[state.source] = {
+            "sha256": state.sha256, "size": state.size, "mtime_ns": state.mtime_ns,
+            "doc_id": file_chunks[0].doc_id if file_chunks else None, "chunks": len(file_chunks),
+        }
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise CorpusError(f"{errors[0]}{more}; the index in {folder} was left unchanged")
+    report.files_removed = sorted(set(previous_files) - set(file_records))
+    report.chunks = len(chunks)
+
+    old_rows: dict[str, int] = {}
+    if same_model and old:
+        for row, chunk in enumerate(old.chunks):
+            old_rows.setdefault(chunk.key, row)
+    unchanged = (
+        same_chunking and old is not None and not report.files_new and not report.files_changed
+        and not report.files_removed and [c.key for c in chunks] == [c.key for c in old.chunks]
+        and (index_type == "auto" or old.manifest.get("index_type") == index_type)
+    )
+    if unchanged and old is not None:
+        report.reused = len(chunks)
+        if any(file_records[s]["mtime_ns"] != previous_files[s]["mtime_ns"] for s in file_records):
+            _write_manifest(folder, {**old.manifest, "files": file_records})  # touched, not changed
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    keys = [c.key for c in chunks]
+    missing = sorted({k for k in keys if k not in old_rows})
+    if missing:
+        text_by_key = {c.key: c.embed_text for c in chunks}
+        show = progress if progress is not None else (len(missing) > 64 and sys.stderr.isatty())
+        if len(missing) > 64:
+            log(f"embedding {len(missing)} chunks with {encoder.name}")
+        new_vectors = encoder.encode([text_by_key[k] for k in missing], progress=show)
+    else:
+        new_vectors = np.zeros((0, encoder.dim if not old else old.vectors.d), dtype=np.float32)
+    new_rows = {k: i for i, k in enumerate(missing)}
+    reused_keys = [k for k in dict.fromkeys(keys) if k in old_rows]
+    reused_vectors = _reconstruct(old.vectors, [old_rows[k] for k in reused_keys]) if old and reused_keys else None
+    reused_pos = {k: i for i, k in enumerate(reused_keys)}
+    dim = new_vectors.shape[1] if len(new_vectors) else (reused_vectors.shape[1] if reused_vectors is not None else encoder.dim)
+    matrix = np.empty((len(keys), dim), dtype=np.float32)
+    for i, key in enumerate(keys):
+        matrix[i] = new_vectors[new_rows[key]] if key in new_rows else reused_vectors[reused_pos[key]]  # type: ignore[index]
+
+    report.embedded = len(missing)
+    report.reused = len(keys) - sum(1 for k in keys if k in new_rows)
+    report.removed = len(set(old_rows) - set(keys)) if old else 0
+    _write_generation(folder, old, chunks, matrix, file_records, wanted, cfg, index_type)
+    report.written = True
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _approx(text: str) -> int:
+    from .chunking import approx_tokens
+
+    return approx_tokens(text)
+
+
+def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    _write_atomic(folder / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
+
+
+def _write_generation(folder, old, chunks, matrix, file_records, wanted, cfg, index_type) -> None:  # type: ignore[no-untyped-def]
+    import bm25s
+    import faiss
+
+    gen = (old.manifest.get("generation", 0) + 1) if old else _next_free_generation(folder)
+    live = {"vectors": f"vectors.{gen}.faiss", "chunks": f"chunks.{gen}.jsonl", "bm25": f"bm25.{gen}"}
+
+    index = _make_faiss(matrix, index_type)
+    faiss.write_index(index, str(folder / live["vectors"]))
+    _fsync_path(folder / live["vectors"])
+    with open(folder / live["chunks"], "w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(json.dumps(_chunk_to_row(chunk), ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    bm25 = bm25s.BM25()
+    bm25_texts = [c.embed_text if cfg.title_in_embedding else c.text for c in chunks]
+    bm25.index(bm25_tokenize(bm25_texts), show_progress=False)
+    bm25_dir = folder / live["bm25"]
+    shutil.rmtree(bm25_dir, ignore_errors=True)
+    bm25.save(str(bm25_dir), show_progress=False)
+    for f in bm25_dir.iterdir():
+        _fsync_path(f)
+
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "generation": gen,
+        "model": {"name": wanted["model"], "dim": int(matrix.shape[1]), "backend": "torch"},
+        "chunking": wanted["chunking"],
+        "index_type": "hnsw" if hasattr(index, "hnsw") else "flat",
+        "chunk_count": len(chunks),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "files": file_records,
+        "live": live,
+    }
+    _write_manifest(folder, manifest)  # the switch: readers see the new generation from here on
+    _remove_old_generations(folder, keep={gen, gen - 1})
+
+
+def _next_free_generation(folder: Path) -> int:
+    gens = [int(p.name.split(".")[1]) for p in folder.glob("*.*") if p.name.split(".")[1:2] and p.name.split(".")[1].isdigit()]
+    return max(gens, default=0) + 1
+
+
+def _remove_old_generations(folder: Path, keep: Iterable[int]) -> None:
+    """Keep the live generation and the one before it (a reader may still be opening it)."""
+    keep = set(keep)
+    for path in folder.iterdir():
+        parts = path.name.split(".")
+        if len(parts) >= 2 and parts[0] in {"vectors", "chunks", "bm25"} and parts[1].isdigit() and int(parts[1]) not in keep:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
