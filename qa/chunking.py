@@ -104,7 +104,7 @@ def _word_windows(text: str, words_per_window: int, overlap: int) -> Iterator[st
 def _split_long(text: str, cfg: ChunkConfig, count: TokenCounter) -> list[str]:
     """Cut a paragraph over the budget into sentence windows (word windows when a 'sentence' is itself too long)."""
     total = count(text)
-    breakless = total > 3 * cfg.max_tokens  # a whole release scraped into one line
+    breakless = total > 2 * cfg.max_tokens  # over ~330 words: a whole release scraped into one line
     target = cfg.window_tokens if breakless else math.ceil(total / math.ceil(total / cfg.max_tokens))
     sentences = [text[a:b] for a, b in sentence_spans(text)]
     pieces: list[str] = []
@@ -122,7 +122,7 @@ def _split_long(text: str, cfg: ChunkConfig, count: TokenCounter) -> list[str]:
         n = count(piece)
         if current and size + n > target:
             windows.append(" ".join(current))
-            keep_last = breakless and count(current[-1]) <= target // 4  # a little overlap for breakless text
+            keep_last = breakless and count(current[-1]) <= target // 2  # a little overlap for breakless text
             current = [current[-1]] if keep_last else []
             size = count(current[0]) if current else 0
         current.append(piece)
@@ -133,17 +133,24 @@ def _split_long(text: str, cfg: ChunkConfig, count: TokenCounter) -> list[str]:
 
 
 def _merge_fragments(paragraphs: tuple[str, ...], min_words: int) -> list[tuple[int, str]]:
-    """Join paragraphs of fewer than ``min_words`` words to the next one (the previous one at the end)."""
+    """Join paragraphs of fewer than ``min_words`` words to a neighbour.
+
+    A fragment that ends a sentence ("Thanks.") closes the paragraph before it;
+    one that does not (a heading, "Background:") leads into the next one.
+    """
     merged: list[tuple[int, str]] = []
     carry: tuple[int, str] | None = None
     for number, para in enumerate(paragraphs, start=1):
         if carry:
             number, para = carry[0], carry[1] + "\n" + para
             carry = None
-        if len(para.split()) < min_words:
-            carry = (number, para)
-        else:
+        if len(para.split()) >= min_words:
             merged.append((number, para))
+        elif merged and para[-1:] in ".!?\"”)":
+            prev_number, prev = merged.pop()
+            merged.append((prev_number, prev + "\n" + para))
+        else:
+            carry = (number, para)
     if carry:
         if merged:
             number, para = merged.pop()

@@ -167,7 +167,7 @@ def is_label(line: str) -> bool:
 
 def is_body(line: str) -> bool:
     """A line that reads like running text rather than a headline or label."""
-    return _words(line) >= 25 or (_words(line) >= 8 and line[-1:] in ".!?\"”") or bool(BULLET.match(line))
+    return _words(line) >= 25 or (_words(line) >= 8 and line[-1:] in ".!?:;\"”") or bool(BULLET.match(line))
 
 
 # ----------------------------------------------------------------------- dates
@@ -270,8 +270,12 @@ def _cut_footer(body: list[str]) -> list[str]:
     return body
 
 
-def clean_text(text: str) -> tuple[dict[str, str | None], list[str]]:
-    """Strip navigation, labels and footers; return (metadata, body paragraphs)."""
+def clean_text(text: str, has_title: bool = False) -> tuple[dict[str, str | None], list[str]]:
+    """Strip navigation, labels and footers; return (metadata, body paragraphs).
+
+    ``has_title``: the format already gave the title (Markdown heading, HTML
+    <title>), so no line of the text is taken as the headline.
+    """
     text = _INLINE_DISCLAIMER.sub("", normalise(text))
     paras = split_paragraphs(text)
     latin = _mostly_latin(" ".join(p for p in paras if _words(p) >= 8) or text)
@@ -289,7 +293,7 @@ def clean_text(text: str) -> tuple[dict[str, str | None], list[str]]:
             if iso:
                 meta["date"] = meta["date"] or iso
                 continue
-            if meta["title"] is None and (_words(para) > 4 or not is_label(para)):
+            if meta["title"] is None and not has_title and (_words(para) > 4 or not is_label(para)):
                 meta["title"] = para
                 continue
             if is_label(para):
@@ -339,8 +343,8 @@ def _markdown_to_text(text: str) -> tuple[str, dict[str, str]]:
     for line in text.split("\n"):
         heading = re.match(r"^#{1,6}\s+(.*?)\s*#*$", line)
         if heading:
-            if "title" not in hints and line.startswith("# "):
-                hints["title"] = heading.group(1)
+            if line.startswith("# ") and hints.get("title", heading.group(1)) == heading.group(1):
+                hints["title"] = heading.group(1)  # the headline, whether or not front matter named it too
                 continue
             lines.extend(["", heading.group(1), ""])
         else:
@@ -378,7 +382,7 @@ def parse_release(text: str, source: str, suffix: str = ".txt", sha256: str = ""
     if loader is None:
         raise CorpusError(f"{source}: unsupported file type {suffix!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
     plain, hints = loader(text)
-    meta, body = clean_text(plain)
+    meta, body = clean_text(plain, has_title="title" in hints)
     if not body:
         raise CorpusError(f"{source} has no release text left after removing navigation and footers")
     stem = Path(source).stem

@@ -73,7 +73,7 @@ class Encoder:
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        return int(self.model.get_embedding_dimension())
 
     @property
     def max_tokens(self) -> int:

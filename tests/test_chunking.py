@@ -1,0 +1,72 @@
+"""Paragraph chunks: bullets, merged fragments, long paragraphs and breakless scrapes (real tokenizer)."""
+
+from __future__ import annotations
+
+from conftest import FIXTURES, SEEDS
+from qa.chunking import ChunkConfig, approx_tokens, chunk_release, sentence_spans
+from qa.corpus import parse_release, read_release
+
+
+def test_one_chunk_per_paragraph_with_title_only_in_embedded_text():
+    release = read_release(SEEDS / "003_739443eadc7a4b5c.txt", SEEDS)
+    chunks = chunk_release(release)
+    assert [c.paragraph for c in chunks] == list(range(1, 12))
+    assert all(c.part == 0 for c in chunks)
+    assert chunks[0].text == release.paragraphs[0]  # stored text is the paragraph as written
+    assert chunks[0].embed_text == f"{release.title}\n{release.paragraphs[0]}"
+    assert ChunkConfig(title_in_embedding=False) and chunk_release(release, ChunkConfig(title_in_embedding=False))[0].embed_text == chunks[0].text
+
+
+def test_short_fragments_join_a_neighbour():
+    release = read_release(FIXTURES / "syndicated.txt", FIXTURES)
+    chunks = chunk_release(release)
+    assert "* Passengers need no new card.\nThanks." in [c.text for c in chunks]  # "Thanks." joined the bullet before
+    md = chunk_release(read_release(FIXTURES / "release.md", FIXTURES))
+    assert md[1].text.startswith("Outlook\nChair Ama Mensah")  # a heading joins the paragraph it heads
+    assert md[1].paragraph == 2
+
+
+def test_bullets_are_their_own_chunks():
+    release = read_release(SEEDS / "000_caf02737a2f89f36.txt", SEEDS)
+    texts = [c.text for c in chunk_release(release)]
+    assert sum(t.startswith("o ") for t in texts) == 3
+    assert texts[-1].startswith("* The ROK-UN Joint Conference")
+
+
+def test_long_paragraph_splits_at_sentences_within_the_model_window(encoder):
+    sentences = [f"Sentence number {i} says that the ministry will fund project {i} in the region of Valley {i}." for i in range(40)]
+    release = parse_release("Big Funding Release Title\n\n" + " ".join(sentences), "long.txt")
+    cfg = ChunkConfig()
+    chunks = chunk_release(release, cfg, encoder.count_tokens)
+    assert len(chunks) > 1
+    assert all(encoder.count_tokens(c.embed_text) <= 256 for c in chunks)
+    assert all(c.paragraph == 1 for c in chunks) and [c.part for c in chunks] == list(range(1, len(chunks) + 1))
+    for c in chunks:  # every window is whole sentences of the original
+        assert c.text.startswith("Sentence number") and c.text.endswith(".")
+        assert c.text in release.paragraphs[0]
+
+
+def test_breakless_scrape_becomes_overlapping_windows(encoder):
+    release = read_release(FIXTURES / "breakless.txt", FIXTURES)
+    chunks = chunk_release(release, ChunkConfig(), encoder.count_tokens)
+    assert len(chunks) >= 4
+    sizes = [encoder.count_tokens(c.text) for c in chunks]
+    assert max(sizes) <= 220 and min(sizes[:-1]) >= 60
+    overlaps = sum(1 for a, b in zip(chunks, chunks[1:]) if sentence_spans(a.text) and a.text[sentence_spans(a.text)[-1][0]:] in b.text)
+    assert overlaps >= len(chunks) - 2  # a little overlap between neighbours
+
+
+def test_text_with_no_punctuation_uses_word_windows():
+    words = " ".join(f"word{i}" for i in range(2000))
+    release = parse_release("Unpunctuated Archive Release Title\n\n" + words, "raw.txt")
+    chunks = chunk_release(release)
+    assert len(chunks) > 5
+    assert all(approx_tokens(c.text) <= 220 for c in chunks)
+    assert chunks[1].text.split()[0] in chunks[0].text  # overlapping windows
+
+
+def test_sentence_spans_respect_abbreviations():
+    text = "Sen. Pat Rivers met U.S. officials on Sept. 10. They agreed. Dr. Kim left at 5 p.m. Then it rained."
+    spans = [text[a:b] for a, b in sentence_spans(text)]
+    assert spans == ["Sen. Pat Rivers met U.S. officials on Sept. 10.", "They agreed.", "Dr. Kim left at 5 p.m. Then it rained."] or \
+        spans == ["Sen. Pat Rivers met U.S. officials on Sept. 10.", "They agreed.", "Dr. Kim left at 5 p.m.", "Then it rained."]
