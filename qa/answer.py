@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,7 @@ from .chunking import sentence_spans
 from .embedding import Encoder
 from .errors import QueryError
 from .retrieval import FusionConfig, Retriever, content_words
-from .store import Index, build_index, index_status, load_index
+from .store import Index, bm25_tokenize, build_index, index_status, load_index
 
 __all__ = ["Answer", "Passage", "QA", "ask", "DEFAULT_CORPUS", "DEFAULT_INDEX", "MAX_QUESTION_CHARS"]
 
@@ -119,7 +120,7 @@ class QA:
         self.auto_build = auto_build
         self._lock = threading.RLock()
         self._retriever: Retriever | None = None
-        self._generation: Any = None
+        self._sentence_cache: dict[str, np.ndarray] = {}
 
     # -- index lifecycle ---------------------------------------------------
     def ensure_index(self) -> Index:
@@ -179,7 +180,14 @@ class QA:
         )
 
     def _best_sentence(self, query: str, qvec: np.ndarray, passages: list[Passage], top: int = 3) -> tuple[str | None, float]:
-        """Mark the answering sentence in its passage; return it with the evidence strength used for abstention."""
+        """Mark the answering sentence in its passage; return it with the evidence strength used for abstention.
+
+        Lexical evidence uses *local* IDF: a question word found in every
+        candidate sentence (the topic) counts little, one found in a single
+        sentence ("co-chaired") counts a lot, and so do words that are not
+        already in the release's title. Only the lexically best few
+        sentences are embedded, which keeps this step to one small batch.
+        """
         if not passages:
             return None, 0.0
         candidates: list[tuple[int, int, int, str]] = []
@@ -188,19 +196,56 @@ class QA:
                 candidates.append((p_i, a, b, passage.text[a:b]))
         if not candidates:
             return None, 0.0
-        qwords = {w.lower() for w in content_words(query)}
-        sims = self.encoder.encode([c[3] for c in candidates]) @ qvec
-        best, best_score = 0, -math.inf
-        for i, (p_i, _, _, text) in enumerate(candidates):
-            words = {w.lower() for w in content_words(text)}
-            overlap = len(qwords & words) / len(qwords) if qwords else 0.0
-            score = float(sims[i]) + 0.3 * overlap - 0.05 * p_i
-            if score > best_score:
-                best, best_score = i, score
+        stems = [set(t) for t in bm25_tokenize([c[3] for c in candidates])]
+        qstems = set(bm25_tokenize([query])[0])
+        weight = {t: math.log(1 + len(candidates) / df) for t in qstems if (df := sum(t in s for s in stems))}
+        total = sum(weight.values()) or 1.0
+        # Words of the release title name the topic, not what is asked about it: they count less.
+        titles = [set(t) for t in bm25_tokenize([p.title for p in passages[:top]])]
+        lexical = np.array([
+            sum(w * (0.3 if t in titles[c[0]] else 1.0) for t, w in weight.items() if t in s) / total
+            for c, s in zip(candidates, stems)
+        ])
+        cue = np.array([_answer_type_bonus(query, c[3]) for c in candidates])
+        prior = np.array([-0.05 * c[0] for c in candidates])
+        shortlist = np.argsort(-(lexical + cue + prior), kind="stable")[:6]
+        sims = np.full(len(candidates), -1.0)
+        sims[shortlist] = self._sentence_vectors([candidates[i][3] for i in shortlist]) @ qvec
+        final = sims + 0.5 * lexical + cue + prior
+        best = int(np.argmax(final))
         p_i, a, b, text = candidates[best]
         passages[p_i].answer_start, passages[p_i].answer_end = a, b
-        confidence = max(float(passages[0].dense_score), float(sims.max()))
+        confidence = max(float(passages[0].dense_score), float(sims[shortlist].max()))
         return text, confidence
+
+    def _sentence_vectors(self, sentences: list[str]) -> np.ndarray:
+        """Embed sentences, remembering recent ones: popular passages are asked about again and again."""
+        missing = [s for s in dict.fromkeys(sentences) if s not in self._sentence_cache]
+        if missing:
+            for s, v in zip(missing, self.encoder.encode(missing)):
+                if len(self._sentence_cache) > 20_000:
+                    self._sentence_cache.pop(next(iter(self._sentence_cache)))
+                self._sentence_cache[s] = v
+        return np.stack([self._sentence_cache[s] for s in sentences])
+
+
+_CUES = [  # question form -> what its answer looks like
+    (re.compile(r"^\s*(?:when|what (?:year|date|day|month)|since when)\b", re.I),
+     re.compile(r"\b(?:1[89]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|October|November|December)\b")),
+    (re.compile(r"^\s*(?:how (?:many|much|long|old|far)|what (?:number|percentage|share|amount))\b", re.I),
+     re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b", re.I)),
+    (re.compile(r"^\s*(?:who|whom|whose)\b", re.I), re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b")),
+    (re.compile(r"^\s*where\b", re.I), re.compile(r"\b(?:in|at|from|to) (?:the )?[A-Z][a-z]+")),
+]
+
+
+def _answer_type_bonus(question: str, sentence: str) -> float:
+    """A small push for sentences holding the kind of thing the question asks for (a date for "when", ...)."""
+    for asks, looks_like in _CUES:
+        if asks.search(question):
+            found = {m.group(0) for m in looks_like.finditer(sentence)} - {m.group(0) for m in looks_like.finditer(question)}
+            return 0.1 if found else 0.0
+    return 0.0
 
 
 _DEFAULT: dict[tuple[str, str, str | None], QA] = {}

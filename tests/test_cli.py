@@ -1,0 +1,103 @@
+"""The CLI contract (`python -m qa ...`), run as a user would: in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from conftest import SEEDS, run_cli
+
+QUESTION = "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A corpus and an index built by `qa index` (the first CLI call does the embedding)."""
+    root = tmp_path_factory.mktemp("cli")
+    corpus, index = root / "corpus", root / "index"
+    shutil.copytree(SEEDS, corpus)
+    out = run_cli("index", "--corpus", str(corpus), "--index", str(index))
+    assert out.returncode == 0, out.stderr
+    assert "19 chunks from 2 files: 19 embedded, 0 reused, 0 removed" in out.stdout
+    return corpus, index
+
+
+def test_ask_json_contract(built):
+    corpus, index = built
+    out = run_cli("ask", QUESTION, "--json", "--k", "3", "--corpus", str(corpus), "--index", str(index))
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert {"id", "question", "answer", "no_answer", "passages"} <= data.keys()
+    assert data["no_answer"] is False and "co-chaired by Kim Yong Hyun" in data["answer"]
+    top = data["passages"][0]
+    assert {"rank", "score", "text", "title", "date", "source", "paragraph", "doc_id"} <= top.keys()
+    assert "co-chaired by Kim Yong Hyun" in top["text"]
+    assert (top["source"], top["paragraph"], top["rank"]) == ("003_739443eadc7a4b5c.txt", 1, 1)
+    assert top["title"] == "ROK-UNCMS Defense Ministerial Meeting Statement Released"
+    assert {"dense_rank", "bm25_rank"} <= top.keys() and set(data["timings"]) >= {"encode_ms", "bm25_ms"}
+    assert len(data["passages"]) == 3
+
+
+def test_second_index_embeds_nothing_and_human_output(built):
+    corpus, index = built
+    out = run_cli("index", "--corpus", str(corpus), "--index", str(index))
+    assert out.returncode == 0 and "0 embedded, 19 reused" in out.stdout
+    out = run_cli("ask", "Which country became the 18th UNC Member State?", "--corpus", str(corpus), "--index", str(index))
+    assert out.returncode == 0
+    assert "Answer:" in out.stdout and "paragraph 2" in out.stdout and "»" in out.stdout
+
+
+def test_batch_keeps_order_and_reports_bad_lines(built, tmp_path):
+    corpus, index = built
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text("\n".join([
+        json.dumps({"id": "a", "question": QUESTION}),
+        "{not json",
+        json.dumps({"id": 7, "question": "When was it first held?", "history": ["What anniversary does the ROK-UN Joint Conference mark this year?"]}),
+        json.dumps({"id": "empty", "question": "  "}),
+        json.dumps({"id": "c", "question": "What is the recipe for kimchi?"}),
+    ]) + "\n")
+    out = run_cli("ask", "--batch", str(batch), "--k", "2", "--corpus", str(corpus), "--index", str(index))
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r.get("id") for r in rows] == ["a", None, 7, "empty", "c"]
+    assert "co-chaired by Kim Yong Hyun" in rows[0]["passages"][0]["text"]
+    assert "not valid JSON" in rows[1]["error"] and rows[1]["line"] == 2
+    assert "in 2001" in rows[2]["passages"][0]["text"]
+    assert "empty" in rows[3]["error"]
+    assert rows[4]["no_answer"] is True and len(rows[4]["passages"]) == 2
+
+
+@pytest.mark.parametrize("args,message", [
+    (["ask", ""], "the question is empty"),
+    (["ask", "   "], "the question is empty"),
+    (["ask", "x" * 10_000], "10000 characters"),
+    (["ask", "ok", "--k", "0"], "--k must be from 1 to 50"),
+    (["ask", "ok", "--k", "five"], "--k must be a whole number"),
+    (["ask"], "the question is empty"),
+    (["index", "--corpus", "/nonexistent/releases"], "does not exist"),
+])
+def test_bad_input_one_line_error_no_traceback(args, message):
+    out = run_cli(*args)
+    assert out.returncode != 0
+    assert message in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_bad_corpus_files_leave_index_untouched(built, tmp_path):
+    corpus, index = built
+    manifest = (index / "manifest.json").read_bytes()
+    for name, data, message in [("empty.txt", b"", "empty.txt is empty"),
+                                ("latin.txt", "R\xe9sum\xe9 of the minister".encode("latin-1"), "latin.txt is not UTF-8")]:
+        bad = tmp_path / name
+        shutil.copytree(corpus, bad)
+        (bad / name).write_bytes(data)
+        out = run_cli("index", "--corpus", str(bad), "--index", str(index))
+        assert out.returncode != 0 and message in out.stderr and "Traceback" not in out.stderr
+        assert (index / "manifest.json").read_bytes() == manifest
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    out = run_cli("ask", QUESTION, "--corpus", str(empty), "--index", str(tmp_path / "new-index"))
+    assert out.returncode != 0 and "has no release files" in out.stderr

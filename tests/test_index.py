@@ -1,0 +1,123 @@
+"""Incremental indexing with the real model and real FAISS/BM25: nothing unchanged is re-embedded."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from conftest import SEEDS
+from qa.errors import CorpusError, IndexError_
+from qa.store import build_index, index_status, load_index
+
+EXTRA = """Harbour Authority Opens New Ferry Terminal
+
+Published 2 May 2024
+
+The Harbour Authority opened a new ferry terminal on the north quay that can handle 4,000 passengers a day.
+
+The terminal cost 85 million euros and was built in 26 months by a consortium of local firms.
+"""
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "corpus"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+def test_incremental_add_edit_delete_unchanged(corpus, tmp_path, encoder):
+    index = tmp_path / "index"
+    first = build_index(corpus, index, encoder)
+    assert (first.embedded, first.reused, first.chunks) == (19, 0, 19)
+    assert index_status(corpus, index) == "fresh"
+
+    again = build_index(corpus, index, encoder)
+    assert (again.embedded, again.reused, again.written) == (0, 19, False)
+
+    (corpus / "new.txt").write_text(EXTRA, encoding="utf-8")
+    assert index_status(corpus, index) == "stale"
+    added = build_index(corpus, index, encoder)
+    assert (added.embedded, added.reused, added.chunks) == (2, 19, 21)
+    assert added.files_new == ["new.txt"]
+
+    seed = corpus / "003_739443eadc7a4b5c.txt"
+    seed.write_text(seed.read_text(encoding="utf-8").replace("over 70 years", "over seventy years"), encoding="utf-8")
+    edited = build_index(corpus, index, encoder)
+    assert (edited.embedded, edited.removed, edited.files_changed) == (1, 1, ["003_739443eadc7a4b5c.txt"])
+    loaded = load_index(index)
+    assert any("over seventy years" in c.text for c in loaded.chunks)
+    assert not any("over 70 years" in c.text for c in loaded.chunks)
+
+    (corpus / "new.txt").unlink()
+    removed = build_index(corpus, index, encoder)
+    assert (removed.embedded, removed.removed, removed.chunks) == (0, 2, 19)
+    assert removed.files_removed == ["new.txt"]
+    assert all(c.source != "new.txt" for c in load_index(index).chunks)
+
+    (corpus / "003_739443eadc7a4b5c.txt").rename(corpus / "renamed.txt")  # a move re-embeds nothing
+    moved = build_index(corpus, index, encoder)
+    assert moved.embedded == 0 and moved.files_new == ["renamed.txt"]
+
+
+def test_row_i_is_chunk_i_and_manifest_fields(corpus, tmp_path, encoder):
+    index = tmp_path / "index"
+    build_index(corpus, index, encoder)
+    loaded = load_index(index)
+    manifest = json.loads((index / "manifest.json").read_text())
+    assert manifest["model"] == {"name": "all-MiniLM-L6-v2", "dim": 384, "backend": "torch"}
+    assert manifest["chunk_count"] == len(loaded.chunks) == loaded.vectors.ntotal
+    assert set(manifest["files"]) == {"000_caf02737a2f89f36.txt", "003_739443eadc7a4b5c.txt"}
+    assert {"format_version", "built_at", "chunking", "live"} <= manifest.keys()
+    vectors = loaded.vectors.reconstruct_n(0, loaded.vectors.ntotal)
+    fresh = encoder.encode([c.embed_text for c in loaded.chunks])
+    assert (vectors * fresh).sum(axis=1).min() > 0.999  # row i embeds chunk i
+
+
+def test_other_model_in_manifest_triggers_rebuild(corpus, tmp_path, encoder):
+    index = tmp_path / "index"
+    build_index(corpus, index, encoder)
+    manifest = json.loads((index / "manifest.json").read_text())
+    manifest["model"]["name"] = "some-other-model"
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    assert index_status(corpus, index) == "incompatible"
+    report = build_index(corpus, index, encoder)
+    assert report.embedded == 19  # vectors of another model are never reused
+    assert index_status(corpus, index) == "fresh"
+
+
+def test_corrupt_index_is_detected(corpus, tmp_path, encoder):
+    index = tmp_path / "index"
+    build_index(corpus, index, encoder)
+    manifest = json.loads((index / "manifest.json").read_text())
+    faiss_file = index / manifest["live"]["vectors"]
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    with pytest.raises(IndexError_, match="corrupt.*rebuild"):
+        load_index(index)
+    (index / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexError_, match="not valid JSON"):
+        load_index(index)
+    assert build_index(corpus, index, encoder).embedded == 19  # rebuilt from the corpus
+
+
+def test_bad_file_leaves_previous_index_working(corpus, tmp_path, encoder):
+    index = tmp_path / "index"
+    build_index(corpus, index, encoder)
+    before = (index / "manifest.json").read_bytes()
+    (corpus / "bad.txt").write_bytes("Caf\xe9".encode("latin-1") * 20)
+    with pytest.raises(CorpusError, match="bad.txt is not UTF-8.*left unchanged"):
+        build_index(corpus, index, encoder)
+    assert (index / "manifest.json").read_bytes() == before
+    assert len(load_index(index).chunks) == 19
+
+
+def test_old_generation_files_are_cleaned_up(corpus, tmp_path, encoder):
+    index = tmp_path / "index"
+    build_index(corpus, index, encoder)
+    for i in range(3):
+        (corpus / f"n{i}.txt").write_text(EXTRA.replace("4,000", str(1000 + i)), encoding="utf-8")
+        build_index(corpus, index, encoder)
+    names = sorted(p.name for p in index.iterdir() if not p.name.startswith("."))
+    assert len([n for n in names if n.startswith("vectors.")]) == 2  # live + previous
