@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,8 +22,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from .chunking import sentence_spans
+from .corpus import SUPPORTED_SUFFIXES, _decode, parse_release, safe_filename
 from .embedding import Encoder
-from .errors import QueryError
+from .errors import CorpusError, QueryError
 from .retrieval import FusionConfig, Retriever, content_words
 from .store import Index, bm25_tokenize, build_index, index_status, load_index
 
@@ -33,6 +35,8 @@ DEFAULT_CORPUS = Path(os.environ.get("QA_CORPUS", _ROOT / "seeds"))
 DEFAULT_INDEX = Path(os.environ.get("QA_INDEX", _ROOT / "embeddings"))
 MAX_QUESTION_CHARS = 1000
 MAX_K = 50
+MAX_UPLOAD_FILES = 20
+MAX_UPLOAD_BYTES = 5_000_000
 # Calibrated on the held-out split of tests/data/seed_qa.jsonl with `python -m qa eval calibrate`.
 ABSTAIN_THRESHOLD = float(os.environ.get("QA_ABSTAIN_THRESHOLD", 0.40))
 NO_ANSWER_MESSAGE = "The releases don't cover this question. The closest passages are listed below."
@@ -139,6 +143,51 @@ class QA:
         with self._lock:
             self._retriever = Retriever(index, self.encoder, self.fusion)
         return report
+
+    def add_releases(self, files: Sequence[str | Path], names: Sequence[str] | None = None):  # type: ignore[no-untyped-def]
+        """Copy release files into the corpus and index them incrementally; all or nothing.
+
+        Every file is read and cleaned first: one bad file rejects the upload
+        with a message naming it, and nothing already indexed is touched.
+        """
+        files = [Path(f) for f in files]
+        names = list(names) if names else [f.name for f in files]
+        if not files:
+            raise CorpusError("no files given: choose one or more .txt or .md releases")
+        if len(files) > MAX_UPLOAD_FILES:
+            raise CorpusError(f"{len(files)} files at once; the limit is {MAX_UPLOAD_FILES}: upload them in smaller groups")
+        targets: list[tuple[Path, Path]] = []
+        taken = {p.name for p in self.corpus.glob("*")} if self.corpus.exists() else set()
+        for path, name in zip(files, names):
+            display = Path(name).name or "file"
+            if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+                raise CorpusError(f"{display}: unsupported file type; upload {', '.join(SUPPORTED_SUFFIXES)} files")
+            size = path.stat().st_size
+            if size > MAX_UPLOAD_BYTES:
+                raise CorpusError(f"{display} is {size / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB per release")
+            try:
+                parse_release(_decode(path.read_bytes(), display), display, Path(name).suffix)
+            except CorpusError as exc:
+                raise CorpusError(f"rejected {exc}; nothing was added") from None
+            safe = safe_filename(name)
+            stem, suffix = safe.rsplit(".", 1)
+            n = 1
+            while safe in taken:
+                n += 1
+                safe = f"{stem}-{n}.{suffix}"
+            taken.add(safe)
+            targets.append((path, self.corpus / safe))
+        self.corpus.mkdir(parents=True, exist_ok=True)
+        copied: list[Path] = []
+        try:
+            for src, dst in targets:
+                shutil.copyfile(src, dst)
+                copied.append(dst)
+            return self.update()
+        except BaseException:
+            for dst in copied:
+                dst.unlink(missing_ok=True)
+            raise
 
     @property
     def retriever(self) -> Retriever:

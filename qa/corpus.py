@@ -27,6 +27,7 @@ __all__ = [
     "parse_release",
     "read_release",
     "read_corpus",
+    "safe_filename",
 ]
 
 # ---------------------------------------------------------------- normalising
@@ -413,6 +414,15 @@ def read_release(path: Path, root: Path | None = None) -> Release:
     except OSError as exc:
         raise CorpusError(f"cannot read {source}: {exc.strerror}") from None
     return parse_release(_decode(data, source), source, path.suffix, file_sha256(data))
+
+
+def safe_filename(name: str) -> str:
+    """A plain file name for an uploaded release: no folders, no '..', no hidden or odd characters."""
+    base = unicodedata.normalize("NFKC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, suffix = base.rpartition(".")
+    stem = re.sub(r"[^\w\-]+", "_", stem if dot else base).strip("._-")[:100] or "release"
+    suffix = suffix.lower() if dot and suffix.isalnum() else "txt"
+    return f"{stem}.{suffix}"
 
 
 def corpus_files(folder: Path) -> list[Path]:
