@@ -1,8 +1,9 @@
 """Stage 6: ranked chunks -> an Answer: the answering sentence, cited passages, or an honest "not in the releases".
 
-The sentence is the one, among the top passages, whose embedding is closest to
-the question, nudged by how many of the question's content words it contains
-and by its passage's rank. Abstention compares the best passage's dense
+The sentence is the one, among the top passages, whose stored embedding is
+closest to the question, nudged by how many of the question's distinctive words
+it contains, by whether it holds the kind of thing asked for (a date for
+"when") and by its passage's rank. Abstention compares the best passage's dense
 similarity with a threshold calibrated on held-out questions
 (``python -m qa eval calibrate``), never on the questions we report.
 """
@@ -38,7 +39,8 @@ MAX_K = 50
 MAX_UPLOAD_FILES = 20
 MAX_UPLOAD_BYTES = 5_000_000
 # Calibrated on the held-out split of tests/data/seed_qa.jsonl with `python -m qa eval calibrate`.
-ABSTAIN_THRESHOLD = float(os.environ.get("QA_ABSTAIN_THRESHOLD", 0.40))
+ABSTAIN_THRESHOLD = float(os.environ.get("QA_ABSTAIN_THRESHOLD", 0.182))
+UNKNOWN_PENALTY = 0.25
 NO_ANSWER_MESSAGE = "The releases don't cover this question. The closest passages are listed below."
 
 
@@ -60,6 +62,7 @@ class Passage:
     bm25_rank: int | None = None
     dense_score: float = 0.0
     bm25_score: float = 0.0
+    sentence_score: float = 0.0  # similarity of the passage's best sentence to the question
     answer_start: int | None = None  # character offsets of the answering sentence inside ``text``
     answer_end: int | None = None
 
@@ -124,7 +127,6 @@ class QA:
         self.auto_build = auto_build
         self._lock = threading.RLock()
         self._retriever: Retriever | None = None
-        self._sentence_cache: dict[str, np.ndarray] = {}
 
     # -- index lifecycle ---------------------------------------------------
     def ensure_index(self) -> Index:
@@ -208,12 +210,12 @@ class QA:
                 date=chunks[h.row].date, source=chunks[h.row].source, paragraph=chunks[h.row].paragraph,
                 doc_id=chunks[h.row].doc_id, section=chunks[h.row].section, part=chunks[h.row].part,
                 dense_rank=h.dense_rank, bm25_rank=h.bm25_rank, dense_score=round(h.dense_score, 6),
-                bm25_score=round(h.bm25_score, 6),
+                bm25_score=round(h.bm25_score, 6), sentence_score=round(h.sentence_score, 6),
             )
             for i, h in enumerate(result.hits)
         ]
         t = time.perf_counter()
-        sentence, confidence = self._best_sentence(result.query, result.query_vector, passages)
+        sentence, confidence = self._best_sentence(result.query, result.query_vector, passages, [h.row for h in result.hits])
         result.timings["answer_ms"] = (time.perf_counter() - t) * 1000
         no_answer = not passages or confidence < self.abstain_threshold
         return Answer(
@@ -228,54 +230,46 @@ class QA:
             timings=result.timings,
         )
 
-    def _best_sentence(self, query: str, qvec: np.ndarray, passages: list[Passage], top: int = 3) -> tuple[str | None, float]:
+    def _best_sentence(self, query: str, qvec: np.ndarray, passages: list[Passage], rows: list[int],
+                       top: int = 3) -> tuple[str | None, float]:
         """Mark the answering sentence in its passage; return it with the evidence strength used for abstention.
 
+        Sentence vectors come from the index (no encoding at query time).
         Lexical evidence uses *local* IDF: a question word found in every
         candidate sentence (the topic) counts little, one found in a single
         sentence ("co-chaired") counts a lot, and so do words that are not
-        already in the release's title. Only the lexically best few
-        sentences are embedded, which keeps this step to one small batch.
+        already in the release's title.
         """
-        if not passages:
-            return None, 0.0
-        candidates: list[tuple[int, int, int, str]] = []
-        for p_i, passage in enumerate(passages[:top]):
-            for a, b in sentence_spans(passage.text):
-                candidates.append((p_i, a, b, passage.text[a:b]))
+        index = self.retriever.index
+        candidates: list[tuple[int, int, int, int]] = []  # passage, sentence row, start, end
+        for p_i, row in enumerate(rows[:top]):
+            for s_row in index.sentence_rows(row):
+                _, a, b = (int(x) for x in index.sentence_table[s_row])
+                candidates.append((p_i, s_row, a, b))
         if not candidates:
             return None, 0.0
-        stems = [set(t) for t in bm25_tokenize([c[3] for c in candidates])]
+        texts = [passages[p_i].text[a:b] for p_i, _, a, b in candidates]
+        sims = index.sentences.reconstruct_batch(np.array([c[1] for c in candidates], dtype=np.int64)) @ qvec
+        stems = [set(t) for t in bm25_tokenize(texts)]
         qstems = set(bm25_tokenize([query])[0])
         weight = {t: math.log(1 + len(candidates) / df) for t in qstems if (df := sum(t in s for s in stems))}
         total = sum(weight.values()) or 1.0
-        # Words of the release title name the topic, not what is asked about it: they count less.
         titles = [set(t) for t in bm25_tokenize([p.title for p in passages[:top]])]
         lexical = np.array([
             sum(w * (0.3 if t in titles[c[0]] else 1.0) for t, w in weight.items() if t in s) / total
             for c, s in zip(candidates, stems)
         ])
-        cue = np.array([_answer_type_bonus(query, c[3]) for c in candidates])
+        cue = np.array([_answer_type_bonus(query, t) for t in texts])
         prior = np.array([-0.05 * c[0] for c in candidates])
-        shortlist = np.argsort(-(lexical + cue + prior), kind="stable")[:6]
-        sims = np.full(len(candidates), -1.0)
-        sims[shortlist] = self._sentence_vectors([candidates[i][3] for i in shortlist]) @ qvec
-        final = sims + 0.5 * lexical + cue + prior
-        best = int(np.argmax(final))
-        p_i, a, b, text = candidates[best]
+        best = int(np.argmax(sims + 0.5 * lexical + cue + prior))
+        p_i, _, a, b = candidates[best]
         passages[p_i].answer_start, passages[p_i].answer_end = a, b
-        confidence = max(float(passages[0].dense_score), float(sims[shortlist].max()))
-        return text, confidence
-
-    def _sentence_vectors(self, sentences: list[str]) -> np.ndarray:
-        """Embed sentences, remembering recent ones: popular passages are asked about again and again."""
-        missing = [s for s in dict.fromkeys(sentences) if s not in self._sentence_cache]
-        if missing:
-            for s, v in zip(missing, self.encoder.encode(missing)):
-                if len(self._sentence_cache) > 20_000:
-                    self._sentence_cache.pop(next(iter(self._sentence_cache)))
-                self._sentence_cache[s] = v
-        return np.stack([self._sentence_cache[s] for s in sentences])
+        # Evidence: the best dense match, less a penalty for question words the releases never use
+        # ("budget", "recipe"): similarity alone rates on-topic but unanswerable questions too high.
+        vocab = index.bm25.vocab_dict
+        unknown = sum(1 for t in qstems if t not in vocab) / len(qstems) if qstems else 1.0
+        confidence = max(float(passages[0].dense_score), float(sims.max())) - UNKNOWN_PENALTY * unknown
+        return texts[best], confidence
 
 
 _CUES = [  # question form -> what its answer looks like

@@ -378,7 +378,7 @@ def add_eval_parser(sub: Any) -> None:
         q.add_argument("--k", type=int, default=10)
         q.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
         q.add_argument("--no-peers", action="store_true", help="skip the BM25/dense/RRF peers")
-        q.add_argument("--alpha", type=float, default=None, help="dense weight in fusion (default: the tuned one)")
+        q.add_argument("--weights", default=None, metavar="P,S,B", help="fusion weights: paragraph, sentence, BM25 (default: the tuned ones)")
         q.add_argument("--fusion", choices=["convex", "rrf", "dense", "bm25"], default=None)
         q.add_argument("--out", type=Path, default=Path("eval/results") / default_out)
 
@@ -411,8 +411,12 @@ def add_eval_parser(sub: Any) -> None:
 
 def _session(args: argparse.Namespace, corpus: Path, name: str) -> QA:
     fusion = FusionConfig()
-    if args.alpha is not None or args.fusion:
-        fusion = FusionConfig(method=args.fusion or fusion.method, alpha=fusion.alpha if args.alpha is None else args.alpha)
+    if args.weights or args.fusion:
+        try:
+            p, s, b = (float(x) for x in args.weights.split(",")) if args.weights else (fusion.paragraph, fusion.sentence, fusion.bm25)
+        except ValueError:
+            raise QAError(f"--weights takes three numbers like 0.3,0.4,0.3, got {args.weights!r}") from None
+        fusion = FusionConfig(method=args.fusion or fusion.method, paragraph=p, sentence=s, bm25=b)
     folder = args.index or (corpus.parent / "index" if str(corpus).startswith(str(CACHE)) else CACHE / f"{name}-index")
     return QA(corpus, folder, args.model, fusion=fusion)
 

@@ -1,9 +1,12 @@
 """Stage 5: question -> ranked chunks, dense (FAISS) and BM25 fused.
 
-Fusion is a weighted sum of per-query min-max normalised scores over the union
-of both candidate lists. The weight and the method were chosen by evaluation
-(``python -m qa eval squad``; see README "Retrieval quality"): on SQuAD
-paragraphs reciprocal-rank fusion loses to BM25 alone, score fusion beats both.
+Three signals are fused: the dense similarity of the whole chunk, the dense
+similarity of its best sentence, and BM25. Fusion is a weighted sum of
+per-query min-max normalised scores over the union of the candidates. Method
+and weights were chosen by evaluation (``benchmarks/tune_fusion.py`` and
+``benchmarks/tune_sentences.py``; README "Retrieval quality"): on SQuAD
+paragraphs reciprocal-rank fusion loses to BM25 alone, score fusion beats
+both, and the sentence signal adds the most.
 
 Follow-up questions ("Who co-chaired it?") are resolved without an LLM: when a
 question is short or leans on a pronoun, the content words of the earlier
@@ -27,8 +30,12 @@ __all__ = ["FusionConfig", "Hit", "Retriever", "SearchResult", "resolve_followup
 
 @dataclass(frozen=True)
 class FusionConfig:
+    """Weights of the three signals in convex fusion, chosen on SQuAD by benchmarks/tune_sentences.py."""
+
     method: str = "convex"  # convex | rrf | dense | bm25
-    alpha: float = 0.5  # weight of dense in convex fusion; tuned in README "Retrieval quality"
+    paragraph: float = 0.3  # dense similarity of the whole chunk
+    sentence: float = 0.4  # dense similarity of the chunk's best sentence
+    bm25: float = 0.3
     candidates: int = 100  # per retriever, before fusion
     rrf_k: int = 60
 
@@ -41,6 +48,7 @@ class Hit:
     bm25_score: float
     dense_rank: int | None  # 1-based within the dense candidates, None if not among them
     bm25_rank: int | None
+    sentence_score: float = 0.0  # best sentence's similarity (a floor when no sentence of the chunk was retrieved)
 
 
 @dataclass
@@ -54,6 +62,7 @@ class SearchResult:
 
 # ------------------------------------------------------------------ follow-ups
 
+CARRY_WEIGHT = 0.5
 _PRONOUNS = frozenset("it its they them their theirs he him his she her this that these those there such".split())
 _QUESTION_WORDS = frozenset(
     """who whom whose what which when where why how and also about did does do was were is are be been
@@ -123,19 +132,38 @@ class Retriever:
         n = len(self.index)
         pool = min(n, max(self.fusion.candidates, k))
 
+        carried = query[len(question):].strip() if used_history else ""
         t = time.perf_counter()
-        qvec = self.encoder.encode_query(query) if method != "bm25" else np.zeros(self.index.vectors.d, np.float32)
+        if method == "bm25":
+            qvec = np.zeros(self.index.vectors.d, np.float32)
+        elif carried:  # the question, pulled towards the earlier topic: blend, don't concatenate
+            own, topic = self.encoder.encode([question, carried])
+            qvec = own + CARRY_WEIGHT * topic
+            qvec = (qvec / np.linalg.norm(qvec)).astype(np.float32)
+        else:
+            qvec = self.encoder.encode_query(question)
         timings["encode_ms"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
         dense_rows = np.zeros(0, dtype=np.int64)
+        best_sentence: dict[int, float] = {}
+        sentence_floor = 0.0
         if method != "bm25":
             _, found = self.index.vectors.search(qvec[None, :], pool)
             dense_rows = found[0][found[0] >= 0]
+            if method in ("convex", "rrf") and self.index.sentences.ntotal:
+                s_scores, s_rows = self.index.sentences.search(qvec[None, :], min(self.index.sentences.ntotal, 3 * pool))
+                valid = s_rows[0] >= 0
+                for owner, score in zip(self.index.sentence_table[s_rows[0][valid], 0], s_scores[0][valid]):
+                    best_sentence.setdefault(int(owner), float(score))  # results come best first
+                sentence_floor = float(s_scores[0][valid].min()) if valid.any() else 0.0
         timings["dense_ms"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        bm25_all = self.bm25_scores(query) if method != "dense" else np.zeros(n, dtype=np.float32)
+        bm25_all = self.bm25_scores(question) if method != "dense" else np.zeros(n, dtype=np.float32)
+        if carried and method != "dense":  # topic words count half, on the same scale: they must not drown the question's own
+            topic = self.bm25_scores(carried)
+            bm25_all = bm25_all / max(float(bm25_all.max()), 1e-9) + CARRY_WEIGHT * topic / max(float(topic.max()), 1e-9)
         if method != "dense":
             top = np.argpartition(-bm25_all, pool - 1)[:pool] if pool < n else np.arange(n)
             bm25_rows = top[np.argsort(-bm25_all[top], kind="stable")]
@@ -145,27 +173,30 @@ class Retriever:
         timings["bm25_ms"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        rows = np.unique(np.concatenate([dense_rows, bm25_rows])).astype(np.int64)
+        sentence_rows = np.fromiter(best_sentence, dtype=np.int64, count=len(best_sentence))
+        rows = np.unique(np.concatenate([dense_rows, bm25_rows, sentence_rows])).astype(np.int64)
         if len(rows) == 0:
             rows = np.arange(min(n, k), dtype=np.int64)
         dense = self.index.vectors.reconstruct_batch(rows) @ qvec if method != "bm25" else np.zeros(len(rows), np.float32)
         sparse = bm25_all[rows]
+        sent = np.array([best_sentence.get(int(r), sentence_floor) for r in rows], dtype=np.float32)
         dense_rank = {int(r): i + 1 for i, r in enumerate(dense_rows)}
         bm25_rank = {int(r): i + 1 for i, r in enumerate(bm25_rows)}
+        f = self.fusion
         if method == "dense":
             fused = dense
         elif method == "bm25":
             fused = sparse
         elif method == "rrf":
-            c = self.fusion.rrf_k
+            c = f.rrf_k
             fused = np.array([1 / (c + dense_rank.get(int(r), 10**6)) + 1 / (c + bm25_rank.get(int(r), 10**6)) for r in rows])
         else:
-            a = self.fusion.alpha
-            fused = a * _minmax(dense) + (1 - a) * (_minmax(sparse) if sparse.max() > 0 else np.zeros_like(sparse))
+            fused = f.paragraph * _minmax(dense) + f.sentence * _minmax(sent) + f.bm25 * (
+                _minmax(sparse) if sparse.max() > 0 else np.zeros_like(sparse))
         order = np.argsort(-fused, kind="stable")[:k]
         hits = [
             Hit(int(rows[i]), float(fused[i]), float(dense[i]), float(sparse[i]),
-                dense_rank.get(int(rows[i])), bm25_rank.get(int(rows[i])))
+                dense_rank.get(int(rows[i])), bm25_rank.get(int(rows[i])), float(sent[i]))
             for i in order
         ]
         timings["fusion_ms"] = (time.perf_counter() - t) * 1000

@@ -4,6 +4,8 @@ Layout of an index folder (all plain files, no pickles)::
 
     manifest.json          format version, model, chunking, per-file hashes, which files below are live
     vectors.<gen>.faiss    FAISS inner-product index; row i is chunk i
+    sentences.<gen>.faiss  one vector per sentence of every chunk (retrieval signal + the answering sentence)
+    sentences.<gen>.npy    (n, 3) int32: chunk row, start, end of each sentence
     chunks.<gen>.jsonl     the chunk store; line i is chunk i
     bm25.<gen>/            bm25s index over the same chunks
 
@@ -14,6 +16,7 @@ one, never half of each. One writer at a time, enforced by a file lock.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -25,15 +28,16 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .chunking import Chunk, ChunkConfig, chunk_release
+from .chunking import Chunk, ChunkConfig, chunk_release, sentence_spans
 from .corpus import corpus_files, file_sha256, parse_release, _decode
 from .embedding import Encoder
 from .errors import CorpusError, IndexError_
 
 __all__ = ["BuildReport", "Index", "build_index", "load_index", "index_status", "bm25_tokenize", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
+BM25_K1, BM25_B = 0.9, 0.4  # chosen on SQuAD with benchmarks/tune_sentences.py (README "Retrieval quality")
 FLAT_MAX = 200_000  # above this many chunks the default FAISS index is HNSW (see README "Scale")
 
 
@@ -65,6 +69,13 @@ class Index:
     chunks: list[Chunk]
     vectors: Any  # faiss.Index
     bm25: Any  # bm25s.BM25
+    sentences: Any  # faiss.Index over every sentence of every chunk
+    sentence_table: np.ndarray  # (n, 3) int32: chunk row, start, end
+
+    def sentence_rows(self, chunk_row: int) -> range:
+        """Rows of ``sentences`` that belong to one chunk (the table is in chunk order)."""
+        owners = self.sentence_table[:, 0]
+        return range(int(np.searchsorted(owners, chunk_row, "left")), int(np.searchsorted(owners, chunk_row, "right")))
 
     @property
     def model(self) -> str:
@@ -170,12 +181,14 @@ def load_index(folder: Path) -> Index:
             with open(folder / live["chunks"], encoding="utf-8") as fh:
                 chunks = [_row_to_chunk(json.loads(line), cfg) for line in fh if line.strip()]
             bm25 = bm25s.BM25.load(str(folder / live["bm25"]), mmap=False)
+            sentences = faiss.read_index(str(folder / live["sentences"]))
+            sentence_table = np.load(folder / live["sentence_table"], allow_pickle=False)
             break
         except FileNotFoundError:
             if attempt == 2:
                 raise IndexError_(f"index files listed in {folder / MANIFEST} are missing: rebuild with `python -m qa index --rebuild`") from None
             time.sleep(0.2)
-        except (RuntimeError, ValueError, TypeError, KeyError, json.JSONDecodeError) as exc:
+        except (RuntimeError, ValueError, TypeError, KeyError, OSError, json.JSONDecodeError) as exc:
             raise IndexError_(f"index in {folder} is corrupt ({type(exc).__name__}: {str(exc)[:120]}): rebuild with `python -m qa index --rebuild`") from None
     n = manifest["chunk_count"]
     if not (vectors.ntotal == len(chunks) == n):
@@ -185,9 +198,12 @@ def load_index(folder: Path) -> Index:
         )
     if vectors.d != manifest["model"]["dim"]:
         raise IndexError_(f"index in {folder} has {vectors.d}-d vectors but the manifest says {manifest['model']['dim']}: rebuild it")
-    if hasattr(vectors, "hnsw"):
-        vectors.hnsw.efSearch = 128
-    return Index(folder, manifest, chunks, vectors, bm25)
+    if sentences.ntotal != len(sentence_table) or (len(sentence_table) and sentence_table[:, 0].max() >= n):
+        raise IndexError_(f"sentence vectors in {folder} do not match the chunks: rebuild with `python -m qa index --rebuild`")
+    for faiss_index in (vectors, sentences):
+        if hasattr(faiss_index, "hnsw"):
+            faiss_index.hnsw.efSearch = 128
+    return Index(folder, manifest, chunks, vectors, bm25, sentences, sentence_table)
 
 
 # ------------------------------------------------------------------- staleness
@@ -367,14 +383,11 @@ def _build_locked(corpus, folder, files, encoder, model, cfg, rebuild, index_typ
     report.files_removed = sorted(set(previous_files) - set(file_records))
     report.chunks = len(chunks)
 
-    old_rows: dict[str, int] = {}
-    if same_model and old:
-        for row, chunk in enumerate(old.chunks):
-            old_rows.setdefault(chunk.key, row)
     unchanged = (
         same_chunking and old is not None and not report.files_new and not report.files_changed
         and not report.files_removed and [c.key for c in chunks] == [c.key for c in old.chunks]
         and (index_type == "auto" or old.manifest.get("index_type") == index_type)
+        and old.manifest.get("bm25") == {"k1": BM25_K1, "b": BM25_B}
     )
     if unchanged and old is not None:
         report.reused = len(chunks)
@@ -383,32 +396,61 @@ def _build_locked(corpus, folder, files, encoder, model, cfg, rebuild, index_typ
         report.seconds = time.perf_counter() - t0
         return report
 
-    keys = [c.key for c in chunks]
-    missing = sorted({k for k in keys if k not in old_rows})
-    if missing:
-        text_by_key = {c.key: c.embed_text for c in chunks}
-        show = progress if progress is not None else (len(missing) > 64 and sys.stderr.isatty())
-        if len(missing) > 64:
-            log(f"embedding {len(missing)} chunks with {encoder.name}")
-        new_vectors = encoder.encode([text_by_key[k] for k in missing], progress=show)
-    else:
-        new_vectors = np.zeros((0, encoder.dim if not old else old.vectors.d), dtype=np.float32)
-    new_rows = {k: i for i, k in enumerate(missing)}
-    reused_keys = [k for k in dict.fromkeys(keys) if k in old_rows]
-    reused_vectors = _reconstruct(old.vectors, [old_rows[k] for k in reused_keys]) if old and reused_keys else None
-    reused_pos = {k: i for i, k in enumerate(reused_keys)}
-    dim = new_vectors.shape[1] if len(new_vectors) else (reused_vectors.shape[1] if reused_vectors is not None else encoder.dim)
-    matrix = np.empty((len(keys), dim), dtype=np.float32)
-    for i, key in enumerate(keys):
-        matrix[i] = new_vectors[new_rows[key]] if key in new_rows else reused_vectors[reused_pos[key]]  # type: ignore[index]
+    # What needs vectors: every chunk, and every sentence of every chunk (title as context).
+    chunk_texts = {c.key: c.embed_text for c in chunks}
+    sentences = _sentence_table(chunks, cfg)
+    sentence_texts = {key: text for key, text in zip(sentences.keys, sentences.texts)}
+    old_chunk_rows: dict[str, int] = {}
+    old_sentence_rows: dict[str, int] = {}
+    if same_model and old is not None:
+        old_chunk_rows = {c.key: row for row, c in reversed(list(enumerate(old.chunks)))}
+        old_sentence_rows = {k: row for row, k in reversed(list(enumerate(_sentence_table(old.chunks, cfg).keys)))}
+    missing = [k for k in chunk_texts if k not in old_chunk_rows] + [k for k in sentence_texts if k not in old_sentence_rows]
+    missing = list(dict.fromkeys(missing))
+    if len(missing) > 64:
+        log(f"embedding {len(missing)} new chunks and sentences with {encoder.name}")
+    show = progress if progress is not None else (len(missing) > 64 and sys.stderr.isatty())
+    fresh = dict(zip(missing, encoder.encode([chunk_texts.get(k) or sentence_texts[k] for k in missing], progress=show)))
+    matrix = _assemble([c.key for c in chunks], fresh, old_chunk_rows, old.vectors if old else None, encoder)
+    sentence_matrix = _assemble(sentences.keys, fresh, old_sentence_rows, old.sentences if old else None, encoder)
 
-    report.embedded = len(missing)
-    report.reused = len(keys) - sum(1 for k in keys if k in new_rows)
-    report.removed = len(set(old_rows) - set(keys)) if old else 0
-    _write_generation(folder, old, chunks, matrix, file_records, wanted, cfg, index_type)
+    report.embedded = sum(1 for c in chunk_texts if c in fresh)
+    report.reused = len(chunks) - sum(1 for c in chunks if c.key in fresh)
+    report.removed = len(set(old_chunk_rows) - set(chunk_texts)) if old else 0
+    _write_generation(folder, old, chunks, matrix, sentences.table, sentence_matrix, file_records, wanted, cfg, index_type)
     report.written = True
     report.seconds = time.perf_counter() - t0
     return report
+
+
+@dataclass
+class _Sentences:
+    table: np.ndarray  # (n, 3) int32: chunk row, start, end (character offsets in the chunk text)
+    keys: list[str]
+    texts: list[str]
+
+
+def _sentence_table(chunks: list[Chunk], cfg: ChunkConfig) -> _Sentences:
+    rows, keys, texts = [], [], []
+    for row, chunk in enumerate(chunks):
+        for a, b in sentence_spans(chunk.text) or [(0, len(chunk.text))]:
+            text = f"{chunk.title}\n{chunk.text[a:b]}" if cfg.title_in_embedding and chunk.title else chunk.text[a:b]
+            rows.append((row, a, b))
+            texts.append(text)
+            keys.append(hashlib.sha256(text.encode()).hexdigest()[:32])
+    return _Sentences(np.asarray(rows, dtype=np.int32).reshape(-1, 3), keys, texts)
+
+
+def _assemble(keys: list[str], fresh: dict[str, np.ndarray], old_rows: dict[str, int], old_index: Any, encoder: Encoder) -> np.ndarray:
+    """Row i = vector of keys[i], from the new embeddings or copied out of the previous index."""
+    reused = [k for k in dict.fromkeys(keys) if k not in fresh]
+    old_vectors = _reconstruct(old_index, [old_rows[k] for k in reused]) if reused else None
+    position = {k: i for i, k in enumerate(reused)}
+    dim = next(iter(fresh.values())).shape[0] if fresh else (old_vectors.shape[1] if old_vectors is not None else encoder.dim)
+    matrix = np.empty((len(keys), dim), dtype=np.float32)
+    for i, key in enumerate(keys):
+        matrix[i] = fresh[key] if key in fresh else old_vectors[position[key]]  # type: ignore[index]
+    return matrix
 
 
 def _approx(text: str) -> int:
@@ -421,22 +463,29 @@ def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     _write_atomic(folder / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
 
 
-def _write_generation(folder, old, chunks, matrix, file_records, wanted, cfg, index_type) -> None:  # type: ignore[no-untyped-def]
+def _write_generation(folder, old, chunks, matrix, sentence_table, sentence_matrix, file_records, wanted, cfg, index_type) -> None:  # type: ignore[no-untyped-def]
     import bm25s
     import faiss
 
     gen = (old.manifest.get("generation", 0) + 1) if old else _next_free_generation(folder)
-    live = {"vectors": f"vectors.{gen}.faiss", "chunks": f"chunks.{gen}.jsonl", "bm25": f"bm25.{gen}"}
+    live = {"vectors": f"vectors.{gen}.faiss", "chunks": f"chunks.{gen}.jsonl", "bm25": f"bm25.{gen}",
+            "sentences": f"sentences.{gen}.faiss", "sentence_table": f"sentences.{gen}.npy"}
 
     index = _make_faiss(matrix, index_type)
     faiss.write_index(index, str(folder / live["vectors"]))
     _fsync_path(folder / live["vectors"])
+    faiss.write_index(_make_faiss(sentence_matrix, index_type), str(folder / live["sentences"]))
+    _fsync_path(folder / live["sentences"])
+    with open(folder / live["sentence_table"], "wb") as fh:
+        np.save(fh, sentence_table, allow_pickle=False)
+        fh.flush()
+        os.fsync(fh.fileno())
     with open(folder / live["chunks"], "w", encoding="utf-8") as fh:
         for chunk in chunks:
             fh.write(json.dumps(_chunk_to_row(chunk), ensure_ascii=False) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
-    bm25 = bm25s.BM25()
+    bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
     bm25_texts = [c.embed_text if cfg.title_in_embedding else c.text for c in chunks]
     bm25.index(bm25_tokenize(bm25_texts), show_progress=False)
     bm25_dir = folder / live["bm25"]
@@ -451,6 +500,8 @@ def _write_generation(folder, old, chunks, matrix, file_records, wanted, cfg, in
         "model": {"name": wanted["model"], "dim": int(matrix.shape[1]), "backend": "torch"},
         "chunking": wanted["chunking"],
         "index_type": "hnsw" if hasattr(index, "hnsw") else "flat",
+        "bm25": {"k1": BM25_K1, "b": BM25_B},
+        "sentence_count": int(len(sentence_table)),
         "chunk_count": len(chunks),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "files": file_records,
@@ -470,5 +521,5 @@ def _remove_old_generations(folder: Path, keep: Iterable[int]) -> None:
     keep = set(keep)
     for path in folder.iterdir():
         parts = path.name.split(".")
-        if len(parts) >= 2 and parts[0] in {"vectors", "chunks", "bm25"} and parts[1].isdigit() and int(parts[1]) not in keep:
+        if len(parts) >= 2 and parts[0] in {"vectors", "chunks", "bm25", "sentences"} and parts[1].isdigit() and int(parts[1]) not in keep:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
