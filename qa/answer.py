@@ -25,7 +25,7 @@ import numpy as np
 from .chunking import sentence_spans
 from .corpus import SUPPORTED_SUFFIXES, _decode, parse_release, safe_filename
 from .embedding import Encoder
-from .errors import CorpusError, QueryError
+from .errors import CorpusError, IndexError_, QueryError
 from .retrieval import FusionConfig, Retriever, content_words
 from .store import Index, bm25_tokenize, build_index, index_status, load_index
 
@@ -127,16 +127,37 @@ class QA:
         self.auto_build = auto_build
         self._lock = threading.RLock()
         self._retriever: Retriever | None = None
+        self._stamp: tuple[int, int] | None = None
 
     # -- index lifecycle ---------------------------------------------------
     def ensure_index(self) -> Index:
-        """Load the index, building or updating it first when it is missing or older than the corpus."""
+        """Load the index, building or updating it first when it is missing, stale or corrupt.
+
+        Later calls are cheap: they only check whether another process (``qa index``)
+        has switched in a new generation, and load it if so.
+        """
         with self._lock:
-            if self._retriever is None:
-                if self.auto_build and index_status(self.corpus, self.folder, self.encoder.name) != "fresh":
+            stamp = self._manifest_stamp()
+            if self._retriever is None or stamp != self._stamp:
+                if self._retriever is None and self.auto_build and index_status(self.corpus, self.folder, self.encoder.name) != "fresh":
                     build_index(self.corpus, self.folder, self.encoder)
-                self._retriever = Retriever(load_index(self.folder), self.encoder, self.fusion)
+                try:
+                    index = load_index(self.folder)
+                except IndexError_:
+                    if not (self.auto_build and self.corpus.is_dir()):
+                        raise
+                    build_index(self.corpus, self.folder, self.encoder, rebuild=True)  # corrupt: rebuild from the corpus
+                    index = load_index(self.folder)
+                self._retriever = Retriever(index, self.encoder, self.fusion)
+                self._stamp = self._manifest_stamp()
             return self._retriever.index
+
+    def _manifest_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = (self.folder / "manifest.json").stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
 
     def update(self, **kwargs: Any):  # type: ignore[no-untyped-def]
         """Re-index the corpus incrementally and switch to the new index (queries keep the old one until then)."""
@@ -144,6 +165,7 @@ class QA:
         index = load_index(self.folder)
         with self._lock:
             self._retriever = Retriever(index, self.encoder, self.fusion)
+            self._stamp = self._manifest_stamp()
         return report
 
     def add_releases(self, files: Sequence[str | Path], names: Sequence[str] | None = None):  # type: ignore[no-untyped-def]
@@ -215,7 +237,8 @@ class QA:
             for i, h in enumerate(result.hits)
         ]
         t = time.perf_counter()
-        sentence, confidence = self._best_sentence(result.query, result.query_vector, passages, [h.row for h in result.hits])
+        sentence, confidence = self._best_sentence(retriever.index, result.query, result.query_vector, passages,
+                                                   [h.row for h in result.hits])
         result.timings["answer_ms"] = (time.perf_counter() - t) * 1000
         no_answer = not passages or confidence < self.abstain_threshold
         return Answer(
@@ -230,7 +253,8 @@ class QA:
             timings=result.timings,
         )
 
-    def _best_sentence(self, query: str, qvec: np.ndarray, passages: list[Passage], rows: list[int],
+    @staticmethod
+    def _best_sentence(index: Index, query: str, qvec: np.ndarray, passages: list[Passage], rows: list[int],
                        top: int = 3) -> tuple[str | None, float]:
         """Mark the answering sentence in its passage; return it with the evidence strength used for abstention.
 
@@ -240,7 +264,6 @@ class QA:
         sentence ("co-chaired") counts a lot, and so do words that are not
         already in the release's title.
         """
-        index = self.retriever.index
         candidates: list[tuple[int, int, int, int]] = []  # passage, sentence row, start, end
         for p_i, row in enumerate(rows[:top]):
             for s_row in index.sentence_rows(row):

@@ -143,6 +143,8 @@ def _mostly_latin(text: str) -> bool:
 
 def is_navigation(line: str, doc_is_latin: bool = True) -> bool:
     """Menus, skip links, breadcrumbs, lone symbols, and short UI strings in another script."""
+    if len(line) > 200:
+        return False
     if _NAV.match(line) or _SYMBOLS_ONLY.match(line):
         return True
     if len(line) <= 120 and _BREADCRUMB.match(line) and len(line.split()) <= 16:
@@ -154,7 +156,7 @@ def is_navigation(line: str, doc_is_latin: bool = True) -> bool:
 
 
 def is_footer(paragraph: str) -> bool:
-    return bool(_FOOTER.match(paragraph))
+    return len(paragraph) <= 2000 and bool(_FOOTER.match(paragraph))
 
 
 def _words(text: str) -> int:
@@ -363,6 +365,7 @@ LOADERS: dict[str, Loader] = {
     ".markdown": _markdown_to_text,
 }
 SUPPORTED_SUFFIXES = tuple(sorted(LOADERS))
+MAX_FILE_BYTES = 20_000_000  # a press release is kilobytes; tens of megabytes is a data dump
 
 
 def _decode(data: bytes, name: str) -> str:
@@ -410,6 +413,9 @@ def read_release(path: Path, root: Path | None = None) -> Release:
     path = Path(path)
     source = path.relative_to(root).as_posix() if root else path.name
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise CorpusError(f"{source} is {size / 1e6:.1f} MB; releases over {MAX_FILE_BYTES / 1e6:.0f} MB are not indexed: split it into releases")
         data = path.read_bytes()
     except OSError as exc:
         raise CorpusError(f"cannot read {source}: {exc.strerror}") from None

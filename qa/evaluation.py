@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from .store import bm25_tokenize
 
 __all__ = ["EvalQuery", "GoldQAEvaluator", "RetrievalEvaluator", "load_gold", "load_squad", "load_beir", "metrics_at", "calibrate"]
 
-CACHE = Path(__file__).resolve().parent.parent / ".cache" / "eval"
+CACHE = Path(os.environ.get("QA_CACHE", Path(__file__).resolve().parent.parent / ".cache")) / "eval"
 
 
 # ------------------------------------------------------------------ metrics

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .chunking import Chunk, ChunkConfig, chunk_release, sentence_spans
-from .corpus import corpus_files, file_sha256, parse_release, _decode
+from .corpus import MAX_FILE_BYTES, _decode, corpus_files, file_sha256, parse_release
 from .embedding import Encoder
 from .errors import CorpusError, IndexError_
 
@@ -357,6 +357,9 @@ def _build_locked(corpus, folder, files, encoder, model, cfg, rebuild, index_typ
     file_records: dict[str, Any] = {}
     for state in states:
         data = None
+        if state.size > MAX_FILE_BYTES:
+            errors.append(f"{state.source} is {state.size / 1e6:.1f} MB; releases over {MAX_FILE_BYTES / 1e6:.0f} MB are not indexed: split it")
+            continue
         if state.sha256 is None:
             data = state.path.read_bytes()
             state.sha256 = file_sha256(data)

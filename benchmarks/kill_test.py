@@ -1,0 +1,107 @@
+"""Kill `python -m qa index` with SIGKILL at random moments; the previous index must load and answer every time.
+
+    python benchmarks/kill_test.py [--kills 20] [--releases 60] [--seed 0]
+
+Builds a baseline index over half of a generated corpus (paragraphs of the seed
+and fixture releases, shuffled into distinct releases), adds the other half,
+then starts `qa index` and kills it at a random moment of the build, again and
+again. After each kill the index in place must load, pass its consistency
+checks and answer a question; at the end one uninterrupted `qa index` must
+finish the job. Prints a table; exits non-zero on any failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa import QA  # noqa: E402
+from qa.corpus import read_corpus  # noqa: E402
+from qa.store import load_index  # noqa: E402
+
+
+def make_corpus(folder: Path, n: int, rng: random.Random) -> None:
+    paragraphs = [p for src in (ROOT / "seeds", ROOT / "tests" / "fixtures" / "releases") for r in read_corpus(src) for p in r.paragraphs]
+    for i in range(n):
+        body = rng.sample(paragraphs, k=min(6, len(paragraphs)))
+        text = f"Release Number {i} On Regional Cooperation And Security\n\nPublished {1 + i % 28} March 2024\n\n"
+        text += f"This is release {i}, issued by office {rng.randint(1, 999)} for the record.\n\n" + "\n\n".join(body)
+        (folder / f"release_{i:04d}.txt").write_text(text, encoding="utf-8")
+
+
+def qa_index(corpus: Path, index: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "qa", "index", "--corpus", str(corpus), "--index", str(index)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--releases", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    work = Path(tempfile.mkdtemp(prefix="qa-kill-"))
+    staging, corpus, index = work / "all", work / "corpus", work / "index"
+    staging.mkdir()
+    corpus.mkdir()
+    make_corpus(staging, args.releases, rng)
+    files = sorted(staging.iterdir())
+    for f in files[: len(files) // 2]:
+        shutil.copy(f, corpus / f.name)
+    t = time.perf_counter()
+    assert qa_index(corpus, index).wait() == 0
+    baseline_s = time.perf_counter() - t
+    baseline = len(load_index(index).chunks)
+    for f in files[len(files) // 2:]:
+        shutil.copy(f, corpus / f.name)
+    t = time.perf_counter()  # time one full update (it is thrown away) to aim the kills inside it
+    probe = work / "probe"
+    shutil.copytree(index, probe, ignore=shutil.ignore_patterns(".lock"))
+    assert qa_index(corpus, probe).wait() == 0
+    update_s = time.perf_counter() - t
+    shutil.rmtree(probe)
+
+    session = QA(corpus, index, auto_build=False)
+    survived, outcomes = 0, {"old index": 0, "new index": 0}
+    for i in range(args.kills):
+        proc = qa_index(corpus, index)
+        delay = rng.uniform(0.2 * update_s, 1.05 * update_s)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        try:
+            loaded = load_index(index)
+            answer = session.ask("Which country became the 18th UNC Member State?")
+            assert "Germany" in answer.passages[0].text
+            survived += 1
+            outcomes["new index" if len(loaded.chunks) > baseline else "old index"] += 1
+            print(f"kill {i + 1:2d} at {delay:5.1f}s: index loads ({len(loaded.chunks)} chunks) and answers", flush=True)
+        except Exception as exc:  # noqa: BLE001 - report, keep count
+            print(f"kill {i + 1:2d} at {delay:5.1f}s: FAILED {type(exc).__name__}: {exc}", flush=True)
+    t = time.perf_counter()
+    finished = qa_index(corpus, index).wait() == 0
+    final = len(load_index(index).chunks) if finished else 0
+    print()
+    print("| kills | survived (index loads and answers) | old index after kill | new index after kill | "
+          "baseline build s | update build s | final `qa index` | final chunks |")
+    print("|---:|---:|---:|---:|---:|---:|---|---:|")
+    print(f"| {args.kills} | {survived} | {outcomes['old index']} | {outcomes['new index']} | {baseline_s:.1f} | {update_s:.1f} | "
+          f"{'finished' if finished else 'FAILED'} in {time.perf_counter() - t:.1f}s | {final} |")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if survived == args.kills and finished and final > baseline else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

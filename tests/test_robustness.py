@@ -1,0 +1,156 @@
+"""Bad input never crashes; one writer at a time; corruption detected and repaired; uploads stay inside the corpus."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import SEEDS
+from qa import QA, QAError
+from qa.chunking import approx_tokens, chunk_release, sentence_spans
+from qa.corpus import MAX_FILE_BYTES, clean_text, parse_release, read_release, safe_filename
+from qa.errors import CorpusError, IndexError_, QueryError
+from qa.store import build_index, load_index
+
+# Arbitrary Unicode, with the awkward parts over-represented: controls, RTL marks, NBSP, bullets, newlines.
+AWKWARD = st.sampled_from(list("\n\n\r\t\u00a0\u200b\u202e\u200f\u0000\u0007•o-*1.#>[]()<>&\"'") + ["\u05e9\u05dc\u05d5\u05dd", "مرحبا", "바로가기", "Menu", "###"])
+TEXT = st.lists(st.one_of(st.text(max_size=40), AWKWARD), max_size=60).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(TEXT)
+def test_cleaner_and_chunker_never_crash(text):
+    meta, body = clean_text(text)
+    assert set(meta) == {"title", "date", "section"}
+    assert all(p.strip() == p and p for p in body)
+    try:
+        release = parse_release(text, "fuzz.txt")
+    except CorpusError as exc:
+        assert "no release text left" in str(exc)
+        return
+    chunks = chunk_release(release)
+    assert chunks and all(c.text for c in chunks)
+    assert all(approx_tokens(c.text) <= 220 or len(c.text.split()) <= 1 for c in chunks)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT)
+def test_sentence_spans_are_ordered_slices(text):
+    spans = sentence_spans(text)
+    assert all(0 <= a < b <= len(text) for a, b in spans)
+    assert all(b1 <= a2 for (_, b1), (a2, _) in zip(spans, spans[1:]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_uploaded_names_cannot_leave_the_folder(name):
+    safe = safe_filename(name)
+    assert "/" not in safe and "\\" not in safe and not safe.startswith(".") and ".." not in safe.rsplit(".", 1)[0] + "."[:0]
+    assert safe.rsplit(".", 1)[1].isalnum()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(question=TEXT, k=st.one_of(st.integers(-5, 60), st.text(max_size=3), st.none()))
+def test_query_function_answers_or_explains(seed_qa, question, k):
+    try:
+        answer = seed_qa.ask(question, k)
+    except QueryError as exc:
+        assert str(exc)  # a sentence saying what to fix
+        return
+    assert 1 <= len(answer.passages) <= 50
+    assert answer.no_answer or answer.answer
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".md"])
+def test_binary_file_is_a_clear_error(tmp_path, suffix):
+    path = tmp_path / f"blob{suffix}"
+    path.write_bytes(bytes(range(256)) * 50)
+    with pytest.raises(CorpusError, match=f"blob{suffix} is not UTF-8"):
+        read_release(path, tmp_path)
+
+
+def test_megabyte_paragraph_is_chunked_quickly(tmp_path):
+    paragraph = " ".join(f"The ministry said item {i} of the plan will start soon." for i in range(100_000 // 10))
+    assert len(paragraph) > 500_000
+    text = "Very Long Release Headline For Testing\n\n" + paragraph * 2
+    t = time.perf_counter()
+    chunks = chunk_release(parse_release(text, "big.txt"))
+    assert time.perf_counter() - t < 30
+    assert len(chunks) > 100 and all(approx_tokens(c.text) <= 220 for c in chunks)
+
+
+def test_oversized_file_is_refused_with_the_limit(tmp_path):
+    big = tmp_path / "dump.txt"
+    with open(big, "wb") as fh:
+        fh.truncate(MAX_FILE_BYTES + 1)  # sparse: 20 MB without writing it
+    with pytest.raises(CorpusError, match="dump.txt is 20.0 MB; releases over 20 MB"):
+        read_release(big, tmp_path)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "corpus"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+def test_second_writer_waits_then_fails_clearly(corpus, tmp_path, encoder, capsys):
+    from filelock import FileLock
+
+    index = tmp_path / "index"
+    index.mkdir()
+    with FileLock(str(index / ".lock")):
+        with pytest.raises(IndexError_, match="still locked by another `qa index`"):
+            build_index(corpus, index, encoder, lock_wait=0.5)
+    assert "waiting up to" in capsys.readouterr().err
+    assert build_index(corpus, index, encoder).chunks == 19  # lock released: works
+
+
+def test_chunk_store_length_mismatch_detected(corpus, tmp_path, encoder):
+    index = tmp_path / "index"
+    build_index(corpus, index, encoder)
+    live = json.loads((index / "manifest.json").read_text())["live"]
+    chunks = index / live["chunks"]
+    chunks.write_text("\n".join(chunks.read_text().splitlines()[:-1]) + "\n")
+    with pytest.raises(IndexError_, match="inconsistent: 19 vectors, 18 chunks"):
+        load_index(index)
+
+
+def test_session_rebuilds_corrupt_index_and_sees_new_generations(corpus, tmp_path, encoder):
+    index = tmp_path / "index"
+    build_index(corpus, index, encoder)
+    live = json.loads((index / "manifest.json").read_text())["live"]
+    (index / live["vectors"]).write_bytes(b"garbage")
+    reader = QA(corpus, index)
+    reader.encoder = encoder
+    assert "Germany" in reader.ask("Which country became the 18th UNC Member State?").passages[0].text  # rebuilt
+    (corpus / "ferry.txt").write_text("Ferry Terminal Opens On North Quay\n\nThe new ferry terminal on the north quay handles 4,000 passengers a day.\n")
+    writer = QA(corpus, index)
+    writer.encoder = encoder
+    writer.update()  # another process re-indexes...
+    answer = reader.ask("How many passengers a day does the ferry terminal handle?")
+    assert "4,000 passengers" in answer.passages[0].text  # ...and the running reader switches to it
+
+
+def test_upload_names_stay_inside_corpus_and_bad_upload_adds_nothing(corpus, tmp_path, encoder):
+    session = QA(corpus, tmp_path / "index")
+    session.encoder = encoder
+    session.ensure_index()
+    good = tmp_path / "upload.bin"
+    good.write_text("Port Opens New Cruise Berth\n\nThe port opened a new cruise berth for ships up to 300 metres long.\n")
+    report = session.add_releases([good], ["../../outside.txt"])
+    assert report.files_new == ["outside.txt"] and (corpus / "outside.txt").exists()
+    assert not (tmp_path / "outside.txt").exists()
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"\xff\xfe\x00bad")
+    before = sorted(p.name for p in corpus.iterdir())
+    with pytest.raises(QAError, match="rejected bad.txt is not UTF-8.*nothing was added"):
+        session.add_releases([good, bad], ["second.txt", "bad.txt"])
+    assert sorted(p.name for p in corpus.iterdir()) == before
+    with pytest.raises(QAError, match="unsupported file type"):
+        session.add_releases([good], ["script.exe"])
