@@ -60,14 +60,15 @@ def _text(content: Any) -> str:
 def build_demo(session: QA, feedback: FeedbackLog | None = None) -> gr.Blocks:
     feedback = feedback or FeedbackLog()
 
-    def respond(message: str, chat: list[dict[str, Any]], k: int, records: list[dict[str, Any]]):
+    def respond(message: str, chat: list[dict[str, Any]], k: int, records: list[dict[str, Any]],
+                since: str = "", until: str = "", source: str = ""):
         """Chat handler: appends the question and the rendered answer; keeps the answer as data for feedback."""
         chat = list(chat or [])
         records = list(records or [])
         history = [_text(m.get("content")) for m in chat if m.get("role") == "user"]
         chat.append({"role": "user", "content": message or ""})
         try:
-            answer = session.ask(message, int(k), history)
+            answer = session.ask(message, int(k), history, since=since, until=until, source=source)
             records.append(answer_record(answer, history))
             reply = render_answer(answer, session)
         except QAError as exc:
@@ -76,10 +77,11 @@ def build_demo(session: QA, feedback: FeedbackLog | None = None) -> gr.Blocks:
         chat.append({"role": "assistant", "content": reply})
         return "", chat, records
 
-    def ask_api(question: str, k: int = 5, history: list[str] | None = None) -> dict[str, Any]:
+    def ask_api(question: str, k: int = 5, history: list[str] | None = None, since: str = "", until: str = "",
+                source: str = "") -> dict[str, Any]:
         """Answer a question; returns the answer and its passages as data (same fields as `qa ask --json`)."""
         try:
-            answer = session.ask(question, int(k), history or [])
+            answer = session.ask(question, int(k), history or [], since=since, until=until, source=source)
         except QAError as exc:
             raise gr.Error(str(exc)) from None
         return answer_record(answer, history or [])
@@ -125,6 +127,11 @@ def build_demo(session: QA, feedback: FeedbackLog | None = None) -> gr.Blocks:
         with gr.Row():
             k = gr.Slider(1, 10, value=5, step=1, label="Passages to show", elem_id="k")
             clear = gr.Button("New conversation", scale=0)
+        with gr.Accordion("Filters", open=False):
+            with gr.Row():
+                since = gr.Textbox(label="Since", placeholder="2024-01-01", elem_id="since", max_length=10)
+                until = gr.Textbox(label="Until", placeholder="2024-12-31", elem_id="until", max_length=10)
+                source = gr.Textbox(label="Source", placeholder="organisation, section or file", elem_id="source", max_length=100)
         status = gr.Markdown(elem_id="status")
         with gr.Accordion("Add releases", open=False):
             gr.Markdown(f"Upload {', '.join(SUPPORTED_SUFFIXES)} files (up to {MAX_UPLOAD_FILES} at a time, "
@@ -132,7 +139,7 @@ def build_demo(session: QA, feedback: FeedbackLog | None = None) -> gr.Blocks:
             upload = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Release files", elem_id="upload")
             upload_status = gr.HTML(elem_id="upload-status")
 
-        inputs = [box, chatbot, k, records]
+        inputs = [box, chatbot, k, records, since, until, source]
         outputs = [box, chatbot, records]
         box.submit(respond, inputs, outputs, api_name="chat")
         send.click(respond, inputs, outputs, api_visibility="private")
@@ -151,16 +158,18 @@ def _args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--corpus", default=os.environ.get("QA_CORPUS"))
     p.add_argument("--index", default=os.environ.get("QA_INDEX"))
     p.add_argument("--model", default=os.environ.get("QA_MODEL"))
+    p.add_argument("--backend", default=os.environ.get("QA_BACKEND"), choices=["torch", "onnx", "onnx-int8"])
     return p.parse_args(argv)
 
 
-session = QA(os.environ.get("QA_CORPUS"), os.environ.get("QA_INDEX"), os.environ.get("QA_MODEL"))
+session = QA(os.environ.get("QA_CORPUS"), os.environ.get("QA_INDEX"), os.environ.get("QA_MODEL"), backend=os.environ.get("QA_BACKEND"))
 demo = build_demo(session)
 
 if __name__ == "__main__":
     args = _args()
-    if (args.corpus, args.index, args.model) != (os.environ.get("QA_CORPUS"), os.environ.get("QA_INDEX"), os.environ.get("QA_MODEL")):
-        session = QA(args.corpus, args.index, args.model)
+    if (args.corpus, args.index, args.model, args.backend) != (os.environ.get("QA_CORPUS"), os.environ.get("QA_INDEX"),
+                                                               os.environ.get("QA_MODEL"), os.environ.get("QA_BACKEND")):
+        session = QA(args.corpus, args.index, args.model, backend=args.backend)
         demo = build_demo(session)
     auth = None
     if os.environ.get("QA_AUTH"):

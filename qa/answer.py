@@ -23,8 +23,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .chunking import sentence_spans
-from .corpus import SUPPORTED_SUFFIXES, _decode, parse_release, safe_filename
-from .embedding import Encoder
+from .corpus import SUPPORTED_SUFFIXES, parse_bytes, safe_filename
+from .embedding import make_encoder
 from .errors import CorpusError, IndexError_, QueryError
 from .retrieval import FusionConfig, Retriever, content_words
 from .store import Index, bm25_tokenize, build_index, index_status, load_index
@@ -57,6 +57,9 @@ class Passage:
     paragraph: int
     doc_id: str
     section: str | None = None
+    organisation: str | None = None
+    language: str | None = None
+    also_in: list[str] = field(default_factory=list)  # other files carrying the same release
     part: int = 0
     dense_rank: int | None = None
     bm25_rank: int | None = None
@@ -91,6 +94,28 @@ class Answer:
         return data
 
 
+def _iso_day(value: str | None, name: str, end: bool = False) -> str | None:
+    """'2024', '2024-09' or '2024-09-10' -> a full ISO day (the range's first or last day)."""
+    if value is None or not str(value).strip():
+        return None
+    value = str(value).strip()
+    m = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", value)
+    if not m:
+        raise QueryError(f"{name} must be a date like 2024-09-10 (or 2024-09, 2024), got {value!r}")
+    year, month, day = m.group(1), m.group(2), m.group(3)
+    if day:
+        from datetime import date
+
+        try:
+            date(int(year), int(month), int(day))
+        except ValueError:
+            raise QueryError(f"{name} {value} is not a real date") from None
+        return value
+    if month:
+        return f"{year}-{month}-{'31' if end else '01'}"
+    return f"{year}-{'12-31' if end else '01-01'}"
+
+
 def validate_question(question: Any, k: Any = 5) -> tuple[str, int]:
     if not isinstance(question, str) or not question.strip():
         raise QueryError("the question is empty: ask something, e.g. \"Who co-chaired the meeting?\"")
@@ -115,13 +140,14 @@ class QA:
         index: str | Path | None = None,
         model: str | None = None,
         *,
+        backend: str | None = None,
         fusion: FusionConfig = FusionConfig(),
         abstain_threshold: float | None = None,
         auto_build: bool = True,
     ) -> None:
         self.corpus = Path(corpus) if corpus else DEFAULT_CORPUS
         self.folder = Path(index) if index else DEFAULT_INDEX
-        self.encoder = Encoder(model)
+        self.encoder = make_encoder(model, backend)
         self.fusion = fusion
         self.abstain_threshold = ABSTAIN_THRESHOLD if abstain_threshold is None else abstain_threshold
         self.auto_build = auto_build
@@ -139,7 +165,13 @@ class QA:
         with self._lock:
             stamp = self._manifest_stamp()
             if self._retriever is None or stamp != self._stamp:
-                if self._retriever is None and self.auto_build and index_status(self.corpus, self.folder, self.encoder.name) != "fresh":
+                status = index_status(self.corpus, self.folder, self.encoder.name, backend=self.encoder.backend)
+                if status == "other-backend":
+                    raise IndexError_(
+                        f"the index in {self.folder} holds vectors from another encoder backend; this session uses "
+                        f"{self.encoder.backend}: rebuild with `python -m qa index --backend {self.encoder.backend} --rebuild` "
+                        "or ask with the backend it was built with (vectors of different backends are never mixed)")
+                if self._retriever is None and self.auto_build and status != "fresh":
                     build_index(self.corpus, self.folder, self.encoder)
                 try:
                     index = load_index(self.folder)
@@ -190,7 +222,7 @@ class QA:
             if size > MAX_UPLOAD_BYTES:
                 raise CorpusError(f"{display} is {size / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB per release")
             try:
-                parse_release(_decode(path.read_bytes(), display), display, Path(name).suffix)
+                parse_bytes(path.read_bytes(), display, Path(name).suffix)
             except CorpusError as exc:
                 raise CorpusError(f"rejected {exc}; nothing was added") from None
             safe = safe_filename(name)
@@ -220,17 +252,28 @@ class QA:
         return self._retriever
 
     # -- asking ------------------------------------------------------------
-    def ask(self, question: str, k: int = 5, history: Sequence[str] | None = None, *, method: str | None = None) -> Answer:
+    def ask(self, question: str, k: int = 5, history: Sequence[str] | None = None, *, method: str | None = None,
+            since: str | None = None, until: str | None = None, source: str | None = None) -> Answer:
+        """Answer from the releases; ``since``/``until`` (YYYY-MM-DD) and ``source`` filter before ranking."""
         question, k = validate_question(question, k)
+        since, until = _iso_day(since, "since"), _iso_day(until, "until", end=True)
+        if since and until and since > until:
+            raise QueryError(f"--since {since} is after --until {until}: swap them")
         history = [h for h in (history or []) if isinstance(h, str) and h.strip()][-10:]
         retriever = self.retriever
-        result = retriever.search(question, k, history, method=method)
+        allowed = retriever.filter_mask(since, until, (source or "").strip() or None)
+        result = retriever.search(question, k, history, method=method, allowed=allowed)
+        if allowed is not None and not result.hits:
+            wanted = ", ".join(f"{name} {value}" for name, value in (("since", since), ("until", until), ("source", source)) if value)
+            return Answer(question, None, True, [], message=f"No releases match the filter ({wanted}): widen it or remove it.",
+                          query=result.query, followup=result.followup, timings=result.timings)
         chunks = retriever.index.chunks
         passages = [
             Passage(
                 rank=i + 1, score=round(h.score, 6), text=chunks[h.row].text, title=chunks[h.row].title,
                 date=chunks[h.row].date, source=chunks[h.row].source, paragraph=chunks[h.row].paragraph,
                 doc_id=chunks[h.row].doc_id, section=chunks[h.row].section, part=chunks[h.row].part,
+                organisation=chunks[h.row].organisation, language=chunks[h.row].language, also_in=list(chunks[h.row].also_in),
                 dense_rank=h.dense_rank, bm25_rank=h.bm25_rank, dense_score=round(h.dense_score, 6),
                 bm25_score=round(h.bm25_score, 6), sentence_score=round(h.sentence_score, 6),
             )
@@ -326,6 +369,9 @@ def ask(
     corpus: str | Path | None = None,
     index: str | Path | None = None,
     model: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    source: str | None = None,
 ) -> Answer:
     """Answer one question from the releases, building the index on first use if it is missing.
 
@@ -336,4 +382,4 @@ def ask(
     key = (str(corpus or DEFAULT_CORPUS), str(index or DEFAULT_INDEX), model)
     with _DEFAULT_LOCK:
         session = _DEFAULT.get(key) or _DEFAULT.setdefault(key, QA(corpus, index, model))
-    return session.ask(question, k, history)
+    return session.ask(question, k, history, since=since, until=until, source=source)

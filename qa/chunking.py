@@ -56,6 +56,9 @@ class Chunk:
     part: int  # 0 for a whole paragraph; 1, 2, ... for windows of a long one
     text: str
     embed_text: str
+    organisation: str | None = None
+    language: str | None = None
+    also_in: tuple[str, ...] = ()  # other files holding the same release (syndicated copies)
 
     @property
     def key(self) -> str:
@@ -167,6 +170,7 @@ def chunk_release(release: Release, cfg: ChunkConfig = ChunkConfig(), count_toke
         for i, text in enumerate(parts, start=1 if len(parts) > 1 else 0):
             embed = f"{release.title}\n{text}" if cfg.title_in_embedding and release.title else text
             chunks.append(
-                Chunk(release.doc_id, release.source, release.title, release.date, release.section, number, i, text, embed)
+                Chunk(release.doc_id, release.source, release.title, release.date, release.section, number, i, text, embed,
+                      release.organisation, release.language)
             )
     return chunks

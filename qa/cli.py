@@ -42,6 +42,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of release files (default: seeds/)")
     p.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index folder (default: embeddings/)")
     p.add_argument("--model", default=None, help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
+    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None,
+                   help="encoder: sentence-transformers (torch, default) or onnxruntime (onnx, onnx-int8); env QA_BACKEND")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", nargs="*", default=[], metavar="Q", help="earlier questions in the conversation")
     p.add_argument("--batch", type=Path, help="JSONL file of {\"id\", \"question\", \"history\"?}; prints JSONL")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--since", help="only releases dated on or after (YYYY-MM-DD, YYYY-MM or YYYY)")
+    p.add_argument("--until", help="only releases dated on or before")
+    p.add_argument("--source", help="only releases whose organisation, section or file path contains this")
 
     from .evaluation import add_eval_parser
 
@@ -71,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _print_human(answer: Any) -> None:
     width = min(100, max(60, os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else 100))
     if answer.no_answer:
-        print(f"Not in the releases: {answer.message}\n")
+        print(f"Not in the releases: {answer.message}\n" if answer.passages else f"{answer.message}\n")
     else:
         print(textwrap.fill(f"Answer: {answer.answer}", width) + "\n")
     for p in answer.passages:
@@ -106,7 +111,8 @@ def _run_batch(session: Any, path: Path, k: int) -> int:
             history = item.get("history") or []
             if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
                 raise QueryError(f"line {number}: history must be a list of earlier questions (strings)")
-            answer = session.ask(item.get("question"), item.get("k", k), history)
+            answer = session.ask(item.get("question"), item.get("k", k), history, since=item.get("since"),
+                                 until=item.get("until"), source=item.get("source"))
             answer.id = ident
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         except QAError as exc:
@@ -123,7 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "index":
             from .store import build_index
 
-            report = build_index(args.corpus, args.index, model=args.model, rebuild=args.rebuild, index_type=args.index_type)
+            report = build_index(args.corpus, args.index, model=args.model, backend=args.backend, rebuild=args.rebuild,
+                                 index_type=args.index_type)
             print(json.dumps(report.to_dict()) if args.json else report.summary())
             return 0
         if args.command == "ask":
@@ -133,10 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 validate_question(args.question, args.k)  # fail fast, before loading anything
             elif args.question:
                 raise QueryError("give either a QUESTION or --batch FILE, not both")
-            session = QA(args.corpus, args.index, args.model)
+            session = QA(args.corpus, args.index, args.model, backend=args.backend)
             if args.batch is not None:
                 return _run_batch(session, args.batch, args.k)
-            answer = session.ask(args.question, args.k, args.history)
+            answer = session.ask(args.question, args.k, args.history, since=args.since, until=args.until, source=args.source)
             if args.json:
                 print(json.dumps(answer.to_dict(), ensure_ascii=False))
             else:

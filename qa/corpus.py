@@ -9,12 +9,13 @@ them is exercised by the fixture releases in ``tests/fixtures``.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date as _date
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from .errors import CorpusError
 
@@ -28,6 +29,10 @@ __all__ = [
     "read_release",
     "read_corpus",
     "safe_filename",
+    "parse_bytes",
+    "parse_dateline",
+    "unsupported_files",
+    "minhash_signature",
 ]
 
 # ---------------------------------------------------------------- normalising
@@ -70,7 +75,8 @@ def _block_paragraphs(lines: list[str]) -> list[str]:
         starts_new = (
             prev is None
             or BULLET.match(line) is not None
-            or (len(last_line := prev.rsplit("\n", 1)[-1]) < 0.6 * widest and last_line[-1:] in ".!?:\"”’")
+            or (last := len(last_line := prev.rsplit("\n", 1)[-1])) < 0.6 * widest  # a short line ends a paragraph or heading
+            or (last < 0.85 * widest and last_line[-1:] in ".!?:\"”’")
         )
         if starts_new:
             paras.append(line)
@@ -257,7 +263,31 @@ class Release:
     section: str | None
     paragraphs: tuple[str, ...]
     sha256: str = ""  # of the file's bytes
-    meta: dict[str, str] = field(default_factory=dict, compare=False)
+    organisation: str | None = None  # site name, wire or agency, front-matter source
+    language: str | None = None  # ISO 639-1, detected
+    meta: dict[str, str] = field(default_factory=dict, compare=False)  # place (dateline), url
+
+
+_DATELINE = re.compile(
+    rf"""^(?P<place>[A-Z][A-Za-z.'\-]*(?:[ ,]+[A-Z][A-Za-z.'\-]*){{0,3}}?)?   # SEOUL / Washington, D.C. / NEW YORK
+        (?:,?\s*(?P<when>(?i:{_MONTH})\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d\d)?))?   # , Sept. 10 / , March 5, 2023
+        \s*(?:\((?P<agency>[^()]{{2,40}})\)|/(?P<wire>[^/]{{2,40}})/)?                      # (Yonhap) / /PRNewswire/
+        \s*(?:--|—|–|-)\s+(?=\S)""",
+    re.VERBOSE,
+)
+
+
+def parse_dateline(paragraph: str) -> tuple[str, str | None, str | None, str | None] | None:
+    """("SEOUL, Sept. 10 (Yonhap) -- text") -> (text, place, ISO date or None, agency); None if no dateline."""
+    m = _DATELINE.match(paragraph)
+    if not m or not (m.group("place") or m.group("when")) or m.end() > 100:
+        return None
+    place = (m.group("place") or "").strip(" ,") or None
+    if place and not (place.isupper() or "," in place or m.group("when") or m.group("agency") or m.group("wire")):
+        return None  # "Kim - the minister ..." is prose, not a dateline
+    when = find_date(m.group("when") or "")
+    agency = (m.group("agency") or m.group("wire") or "").strip() or None
+    return paragraph[m.end():], place, when, agency
 
 
 def _cut_footer(body: list[str]) -> list[str]:
@@ -273,17 +303,17 @@ def _cut_footer(body: list[str]) -> list[str]:
     return body
 
 
-def clean_text(text: str, has_title: bool = False) -> tuple[dict[str, str | None], list[str]]:
-    """Strip navigation, labels and footers; return (metadata, body paragraphs).
+def clean_text(text: str, known_title: str | None = None) -> tuple[dict[str, str | None], list[str]]:
+    """Strip navigation, labels, datelines and footers; return (metadata, body paragraphs).
 
-    ``has_title``: the format already gave the title (Markdown heading, HTML
-    <title>), so no line of the text is taken as the headline.
+    ``known_title``: the format already gave the title (Markdown heading, HTML
+    metadata), so no other line is taken as the headline and a repeat of it is dropped.
     """
     text = _INLINE_DISCLAIMER.sub("", normalise(text))
     paras = split_paragraphs(text)
     latin = _mostly_latin(" ".join(p for p in paras if _words(p) >= 8) or text)
 
-    meta: dict[str, str | None] = {"title": None, "date": None, "section": None}
+    meta: dict[str, str | None] = {"title": None, "date": None, "section": None, "place": None, "agency": None}
     body: list[str] = []
     head = True
     head_seen = 0
@@ -296,7 +326,9 @@ def clean_text(text: str, has_title: bool = False) -> tuple[dict[str, str | None
             if iso:
                 meta["date"] = meta["date"] or iso
                 continue
-            if meta["title"] is None and not has_title and (_words(para) > 4 or not is_label(para)):
+            if known_title and para.strip().lower() == known_title.strip().lower():
+                continue
+            if meta["title"] is None and not known_title and (_words(para) > 4 or not is_label(para)):
                 meta["title"] = para
                 continue
             if is_label(para):
@@ -307,6 +339,13 @@ def clean_text(text: str, has_title: bool = False) -> tuple[dict[str, str | None
 
     body = _cut_footer([p for p in body if not is_navigation(p, latin)])
 
+    if body:
+        dateline = parse_dateline(body[0])
+        if dateline:
+            rest, place, when, agency = dateline
+            meta.update(place=place, agency=agency)
+            meta["date"] = meta["date"] or when
+            body[0] = rest
     if meta["title"] is None and meta["section"] and not body:
         meta["title"] = meta["section"]
     if meta["date"] is None:
@@ -358,16 +397,6 @@ def _markdown_to_text(text: str) -> tuple[str, dict[str, str]]:
     return text, hints
 
 
-Loader = Callable[[str], tuple[str, dict[str, str]]]
-LOADERS: dict[str, Loader] = {
-    ".txt": lambda text: (text, {}),
-    ".md": _markdown_to_text,
-    ".markdown": _markdown_to_text,
-}
-SUPPORTED_SUFFIXES = tuple(sorted(LOADERS))
-MAX_FILE_BYTES = 20_000_000  # a press release is kilobytes; tens of megabytes is a data dump
-
-
 def _decode(data: bytes, name: str) -> str:
     if not data.strip():
         raise CorpusError(f"{name} is empty: add the release text or remove the file")
@@ -380,28 +409,135 @@ def _decode(data: bytes, name: str) -> str:
         ) from None
 
 
-def parse_release(text: str, source: str, suffix: str = ".txt", sha256: str = "") -> Release:
-    """Turn the text of one release into a :class:`Release` (no file system access)."""
+def _load_html(data: bytes, name: str) -> tuple[str, dict[str, str]]:
+    """Main text and metadata with trafilatura: menus, cookie banners, sidebars and scripts stay out."""
+    import trafilatura
+
+    html = _decode(data, name)
+    try:
+        found = trafilatura.extract(html, output_format="json", with_metadata=True, include_comments=False,
+                                    include_tables=True, favor_precision=True, deduplicate=False)
+    except Exception as exc:  # noqa: BLE001 - lxml/trafilatura failures on broken markup
+        raise CorpusError(f"{name} could not be parsed as HTML ({type(exc).__name__}): check that it is a web page") from None
+    if not found:
+        raise CorpusError(f"{name} has no main text that could be extracted from its HTML")
+    doc = json.loads(found)
+    hints = {"title": doc.get("title"), "date": doc.get("date"), "organisation": doc.get("source-hostname") or doc.get("sitename"),
+             "url": doc.get("source")}
+    # trafilatura puts one paragraph per line; blank lines keep them apart for the cleaner.
+    return doc.get("text", "").replace("\n", "\n\n"), {k: v for k, v in hints.items() if v}
+
+
+_PAGE_NUMBER = re.compile(r"^(?:page\s*)?[-–—]?\s*\d{1,4}\s*[-–—]?(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE)
+
+
+def _load_pdf(data: bytes, name: str) -> tuple[str, dict[str, str]]:
+    """Text of a PDF with pypdf: repeated page headers/footers and page numbers dropped, paragraphs rebuilt from lines."""
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    if not data.strip():
+        raise CorpusError(f"{name} is empty: add the release text or remove the file")
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [(page.extract_text() or "") for page in reader.pages]
+        info = reader.metadata or {}
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError, IndexError) as exc:
+        raise CorpusError(f"{name} is not a readable PDF ({type(exc).__name__}): export it again as PDF or as text") from None
+    page_lines = [[normalise(line).strip() for line in page.splitlines() if line.strip()] for page in pages]
+    # A line (digits masked) at the top or bottom of most pages is a running header or footer.
+    edges: dict[str, int] = {}
+    for lines in page_lines:
+        for line in {*lines[:2], *lines[-2:]}:
+            edges[re.sub(r"\d+", "#", line)] = edges.get(re.sub(r"\d+", "#", line), 0) + 1
+    repeated = {k for k, n in edges.items() if len(page_lines) > 1 and n >= max(2, len(page_lines) // 2 + 1)}
+    text = ""
+    for lines in page_lines:
+        kept = [line for i, line in enumerate(lines)
+                if not ((i < 2 or i >= len(lines) - 2) and re.sub(r"\d+", "#", line) in repeated) and not _PAGE_NUMBER.match(line)]
+        if kept:  # a page that ends a sentence ends its paragraph; otherwise the paragraph runs on
+            text += ("\n\n" if text.rstrip()[-1:] in ".!?\"”" else "\n") + "\n".join(kept) if text else "\n".join(kept)
+    if not text.strip():
+        raise CorpusError(f"{name} has no extractable text (a scanned image?): run OCR first or supply the text")
+    title = str(info.get("/Title") or "").strip() if hasattr(info, "get") else ""
+    return "\n\n".join(split_paragraphs(text)), ({"title": title} if title else {})
+
+
+Loader = Callable[[bytes, str], tuple[str, dict[str, str]]]
+LOADERS: dict[str, Loader] = {
+    ".txt": lambda data, name: (_decode(data, name), {}),
+    ".md": lambda data, name: _markdown_to_text(_decode(data, name)),
+    ".markdown": lambda data, name: _markdown_to_text(_decode(data, name)),
+    ".html": _load_html,
+    ".htm": _load_html,
+    ".pdf": _load_pdf,
+}
+SUPPORTED_SUFFIXES = tuple(sorted(LOADERS))
+MAX_FILE_BYTES = 20_000_000  # a press release is kilobytes; tens of megabytes is a data dump
+
+
+def _language(paragraphs: Sequence[str]) -> str | None:
+    """ISO 639-1 code of the release's language (langdetect, seeded so it is repeatable)."""
+    sample = " ".join(paragraphs)[:2000]
+    if len(sample) < 20:
+        return None
+    try:
+        from langdetect import DetectorFactory, detect
+        from langdetect.lang_detect_exception import LangDetectException
+    except ImportError:
+        return None
+    DetectorFactory.seed = 0
+    try:
+        return str(detect(sample))
+    except LangDetectException:
+        return None
+
+
+def parse_bytes(data: bytes, source: str, suffix: str = ".txt", sha256: str = "") -> Release:
+    """Turn the bytes of one release file into a :class:`Release` (no file system access)."""
     loader = LOADERS.get(suffix.lower())
     if loader is None:
         raise CorpusError(f"{source}: unsupported file type {suffix!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
-    plain, hints = loader(text)
-    meta, body = clean_text(plain, has_title="title" in hints)
+    if not data.strip():
+        raise CorpusError(f"{source} is empty: add the release text or remove the file")
+    plain, hints = loader(data, source)
+    meta, body = clean_text(plain, known_title=hints.get("title"))
     if not body:
         raise CorpusError(f"{source} has no release text left after removing navigation and footers")
     stem = Path(source).stem
     title = hints.get("title") or meta["title"] or stem.replace("_", " ")
     date = find_date(hints.get("date", "")) or meta["date"] or find_date(stem, _FILENAME_DATES)
     digest = hashlib.sha256("\n\n".join([title, *body]).encode()).hexdigest()
+    extra = {k: v for k, v in {"place": meta.get("place"), "url": hints.get("url")}.items() if v}
     return Release(
         doc_id=digest[:12],
         source=source,
         title=title,
         date=date,
-        section=hints.get("section") or hints.get("source") or meta["section"],
+        section=hints.get("section") or meta["section"],
         paragraphs=tuple(body),
-        sha256=sha256,
+        sha256=sha256 or file_sha256(data),
+        organisation=hints.get("organisation") or hints.get("source") or meta.get("agency"),
+        language=_language(body),
+        meta=extra,
     )
+
+
+def parse_release(text: str, source: str, suffix: str = ".txt", sha256: str = "") -> Release:
+    """Like :func:`parse_bytes`, for text already in hand."""
+    return parse_bytes(text.encode("utf-8"), source, suffix, sha256)
+
+
+def minhash_signature(release: Release, num_perm: int = 64) -> str:
+    """MinHash of the release's word 3-shingles (hex): near-duplicate copies have close signatures."""
+    from datasketch import MinHash
+
+    words = re.findall(r"\w+", " ".join(release.paragraphs).lower())
+    m = MinHash(num_perm=num_perm, seed=1, scheme="affine32")
+    m.update_batch(" ".join(words[i : i + 3]).encode() for i in range(max(1, len(words) - 2)))
+    return m.hashvalues.astype("<u4").tobytes().hex()
 
 
 def file_sha256(data: bytes) -> str:
@@ -419,7 +555,7 @@ def read_release(path: Path, root: Path | None = None) -> Release:
         data = path.read_bytes()
     except OSError as exc:
         raise CorpusError(f"cannot read {source}: {exc.strerror}") from None
-    return parse_release(_decode(data, source), source, path.suffix, file_sha256(data))
+    return parse_bytes(data, source, path.suffix)
 
 
 def safe_filename(name: str) -> str:
@@ -429,6 +565,16 @@ def safe_filename(name: str) -> str:
     stem = re.sub(r"[^\w\-]+", "_", stem if dot else base).strip("._-")[:100] or "release"
     suffix = suffix.lower() if dot and suffix.isalnum() else "txt"
     return f"{stem}.{suffix}"
+
+
+def unsupported_files(folder: Path) -> list[str]:
+    """Files in the corpus folder that no loader reads (reported once per index run, then skipped)."""
+    folder = Path(folder)
+    return sorted(
+        p.relative_to(folder).as_posix() for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() not in LOADERS
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def corpus_files(folder: Path) -> list[Path]:

@@ -7,10 +7,12 @@ package: nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -19,7 +21,7 @@ from .errors import QAError
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["DEFAULT_MODEL", "Encoder", "resolve_model"]
+__all__ = ["BACKENDS", "DEFAULT_MODEL", "Encoder", "OnnxEncoder", "make_encoder", "resolve_model"]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
@@ -96,3 +98,183 @@ class Encoder:
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
+
+
+# --------------------------------------------------------------------------- ONNX
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
+MIN_COSINE = 0.99  # an exported model must agree with sentence-transformers at least this well
+VERIFY_TEXTS = int(os.environ.get("QA_ONNX_VERIFY_TEXTS", 1000))
+
+
+def make_encoder(model: str | None = None, backend: str | None = None, batch_size: int = 32) -> "Encoder | OnnxEncoder":
+    """The encoder for a backend name: 'torch' (sentence-transformers), 'onnx' or 'onnx-int8' (onnxruntime)."""
+    backend = backend or os.environ.get("QA_BACKEND") or "torch"
+    if backend not in BACKENDS:
+        raise QAError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    if backend == "torch":
+        return Encoder(model, batch_size)
+    return OnnxEncoder(model, backend, batch_size)
+
+
+def onnx_cache(name: str) -> Path:
+    root = Path(os.environ.get("QA_CACHE", Path(__file__).resolve().parent.parent / ".cache"))
+    return root / "onnx" / "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[-80:]
+
+
+class OnnxEncoder:
+    """The same model run by onnxruntime: exported once from sentence-transformers, checked against it, cached.
+
+    Query-time code needs neither torch nor transformers: tokenizers + onnxruntime only.
+    """
+
+    def __init__(self, model: str | None = None, backend: str = "onnx", batch_size: int = 32) -> None:
+        self.name, self._load_from = resolve_model(model)
+        self.backend = backend
+        self.batch_size = batch_size
+        self.folder = onnx_cache(self.name)
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+        self.verify_texts: Sequence[str] | None = None  # set by the index builder: texts to verify an export on
+
+    @property
+    def model_file(self) -> Path:
+        return self.folder / ("model-int8.onnx" if self.backend == "onnx-int8" else "model.onnx")
+
+    def _ensure(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            if not self.model_file.exists() or not (self.folder / "meta.json").exists():
+                export_onnx(self._load_from, self.name, self.folder, self.verify_texts)
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = os.cpu_count() or 1
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            self._session = ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
+            meta = json.loads((self.folder / "meta.json").read_text())
+            tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+            tokenizer.enable_truncation(meta["max_seq_length"])
+            tokenizer.enable_padding()
+            self._tokenizer = tokenizer
+            self._dim = int(meta["dim"])
+            self._max = int(meta["max_seq_length"])
+
+    @property
+    def dim(self) -> int:
+        self._ensure()
+        return self._dim
+
+    @property
+    def max_tokens(self) -> int:
+        self._ensure()
+        return self._max
+
+    def count_tokens(self, text: str) -> int:
+        self._ensure()
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def _run(self, texts: Sequence[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+        pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        self._ensure()
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts])  # similar lengths per batch: less padding
+        out = np.empty((len(texts), self._dim), dtype=np.float32)
+        batches = range(0, len(texts), self.batch_size)
+        if progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc="Batches", unit="batch")
+        for start in batches:
+            rows = order[start : start + self.batch_size]
+            out[rows] = self._run([texts[i] for i in rows])
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        self._ensure()
+        return self._run([text])[0].astype(np.float32)
+
+
+def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | None = None) -> dict[str, Any]:
+    """Export the model with torch.onnx, quantise it per channel, verify both against sentence-transformers."""
+    import shutil
+    import tempfile
+
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    reference = Encoder(load_from)
+    st = reference.model
+    transformer = st[0].auto_model.eval()
+
+    class _Hidden(torch.nn.Module):
+        def __init__(self, model: Any) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    tmp = Path(tempfile.mkdtemp(prefix=".onnx-", dir=folder.parent if folder.parent.exists() else None))
+    try:
+        sample = st.tokenizer(["an example", "a longer example sentence"], padding=True, return_tensors="pt")
+        axes = {0: "batch", 1: "tokens"}
+        torch.onnx.export(
+            _Hidden(transformer), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
+            str(tmp / "model.onnx"), input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "last_hidden_state": axes},
+        )
+        quantize_dynamic(str(tmp / "model.onnx"), str(tmp / "model-int8.onnx"), per_channel=True, weight_type=QuantType.QInt8)
+        st.tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
+        meta: dict[str, Any] = {"model": name, "dim": reference.dim, "max_seq_length": reference.max_tokens,
+                                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        probe = _verification_texts(texts)
+        expected = reference.encode(probe)
+        for backend, file in (("onnx", "model.onnx"), ("onnx-int8", "model-int8.onnx")):
+            candidate = OnnxEncoder.__new__(OnnxEncoder)
+            candidate.__init__(load_from, backend)
+            candidate.folder = tmp
+            cosine = float((candidate.encode(probe) * expected).sum(axis=1).mean())
+            meta[f"cosine_{backend}"] = round(cosine, 5)
+            if cosine < MIN_COSINE:
+                raise QAError(f"the {backend} export of {name} agrees with sentence-transformers at cosine {cosine:.3f} "
+                              f"(< {MIN_COSINE}): use --backend torch")
+        meta["verified_on"] = len(probe)
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+        return meta
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _verification_texts(texts: Sequence[str] | None) -> list[str]:
+    """Up to 1,000 real texts: those given (the corpus), topped up with windows over them or the seed releases."""
+    pool = [t for t in (texts or []) if t.strip()]
+    if len(pool) < 50:
+        seeds = Path(__file__).resolve().parent.parent / "seeds"
+        pool += [p.read_text(encoding="utf-8", errors="replace") for p in sorted(seeds.glob("*.txt"))]
+    words = " ".join(pool).split()
+    out = list(dict.fromkeys(pool))[:VERIFY_TEXTS]
+    size = 12
+    while len(out) < VERIFY_TEXTS and words:
+        for start in range(0, len(words), size // 2 + 1):
+            out.append(" ".join(words[start : start + size]))
+            if len(out) >= VERIFY_TEXTS:
+                break
+        size += 7
+    return out[:VERIFY_TEXTS]

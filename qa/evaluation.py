@@ -176,7 +176,9 @@ class _Peers:
         texts = [c.text for c in index.chunks]
         self.bm25 = bm25s.BM25()
         self.bm25.index(bm25_tokenize(texts), show_progress=False)
-        self.model = session.encoder.model  # the plain SentenceTransformer
+        from .embedding import Encoder
+
+        self.model = Encoder(session.encoder.name if session.encoder.backend == "torch" else None).model  # plain SentenceTransformer
         cache = session.folder / f"peer-dense-{hashlib.sha256(''.join(texts).encode()).hexdigest()[:12]}.npy"
         if cache.exists():
             vectors = np.load(cache)
@@ -376,6 +378,7 @@ def add_eval_parser(sub: Any) -> None:
     def common(q: argparse.ArgumentParser, default_out: str) -> None:
         q.add_argument("--index", type=Path, default=None, help="index folder (default: a cache folder per dataset)")
         q.add_argument("--model", default=None)
+        q.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None)
         q.add_argument("--k", type=int, default=10)
         q.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
         q.add_argument("--no-peers", action="store_true", help="skip the BM25/dense/RRF peers")
@@ -419,7 +422,7 @@ def _session(args: argparse.Namespace, corpus: Path, name: str) -> QA:
             raise QAError(f"--weights takes three numbers like 0.3,0.4,0.3, got {args.weights!r}") from None
         fusion = FusionConfig(method=args.fusion or fusion.method, paragraph=p, sentence=s, bm25=b)
     folder = args.index or (corpus.parent / "index" if str(corpus).startswith(str(CACHE)) else CACHE / f"{name}-index")
-    return QA(corpus, folder, args.model, fusion=fusion)
+    return QA(corpus, folder, args.model, backend=args.backend, fusion=fusion)
 
 
 def _finish(results: dict[str, Any], out: Path) -> int:

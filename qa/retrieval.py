@@ -106,6 +106,17 @@ def resolve_followup(question: str, history: Sequence[str]) -> tuple[str, bool]:
 # ------------------------------------------------------------------- retrieval
 
 
+def _search(index: object, qvec: np.ndarray, k: int, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """FAISS search, restricted to ``ids`` when given (filters apply before ranking, not after)."""
+    import faiss
+
+    if ids is None:
+        return index.search(qvec[None, :], k)  # type: ignore[attr-defined]
+    selector = faiss.IDSelectorBatch(ids.astype(np.int64))
+    params = faiss.SearchParametersHNSW(sel=selector, efSearch=128) if hasattr(index, "hnsw") else faiss.SearchParameters(sel=selector)
+    return index.search(qvec[None, :], k, params=params)  # type: ignore[attr-defined]
+
+
 def _minmax(x: np.ndarray) -> np.ndarray:
     lo, hi = float(x.min()), float(x.max())
     return (x - lo) / (hi - lo) if hi > lo else np.ones_like(x)
@@ -125,12 +136,35 @@ class Retriever:
             return np.zeros(len(self.index), dtype=np.float32)
         return np.asarray(self.index.bm25.get_scores(tokens), dtype=np.float32)
 
-    def search(self, question: str, k: int = 5, history: Sequence[str] = (), method: str | None = None) -> SearchResult:
+    def filter_mask(self, since: str | None = None, until: str | None = None, source: str | None = None) -> np.ndarray | None:
+        """Chunks inside a date range and/or from a source (organisation, section or file path, case-insensitive).
+
+        Undated chunks are outside any date range. None when there is no filter.
+        """
+        if not (since or until or source):
+            return None
+        chunks = self.index.chunks
+        mask = np.ones(len(chunks), dtype=bool)
+        if since or until:
+            dates = [c.date or "" for c in chunks]
+            mask &= np.array([bool(d) and (not since or d >= since) and (not until or d <= until) for d in dates])
+        if source:
+            needle = source.lower()
+            mask &= np.array([any(needle in (field or "").lower() for field in (c.organisation, c.section, c.source, *c.also_in))
+                              for c in chunks])
+        return mask
+
+    def search(self, question: str, k: int = 5, history: Sequence[str] = (), method: str | None = None,
+               allowed: np.ndarray | None = None) -> SearchResult:
+        """Rank chunks for a question; with ``allowed`` (a boolean mask), only those chunks compete: k come from inside."""
         method = method or self.fusion.method
         timings: dict[str, float] = {}
         query, used_history = resolve_followup(question, history)
         n = len(self.index)
-        pool = min(n, max(self.fusion.candidates, k))
+        allowed_rows = np.flatnonzero(allowed) if allowed is not None else None
+        if allowed_rows is not None and len(allowed_rows) == 0:
+            return SearchResult([], query, np.zeros(self.index.vectors.d, np.float32), used_history, timings)
+        pool = min(n if allowed_rows is None else len(allowed_rows), max(self.fusion.candidates, k))
 
         carried = query[len(question):].strip() if used_history else ""
         t = time.perf_counter()
@@ -149,10 +183,12 @@ class Retriever:
         best_sentence: dict[int, float] = {}
         sentence_floor = 0.0
         if method != "bm25":
-            _, found = self.index.vectors.search(qvec[None, :], pool)
+            _, found = _search(self.index.vectors, qvec, pool, allowed_rows)
             dense_rows = found[0][found[0] >= 0]
-            if method in ("convex", "rrf") and self.index.sentences.ntotal:
-                s_scores, s_rows = self.index.sentences.search(qvec[None, :], min(self.index.sentences.ntotal, 3 * pool))
+            sentence_ids = None if allowed is None else np.flatnonzero(allowed[self.index.sentence_table[:, 0]])
+            n_sentences = self.index.sentences.ntotal if sentence_ids is None else len(sentence_ids)
+            if method in ("convex", "rrf") and n_sentences:
+                s_scores, s_rows = _search(self.index.sentences, qvec, min(n_sentences, 3 * pool), sentence_ids)
                 valid = s_rows[0] >= 0
                 for owner, score in zip(self.index.sentence_table[s_rows[0][valid], 0], s_scores[0][valid]):
                     best_sentence.setdefault(int(owner), float(score))  # results come best first
@@ -164,6 +200,8 @@ class Retriever:
         if carried and method != "dense":  # topic words count half, on the same scale: they must not drown the question's own
             topic = self.bm25_scores(carried)
             bm25_all = bm25_all / max(float(bm25_all.max()), 1e-9) + CARRY_WEIGHT * topic / max(float(topic.max()), 1e-9)
+        if allowed is not None:
+            bm25_all = np.where(allowed, bm25_all, 0.0).astype(np.float32)
         if method != "dense":
             top = np.argpartition(-bm25_all, pool - 1)[:pool] if pool < n else np.arange(n)
             bm25_rows = top[np.argsort(-bm25_all[top], kind="stable")]
@@ -176,7 +214,7 @@ class Retriever:
         sentence_rows = np.fromiter(best_sentence, dtype=np.int64, count=len(best_sentence))
         rows = np.unique(np.concatenate([dense_rows, bm25_rows, sentence_rows])).astype(np.int64)
         if len(rows) == 0:
-            rows = np.arange(min(n, k), dtype=np.int64)
+            rows = (np.arange(n) if allowed_rows is None else allowed_rows)[:k].astype(np.int64)
         dense = self.index.vectors.reconstruct_batch(rows) @ qvec if method != "bm25" else np.zeros(len(rows), np.float32)
         sparse = bm25_all[rows]
         sent = np.array([best_sentence.get(int(r), sentence_floor) for r in rows], dtype=np.float32)

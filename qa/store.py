@@ -22,20 +22,21 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from .chunking import Chunk, ChunkConfig, chunk_release, sentence_spans
-from .corpus import MAX_FILE_BYTES, _decode, corpus_files, file_sha256, parse_release
+from .corpus import (MAX_FILE_BYTES, SUPPORTED_SUFFIXES, corpus_files, file_sha256, minhash_signature, parse_bytes,
+                     unsupported_files)
 from .embedding import Encoder
 from .errors import CorpusError, IndexError_
 
 __all__ = ["BuildReport", "Index", "build_index", "load_index", "index_status", "bm25_tokenize", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 BM25_K1, BM25_B = 0.9, 0.4  # chosen on SQuAD with benchmarks/tune_sentences.py (README "Retrieval quality")
 FLAT_MAX = 200_000  # above this many chunks the default FAISS index is HNSW (see README "Scale")
@@ -95,6 +96,7 @@ class BuildReport:
     files_new: list[str] = field(default_factory=list)
     files_changed: list[str] = field(default_factory=list)
     files_removed: list[str] = field(default_factory=list)
+    duplicates: dict[str, str] = field(default_factory=dict)  # copy -> the file indexed in its place
     seconds: float = 0.0
     written: bool = False
 
@@ -102,7 +104,9 @@ class BuildReport:
         return (
             f"{self.chunks} chunks from {self.files} files: {self.embedded} embedded, {self.reused} reused, "
             f"{self.removed} removed ({len(self.files_new)} new, {len(self.files_changed)} changed, "
-            f"{len(self.files_removed)} removed files) in {self.seconds:.1f}s"
+            f"{len(self.files_removed)} removed files"
+            + (f", {len(self.duplicates)} duplicate copies indexed once" if self.duplicates else "")
+            + f") in {self.seconds:.1f}s"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,6 +144,7 @@ def _chunk_to_row(chunk: Chunk) -> dict[str, Any]:
 def _row_to_chunk(row: dict[str, Any], cfg: ChunkConfig) -> Chunk:
     row = dict(row)
     row.pop("key", None)
+    row["also_in"] = tuple(row.get("also_in") or ())
     embed = f"{row['title']}\n{row['text']}" if cfg.title_in_embedding and row["title"] else row["text"]
     return Chunk(**row, embed_text=embed)
 
@@ -232,22 +237,27 @@ def _scan(corpus: Path, previous: dict[str, Any]) -> list[_FileState]:
     return states
 
 
-def _wanted_config(encoder: Encoder | None, model: str | None, cfg: ChunkConfig) -> dict[str, Any]:
+def _wanted_config(encoder: Any, model: str | None, cfg: ChunkConfig, backend: str | None = None) -> dict[str, Any]:
     from .embedding import resolve_model
 
     name = encoder.name if encoder else resolve_model(model)[0]
-    return {"model": name, "chunking": cfg.to_dict()}
+    backend = encoder.backend if encoder else (backend or os.environ.get("QA_BACKEND") or "torch")
+    return {"model": name, "backend": backend, "chunking": cfg.to_dict()}
 
 
-def index_status(corpus: Path, folder: Path, model: str | None = None, cfg: ChunkConfig = ChunkConfig()) -> str:
-    """'fresh', 'missing', 'stale' (corpus changed) or 'incompatible' (other model/format/chunking) -- reads no model."""
+def index_status(corpus: Path, folder: Path, model: str | None = None, cfg: ChunkConfig = ChunkConfig(),
+                 backend: str | None = None) -> str:
+    """'fresh', 'missing', 'stale' (corpus changed), 'incompatible' (other model/format/chunking) or
+    'other-backend' (vectors from another encoder backend) -- reads no model."""
     try:
         manifest = _read_manifest(Path(folder))
     except IndexError_ as exc:
         return "missing" if "no index" in str(exc) else "incompatible"
-    wanted = _wanted_config(None, model, cfg)
+    wanted = _wanted_config(None, model, cfg, backend)
     if manifest["model"]["name"] != wanted["model"] or manifest["chunking"] != wanted["chunking"]:
         return "incompatible"
+    if manifest["model"].get("backend", "torch") != wanted["backend"]:
+        return "other-backend"
     recorded = manifest["files"]
     try:
         states = _scan(Path(corpus), recorded)
@@ -309,6 +319,7 @@ def build_index(
     encoder: Encoder | None = None,
     *,
     model: str | None = None,
+    backend: str | None = None,
     cfg: ChunkConfig = ChunkConfig(),
     rebuild: bool = False,
     index_type: str = "auto",
@@ -324,24 +335,32 @@ def build_index(
     t0 = time.perf_counter()
     corpus, folder = Path(corpus), Path(folder)
     files = corpus_files(corpus)  # fails early and clearly on a missing or empty corpus
+    skipped = unsupported_files(corpus)
+    if skipped:
+        shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        log(f"warning: skipping {len(skipped)} file(s) of unsupported type: {shown} (supported: {', '.join(SUPPORTED_SUFFIXES)})")
     folder.mkdir(parents=True, exist_ok=True)
     lock = _acquire_lock(folder, lock_wait)
     try:
-        return _build_locked(corpus, folder, files, encoder, model, cfg, rebuild, index_type, progress, log, t0)
+        return _build_locked(corpus, folder, files, encoder, model, backend, cfg, rebuild, index_type, progress, log, t0)
     finally:
         lock.release()
 
 
-def _build_locked(corpus, folder, files, encoder, model, cfg, rebuild, index_type, progress, log, t0) -> BuildReport:  # type: ignore[no-untyped-def]
+def _build_locked(corpus, folder, files, encoder, model, backend, cfg, rebuild, index_type, progress, log, t0) -> BuildReport:  # type: ignore[no-untyped-def]
     try:
         old = None if rebuild else load_index(folder)
     except IndexError_ as exc:
         if (folder / MANIFEST).exists():
             log(f"previous index unusable ({exc}); building a new one")
         old = None
-    encoder = encoder or Encoder(model)
+    if encoder is None:
+        from .embedding import make_encoder
+
+        encoder = make_encoder(model, backend)
     wanted = _wanted_config(encoder, None, cfg)
-    same_model = old is not None and old.manifest["model"]["name"] == wanted["model"]
+    same_model = (old is not None and old.manifest["model"]["name"] == wanted["model"]
+                  and old.manifest["model"].get("backend", "torch") == wanted["backend"])  # never mix backends' vectors
     same_chunking = same_model and old is not None and old.manifest["chunking"] == wanted["chunking"]
     previous_files: dict[str, Any] = old.manifest["files"] if same_chunking and old else {}
 
@@ -353,7 +372,7 @@ def _build_locked(corpus, folder, files, encoder, model, cfg, rebuild, index_typ
         for chunk in old.chunks:
             old_chunks_by_source.setdefault(chunk.source, []).append(chunk)
 
-    chunks: list[Chunk] = []
+    per_file: dict[str, list[Chunk]] = {}
     file_records: dict[str, Any] = {}
     for state in states:
         data = None
@@ -364,31 +383,50 @@ def _build_locked(corpus, folder, files, encoder, model, cfg, rebuild, index_typ
             data = state.path.read_bytes()
             state.sha256 = file_sha256(data)
         prev = previous_files.get(state.source)
-        if prev and prev["sha256"] == state.sha256 and state.source in old_chunks_by_source:
-            file_chunks = old_chunks_by_source[state.source]
+        unchanged_file = bool(prev and prev["sha256"] == state.sha256)
+        if unchanged_file and state.source in old_chunks_by_source:
+            file_chunks = [replace(c, also_in=()) for c in old_chunks_by_source[state.source]]
+            signature = prev["minhash"]
         else:
-            (report.files_changed if prev else report.files_new).append(state.source)
+            if not unchanged_file:  # (an unchanged copy that was a duplicate before is simply read again)
+                (report.files_changed if prev else report.files_new).append(state.source)
             try:
                 data = data if data is not None else state.path.read_bytes()
-                release = parse_release(_decode(data, state.source), state.source, state.path.suffix, state.sha256)
+                release = parse_bytes(data, state.source, state.path.suffix, state.sha256)
                 file_chunks = chunk_release(release, cfg, encoder.count_tokens if len(data) < 2_000_000 else _approx)
+                signature = minhash_signature(release)
             except CorpusError as exc:
                 errors.append(str(exc))
                 continue
-        chunks.extend(file_chunks)
+        per_file[state.source] = file_chunks
         file_records[state.source] = {
             "sha256": state.sha256, "size": state.size, "mtime_ns": state.mtime_ns,
-            "doc_id": file_chunks[0].doc_id if file_chunks else None, "chunks": len(file_chunks),
+            "doc_id": file_chunks[0].doc_id if file_chunks else None, "chunks": len(file_chunks), "minhash": signature,
+            "date": file_chunks[0].date if file_chunks else None,
         }
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise CorpusError(f"{errors[0]}{more}; the index in {folder} was left unchanged")
     report.files_removed = sorted(set(previous_files) - set(file_records))
+
+    # Syndicated copies: the same release from the ministry site and from a wire is indexed once;
+    # its passages list every file it appeared in.
+    duplicates = _duplicate_groups(file_records)
+    chunks: list[Chunk] = []
+    for source, file_chunks in per_file.items():
+        if source in duplicates:
+            file_records[source]["duplicate_of"] = duplicates[source]
+            file_records[source]["chunks"] = 0
+            continue
+        copies = tuple(sorted(s for s, canonical in duplicates.items() if canonical == source))
+        chunks.extend(replace(c, also_in=copies) if copies else c for c in file_chunks)
+    report.duplicates = {s: c for s, c in sorted(duplicates.items())}
     report.chunks = len(chunks)
 
     unchanged = (
         same_chunking and old is not None and not report.files_new and not report.files_changed
         and not report.files_removed and [c.key for c in chunks] == [c.key for c in old.chunks]
+        and [c.also_in for c in chunks] == [c.also_in for c in old.chunks]
         and (index_type == "auto" or old.manifest.get("index_type") == index_type)
         and old.manifest.get("bm25") == {"k1": BM25_K1, "b": BM25_B}
     )
@@ -413,6 +451,8 @@ def _build_locked(corpus, folder, files, encoder, model, cfg, rebuild, index_typ
     if len(missing) > 64:
         log(f"embedding {len(missing)} new chunks and sentences with {encoder.name}")
     show = progress if progress is not None else (len(missing) > 64 and sys.stderr.isatty())
+    if hasattr(encoder, "verify_texts"):  # an ONNX export, if it happens now, is verified on this corpus
+        encoder.verify_texts = [chunk_texts.get(k) or sentence_texts[k] for k in missing[:1000]] or list(chunk_texts.values())[:1000]
     fresh = dict(zip(missing, encoder.encode([chunk_texts.get(k) or sentence_texts[k] for k in missing], progress=show)))
     matrix = _assemble([c.key for c in chunks], fresh, old_chunk_rows, old.vectors if old else None, encoder)
     sentence_matrix = _assemble(sentences.keys, fresh, old_sentence_rows, old.sentences if old else None, encoder)
@@ -424,6 +464,42 @@ def _build_locked(corpus, folder, files, encoder, model, cfg, rebuild, index_typ
     report.written = True
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _duplicate_groups(records: dict[str, Any], threshold: float = 0.7) -> dict[str, str]:
+    """{copy: canonical} for exact (same cleaned text) and near duplicates (MinHash LSH, Jaccard >= threshold).
+
+    The canonical copy is the first dated one in path order (a dateline-less wire copy
+    should not hide the ministry's dated original), so the choice is stable across runs.
+    """
+    from datasketch import MinHash, MinHashLSH
+
+    order = sorted(records, key=lambda s: (records[s].get("date") is None, s))
+    canonical_of: dict[str, str] = {}
+    by_doc: dict[str, str] = {}
+    for source in order:
+        doc = records[source]["doc_id"]
+        if doc in by_doc:
+            canonical_of[source] = by_doc[doc]
+        else:
+            by_doc[doc] = source
+    rest = [s for s in order if s not in canonical_of]
+    rank = {s: i for i, s in enumerate(order)}
+    if len(rest) < 2:
+        return canonical_of
+    lsh = MinHashLSH(threshold=threshold, num_perm=64)
+    hashes = {}
+    for source in rest:
+        values = np.frombuffer(bytes.fromhex(records[source]["minhash"]), dtype="<u4")
+        hashes[source] = MinHash(num_perm=64, seed=1, hashvalues=values, scheme="affine32")
+        lsh.insert(source, hashes[source])
+    for source in rest:
+        if source in canonical_of:
+            continue
+        for other in sorted(lsh.query(hashes[source]), key=rank.__getitem__):
+            if rank[other] > rank[source] and other not in canonical_of and hashes[source].jaccard(hashes[other]) >= threshold:
+                canonical_of[other] = source
+    return canonical_of
 
 
 @dataclass
@@ -500,7 +576,7 @@ def _write_generation(folder, old, chunks, matrix, sentence_table, sentence_matr
     manifest = {
         "format_version": FORMAT_VERSION,
         "generation": gen,
-        "model": {"name": wanted["model"], "dim": int(matrix.shape[1]), "backend": "torch"},
+        "model": {"name": wanted["model"], "dim": int(matrix.shape[1]), "backend": wanted["backend"]},
         "chunking": wanted["chunking"],
         "index_type": "hnsw" if hasattr(index, "hnsw") else "flat",
         "bm25": {"k1": BM25_K1, "b": BM25_B},

@@ -14,6 +14,7 @@ SEEDS = ROOT / "seeds"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "releases"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("QA_ONNX_VERIFY_TEXTS", "200")  # the default 1,000 is for real use; 200 keeps the suite fast
 sys.path.insert(0, str(ROOT))
 
 

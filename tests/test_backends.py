@@ -1,0 +1,71 @@
+"""Encoder backends agree; vectors of different backends are never mixed; the FAISS type follows corpus size."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import SEEDS
+from qa import QA
+from qa.chunking import chunk_release
+from qa.corpus import read_corpus
+from qa.embedding import OnnxEncoder, make_encoder
+from qa.errors import IndexError_, QAError
+from qa.store import _make_faiss, build_index, index_status
+
+
+@pytest.fixture(scope="module")
+def seed_texts():
+    return [c.embed_text for r in read_corpus(SEEDS) for c in chunk_release(r)]
+
+
+@pytest.mark.parametrize("backend,floor", [("onnx", 0.999), ("onnx-int8", 0.99)])
+def test_onnx_backends_agree_with_sentence_transformers(encoder, seed_texts, backend, floor):
+    onnx = make_encoder(backend=backend)
+    assert isinstance(onnx, OnnxEncoder) and onnx.dim == encoder.dim == 384
+    cosine = (onnx.encode(seed_texts) * encoder.encode(seed_texts)).sum(axis=1)
+    assert cosine.mean() >= floor and cosine.min() >= floor - 0.02
+    meta = json.loads((onnx.folder / "meta.json").read_text())
+    assert meta[f"cosine_{backend}"] >= 0.99 and meta["verified_on"] >= 100  # checked when exported
+    assert onnx.count_tokens("The meeting was co-chaired by Kim Yong Hyun.") == encoder.count_tokens(
+        "The meeting was co-chaired by Kim Yong Hyun.")
+
+
+def test_index_refuses_another_backend_until_rebuilt(tmp_path, encoder):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    index = tmp_path / "index"
+    build_index(corpus, index, encoder)
+    assert index_status(corpus, index, backend="onnx-int8") == "other-backend"
+    session = QA(corpus, index, backend="onnx-int8")
+    with pytest.raises(IndexError_, match="another encoder backend.*--backend onnx-int8 --rebuild"):
+        session.ask("Which country became the 18th UNC Member State?")
+    report = build_index(corpus, index, backend="onnx-int8", rebuild=True)
+    assert report.embedded == 19
+    assert json.loads((index / "manifest.json").read_text())["model"]["backend"] == "onnx-int8"
+    answer = QA(corpus, index, backend="onnx-int8").ask("Which country became the 18th UNC Member State?")
+    assert "Germany" in answer.passages[0].text
+    assert build_index(corpus, index, encoder).embedded == 19  # back to torch: re-embedded, not mixed
+
+
+def test_unknown_backend_is_a_clear_error():
+    with pytest.raises(QAError, match="unknown backend 'gpu'"):
+        make_encoder(backend="gpu")
+
+
+def test_faiss_type_follows_corpus_size(monkeypatch):
+    import qa.store
+
+    vectors = np.random.default_rng(0).standard_normal((500, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert not hasattr(_make_faiss(vectors, "auto"), "hnsw")
+    monkeypatch.setattr(qa.store, "FLAT_MAX", 100)
+    hnsw = _make_faiss(vectors, "auto")
+    assert hasattr(hnsw, "hnsw") and hnsw.ntotal == 500
+    assert hasattr(_make_faiss(vectors[:50], "hnsw"), "hnsw")  # overridable either way
+    assert not hasattr(_make_faiss(vectors, "flat"), "hnsw")
+    _, found = hnsw.search(vectors[:10], 1)
+    assert (found[:, 0] == np.arange(10)).mean() >= 0.9
