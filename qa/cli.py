@@ -53,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update the index incrementally")
     _common(p)
     p.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything")
-    p.add_argument("--index-type", choices=["auto", "flat", "hnsw"], default="auto")
+    p.add_argument("--skip-bad", action="store_true", help="index the readable files and list the others, instead of stopping")
+    p.add_argument("--index-type", choices=["auto", "flat", "ivf", "hnsw"], default="auto",
+                   help="FAISS index: flat (exact) up to 200,000 chunks, ivf above (auto), or forced")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("ask", help="answer a question (or a batch of them) from the releases")
@@ -129,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "index":
             from .store import build_index
 
-            report = build_index(args.corpus, args.index, model=args.model, backend=args.backend, rebuild=args.rebuild,
+            report = build_index(args.corpus, args.index, model=args.model, backend=args.backend, rebuild=args.rebuild, skip_bad=args.skip_bad,
                                  index_type=args.index_type)
             print(json.dumps(report.to_dict()) if args.json else report.summary())
             return 0

@@ -113,7 +113,12 @@ def _search(index: object, qvec: np.ndarray, k: int, ids: np.ndarray | None = No
     if ids is None:
         return index.search(qvec[None, :], k)  # type: ignore[attr-defined]
     selector = faiss.IDSelectorBatch(ids.astype(np.int64))
-    params = faiss.SearchParametersHNSW(sel=selector, efSearch=128) if hasattr(index, "hnsw") else faiss.SearchParameters(sel=selector)
+    if hasattr(index, "hnsw"):
+        params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+    elif hasattr(index, "nprobe"):
+        params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
+    else:
+        params = faiss.SearchParameters(sel=selector)
     return index.search(qvec[None, :], k, params=params)  # type: ignore[attr-defined]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -44,18 +45,29 @@ FLAT_MAX = 200_000  # above this many chunks the default FAISS index is HNSW (se
 
 # ------------------------------------------------------------------ BM25 text
 
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
 _STEMMER: Any = None
+_STOPWORDS: frozenset[str] = frozenset()
 
 
 def bm25_tokenize(texts: list[str]) -> list[list[str]]:
-    """English stop words out, Snowball stems in: the same for indexing and for queries."""
-    global _STEMMER
-    import bm25s
-    import Stemmer
+    """English stop words out, Snowball stems in: the same for indexing and for queries.
 
+    bm25s's own tokenizer does the same per call with more overhead; this runs on
+    every query (question, candidate sentences, titles), so it is kept lean.
+    """
+    global _STEMMER, _STOPWORDS
     if _STEMMER is None:
+        import Stemmer
+        from bm25s.stopwords import STOPWORDS_EN
+
+        _STOPWORDS = frozenset(STOPWORDS_EN)
         _STEMMER = Stemmer.Stemmer("english")
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False)
+    out = []
+    for text in texts:
+        words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS]
+        out.append(_STEMMER.stemWords(words) if words else [])
+    return out
 
 
 # ------------------------------------------------------------------ the index
@@ -97,6 +109,7 @@ class BuildReport:
     files_changed: list[str] = field(default_factory=list)
     files_removed: list[str] = field(default_factory=list)
     duplicates: dict[str, str] = field(default_factory=dict)  # copy -> the file indexed in its place
+    skipped: list[str] = field(default_factory=list)  # with --skip-bad: why each unreadable file was left out
     seconds: float = 0.0
     written: bool = False
 
@@ -106,6 +119,7 @@ class BuildReport:
             f"{self.removed} removed ({len(self.files_new)} new, {len(self.files_changed)} changed, "
             f"{len(self.files_removed)} removed files"
             + (f", {len(self.duplicates)} duplicate copies indexed once" if self.duplicates else "")
+            + (f", {len(self.skipped)} unreadable files skipped" if self.skipped else "")
             + f") in {self.seconds:.1f}s"
         )
 
@@ -206,8 +220,7 @@ def load_index(folder: Path) -> Index:
     if sentences.ntotal != len(sentence_table) or (len(sentence_table) and sentence_table[:, 0].max() >= n):
         raise IndexError_(f"sentence vectors in {folder} do not match the chunks: rebuild with `python -m qa index --rebuild`")
     for faiss_index in (vectors, sentences):
-        if hasattr(faiss_index, "hnsw"):
-            faiss_index.hnsw.efSearch = 128
+        _tune(faiss_index)
     return Index(folder, manifest, chunks, vectors, bm25, sentences, sentence_table)
 
 
@@ -290,21 +303,45 @@ def _acquire_lock(folder: Path, wait: float) -> Any:
 
 
 def _make_faiss(vectors: np.ndarray, kind: str) -> Any:
+    """Exact inner-product search up to FLAT_MAX vectors; IVF (or HNSW on request) above.
+
+    IVF is the default ANN because every index update rebuilds the FAISS file
+    from the vectors: IVF trains and adds a million vectors in about a minute
+    here, HNSW takes tens of minutes (README "Scale").
+    """
     import faiss
 
-    dim = vectors.shape[1]
+    n, dim = vectors.shape
     if kind == "auto":
-        kind = "hnsw" if len(vectors) > FLAT_MAX else "flat"
+        kind = "ivf" if n > FLAT_MAX else "flat"
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
+    elif kind == "ivf":
+        nlist = max(1, min(int(4 * np.sqrt(max(n, 1))), n // 39 or 1))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        sample = vectors[np.random.default_rng(0).permutation(n)[: max(nlist * 64, 10_000)]] if n else vectors
+        index.train(sample)
     else:
-        raise IndexError_(f"unknown index type {kind!r}: use auto, flat or hnsw")
-    if len(vectors):
+        raise IndexError_(f"unknown index type {kind!r}: use auto, flat, ivf or hnsw")
+    if n:
         index.add(vectors)
+    _tune(index)
     return index
+
+
+IVF_PROBE_SHARE = 1 / 16  # share of IVF lists searched: recall@10 >= 0.97 on the benchmark (README "Scale")
+
+
+def _tune(index: Any) -> None:
+    """Search-time settings, applied after building and after loading."""
+    if hasattr(index, "hnsw"):
+        index.hnsw.efSearch = 128
+    if hasattr(index, "nprobe"):
+        index.nprobe = max(8, int(index.nlist * IVF_PROBE_SHARE))
+        index.make_direct_map()  # reconstruct() by row, for fusion and incremental reuse
 
 
 def _reconstruct(index: Any, rows: list[int]) -> np.ndarray:
@@ -322,6 +359,7 @@ def build_index(
     backend: str | None = None,
     cfg: ChunkConfig = ChunkConfig(),
     rebuild: bool = False,
+    skip_bad: bool = False,
     index_type: str = "auto",
     progress: bool | None = None,
     lock_wait: float = 600.0,
@@ -342,12 +380,12 @@ def build_index(
     folder.mkdir(parents=True, exist_ok=True)
     lock = _acquire_lock(folder, lock_wait)
     try:
-        return _build_locked(corpus, folder, files, encoder, model, backend, cfg, rebuild, index_type, progress, log, t0)
+        return _build_locked(corpus, folder, files, encoder, model, backend, cfg, rebuild, index_type, progress, log, t0, skip_bad)
     finally:
         lock.release()
 
 
-def _build_locked(corpus, folder, files, encoder, model, backend, cfg, rebuild, index_type, progress, log, t0) -> BuildReport:  # type: ignore[no-untyped-def]
+def _build_locked(corpus, folder, files, encoder, model, backend, cfg, rebuild, index_type, progress, log, t0, skip_bad=False) -> BuildReport:  # type: ignore[no-untyped-def]
     try:
         old = None if rebuild else load_index(folder)
     except IndexError_ as exc:
@@ -404,9 +442,14 @@ def _build_locked(corpus, folder, files, encoder, model, backend, cfg, rebuild, 
             "doc_id": file_chunks[0].doc_id if file_chunks else None, "chunks": len(file_chunks), "minhash": signature,
             "date": file_chunks[0].date if file_chunks else None,
         }
-    if errors:
+    if errors and skip_bad:
+        for error in errors:
+            log(f"skipped: {error}")
+        report.skipped = errors
+    elif errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise CorpusError(f"{errors[0]}{more}; the index in {folder} was left unchanged")
+        raise CorpusError(f"{errors[0]}{more}; the index in {folder} was left unchanged "
+                          "(fix the file, or pass --skip-bad to index the rest)")
     report.files_removed = sorted(set(previous_files) - set(file_records))
 
     # Syndicated copies: the same release from the ministry site and from a wire is indexed once;
@@ -578,7 +621,7 @@ def _write_generation(folder, old, chunks, matrix, sentence_table, sentence_matr
         "generation": gen,
         "model": {"name": wanted["model"], "dim": int(matrix.shape[1]), "backend": wanted["backend"]},
         "chunking": wanted["chunking"],
-        "index_type": "hnsw" if hasattr(index, "hnsw") else "flat",
+        "index_type": "hnsw" if hasattr(index, "hnsw") else "ivf" if hasattr(index, "nprobe") else "flat",
         "bm25": {"k1": BM25_K1, "b": BM25_B},
         "sentence_count": int(len(sentence_table)),
         "chunk_count": len(chunks),

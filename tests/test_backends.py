@@ -63,9 +63,11 @@ def test_faiss_type_follows_corpus_size(monkeypatch):
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     assert not hasattr(_make_faiss(vectors, "auto"), "hnsw")
     monkeypatch.setattr(qa.store, "FLAT_MAX", 100)
-    hnsw = _make_faiss(vectors, "auto")
-    assert hasattr(hnsw, "hnsw") and hnsw.ntotal == 500
-    assert hasattr(_make_faiss(vectors[:50], "hnsw"), "hnsw")  # overridable either way
-    assert not hasattr(_make_faiss(vectors, "flat"), "hnsw")
-    _, found = hnsw.search(vectors[:10], 1)
-    assert (found[:, 0] == np.arange(10)).mean() >= 0.9
+    ivf = _make_faiss(vectors, "auto")
+    assert hasattr(ivf, "nprobe") and ivf.ntotal == 500
+    assert np.allclose(ivf.reconstruct(7), vectors[7])  # rows stay addressable for fusion and reuse
+    hnsw = _make_faiss(vectors[:50], "hnsw")  # overridable either way
+    assert hasattr(hnsw, "hnsw") and not hasattr(_make_faiss(vectors, "flat"), "hnsw")
+    for index in (ivf, hnsw):
+        _, found = index.search(vectors[:10], 1)
+        assert (found[:, 0] == np.arange(10)).mean() >= 0.9
