@@ -260,7 +260,6 @@ def bench_cold_start(work: Path, report: dict) -> None:
 
 
 def bench_ann(n: int, report: dict, centres: np.ndarray | None) -> None:
-    import faiss
     import psutil
 
     from qa.store import _make_faiss
@@ -283,14 +282,13 @@ def bench_ann(n: int, report: dict, centres: np.ndarray | None) -> None:
         index = _make_faiss(x, kind)
         build_s = time.perf_counter() - t
         mem = (psutil.Process().memory_info().rss - before) / 2**20
-        lat = [(lambda t0: (index.search(q[i:i + 1], 10), (time.perf_counter() - t0) * 1000)[1])(time.perf_counter()) for i in range(200)]
+        lat = timed(lambda i: index.search(q[i:i + 1], 10), 200)
         _, found = index.search(q, 10)
         truth = found if truth is None else truth
         recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found)]))
         p50, p95 = percentiles(lat)
         report.setdefault("ann", {})[kind] = {"n": n, "build_s": build_s, "p50_ms": p50, "p95_ms": p95, "recall@10": recall, "mem_mib": mem}
         print(f"| {kind} | {build_s:.1f} | {p50:.2f} | {p95:.2f} | {recall:.3f} | {mem:.0f} |", flush=True)
-        del index
 
 
 def plots(report: dict, out: Path) -> None:

@@ -107,7 +107,7 @@ def main() -> int:
     if proc:
         proc.terminate()
     p50, p95 = (np.percentile(latencies, [50, 95]) if latencies else (0, 0))
-    print(f"| sessions | seconds | requests | errors | req/s | p50 ms | p95 ms | RSS start MiB | RSS end MiB | RSS max MiB |")
+    print("| sessions | seconds | requests | errors | req/s | p50 ms | p95 ms | RSS start MiB | RSS end MiB | RSS max MiB |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {args.sessions} | {elapsed:.0f} | {len(latencies)} | {len(errors)} | {len(latencies) / elapsed:.1f} | {p50:.0f} | {p95:.0f} | "
           f"{rss[0] if rss else 0:.0f} | {rss[-1] if rss else 0:.0f} | {max(rss) if rss else 0:.0f} |")

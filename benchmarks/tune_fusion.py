@@ -11,7 +11,6 @@ halves, for chunks embedded with and without the release title.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 from pathlib import Path
@@ -19,16 +18,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from qa.answer import QA  # noqa: E402
 from qa.chunking import ChunkConfig  # noqa: E402
-from qa.evaluation import CACHE, load_squad, metrics_at  # noqa: E402
+from qa.evaluation import CACHE, load_squad  # noqa: E402
 from qa.store import build_index, load_index  # noqa: E402
-
-
-def mm(x: np.ndarray) -> np.ndarray:
-    lo, hi = x.min(axis=1, keepdims=True), x.max(axis=1, keepdims=True)
-    return (x - lo) / np.where(hi > lo, hi - lo, 1)
+from tuning import minmax as mm, replay, save_best  # noqa: E402
 
 
 def z(x: np.ndarray) -> np.ndarray:
@@ -62,11 +58,6 @@ def main() -> None:
         bm = np.stack([r.bm25_scores(q.question) for q in queries])
         rel = np.stack([sources == next(iter(q.relevant)) for q in queries])
 
-        def score(fused: np.ndarray, rows: slice) -> dict:
-            top = np.argsort(-fused[rows], axis=1, kind="stable")[:, :10]
-            ranks = [list(rel[rows][i, top[i]]) for i in range(top.shape[0])]
-            return metrics_at(ranks, (1, 5, 10))
-
         variants = {"dense": dense, "bm25": bm}
         for a in (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
             variants[f"minmax a={a}"] = a * mm(dense) + (1 - a) * mm(bm)
@@ -75,13 +66,8 @@ def main() -> None:
         rb = np.argsort(np.argsort(-bm, axis=1), axis=1) + 1
         variants["rrf k=60"] = 1 / (60 + rd) + 1 / (60 + rb)
         for name, fused in variants.items():
-            tune, test = score(fused, slice(0, half)), score(fused, slice(half, None))
-            report[f"title={title} {name}"] = {"tune_mrr": tune["mrr@10"], "test_mrr": test["mrr@10"], "test_hit@1": test["hit@1"]}
-            print(f"title={title!s:5} {name:16} tune MRR@10 {tune['mrr@10']:.4f}  held-out MRR@10 {test['mrr@10']:.4f} hit@1 {test['hit@1']:.4f}", flush=True)
-    best = max(report, key=lambda k: report[k]["tune_mrr"])
-    print(f"\nbest on the tuning half: {best}: held-out MRR@10 {report[best]['test_mrr']:.4f}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "fusion.json").write_text(json.dumps({"best": best, "variants": report}, indent=1))
+            replay(f"title={title} {name}", fused, rel, half, report)
+    save_best(report, args.out / "fusion.json")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import random
 import sys
 from pathlib import Path
@@ -19,16 +18,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from qa.chunking import sentence_spans  # noqa: E402
 from qa.embedding import Encoder  # noqa: E402
-from qa.evaluation import CACHE, load_squad, metrics_at  # noqa: E402
+from qa.evaluation import CACHE, load_squad  # noqa: E402
 from qa.store import bm25_tokenize, load_index  # noqa: E402
-
-
-def mm(x: np.ndarray) -> np.ndarray:
-    lo, hi = x.min(axis=1, keepdims=True), x.max(axis=1, keepdims=True)
-    return (x - lo) / np.where(hi > lo, hi - lo, 1)
+from tuning import minmax as mm, replay, save_best, score  # noqa: E402
 
 
 def main() -> None:
@@ -63,10 +59,6 @@ def main() -> None:
     np.maximum.at(sent_max.T, owners, ss.T)
     print(f"{len(sents)} sentences for {n} chunks", flush=True)
 
-    def score(fused: np.ndarray, rows: slice) -> dict:
-        top = np.argsort(-fused[rows], axis=1, kind="stable")[:, :10]
-        return metrics_at([list(rel[rows][i, top[i]]) for i in range(top.shape[0])], (1, 5, 10))
-
     report = {}
     texts = [c.embed_text for c in chunks]
     tokens = bm25_tokenize(texts)
@@ -75,20 +67,13 @@ def main() -> None:
         r = bm25s.BM25(k1=k1, b=b)
         r.index(tokens, show_progress=False)
         bm = np.stack([r.get_scores(t) if t else np.zeros(n) for t in qtok])
-        report[f"bm25 k1={k1} b={b}"] = score(bm, slice(half, None))["mrr@10"]
+        report[f"bm25 k1={k1} b={b}"] = score(bm, rel, slice(half, None))["mrr@10"]
         for wp, ws in itertools.product((0.2, 0.3, 0.4), (0.0, 0.2, 0.3, 0.4)):
             if wp + ws >= 1:
                 continue
             fused = wp * mm(dense) + ws * mm(sent_max) + (1 - wp - ws) * mm(bm)
-            name = f"k1={k1} b={b} para={wp} sent={ws} bm25={1 - wp - ws:.1f}"
-            t, h = score(fused, slice(0, half)), score(fused, slice(half, None))
-            report[name] = {"tune_mrr": t["mrr@10"], "test_mrr": h["mrr@10"], "test_hit@1": h["hit@1"]}
-            print(f"{name:44} tune {t['mrr@10']:.4f} held-out {h['mrr@10']:.4f} hit@1 {h['hit@1']:.4f}", flush=True)
-    fusions = {k: v for k, v in report.items() if isinstance(v, dict)}
-    best = max(fusions, key=lambda k: fusions[k]["tune_mrr"])
-    print(f"\nbest on the tuning half: {best}: held-out MRR@10 {fusions[best]['test_mrr']:.4f}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "sentences.json").write_text(json.dumps({"best": best, "variants": report}, indent=1))
+            replay(f"k1={k1} b={b} para={wp} sent={ws} bm25={1 - wp - ws:.1f}", fused, rel, half, report)
+    save_best(report, args.out / "sentences.json")
 
 
 if __name__ == "__main__":

@@ -22,11 +22,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .chunking import sentence_spans
 from .corpus import SUPPORTED_SUFFIXES, parse_bytes, safe_filename
 from .embedding import make_encoder
 from .errors import CorpusError, IndexError_, QueryError
-from .retrieval import FusionConfig, Retriever, content_words
+from .retrieval import FusionConfig, Retriever
 from .store import Index, bm25_tokenize, build_index, index_status, load_index
 
 __all__ = ["Answer", "Passage", "QA", "ask", "DEFAULT_CORPUS", "DEFAULT_INDEX", "MAX_QUESTION_CHARS"]
