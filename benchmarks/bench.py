@@ -142,7 +142,7 @@ def bench_build(files: list[Path], root: Path, n_chunks: int, work: Path, report
         enc = make_encoder(backend=backend)
         index = work / f"build-{backend}"
         t = time.perf_counter()
-        built = build_index(corpus, index, enc, progress=False)
+        built = build_index(corpus, index, enc, progress=False, skip_bad=True)
         build_s = time.perf_counter() - t
         from qa.store import load_index
 
@@ -153,7 +153,7 @@ def bench_build(files: list[Path], root: Path, n_chunks: int, work: Path, report
         enc.encode(texts)
         raw_s = time.perf_counter() - t
         t = time.perf_counter()
-        again = build_index(corpus, index, enc, progress=False)
+        again = build_index(corpus, index, enc, progress=False, skip_bad=True)
         reindex_s = time.perf_counter() - t
         row = {"raw_chunks_per_s": len(texts) / raw_s, "build_chunks_per_s": built.chunks / build_s,
                "texts_embedded": embedded_texts, "build_texts_per_s": embedded_texts / build_s,
@@ -180,7 +180,7 @@ def bench_queries(files: list[Path], root: Path, sizes: list[int], work: Path, r
         corpus = work / f"q-corpus-{size}"
         corpus_of(files, root, size, corpus)
         index = work / f"q-index-{size}"
-        build_index(corpus, index, SyntheticEncoder(name), progress=False)  # real text, synthetic vectors
+        build_index(corpus, index, SyntheticEncoder(name), progress=False, skip_bad=True)  # real text, synthetic vectors
         plan.append((corpus, "synthetic", "torch", index))
         plan.append((corpus, "synthetic", "onnx-int8", index))
     for corpus, kind, backend, index in plan:
@@ -203,7 +203,7 @@ def bench_queries(files: list[Path], root: Path, sizes: list[int], work: Path, r
         full = timed(lambda i: session.ask(q(i), 10), 60)
         t = time.perf_counter()
         again = build_index(corpus or Path(report["build_corpus"]), index, SyntheticEncoder(name) if kind == "synthetic" else enc,
-                            progress=False) if kind == "synthetic" or backend == "onnx-int8" else None
+                            progress=False, skip_bad=True) if kind == "synthetic" or backend == "onnx-int8" else None
         reindex = f"{time.perf_counter() - t:.2f} ({again.embedded})" if again else "-"
         n = len(loaded.chunks)
         row = {"chunks": n, "vectors": kind, "backend": backend, "raw": percentiles(raw), "dense": percentiles(dense),

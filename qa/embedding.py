@@ -237,6 +237,7 @@ def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | 
             dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "last_hidden_state": axes},
         )
         quantize_dynamic(str(tmp / "model.onnx"), str(tmp / "model-int8.onnx"), per_channel=True, weight_type=QuantType.QInt8)
+        _fuse(tmp / "model.onnx", transformer.config)  # after quantising: the quantiser cannot type fused graphs
         st.tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
         meta: dict[str, Any] = {"model": name, "dim": reference.dim, "max_seq_length": reference.max_tokens,
                                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -260,6 +261,19 @@ def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | 
         return meta
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fuse(path: Path, config: Any) -> None:
+    """Fuse attention, LayerNorm and GELU with onnxruntime's transformer optimizer (kept only if it works)."""
+    try:
+        from onnxruntime.transformers import optimizer
+
+        fused = optimizer.optimize_model(str(path), model_type="bert", num_heads=int(config.num_attention_heads),
+                                         hidden_size=int(config.hidden_size))
+        fused.save_model_to_file(str(path.with_suffix(".fused.onnx")))
+        os.replace(path.with_suffix(".fused.onnx"), path)
+    except Exception:  # noqa: BLE001 - an unfused model is still correct, only slower
+        path.with_suffix(".fused.onnx").unlink(missing_ok=True)
 
 
 def _verification_texts(texts: Sequence[str] | None) -> list[str]:
