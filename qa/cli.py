@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything")
     p.add_argument("--skip-bad", action="store_true", help="index the readable files and list the others, instead of stopping")
     p.add_argument("--index-type", choices=["auto", "flat", "ivf", "hnsw"], default="auto",
-                   help="FAISS index: flat (exact) up to 200,000 chunks, ivf above (auto), or forced")
+                   help="FAISS index: flat (exact) up to 50,000 vectors, ivf above (auto), or forced")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("ask", help="answer a question (or a batch of them) from the releases")

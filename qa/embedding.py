@@ -156,6 +156,9 @@ class OnnxEncoder:
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             self._session = ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
             meta = json.loads((self.folder / "meta.json").read_text())
+            self._counter = Tokenizer.from_file(str(self.folder / "tokenizer.json"))  # counts whole texts: no truncation
+            self._counter.no_truncation()
+            self._counter.no_padding()
             tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
             tokenizer.enable_truncation(meta["max_seq_length"])
             tokenizer.enable_padding()
@@ -175,7 +178,7 @@ class OnnxEncoder:
 
     def count_tokens(self, text: str) -> int:
         self._ensure()
-        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
 
     def _run(self, texts: Sequence[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(list(texts))

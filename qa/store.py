@@ -40,7 +40,7 @@ __all__ = ["BuildReport", "Index", "build_index", "load_index", "index_status", 
 FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 BM25_K1, BM25_B = 0.9, 0.4  # chosen on SQuAD with benchmarks/tune_sentences.py (README "Retrieval quality")
-FLAT_MAX = 200_000  # above this many chunks the default FAISS index is HNSW (see README "Scale")
+FLAT_MAX = 50_000  # vectors per FAISS index (chunks, sentences) searched exactly; IVF above  # above this many chunks the default FAISS index is HNSW (see README "Scale")
 
 
 # ------------------------------------------------------------------ BM25 text
@@ -385,7 +385,43 @@ def build_index(
         lock.release()
 
 
+def _nothing_changed(corpus: Path, folder: Path, wanted: dict[str, Any], index_type: str) -> dict[str, Any] | None:
+    """The manifest, if the corpus and every setting match it exactly: then there is nothing to load or write.
+
+    Files are compared by size and modification time first and hashed only when those differ,
+    so re-indexing an unchanged archive costs a stat per file.
+    """
+    try:
+        manifest = _read_manifest(folder)
+    except IndexError_:
+        return None
+    same = (manifest["model"]["name"] == wanted["model"] and manifest["model"].get("backend", "torch") == wanted["backend"]
+            and manifest["chunking"] == wanted["chunking"] and manifest.get("bm25") == {"k1": BM25_K1, "b": BM25_B}
+            and (index_type == "auto" or manifest.get("index_type") == index_type)
+            and all((folder / name).exists() for name in manifest["live"].values()))
+    if not same:
+        return None
+    recorded = manifest["files"]
+    states = _scan(corpus, recorded)
+    if {s.source for s in states} != set(recorded):
+        return None
+    for s in states:
+        if s.sha256 is None:
+            if file_sha256(s.path.read_bytes()) != recorded[s.source]["sha256"]:
+                return None
+            recorded[s.source]["mtime_ns"] = s.mtime_ns  # touched, not changed: remember the new time
+            manifest["touched"] = True
+    return manifest
+
+
 def _build_locked(corpus, folder, files, encoder, model, backend, cfg, rebuild, index_type, progress, log, t0, skip_bad=False) -> BuildReport:  # type: ignore[no-untyped-def]
+    if not rebuild:
+        unchanged = _nothing_changed(corpus, folder, _wanted_config(encoder, model, cfg, backend), index_type)
+        if unchanged is not None:
+            if unchanged.pop("touched", False):
+                _write_manifest(folder, unchanged)
+            n = int(unchanged["chunk_count"])
+            return BuildReport(reused=n, chunks=n, files=len(files), seconds=time.perf_counter() - t0)
     try:
         old = None if rebuild else load_index(folder)
     except IndexError_ as exc:
@@ -515,7 +551,7 @@ def _duplicate_groups(records: dict[str, Any], threshold: float = 0.7) -> dict[s
     The canonical copy is the first dated one in path order (a dateline-less wire copy
     should not hide the ministry's dated original), so the choice is stable across runs.
     """
-    from datasketch import MinHash, MinHashLSH
+    from datasketch import LeanMinHash, MinHashLSH
 
     order = sorted(records, key=lambda s: (records[s].get("date") is None, s))
     canonical_of: dict[str, str] = {}
@@ -534,7 +570,7 @@ def _duplicate_groups(records: dict[str, Any], threshold: float = 0.7) -> dict[s
     hashes = {}
     for source in rest:
         values = np.frombuffer(bytes.fromhex(records[source]["minhash"]), dtype="<u4")
-        hashes[source] = MinHash(num_perm=64, seed=1, hashvalues=values, scheme="affine32")
+        hashes[source] = LeanMinHash(seed=1, hashvalues=values, scheme="affine32")
         lsh.insert(source, hashes[source])
     for source in rest:
         if source in canonical_of:
