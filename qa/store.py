@@ -385,7 +385,7 @@ def build_index(
         lock.release()
 
 
-def _nothing_changed(corpus: Path, folder: Path, wanted: dict[str, Any], index_type: str) -> dict[str, Any] | None:
+def _nothing_changed(corpus: Path, folder: Path, wanted: dict[str, Any], index_type: str, skip_bad: bool) -> dict[str, Any] | None:
     """The manifest, if the corpus and every setting match it exactly: then there is nothing to load or write.
 
     Files are compared by size and modification time first and hashed only when those differ,
@@ -401,7 +401,8 @@ def _nothing_changed(corpus: Path, folder: Path, wanted: dict[str, Any], index_t
             and all((folder / name).exists() for name in manifest["live"].values()))
     if not same:
         return None
-    recorded = manifest["files"]
+    # Files skipped as unreadable last time count as known while they stay the same (with --skip-bad).
+    recorded = {**(manifest.get("skipped", {}) if skip_bad else {}), **manifest["files"]}
     states = _scan(corpus, recorded)
     if {s.source for s in states} != set(recorded):
         return None
@@ -416,7 +417,7 @@ def _nothing_changed(corpus: Path, folder: Path, wanted: dict[str, Any], index_t
 
 def _build_locked(corpus, folder, files, encoder, model, backend, cfg, rebuild, index_type, progress, log, t0, skip_bad=False) -> BuildReport:  # type: ignore[no-untyped-def]
     if not rebuild:
-        unchanged = _nothing_changed(corpus, folder, _wanted_config(encoder, model, cfg, backend), index_type)
+        unchanged = _nothing_changed(corpus, folder, _wanted_config(encoder, model, cfg, backend), index_type, skip_bad)
         if unchanged is not None:
             if unchanged.pop("touched", False):
                 _write_manifest(folder, unchanged)
@@ -448,6 +449,7 @@ def _build_locked(corpus, folder, files, encoder, model, backend, cfg, rebuild, 
 
     per_file: dict[str, list[Chunk]] = {}
     file_records: dict[str, Any] = {}
+    skipped_records: dict[str, Any] = {}
     for state in states:
         data = None
         if state.size > MAX_FILE_BYTES:
@@ -471,6 +473,8 @@ def _build_locked(corpus, folder, files, encoder, model, backend, cfg, rebuild, 
                 signature = minhash_signature(release)
             except CorpusError as exc:
                 errors.append(str(exc))
+                skipped_records[state.source] = {"sha256": state.sha256, "size": state.size, "mtime_ns": state.mtime_ns,
+                                                 "reason": str(exc)}
                 continue
         per_file[state.source] = file_chunks
         file_records[state.source] = {
@@ -539,6 +543,7 @@ def _build_locked(corpus, folder, files, encoder, model, backend, cfg, rebuild, 
     report.embedded = sum(1 for c in chunk_texts if c in fresh)
     report.reused = len(chunks) - sum(1 for c in chunks if c.key in fresh)
     report.removed = len(set(old_chunk_rows) - set(chunk_texts)) if old else 0
+    file_records = {"files": file_records, "skipped": skipped_records if skip_bad else {}}
     _write_generation(folder, old, chunks, matrix, sentences.table, sentence_matrix, file_records, wanted, cfg, index_type)
     report.written = True
     report.seconds = time.perf_counter() - t0
@@ -662,7 +667,8 @@ def _write_generation(folder, old, chunks, matrix, sentence_table, sentence_matr
         "sentence_count": int(len(sentence_table)),
         "chunk_count": len(chunks),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "files": file_records,
+        "files": file_records["files"],
+        "skipped": file_records["skipped"],
         "live": live,
     }
     _write_manifest(folder, manifest)  # the switch: readers see the new generation from here on

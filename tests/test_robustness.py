@@ -154,3 +154,13 @@ def test_upload_names_stay_inside_corpus_and_bad_upload_adds_nothing(corpus, tmp
     assert sorted(p.name for p in corpus.iterdir()) == before
     with pytest.raises(QAError, match="unsupported file type"):
         session.add_releases([good], ["script.exe"])
+
+
+def test_skip_bad_indexes_the_rest_and_remembers_what_it_skipped(corpus, tmp_path, encoder):
+    (corpus / "latin1.txt").write_bytes("R\xe9sum\xe9 of the statement by the minister".encode("latin-1"))
+    index = tmp_path / "index"
+    report = build_index(corpus, index, encoder, skip_bad=True)
+    assert report.chunks == 19 and len(report.skipped) == 1 and "latin1.txt is not UTF-8" in report.skipped[0]
+    assert "1 unreadable files skipped" in report.summary()
+    again = build_index(corpus, index, encoder, skip_bad=True)
+    assert (again.embedded, again.written) == (0, False)  # an unchanged folder, bad file included, is a no-op
