@@ -64,6 +64,13 @@ class Encoder:
                 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
                 from sentence_transformers import SentenceTransformer
 
+                try:  # a per-weight progress bar on every start is noise in a terminal or a log
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()
+                except ImportError:
+                    pass
+
                 try:
                     self._model = SentenceTransformer(self._load_from, device=self.device)
                 except Exception as exc:  # noqa: BLE001 - any load failure gets the same advice
