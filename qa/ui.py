@@ -64,12 +64,15 @@ def render_release(session: QA, passage: Passage) -> str:
 
 def render_answer(answer: Answer, session: QA | None = None) -> str:
     """One chat reply: the answering sentence, then the cited passages (each can open its whole release)."""
-    if answer.no_answer:
+    if answer.no_answer and not answer.passages:  # e.g. a filter that nothing matches
+        head = f"<div class='qa-noanswer'>{escape(answer.message)}</div>"
+    elif answer.no_answer:
         head = ("<div class='qa-noanswer'><strong>Not in the releases.</strong> "
                 f"{escape(answer.message.replace('The releases', 'The indexed releases'))}</div>")
     else:
         head = f"<div class='qa-lead'>{escape(answer.answer or '')}</div>"
-    parts = [f"<div class='qa-answer'>{head}<div class='qa-sources'>{'Closest passages' if answer.no_answer else 'Sources'}</div>"]
+    label = "" if not answer.passages else "Closest passages" if answer.no_answer else "Sources"
+    parts = [f"<div class='qa-answer'>{head}<div class='qa-sources'>{label}</div>"]
     for p in answer.passages:
         release = ""
         if session is not None:
