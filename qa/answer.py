@@ -193,10 +193,7 @@ class QA:
     def update(self, **kwargs: Any):  # type: ignore[no-untyped-def]
         """Re-index the corpus incrementally and switch to the new index (queries keep the old one until then)."""
         report = build_index(self.corpus, self.folder, self.encoder, **kwargs)
-        index = load_index(self.folder)
-        with self._lock:
-            self._retriever = Retriever(index, self.encoder, self.fusion)
-            self._stamp = self._manifest_stamp()
+        self.ensure_index()  # a new manifest means a new generation: load it now, not on the next question
         return report
 
     def add_releases(self, files: Sequence[str | Path], names: Sequence[str] | None = None):  # type: ignore[no-untyped-def]
@@ -208,7 +205,7 @@ class QA:
         files = [Path(f) for f in files]
         names = list(names) if names else [f.name for f in files]
         if not files:
-            raise CorpusError("no files given: choose one or more .txt or .md releases")
+            raise CorpusError(f"no files given: choose one or more releases ({', '.join(SUPPORTED_SUFFIXES)})")
         if len(files) > MAX_UPLOAD_FILES:
             raise CorpusError(f"{len(files)} files at once; the limit is {MAX_UPLOAD_FILES}: upload them in smaller groups")
         targets: list[tuple[Path, Path]] = []

@@ -33,6 +33,7 @@ __all__ = [
     "parse_dateline",
     "unsupported_files",
     "minhash_signature",
+    "check_size",
 ]
 
 # ---------------------------------------------------------------- normalising
@@ -544,14 +545,19 @@ def file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def check_size(source: str, size: int) -> None:
+    """Refuse files far too big to be a release (the same limit for `qa index`, uploads and readers)."""
+    if size > MAX_FILE_BYTES:
+        raise CorpusError(f"{source} is {size / 1e6:.1f} MB; releases over {MAX_FILE_BYTES / 1e6:.0f} MB are not indexed: "
+                          "split it into releases")
+
+
 def read_release(path: Path, root: Path | None = None) -> Release:
     """Read and clean one release file; errors name the file and say how to fix it."""
     path = Path(path)
     source = path.relative_to(root).as_posix() if root else path.name
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise CorpusError(f"{source} is {size / 1e6:.1f} MB; releases over {MAX_FILE_BYTES / 1e6:.0f} MB are not indexed: split it into releases")
+        check_size(source, path.stat().st_size)
         data = path.read_bytes()
     except OSError as exc:
         raise CorpusError(f"cannot read {source}: {exc.strerror}") from None

@@ -254,10 +254,9 @@ def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | 
         (tmp / "meta.json").write_text(json.dumps(meta))
         probe = _verification_texts(texts)
         expected = reference.encode(probe)
-        for backend, file in (("onnx", "model.onnx"), ("onnx-int8", "model-int8.onnx")):
-            candidate = OnnxEncoder.__new__(OnnxEncoder)
-            candidate.__init__(load_from, backend)
-            candidate.folder = tmp
+        for backend in ("onnx", "onnx-int8"):
+            candidate = OnnxEncoder(load_from, backend)
+            candidate.folder = tmp  # the export under test, before it is moved into the cache
             cosine = float((candidate.encode(probe) * expected).sum(axis=1).mean())
             meta[f"cosine_{backend}"] = round(cosine, 5)
             if cosine < MIN_COSINE:

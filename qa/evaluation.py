@@ -178,7 +178,9 @@ class _Peers:
         self.bm25.index(bm25_tokenize(texts), show_progress=False)
         from .embedding import Encoder
 
-        self.model = Encoder(session.encoder.name if session.encoder.backend == "torch" else None).model  # plain SentenceTransformer
+        # The plain SentenceTransformer: the session's own when it runs torch, loaded once otherwise.
+        reference = session.encoder if isinstance(session.encoder, Encoder) else Encoder(session.encoder.name)
+        self.model = reference.model
         cache = session.folder / f"peer-dense-{hashlib.sha256(''.join(texts).encode()).hexdigest()[:12]}.npy"
         if cache.exists():
             vectors = np.load(cache)

@@ -192,7 +192,7 @@ class Retriever:
             dense_rows = found[0][found[0] >= 0]
             sentence_ids = None if allowed is None else np.flatnonzero(allowed[self.index.sentence_table[:, 0]])
             n_sentences = self.index.sentences.ntotal if sentence_ids is None else len(sentence_ids)
-            if method in ("convex", "rrf") and n_sentences:
+            if method == "convex" and n_sentences:  # only score fusion uses the sentence signal
                 s_scores, s_rows = _search(self.index.sentences, qvec, min(n_sentences, 3 * pool), sentence_ids)
                 valid = s_rows[0] >= 0
                 for owner, score in zip(self.index.sentence_table[s_rows[0][valid], 0], s_scores[0][valid]):

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .chunking import Chunk, ChunkConfig, chunk_release, sentence_spans
-from .corpus import (MAX_FILE_BYTES, SUPPORTED_SUFFIXES, corpus_files, file_sha256, minhash_signature, parse_bytes,
+from .corpus import (SUPPORTED_SUFFIXES, check_size, corpus_files, file_sha256, minhash_signature, parse_bytes,
                      unsupported_files)
 from .embedding import Encoder
 from .errors import CorpusError, IndexError_
@@ -40,7 +40,7 @@ __all__ = ["BuildReport", "Index", "build_index", "load_index", "index_status", 
 FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 BM25_K1, BM25_B = 0.9, 0.4  # chosen on SQuAD with benchmarks/tune_sentences.py (README "Retrieval quality")
-FLAT_MAX = 50_000  # vectors per FAISS index (chunks, sentences) searched exactly; IVF above  # above this many chunks the default FAISS index is HNSW (see README "Scale")
+FLAT_MAX = 50_000  # vectors per FAISS index (chunks, sentences) searched exactly; IVF above (README "Speed and scale")
 
 
 # ------------------------------------------------------------------ BM25 text
@@ -250,6 +250,23 @@ def _scan(corpus: Path, previous: dict[str, Any]) -> list[_FileState]:
     return states
 
 
+def _files_match(corpus: Path, recorded: dict[str, Any]) -> bool:
+    """Whether the corpus holds exactly the recorded files with the recorded contents.
+
+    Files are compared by size and modification time first and hashed only when those
+    differ; a file touched but not changed gets its new time written into ``recorded``.
+    """
+    states = _scan(corpus, recorded)
+    if {s.source for s in states} != set(recorded):
+        return False
+    for s in states:
+        if s.sha256 is None:
+            if file_sha256(s.path.read_bytes()) != recorded[s.source]["sha256"]:
+                return False
+            recorded[s.source]["mtime_ns"] = s.mtime_ns
+    return True
+
+
 def _wanted_config(encoder: Any, model: str | None, cfg: ChunkConfig, backend: str | None = None) -> dict[str, Any]:
     from .embedding import resolve_model
 
@@ -271,17 +288,12 @@ def index_status(corpus: Path, folder: Path, model: str | None = None, cfg: Chun
         return "incompatible"
     if manifest["model"].get("backend", "torch") != wanted["backend"]:
         return "other-backend"
-    recorded = manifest["files"]
+    # Files the last build skipped as unreadable (--skip-bad) stay skipped while they stay the same.
+    recorded = {**manifest.get("skipped", {}), **manifest["files"]}
     try:
-        states = _scan(Path(corpus), recorded)
+        return "fresh" if _files_match(Path(corpus), recorded) else "stale"
     except CorpusError:
         return "fresh"  # nothing to compare against: keep answering from what is built
-    if {s.source for s in states} != set(recorded):
-        return "stale"
-    for s in states:
-        if s.sha256 is None and file_sha256(s.path.read_bytes()) != recorded[s.source]["sha256"]:
-            return "stale"
-    return "fresh"
 
 
 # ---------------------------------------------------------------------- build
@@ -388,8 +400,7 @@ def build_index(
 def _nothing_changed(corpus: Path, folder: Path, wanted: dict[str, Any], index_type: str, skip_bad: bool) -> dict[str, Any] | None:
     """The manifest, if the corpus and every setting match it exactly: then there is nothing to load or write.
 
-    Files are compared by size and modification time first and hashed only when those differ,
-    so re-indexing an unchanged archive costs a stat per file.
+    Re-indexing an unchanged archive costs a stat per file (see :func:`_files_match`).
     """
     try:
         manifest = _read_manifest(folder)
@@ -403,15 +414,10 @@ def _nothing_changed(corpus: Path, folder: Path, wanted: dict[str, Any], index_t
         return None
     # Files skipped as unreadable last time count as known while they stay the same (with --skip-bad).
     recorded = {**(manifest.get("skipped", {}) if skip_bad else {}), **manifest["files"]}
-    states = _scan(corpus, recorded)
-    if {s.source for s in states} != set(recorded):
+    times = {source: r["mtime_ns"] for source, r in recorded.items()}
+    if not _files_match(corpus, recorded):
         return None
-    for s in states:
-        if s.sha256 is None:
-            if file_sha256(s.path.read_bytes()) != recorded[s.source]["sha256"]:
-                return None
-            recorded[s.source]["mtime_ns"] = s.mtime_ns  # touched, not changed: remember the new time
-            manifest["touched"] = True
+    manifest["touched"] = any(r["mtime_ns"] != times[source] for source, r in recorded.items())
     return manifest
 
 
@@ -452,8 +458,10 @@ def _build_locked(corpus, folder, files, encoder, model, backend, cfg, rebuild, 
     skipped_records: dict[str, Any] = {}
     for state in states:
         data = None
-        if state.size > MAX_FILE_BYTES:
-            errors.append(f"{state.source} is {state.size / 1e6:.1f} MB; releases over {MAX_FILE_BYTES / 1e6:.0f} MB are not indexed: split it")
+        try:
+            check_size(state.source, state.size)
+        except CorpusError as exc:
+            errors.append(str(exc))
             continue
         if state.sha256 is None:
             data = state.path.read_bytes()
@@ -528,7 +536,8 @@ def _build_locked(corpus, folder, files, encoder, model, backend, cfg, rebuild, 
     old_sentence_rows: dict[str, int] = {}
     if same_model and old is not None:
         old_chunk_rows = {c.key: row for row, c in reversed(list(enumerate(old.chunks)))}
-        old_sentence_rows = {k: row for row, k in reversed(list(enumerate(_sentence_table(old.chunks, cfg).keys)))}
+        old_cfg = ChunkConfig(**old.manifest["chunking"])  # keys as the old vectors were embedded
+        old_sentence_rows = {k: row for row, k in reversed(list(enumerate(_sentence_table(old.chunks, old_cfg).keys)))}
     missing = [k for k in chunk_texts if k not in old_chunk_rows] + [k for k in sentence_texts if k not in old_sentence_rows]
     missing = list(dict.fromkeys(missing))
     if len(missing) > 64:

@@ -12,7 +12,6 @@ import json
 import os
 import threading
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -43,12 +42,17 @@ def _cite(p: Passage) -> str:
             f" · <code>{escape(p.source)}</code> · paragraph {p.paragraph}{part} · score {p.score:.3f}")
 
 
-def render_release(session: QA, passage: Passage) -> str:
-    """The whole release, paragraph by paragraph, with the cited passage marked (and the answer inside it)."""
+def _release_paragraphs(session: QA, source: str) -> list[str]:
     try:
-        paragraphs = list(read_release(session.corpus / passage.source, session.corpus).paragraphs)
+        return list(read_release(session.corpus / source, session.corpus).paragraphs)
     except (CorpusError, OSError):  # file gone since indexing: fall back to what the index holds
-        paragraphs = [c.text for c in session.ensure_index().chunks if c.source == passage.source]
+        return [c.text for c in session.ensure_index().chunks if c.source == source]
+
+
+def render_release(session: QA, passage: Passage, paragraphs: list[str] | None = None) -> str:
+    """The whole release, paragraph by paragraph, with the cited passage marked (and the answer inside it)."""
+    if paragraphs is None:
+        paragraphs = _release_paragraphs(session, passage.source)
     out = []
     for i, para in enumerate(paragraphs, start=1):
         cited = passage.text in para or para in passage.text
@@ -73,11 +77,14 @@ def render_answer(answer: Answer, session: QA | None = None) -> str:
         head = f"<div class='qa-lead'>{escape(answer.answer or '')}</div>"
     label = "" if not answer.passages else "Closest passages" if answer.no_answer else "Sources"
     parts = [f"<div class='qa-answer'>{head}<div class='qa-sources'>{label}</div>"]
+    releases: dict[str, list[str]] = {}  # passages often share a release: read and clean each file once
     for p in answer.passages:
         release = ""
         if session is not None:
+            if p.source not in releases:
+                releases[p.source] = _release_paragraphs(session, p.source)
             release = (f"<details class='qa-open'><summary>Open the whole release</summary>"
-                       f"<div class='qa-release'>{render_release(session, p)}</div></details>")
+                       f"<div class='qa-release'>{render_release(session, p, releases[p.source])}</div></details>")
         parts.append(f"<div class='qa-passage'><div class='qa-cite'>{_cite(p)}</div>"
                      f"<div class='qa-text'>{_marked(p.text, p.answer_start, p.answer_end)}</div>{release}</div>")
     if answer.followup:
@@ -116,7 +123,3 @@ class FeedbackLog:
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
         return entry
-
-
-def passage_from_dict(data: dict[str, Any]) -> Passage:
-    return Passage(**{k: data[k] for k in asdict(Passage(0, 0, "", "", None, "", 0, "")) if k in data})

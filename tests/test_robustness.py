@@ -15,7 +15,7 @@ from qa import QA, QAError
 from qa.chunking import approx_tokens, chunk_release, sentence_spans
 from qa.corpus import MAX_FILE_BYTES, clean_text, parse_release, read_release, safe_filename
 from qa.errors import CorpusError, IndexError_, QueryError
-from qa.store import build_index, load_index
+from qa.store import build_index, index_status, load_index
 
 # Arbitrary Unicode, with the awkward parts over-represented: controls, RTL marks, NBSP, bullets, newlines.
 AWKWARD = st.sampled_from(list("\n\n\r\t\u00a0\u200b\u202e\u200f\u0000\u0007•o-*1.#>[]()<>&\"'") + ["\u05e9\u05dc\u05d5\u05dd", "مرحبا", "바로가기", "Menu", "###"])
@@ -164,3 +164,4 @@ def test_skip_bad_indexes_the_rest_and_remembers_what_it_skipped(corpus, tmp_pat
     assert "1 unreadable files skipped" in report.summary()
     again = build_index(corpus, index, encoder, skip_bad=True)
     assert (again.embedded, again.written) == (0, False)  # an unchanged folder, bad file included, is a no-op
+    assert index_status(corpus, index) == "fresh"  # so `qa ask` answers instead of rebuilding into the bad file
