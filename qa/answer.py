@@ -3,9 +3,12 @@
 The sentence is the one, among the top passages, whose stored embedding is
 closest to the question, nudged by how many of the question's distinctive words
 it contains, by whether it holds the kind of thing asked for (a date for
-"when") and by its passage's rank. Abstention compares the best passage's dense
-similarity with a threshold calibrated on held-out questions
-(``python -m qa eval calibrate``), never on the questions we report.
+"when") and by its passage's rank. Abstention (:class:`AbstainPolicy`) first
+looks at how close the best passage is to the question; when that is
+middling, it checks, word by word and in context, whether the passage covers
+what the question asks about, and names the words it does not. Its values are
+calibrated on held-out questions (``python -m qa eval calibrate``), never on
+the questions we report.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy as np
 from .corpus import SUPPORTED_SUFFIXES, parse_bytes, safe_filename
 from .embedding import make_encoder
 from .errors import CorpusError, IndexError_, QueryError
-from .retrieval import FusionConfig, Retriever
+from .retrieval import FusionConfig, Retriever, stop_word
 from .store import Index, bm25_tokenize, build_index, index_status, load_index
 
 __all__ = ["Answer", "Passage", "QA", "ask", "DEFAULT_CORPUS", "DEFAULT_INDEX", "MAX_QUESTION_CHARS"]
@@ -37,10 +40,46 @@ MAX_QUESTION_CHARS = 1000
 MAX_K = 50
 MAX_UPLOAD_FILES = 20
 MAX_UPLOAD_BYTES = 5_000_000
-# Calibrated on the held-out split of tests/data/seed_qa.jsonl with `python -m qa eval calibrate`.
-ABSTAIN_THRESHOLD = float(os.environ.get("QA_ABSTAIN_THRESHOLD", 0.182))
 UNKNOWN_PENALTY = 0.25
 NO_ANSWER_MESSAGE = "The releases don't cover this question. The closest passages are listed below."
+
+
+@dataclass(frozen=True)
+class AbstainPolicy:
+    """When to say "not in the releases". Calibrated on the dev split of eval/seed_qa.jsonl (`qa eval calibrate`).
+
+    Below ``floor`` the evidence is too weak to answer. Between ``floor`` and
+    ``check_below`` the best passage is on topic but may not say what is asked
+    ("What was the budget of the UN Command?"): the question's words are
+    matched in context against that passage, and the answer stands only if
+    they are covered (weighted share >= ``coverage``, no word below ``word``).
+    Above ``check_below`` the match is strong enough to answer at once, so most
+    questions never pay for the check.
+    """
+
+    floor: float = 0.0
+    check_below: float = 0.44
+    coverage: float = 0.38
+    word: float = 0.24
+
+    @classmethod
+    def from_env(cls) -> "AbstainPolicy":
+        """QA_ABSTAIN="floor,check_below,coverage,word" overrides the calibrated values."""
+        raw = os.environ.get("QA_ABSTAIN", "").strip()
+        if not raw:
+            return cls()
+        try:
+            return cls(*(float(x) for x in raw.split(",")))
+        except (TypeError, ValueError):
+            raise QueryError(f"QA_ABSTAIN={raw!r} is not four numbers 'floor,check_below,coverage,word': "
+                             f"unset it to use the calibrated {cls()}") from None
+
+    def abstains(self, confidence: float, coverage: float | None, words: Sequence[tuple[str, float]]) -> bool:
+        if confidence < self.floor:
+            return True
+        if confidence >= self.check_below or coverage is None:
+            return False
+        return coverage < self.coverage or any(share < self.word for _, share in words)
 
 
 @dataclass
@@ -79,8 +118,15 @@ class Answer:
     query: str = ""  # what was searched, after follow-up resolution
     followup: bool = False
     confidence: float = 0.0
+    coverage: float | None = None  # share of the question the best passage covers; None when not checked
+    coverage_words: list[tuple[str, float]] = field(default_factory=list)  # each question word's share
     timings: dict[str, float] = field(default_factory=dict)
     id: Any = None
+
+    @property
+    def uncovered(self) -> list[str]:
+        """Question words the best passage says nothing about ("budget"): why it abstained."""
+        return [word for word, share in self.coverage_words if share < AbstainPolicy.word]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of `python -m qa ask --json` (core fields first, extras after)."""
@@ -89,7 +135,10 @@ class Answer:
             "passages": [asdict(p) for p in self.passages],
         }
         data.update(message=self.message, query=self.query, followup=self.followup,
-                    confidence=round(self.confidence, 4), timings={k: round(v, 2) for k, v in self.timings.items()})
+                    confidence=round(self.confidence, 4),
+                    coverage=None if self.coverage is None else round(self.coverage, 4),
+                    coverage_words=[[w, c] for w, c in self.coverage_words],
+                    timings={k: round(v, 2) for k, v in self.timings.items()})
         return data
 
 
@@ -141,14 +190,15 @@ class QA:
         *,
         backend: str | None = None,
         fusion: FusionConfig = FusionConfig(),
-        abstain_threshold: float | None = None,
+        abstain: AbstainPolicy | None = None,
         auto_build: bool = True,
     ) -> None:
         self.corpus = Path(corpus) if corpus else DEFAULT_CORPUS
         self.folder = Path(index) if index else DEFAULT_INDEX
         self.encoder = make_encoder(model, backend)
         self.fusion = fusion
-        self.abstain_threshold = ABSTAIN_THRESHOLD if abstain_threshold is None else abstain_threshold
+        self.abstain = abstain or AbstainPolicy.from_env()
+        self._token_cache: dict[tuple[str, str], tuple[list[str], np.ndarray]] = {}  # passage -> token vectors
         self.auto_build = auto_build
         self._lock = threading.RLock()
         self._retriever: Retriever | None = None
@@ -180,6 +230,7 @@ class QA:
                     build_index(self.corpus, self.folder, self.encoder, rebuild=True)  # corrupt: rebuild from the corpus
                     index = load_index(self.folder)
                 self._retriever = Retriever(index, self.encoder, self.fusion)
+                self._token_cache.clear()
                 self._stamp = self._manifest_stamp()
             return self._retriever.index
 
@@ -279,18 +330,44 @@ class QA:
         sentence, confidence = self._best_sentence(retriever.index, result.query, result.query_vector, passages,
                                                    [h.row for h in result.hits])
         result.timings["answer_ms"] = (time.perf_counter() - t) * 1000
-        no_answer = not passages or confidence < self.abstain_threshold
+        coverage, words = None, []
+        if passages and self.abstain.floor <= confidence < self.abstain.check_below:
+            t = time.perf_counter()
+            coverage, words = self._coverage(question, passages[0])
+            result.timings["coverage_ms"] = (time.perf_counter() - t) * 1000
+        no_answer = not passages or self.abstain.abstains(confidence, coverage, words)
+        message = ""
+        if no_answer:
+            missing = [w for w, share in words if share < self.abstain.word]
+            message = (f"The releases don't cover this question: the closest passage never mentions {', '.join(missing)}. "
+                       "The closest passages are listed below." if missing else NO_ANSWER_MESSAGE)
         return Answer(
             question=question,
             answer=None if no_answer else sentence,
             no_answer=no_answer,
             passages=passages,
-            message=NO_ANSWER_MESSAGE if no_answer else "",
+            message=message,
             query=result.query,
             followup=result.followup,
             confidence=confidence,
+            coverage=coverage,
+            coverage_words=words,
             timings=result.timings,
         )
+
+    def _coverage(self, question: str, passage: Passage) -> tuple[float, list[tuple[str, float]]]:
+        """:func:`question_coverage` of the question by the best passage; passage token vectors are cached."""
+        index = self.retriever.index
+        text = f"{passage.title}. {passage.text}" if passage.title else passage.text
+        key = (passage.doc_id, text)
+        q_tokens = self.encoder.token_vectors([question])[0]  # alone: batched with the passage it would be padded
+        cached = self._token_cache.get(key)
+        if cached is None:
+            cached = self.encoder.token_vectors([text])[0]
+            if len(self._token_cache) >= 512:
+                self._token_cache.pop(next(iter(self._token_cache)))
+            self._token_cache[key] = cached
+        return question_coverage(q_tokens, cached, set(bm25_tokenize([text])[0]), index.bm25_idf)
 
     @staticmethod
     def _best_sentence(index: Index, query: str, qvec: np.ndarray, passages: list[Passage], rows: list[int],
@@ -351,6 +428,40 @@ def _answer_type_bonus(question: str, sentence: str) -> float:
             found = {m.group(0) for m in looks_like.finditer(sentence)} - {m.group(0) for m in looks_like.finditer(question)}
             return 0.1 if found else 0.0
     return 0.0
+
+
+def question_coverage(question: tuple[list[str], np.ndarray], passage: tuple[list[str], np.ndarray],
+                      passage_stems: set[str], idf: Any) -> tuple[float, list[tuple[str, float]]]:
+    """How much of what the question asks about the passage talks about, from 0 to 1; and each word's share.
+
+    Each question word is matched against the passage's words in context (the
+    model's token vectors, as BERTScore does): "backing" finds "support",
+    "drills" finds "exercises", "budget" finds nothing. A word the passage
+    uses (same stem) counts in full. Rare words weigh more (BM25 IDF), question
+    and stop words not at all. This is what tells "What was the budget of the
+    UN Command?" (on topic, unanswered) from a paraphrase of something stated.
+    """
+    pieces, q_vectors = question
+    words: list[tuple[str, list[int]]] = []
+    for i, piece in enumerate(pieces):
+        if piece.startswith("##") and words:
+            words[-1] = (words[-1][0] + piece[2:], words[-1][1] + [i])
+        else:
+            words.append((piece, [i]))
+    best = (q_vectors @ passage[1].T).max(axis=1) if len(passage[0]) else np.zeros(len(pieces))
+    scored: list[tuple[str, float, float]] = []
+    for word, rows in words:
+        if not any(c.isalnum() for c in word) or stop_word(word):
+            continue
+        stems = bm25_tokenize([word])[0]
+        if not stems:
+            continue
+        share = 1.0 if stems[0] in passage_stems else float(np.clip(best[rows].mean(), 0.0, 1.0))
+        scored.append((word, share, idf(stems[0])))
+    if not scored:
+        return 1.0, []
+    total = sum(w for _, _, w in scored)
+    return sum(s * w for _, s, w in scored) / total, [(word, round(s, 3)) for word, s, _ in scored]
 
 
 _DEFAULT: dict[tuple[str, str, str | None], QA] = {}

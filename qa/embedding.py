@@ -106,6 +106,25 @@ class Encoder:
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
 
+    def token_vectors(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
+        """Each text's word pieces with their contextual vectors (unit length), special tokens left out."""
+        model = self.model
+        hidden = model.encode(list(texts), output_value="token_embeddings", convert_to_numpy=False,
+                              batch_size=self.batch_size)
+        out = []
+        for text, vectors in zip(texts, hidden):
+            ids = model.tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"]
+            out.append(_word_pieces(model.tokenizer.convert_ids_to_tokens(ids), vectors.float().cpu().numpy()))
+        return out
+
+
+def _word_pieces(pieces: Sequence[str], vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
+    n = min(len(pieces), len(vectors))
+    keep = [i for i in range(n) if pieces[i] not in ("[CLS]", "[SEP]", "[PAD]", "<s>", "</s>", "<pad>")]
+    chosen = vectors[keep].astype(np.float32)
+    chosen /= np.maximum(np.linalg.norm(chosen, axis=1, keepdims=True), 1e-12)
+    return [pieces[i] for i in keep], chosen
+
 
 # --------------------------------------------------------------------------- ONNX
 
@@ -187,11 +206,21 @@ class OnnxEncoder:
         self._ensure()
         return len(self._counter.encode(text, add_special_tokens=False).ids)
 
-    def _run(self, texts: Sequence[str]) -> np.ndarray:
+    def _hidden(self, texts: Sequence[str]) -> tuple[Any, np.ndarray, np.ndarray]:
         encodings = self._tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+        return encodings, mask, hidden
+
+    def token_vectors(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
+        """Each text's word pieces with their contextual vectors (unit length), special tokens left out."""
+        self._ensure()
+        encodings, mask, hidden = self._hidden(texts)
+        return [_word_pieces(e.tokens[: int(m.sum())], h[: int(m.sum())]) for e, m, h in zip(encodings, mask, hidden)]
+
+    def _run(self, texts: Sequence[str]) -> np.ndarray:
+        _, mask, hidden = self._hidden(texts)
         pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 

@@ -22,13 +22,13 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .answer import QA
+from .answer import QA, AbstainPolicy
 from .errors import QAError
 from .retrieval import FusionConfig
 from .store import bm25_tokenize
@@ -308,21 +308,53 @@ def _answer_metrics(queries: list[EvalQuery], rankings: list[list[bool]], answer
 GoldQAEvaluator = RetrievalEvaluator  # gold substrings are judged by the same evaluator
 
 
-def calibrate(session: QA, queries: list[EvalQuery], max_false_abstain: float = 0.03) -> dict[str, float]:
-    """Highest abstention threshold that wrongly abstains on at most ``max_false_abstain`` of answerable questions."""
-    conf_ans, conf_unans = [], []
-    for q in queries:
-        a = session.ask(q.question, 5, q.history)
-        (conf_ans if q.answerable else conf_unans).append(a.confidence)
-    if not conf_ans:
+def calibrate(session: QA, queries: list[EvalQuery], max_false_abstain: float = 0.03) -> dict[str, Any]:
+    """The abstention policy that abstains on the most unanswerable questions while wrongly abstaining on at most
+    ``max_false_abstain`` of the answerable ones.
+
+    Every question gets its confidence and its coverage check, then a grid over
+    the four :class:`AbstainPolicy` values is scored at once. Ties go to the
+    policy that abstains least and checks fewest questions (lowest values), so
+    nothing is tuned beyond what the split shows.
+    """
+    conf, cov, worst, answerable = [], [], [], []
+    kept, session.abstain = session.abstain, AbstainPolicy(-math.inf, math.inf, 0.0, 0.0)  # check every question
+    try:
+        for q in queries:
+            a = session.ask(q.question, 5, q.history)
+            conf.append(a.confidence)
+            cov.append(1.0 if a.coverage is None else a.coverage)
+            worst.append(min((share for _, share in a.coverage_words), default=1.0))
+            answerable.append(q.answerable)
+    finally:
+        session.abstain = kept
+    if not any(answerable):
         raise QAError("calibration needs answerable questions in the split")
-    ordered = sorted(conf_ans)
-    allowed = int(math.floor(max_false_abstain * len(ordered)))
-    threshold = ordered[allowed] - 1e-6  # abstain strictly below the (allowed+1)-th lowest answerable confidence
-    recall = sum(1 for c in conf_unans if c < threshold) / len(conf_unans) if conf_unans else 0.0
-    return {"threshold": round(threshold, 4), "abstain_recall": recall,
-            "false_abstain": sum(1 for c in conf_ans if c < threshold) / len(conf_ans),
-            "answerable": len(conf_ans), "unanswerable": len(conf_unans)}
+    c, v, w, ans = (np.array(x)[:, None] for x in (conf, cov, worst, answerable))
+    allowed = int(math.floor(max_false_abstain * int(ans.sum())))
+    best: tuple[Any, ...] | None = None
+    for floor in np.round(np.arange(0.0, 0.301, 0.01), 2):
+        for check_below in np.round(np.arange(0.30, 0.801, 0.02), 2):
+            grid = [(cv, wd) for cv in np.round(np.arange(0.30, 0.801, 0.02), 2)
+                    for wd in np.round(np.concatenate([[0.0], np.arange(0.15, 0.301, 0.01)]), 2)]
+            cvs = np.array([g[0] for g in grid])[None, :]
+            wds = np.array([g[1] for g in grid])[None, :]
+            abstain = (c < floor) | ((c < check_below) & ((v < cvs) | (w < wds)))  # questions x policies
+            false = (abstain & ans).sum(axis=0)
+            caught = (abstain & ~ans).sum(axis=0)
+            for j in np.flatnonzero(false <= allowed):
+                key = (-int(caught[j]), int(false[j]), check_below, floor, grid[j][0], grid[j][1])
+                if best is None or key < best:
+                    best = key
+    if best is None:
+        raise QAError(f"no policy keeps false abstentions at or under {max_false_abstain:.0%} on this split: "
+                      "check that its answerable questions have gold passages in the corpus")
+    check_below, floor, coverage, word = (float(x) for x in best[2:])
+    policy = AbstainPolicy(floor=floor, check_below=check_below, coverage=coverage, word=word)
+    n_ans, n_unans = int(ans.sum()), int((~ans).sum())
+    return {"policy": asdict(policy), "abstain_recall": -best[0] / n_unans if n_unans else 0.0,
+            "false_abstain": best[1] / n_ans, "answerable": n_ans, "unanswerable": n_unans,
+            "set": f"QA_ABSTAIN={policy.floor},{policy.check_below},{policy.coverage},{policy.word}"}
 
 
 # ------------------------------------------------------------------ reports
@@ -463,5 +495,5 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     session = QA(args.corpus, args.index or CACHE / "gold-index", args.model)
     result = calibrate(session, queries)
     print(json.dumps(result, indent=1))
-    print(f"set ABSTAIN_THRESHOLD = {result['threshold']} in qa/answer.py (or QA_ABSTAIN_THRESHOLD)")
+    print(f"put these values in AbstainPolicy's defaults in qa/answer.py, or try them with {result['set']}")
     return 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -89,6 +90,14 @@ class Index:
         """Rows of ``sentences`` that belong to one chunk (the table is in chunk order)."""
         owners = self.sentence_table[:, 0]
         return range(int(np.searchsorted(owners, chunk_row, "left")), int(np.searchsorted(owners, chunk_row, "right")))
+
+    def bm25_idf(self, stem: str) -> float:
+        """BM25's IDF of a stem in this corpus; a stem the corpus never uses gets the highest."""
+        scores = self.bm25.scores
+        column = self.bm25.vocab_dict.get(stem)
+        df = 0 if column is None else int(scores["indptr"][column + 1] - scores["indptr"][column])
+        n = int(scores["num_docs"])
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     @property
     def model(self) -> str:

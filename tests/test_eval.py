@@ -8,6 +8,7 @@ import math
 import pytest
 
 from conftest import ROOT, run_cli
+from qa.answer import AbstainPolicy
 from qa.evaluation import EvalQuery, RetrievalEvaluator, calibrate, load_gold, metrics_at
 
 
@@ -43,19 +44,27 @@ def test_full_pipeline_beats_both_peers_on_seed_test_split(seed_qa):
     ours = methods["release-qa (hybrid + follow-ups)"]
     assert ours["mrr@10"] > methods["bm25 (bm25s)"]["mrr@10"]
     assert ours["mrr@10"] > methods["dense (sentence-transformers + FAISS flat)"]["mrr@10"]
-    assert ours["hit@1"] >= 0.9 and ours["followup_hit@1"] >= 0.8
-    assert ours["false_abstain"] <= 0.05 and ours["abstain_recall"] >= 0.4
+    assert ours["hit@1"] >= 0.9 and ours["followup_hit@1"] >= 0.9
+    assert ours["false_abstain"] <= 0.03 and ours["abstain_recall"] >= 0.8
     assert results["primary_metric"] == "mrr@10" and results["primary"] == ours["mrr@10"]
 
 
-def test_calibration_uses_answerable_confidences(seed_qa):
+def test_calibration_finds_a_policy_that_separates_the_split(seed_qa):
     queries = [EvalQuery("a", "Which country became the 18th UNC Member State?", gold=["Germany"]),
                EvalQuery("b", "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?", gold=["Kim Yong Hyun"]),
-               EvalQuery("u", "What is the recipe for kimchi?")]
+               EvalQuery("c", "What did the ministers agree about joint drills?", gold=["combined exercises"]),
+               EvalQuery("u", "What is the recipe for kimchi?"),
+               EvalQuery("v", "What was the budget of the United Nations Command in 2024?")]
     result = calibrate(seed_qa, queries)
-    low = min(seed_qa.ask(q.question).confidence for q in queries[:2])
-    assert result["threshold"] == pytest.approx(low - 1e-6, abs=1e-4)
     assert result["false_abstain"] == 0.0 and result["abstain_recall"] == 1.0
+    assert result["answerable"] == 3 and result["unanswerable"] == 2
+    kept = seed_qa.abstain
+    seed_qa.abstain = AbstainPolicy(**result["policy"])
+    try:  # the policy does on the questions what calibration says it does
+        assert [seed_qa.ask(q.question).no_answer for q in queries] == [False, False, False, True, True]
+    finally:
+        seed_qa.abstain = kept
+    assert seed_qa.abstain == kept
 
 
 SQUAD = {"data": [{"title": "Harbour_Authority", "paragraphs": [

@@ -88,3 +88,53 @@ def test_module_level_ask_builds_index_on_first_use(seed_corpus, tmp_path):
     answer = ask("Which country became the 18th UNC Member State?", corpus=seed_corpus, index=index, k=2)
     assert (index / "manifest.json").exists()
     assert "Germany" in answer.passages[0].text
+
+
+def test_on_topic_question_the_release_does_not_answer_abstains_and_says_why(seed_qa):
+    # The top passage is about the UN Command and its date; nothing says "budget": similarity alone would answer.
+    answer = seed_qa.ask("What was the budget of the United Nations Command in 2024?")
+    assert answer.no_answer and answer.answer is None
+    assert answer.passages[0].source == MND  # the closest passages are still listed
+    assert "budget" in answer.uncovered and "never mentions budget" in answer.message
+    assert answer.coverage is not None and "coverage_ms" in answer.timings
+
+
+def test_coverage_matches_question_words_in_context(seed_qa):
+    from qa.answer import question_coverage
+    from qa.store import bm25_tokenize
+
+    index = seed_qa.retriever.index
+    passage = next(c.text for c in index.chunks if "combined exercises and training" in c.text)
+    stems = set(bm25_tokenize([passage])[0])
+    tokens = seed_qa.encoder.token_vectors(["What did the ministers agree about joint drills?",
+                                            "What was the budget for the joint drills?", passage])
+    paraphrase, words = question_coverage(tokens[0], tokens[2], stems, index.bm25_idf)
+    shares = dict(words)
+    assert shares["ministers"] == 1.0 and shares["agree"] == 1.0  # same stem in the passage
+    assert 0.3 < shares["drills"] < 1.0  # no "drill" in the passage, but "exercises" in context
+    unanswered, words = question_coverage(tokens[1], tokens[2], stems, index.bm25_idf)
+    assert dict(words)["budget"] < dict(words)["drills"] and unanswered < paraphrase
+    assert "what" not in shares and "the" not in shares  # question and stop words do not count
+
+
+def test_abstain_policy_rules_and_bad_override(monkeypatch):
+    from qa.answer import AbstainPolicy
+
+    policy = AbstainPolicy(floor=0.1, check_below=0.5, coverage=0.4, word=0.25)
+    assert policy.abstains(0.05, None, [])  # too weak to answer
+    assert not policy.abstains(0.6, 0.1, [("budget", 0.1)])  # strong match: answered without the check
+    assert policy.abstains(0.3, 0.9, [("budget", 0.2)])  # one word the passage never covers
+    assert policy.abstains(0.3, 0.3, [("a", 0.3)])  # too little of the question covered
+    assert not policy.abstains(0.3, 0.8, [("drills", 0.38)])
+    monkeypatch.setenv("QA_ABSTAIN", "0.1,0.5")
+    with pytest.raises(QueryError, match="not four numbers"):
+        AbstainPolicy.from_env()
+    monkeypatch.setenv("QA_ABSTAIN", "0.1,0.5,0.4,0.2")
+    assert AbstainPolicy.from_env() == AbstainPolicy(0.1, 0.5, 0.4, 0.2)
+
+
+def test_followup_with_words_of_its_own_leans_less_on_history():
+    from qa.retrieval import CARRY_WEIGHT, carry_weight
+
+    assert carry_weight("Who co-chaired it?") == CARRY_WEIGHT
+    assert carry_weight("Which country joined it as the 18th member?") < carry_weight("When was it first held?")
