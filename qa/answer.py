@@ -69,8 +69,11 @@ class AbstainPolicy:
         if not raw:
             return cls()
         try:
-            return cls(*(float(x) for x in raw.split(",")))
-        except (TypeError, ValueError):
+            values = [float(x) for x in raw.split(",")]
+            if len(values) != 4:
+                raise ValueError(raw)
+            return cls(*values)
+        except ValueError:
             raise QueryError(f"QA_ABSTAIN={raw!r} is not four numbers 'floor,check_below,coverage,word': "
                              f"unset it to use the calibrated {cls()}") from None
 
