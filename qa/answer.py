@@ -123,13 +123,9 @@ class Answer:
     confidence: float = 0.0
     coverage: float | None = None  # share of the question the best passage covers; None when not checked
     coverage_words: list[tuple[str, float]] = field(default_factory=list)  # each question word's share
+    uncovered: list[str] = field(default_factory=list)  # words the best passage says nothing about ("budget")
     timings: dict[str, float] = field(default_factory=dict)
     id: Any = None
-
-    @property
-    def uncovered(self) -> list[str]:
-        """Question words the best passage says nothing about ("budget"): why it abstained."""
-        return [word for word, share in self.coverage_words if share < AbstainPolicy.word]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of `python -m qa ask --json` (core fields first, extras after)."""
@@ -140,7 +136,7 @@ class Answer:
         data.update(message=self.message, query=self.query, followup=self.followup,
                     confidence=round(self.confidence, 4),
                     coverage=None if self.coverage is None else round(self.coverage, 4),
-                    coverage_words=[[w, c] for w, c in self.coverage_words],
+                    coverage_words=[[w, c] for w, c in self.coverage_words], uncovered=self.uncovered,
                     timings={k: round(v, 2) for k, v in self.timings.items()})
         return data
 
@@ -201,7 +197,8 @@ class QA:
         self.encoder = make_encoder(model, backend)
         self.fusion = fusion
         self.abstain = abstain or AbstainPolicy.from_env()
-        self._token_cache: dict[tuple[str, str], tuple[list[str], np.ndarray]] = {}  # passage -> token vectors
+        # passage -> its token vectors and stems, for the coverage check
+        self._token_cache: dict[tuple[str, str], tuple[tuple[list[str], np.ndarray], set[str]]] = {}
         self.auto_build = auto_build
         self._lock = threading.RLock()
         self._retriever: Retriever | None = None
@@ -339,11 +336,11 @@ class QA:
             coverage, words = self._coverage(question, passages[0])
             result.timings["coverage_ms"] = (time.perf_counter() - t) * 1000
         no_answer = not passages or self.abstain.abstains(confidence, coverage, words)
+        uncovered = [w for w, share in words if share < self.abstain.word]
         message = ""
         if no_answer:
-            missing = [w for w, share in words if share < self.abstain.word]
-            message = (f"The releases don't cover this question: the closest passage never mentions {', '.join(missing)}. "
-                       "The closest passages are listed below." if missing else NO_ANSWER_MESSAGE)
+            message = (f"The releases don't cover this question: the closest passage never mentions {', '.join(uncovered)}. "
+                       "The closest passages are listed below." if uncovered else NO_ANSWER_MESSAGE)
         return Answer(
             question=question,
             answer=None if no_answer else sentence,
@@ -355,6 +352,7 @@ class QA:
             confidence=confidence,
             coverage=coverage,
             coverage_words=words,
+            uncovered=uncovered,
             timings=result.timings,
         )
 
@@ -366,11 +364,12 @@ class QA:
         q_tokens = self.encoder.token_vectors([question])[0]  # alone: batched with the passage it would be padded
         cached = self._token_cache.get(key)
         if cached is None:
-            cached = self.encoder.token_vectors([text])[0]
+            cached = (self.encoder.token_vectors([text])[0], set(bm25_tokenize([text])[0]))
             if len(self._token_cache) >= 512:
                 self._token_cache.pop(next(iter(self._token_cache)))
             self._token_cache[key] = cached
-        return question_coverage(q_tokens, cached, set(bm25_tokenize([text])[0]), index.bm25_idf)
+        tokens, stems = cached
+        return question_coverage(q_tokens, tokens, stems, index.bm25_idf)
 
     @staticmethod
     def _best_sentence(index: Index, query: str, qvec: np.ndarray, passages: list[Passage], rows: list[int],

@@ -333,12 +333,12 @@ def calibrate(session: QA, queries: list[EvalQuery], max_false_abstain: float = 
     c, v, w, ans = (np.array(x)[:, None] for x in (conf, cov, worst, answerable))
     allowed = int(math.floor(max_false_abstain * int(ans.sum())))
     best: tuple[Any, ...] | None = None
+    grid = [(cv, wd) for cv in np.round(np.arange(0.30, 0.801, 0.02), 2)
+            for wd in np.round(np.concatenate([[0.0], np.arange(0.15, 0.301, 0.01)]), 2)]
+    cvs = np.array([g[0] for g in grid])[None, :]
+    wds = np.array([g[1] for g in grid])[None, :]
     for floor in np.round(np.arange(0.0, 0.301, 0.01), 2):
         for check_below in np.round(np.arange(0.30, 0.801, 0.02), 2):
-            grid = [(cv, wd) for cv in np.round(np.arange(0.30, 0.801, 0.02), 2)
-                    for wd in np.round(np.concatenate([[0.0], np.arange(0.15, 0.301, 0.01)]), 2)]
-            cvs = np.array([g[0] for g in grid])[None, :]
-            wds = np.array([g[1] for g in grid])[None, :]
             abstain = (c < floor) | ((c < check_below) & ((v < cvs) | (w < wds)))  # questions x policies
             false = (abstain & ans).sum(axis=0)
             caught = (abstain & ~ans).sum(axis=0)

@@ -78,7 +78,7 @@ def stop_word(word: str) -> bool:
 
 
 def content_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text) if w.lower() not in _QUESTION_WORDS and w.lower() not in _PRONOUNS and len(w) > 1]
+    return [w for w in _WORD.findall(text) if not stop_word(w) and len(w) > 1]
 
 
 def is_followup(question: str) -> bool:
@@ -187,12 +187,13 @@ class Retriever:
         pool = min(n if allowed_rows is None else len(allowed_rows), max(self.fusion.candidates, k))
 
         carried = query[len(question):].strip() if used_history else ""
+        carry = carry_weight(question) if carried else 0.0
         t = time.perf_counter()
         if method == "bm25":
             qvec = np.zeros(self.index.vectors.d, np.float32)
         elif carried:  # the question, pulled towards the earlier topic: blend, don't concatenate
             own, topic = self.encoder.encode([question, carried])
-            qvec = own + carry_weight(question) * topic
+            qvec = own + carry * topic
             qvec = (qvec / np.linalg.norm(qvec)).astype(np.float32)
         else:
             qvec = self.encoder.encode_query(question)
@@ -219,7 +220,7 @@ class Retriever:
         bm25_all = self.bm25_scores(question) if method != "dense" else np.zeros(n, dtype=np.float32)
         if carried and method != "dense":  # topic words count half, on the same scale: they must not drown the question's own
             topic = self.bm25_scores(carried)
-            bm25_all = bm25_all / max(float(bm25_all.max()), 1e-9) + carry_weight(question) * topic / max(float(topic.max()), 1e-9)
+            bm25_all = bm25_all / max(float(bm25_all.max()), 1e-9) + carry * topic / max(float(topic.max()), 1e-9)
         if allowed is not None:
             bm25_all = np.where(allowed, bm25_all, 0.0).astype(np.float32)
         if method != "dense":
