@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import typing
 from typing import Any, TypedDict
 
 import gradio as gr
@@ -38,6 +39,10 @@ class AskResult(TypedDict):
     query: str
     followup: bool
     confidence: float
+    coverage: float | None
+    coverage_words: list[list[Any]]
+    uncovered: list[str]
+    timings: dict[str, float]
     history: list[str]
 
 
@@ -147,6 +152,8 @@ def build_demo(session: QA, feedback: FeedbackLog | None = None) -> gr.Blocks:
         except QAError as exc:
             raise gr.Error(library.plain_error(exc)) from None
         return answer_record(answer, history or [])  # type: ignore[return-value]
+
+    ask_api.__annotations__ = typing.get_type_hints(ask_api)  # real types, not strings, so /ask documents its fields
 
     # -- library -------------------------------------------------------------
     def library_view(query: str = ""):

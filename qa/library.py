@@ -10,6 +10,7 @@ session's public surface (``corpus``, ``folder``, ``ensure_index``, ``update``).
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections import Counter
@@ -111,13 +112,16 @@ def plain_error(exc: BaseException | str) -> str:
     }
     for old, new in replacements.items():
         text = text.replace(old, new)
-    if "not UTF-8" in text:
-        text = text.split(" is not UTF-8")[0] + " is not UTF-8 text: save it as UTF-8 (Unicode) text and upload it again"
+    utf8 = re.match(r"(.*?)\bis not UTF-8 text", text)
+    if utf8:
+        text = f"{utf8.group(1)}is not UTF-8 text: save it as UTF-8 (Unicode) text and upload it again"
     for marker in (": run `", ": rebuild with `", "`python -m qa"):
         if marker in text:
             text = text.split(marker)[0] + ": ask the administrator to rebuild the index"
             break
-    return text[:1].upper() + text[1:]
+    text = re.sub(r",? e\.g\. `[^`]*`", "", text)  # shell examples mean nothing in the chat
+    first = text.split(" ", 1)[0]
+    return text if "." in first or "/" in first else text[:1].upper() + text[1:]  # never capitalise a file name
 
 
 def _indexed_hashes(session: QA) -> dict[str, str]:
@@ -175,7 +179,10 @@ def add_files(session: QA, files: Sequence[str | Path], names: Sequence[str] | N
         try:
             release = parse_bytes(data, display, suffix, digest)
         except CorpusError as exc:
-            result.reason = plain_error(str(exc).replace(f"{display} ", "", 1).replace(f"{display}: ", "", 1))
+            reason = plain_error(str(exc))
+            for prefix in (f"{display}: ", f"{display} "):
+                reason = reason[len(prefix):] if reason.startswith(prefix) else reason
+            result.reason = reason[3:] if reason.startswith("is ") else reason
             continue
         if release.doc_id in docs:  # same text under other bytes (line endings, re-save)
             chunk = docs[release.doc_id]

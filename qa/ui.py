@@ -265,7 +265,8 @@ def render_uploads(results: Iterable[Any]) -> str:
     for r in results:
         name = f"<strong>{escape(r.name)}</strong>"
         if r.status == "added":
-            rows.append(f"<li class='qa-up qa-up-added'>✓ {name} added: “{escape(r.title)}”, {r.passages} passage"
+            saved = f" (saved as {escape(r.source)})" if r.source and r.source != r.name else ""
+            rows.append(f"<li class='qa-up qa-up-added'>✓ {name} added{saved}: “{escape(r.title)}”, {r.passages} passage"
                         f"{'s' if r.passages != 1 else ''}. Ask away.</li>")
         elif r.status == "already indexed":
             what = f"“{escape(r.title)}” ({escape(r.source)})" if r.title else escape(r.source)
