@@ -156,8 +156,11 @@ def build_demo(session: QA, feedback: FeedbackLog | None = None) -> gr.Blocks:
     ask_api.__annotations__ = typing.get_type_hints(ask_api)  # real types, not strings, so /ask documents its fields
 
     # -- library -------------------------------------------------------------
+    def library_items(query: str = "") -> list[library.ReleaseInfo]:
+        return library.search_releases(library.releases(session), query)
+
     def library_view(query: str = ""):
-        items = library.search_releases(library.releases(session), query)
+        items = library_items(query)
         return gr.Dataframe(value=library_rows(items), headers=LIBRARY_HEADERS), [r.source for r in items]
 
     def refreshed(query: str = ""):
@@ -240,10 +243,10 @@ def build_demo(session: QA, feedback: FeedbackLog | None = None) -> gr.Blocks:
                 upload = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Release files", elem_id="upload", height=120)
                 upload_status = gr.HTML(elem_id="upload-status")
                 lib_search = gr.Textbox(label="Search the library", placeholder="title, date, source or file", elem_id="lib-search")
-                table_value, table_sources = library_view()
-                lib_table = gr.Dataframe(value=table_value.value, headers=LIBRARY_HEADERS, interactive=False, wrap=True,
+                items = library_items()
+                lib_table = gr.Dataframe(value=library_rows(items), headers=LIBRARY_HEADERS, interactive=False, wrap=True,
                                          elem_id="library", max_height=420, column_widths=["40%", "11%", "17%", "9%", "8%", "15%"])
-                lib_sources = gr.State(table_sources)
+                lib_sources = gr.State([r.source for r in items])
                 lib_selected = gr.State("")
                 with gr.Row():
                     remove = gr.Button("Remove release", variant="stop", interactive=False, elem_id="remove", scale=0, min_width=200)
