@@ -174,7 +174,7 @@ def build_demo(session: QA, feedback: FeedbackLog | None = None) -> gr.Blocks:
         if row is None or row >= len(sources):
             return gr.skip(), gr.skip(), gr.skip()
         info = next(r for r in library.releases(session) if r.source == sources[row])
-        return render_library_release(info, paragraphs(info.source)), info.source, gr.Button(interactive=True, value=f"Remove “{info.title[:40]}”")
+        return render_library_release(info, paragraphs(info.source)), info.source, gr.Button(interactive=True, value="Remove this release")
 
     def on_remove(selected: str, query: str):
         if not selected:

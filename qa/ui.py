@@ -376,7 +376,7 @@ body.dark {
 #app-head h1 {font-size: 1.35em; margin: 0;}
 #app-head p {margin: 2px 0 0; color: var(--qa-muted);}
 .qa-reply {font-size: 15px; line-height: 1.5; color: var(--qa-text);}
-.qa-lead {font-weight: 600; padding: 8px 12px; border-left: 4px solid var(--qa-lead-border); background: var(--qa-lead-bg);
+.qa-lead {font-weight: 600; font-size: 1em; padding: 8px 12px; border-left: 4px solid var(--qa-lead-border); background: var(--qa-lead-bg);
   color: var(--qa-text); border-radius: 4px;}
 .qa-noanswer {padding: 8px 12px; border-left: 4px solid var(--qa-warn-border); background: var(--qa-warn-bg);
   color: var(--qa-warn-fg); border-radius: 4px;}
@@ -398,7 +398,9 @@ button.qa-copy {margin-left: auto; border: 1px solid var(--qa-border); backgroun
 mark.qa-mark {background: var(--qa-mark-bg); color: var(--qa-mark-fg); padding: 0 2px; border-radius: 2px;}
 .qa-error {padding: 6px 10px; border-left: 4px solid var(--qa-error-fg); background: var(--qa-error-bg); color: var(--qa-error-fg);
   border-radius: 4px; font-size: .92em;}
-#sources {max-height: calc(100vh - 170px); overflow-y: auto;}
+#sources {max-height: calc(100vh - 160px); overflow-y: auto !important;}
+#filter-chip:not(:has(.qa-filter-chip)), #ask-error:not(:has(.qa-error)), #lib-status:not(:has(div)) {display: none !important;}
+@media (min-width: 701px) { #side {position: sticky; top: 8px; align-self: flex-start;} }
 .qa-panel {color: var(--qa-text); background: var(--qa-surface); border: 1px solid var(--qa-border); border-radius: 8px; padding: 10px 12px;}
 .qa-panel-title {font-size: .8em; font-weight: 700; text-transform: uppercase; letter-spacing: .06em; color: var(--qa-muted);}
 .qa-panel-q {font-weight: 600; margin: 2px 0 6px; overflow-wrap: anywhere;}
