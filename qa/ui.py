@@ -217,22 +217,22 @@ EMPTY_PANEL = ("<div class='qa-panel qa-panel-empty'><div class='qa-panel-title'
 
 
 def render_panel(reply: Reply | None, pick: int | None, paragraphs: Callable[[str], list[str]]) -> str:
-    """The sources panel for one reply: numbered passage cards, then the picked release scrolled to its paragraph."""
+    """The sources panel for one reply: the picked passage's release scrolled to its paragraph, then all passages."""
     if reply is None:
         return EMPTY_PANEL
     answer = reply.answer
     rid = reply.id
     pick = pick or reply.default_pick()
     held = reply.answer_passage
-    head = [f"<div class='qa-panel qa-r-{rid}'><div class='qa-panel-title'>Sources</div>",
+    head = [f"<div class='qa-panel qa-r-{rid}'><div class='qa-panel-top'><span class='qa-panel-title'>Sources</span>"
+            f"{_copy_button(reply)}</div>",
             f"<div class='qa-panel-q'>for “{escape(answer.question)}”</div>", _filter_chip(reply.filters)]
     if answer.no_answer and answer.passages:
         head.append("<div class='qa-panel-note'>Not in the releases: these are only the closest passages.</div>")
     if not answer.passages:
         head.append(f"<div class='qa-panel-note'>{escape(answer.message)}</div></div>")
         return "".join(head)
-    head.append(f"<div class='qa-panel-tools'>{_copy_button(reply)}</div>")
-    cards = ["<ol class='qa-cards'>"]
+    cards = [f"<div class='qa-cards-head'>{len(answer.passages)} passages</div><ol class='qa-cards'>"]
     chosen: Passage | None = None
     for p in answer.passages:
         selected = p.rank == pick
@@ -247,13 +247,14 @@ def render_panel(reply: Reply | None, pick: int | None, paragraphs: Callable[[st
             f"<span class='qa-file'>{escape(p.source)}</span>"
             f"{' · also in ' + escape(', '.join(p.also_in)) if p.also_in else ''}</div>"
             f"<div class='qa-card-text'>{text}</div></li>")
-    cards.append("</ol>")
+    cards.append("</ol></div>")
     chosen = chosen or answer.passages[0]
+    # The release comes first: it shows the cited paragraph in context; the cards below switch between passages.
     viewer = (f"<div class='qa-viewer-head'>Release [{chosen.rank}]: <strong>{escape(chosen.title)}</strong> · "
               f"{escape(_date(chosen))} · paragraph {chosen.paragraph} highlighted</div>"
               f"<div class='qa-viewer' tabindex='0' aria-label='Whole release'>"
-              f"{render_release(paragraphs(chosen.source), chosen, mark=chosen is held)}</div></div>")
-    return "".join(head + cards) + viewer
+              f"{render_release(paragraphs(chosen.source), chosen, mark=chosen is held)}</div>")
+    return "".join(head) + viewer + "".join(cards)
 
 
 # ------------------------------------------------------------------ library and uploads
@@ -406,7 +407,7 @@ mark.qa-mark {background: var(--qa-mark-bg); color: var(--qa-mark-fg); padding: 
 .qa-panel-q {font-weight: 600; margin: 2px 0 6px; overflow-wrap: anywhere;}
 .qa-panel-note {padding: 6px 10px; background: var(--qa-warn-bg); color: var(--qa-warn-fg); border-left: 4px solid var(--qa-warn-border);
   border-radius: 4px; margin-bottom: 6px; font-size: .92em;}
-.qa-panel-tools {display: flex; justify-content: flex-end;}
+.qa-panel-top {display: flex; align-items: center; gap: 8px;}
 .qa-panel-empty p {color: var(--qa-muted);}
 ol.qa-cards {list-style: none; margin: 6px 0; padding: 0;}
 li.qa-card {border: 1px solid var(--qa-border); border-radius: 6px; padding: 6px 8px; margin: 6px 0; background: var(--qa-surface);}
@@ -419,10 +420,11 @@ button.qa-show {display: flex; gap: 6px; align-items: baseline; width: 100%; tex
 .qa-card-meta {font-size: .82em; color: var(--qa-muted); margin: 2px 0 4px; overflow-wrap: anywhere;}
 .qa-file {font-family: var(--font-mono, monospace); font-size: .95em;}
 .qa-card-text {font-size: .92em; color: var(--qa-text); overflow-wrap: anywhere;}
-li.qa-card:not(.qa-selected) .qa-card-text {display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden;}
+.qa-cards-head {font-size: .8em; font-weight: 700; text-transform: uppercase; letter-spacing: .06em; color: var(--qa-muted); margin-top: 10px;}
+li.qa-card .qa-card-text {display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden;}
 .qa-viewer-head {font-size: .88em; color: var(--qa-muted); margin: 10px 0 4px; overflow-wrap: anywhere;}
 .qa-viewer-head strong {color: var(--qa-text);}
-.qa-viewer {position: relative; max-height: 40vh; overflow-y: auto; border: 1px solid var(--qa-border); border-radius: 6px;
+.qa-viewer {position: relative; max-height: 34vh; overflow-y: auto; border: 1px solid var(--qa-border); border-radius: 6px;
   padding: 6px 8px; background: var(--qa-surface-2); color: var(--qa-text); font-size: .92em;}
 .qa-viewer-tall {max-height: 60vh;}
 .qa-para {display: flex; gap: 8px; padding: 4px 6px; margin: 2px 0; border-radius: 4px;}

@@ -215,11 +215,13 @@ def test_answer_stays_in_view_after_each_reply_desktop_and_phone(browser, app):
                  "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"]
     for viewport in (DESKTOP, PHONE):
         page = open_page(browser, app, viewport)
+        width = page.locator("#chat").bounding_box()["width"]
         for q in questions:
             reply = ask(page, q)
             target = reply.locator(".qa-lead, .qa-noanswer").first
             assert in_view(page, target), f"answer out of view at {viewport} after {q!r}: {target.bounding_box()}"
             assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 2
+            assert abs(page.locator("#chat").bounding_box()["width"] - width) < 2, "the chat changed width on answering"
         assert "Follow-up" in page.locator("#chat .qa-reply").nth(2).inner_text()
         if viewport is PHONE:  # the sources panel sits below the chat on a phone
             assert page.locator("#sources").bounding_box()["y"] > page.locator("#chat").bounding_box()["y"] + 200
@@ -307,8 +309,9 @@ def test_feedback_lands_on_the_right_reply_after_clearing_and_unvoting(page, app
     lines = wait_feedback(app, start + 2)
     assert lines[-1]["vote"] == "none" and lines[-1]["reply_id"] == rid
     page.wait_for_function(f"(document.querySelector('#chat .qa-r-{rid} .qa-fb')?.innerText || '').includes('withdrawn')", timeout=10_000)
-    page.click("#new-chat")  # the other clear control
+    page.click("#new-chat")  # the other clear control, same effect
     page.wait_for_function("document.querySelectorAll('#chat .qa-reply').length === 0", timeout=10_000)
+    page.wait_for_function("(document.querySelector('#sources')?.innerText || '').includes('Ask a question')", timeout=10_000)
     ask(page, "When was the ROK-UN Joint Conference on Disarmament and Non-proliferation Issues first held?")
     page.get_by_label("Dislike").last.click()
     lines = wait_feedback(app, start + 3)
