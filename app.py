@@ -242,6 +242,8 @@ def build_demo(session: QA, feedback: FeedbackLog | None = None) -> gr.Blocks:
                             "the library (by content, whatever their name) are not added twice.")
                 upload = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Release files", elem_id="upload", height=120)
                 upload_status = gr.HTML(elem_id="upload-status")
+                gr.Markdown("**Indexed releases** (copies of the same release listed once). Click a row to read the release; "
+                            "**Remove this release** then takes it out of the index.")
                 lib_search = gr.Textbox(label="Search the library", placeholder="title, date, source or file", elem_id="lib-search")
                 items = library_items()
                 lib_table = gr.Dataframe(value=library_rows(items), headers=LIBRARY_HEADERS, interactive=False, wrap=True,

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import weakref
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -45,9 +46,25 @@ class ReleaseInfo:
         return [self.source, *self.copies]
 
 
+_LISTINGS: dict[int, tuple[Any, list[ReleaseInfo]]] = {}  # id(index) -> (weak reference to it, its listing)
+
+
 def releases(session: QA) -> list[ReleaseInfo]:
-    """Every indexed release, newest first (undated last), each listed once whatever the number of copies."""
+    """Every indexed release, newest first (undated last), each listed once whatever the number of copies.
+
+    Computed once per loaded index (the chat asks for it on every page load and filter).
+    """
     index = session.ensure_index()
+    ref, listing = _LISTINGS.get(id(index), (None, []))
+    if ref is None or ref() is not index:
+        for key in [k for k, (r, _) in _LISTINGS.items() if r() is None]:
+            del _LISTINGS[key]
+        listing = _list_releases(index)
+        _LISTINGS[id(index)] = (weakref.ref(index), listing)
+    return [replace(r, copies=list(r.copies)) for r in listing]
+
+
+def _list_releases(index: Any) -> list[ReleaseInfo]:
     out: dict[str, ReleaseInfo] = {}
     for chunk in index.chunks:
         info = out.get(chunk.source)

@@ -250,6 +250,15 @@ def test_blank_and_one_letter_questions_add_no_bubble(page):
     assert page.locator("#sources .qa-card").count() == 2
 
 
+def test_example_from_the_index_asks_and_cites_its_release(page):
+    example = page.locator("#chat button", has_text="What does the release").first
+    title = re.search(r"“(.+)”", example.inner_text()).group(1)
+    example.click()
+    page.wait_for_selector("#chat .qa-reply", timeout=60_000)
+    page.wait_for_selector("#sources .qa-card", timeout=30_000)
+    assert title in page.locator("#sources .qa-card-title").first.inner_text()
+
+
 # ------------------------------------------------------------------ themes
 
 
