@@ -450,6 +450,8 @@ HEAD = """<script>
     if (!box || !reply) return;
     box.value = reply + ':' + n + ':' + Date.now();
     box.dispatchEvent(new Event('input', {bubbles: true}));
+    const panel = document.querySelector('#sources');  // on a phone the panel is below the chat: bring it up
+    if (panel && window.innerWidth <= 700 && n !== '0') setTimeout(() => panel.scrollIntoView({block: 'start'}), 400);
   };
   const copy = async (text, button) => {
     try { await navigator.clipboard.writeText(text); }

@@ -223,8 +223,11 @@ def test_answer_stays_in_view_after_each_reply_desktop_and_phone(browser, app):
             assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 2
             assert abs(page.locator("#chat").bounding_box()["width"] - width) < 2, "the chat changed width on answering"
         assert "Follow-up" in page.locator("#chat .qa-reply").nth(2).inner_text()
-        if viewport is PHONE:  # the sources panel sits below the chat on a phone
+        if viewport is PHONE:  # the sources panel sits below the chat on a phone; a chip brings it into view
             assert page.locator("#sources").bounding_box()["y"] > page.locator("#chat").bounding_box()["y"] + 200
+            page.locator("#chat .qa-reply").last.locator(".qa-chip").last.click()
+            page.wait_for_function("(() => { const r = document.querySelector('#sources').getBoundingClientRect(); "
+                                   "return r.top >= -2 && r.top < window.innerHeight / 2; })()", timeout=10_000)
         page.context.close()
 
 
