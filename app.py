@@ -12,12 +12,16 @@ import argparse
 import os
 import sys
 import typing
+from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypedDict
 
 import gradio as gr
 
-from qa import QA, QAError, library
-from qa.answer import MAX_QUESTION_CHARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
+from qa import QA, QAError, Settings, library
+from qa.answer import MAX_QUESTION_CHARS
+from qa.build import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
+from qa.config import BACKENDS
 from qa.corpus import SUPPORTED_SUFFIXES
 from qa.ui import (CSS, EMPTY_PANEL, HEAD, LIBRARY_HEADERS, FeedbackLog, Filters, Reply, answer_record, check_question,
                    escape, example_questions, library_rows, new_reply_id, release_paragraphs, render_library_release,
@@ -66,8 +70,8 @@ def _vote(liked: Any) -> str:
     return "none"
 
 
-def build_demo(session: QA, feedback: FeedbackLog | None = None) -> gr.Blocks:
-    feedback = feedback or FeedbackLog()
+def build_demo(session: QA, feedback: FeedbackLog | None = None, data: Path | None = None) -> gr.Blocks:
+    feedback = feedback or FeedbackLog(data)
     paragraphs = lambda source: release_paragraphs(session, source)  # noqa: E731
 
     def chat_update(chat: list[dict[str, Any]], records: dict[str, Reply]) -> Any:
@@ -283,20 +287,25 @@ def launch_options() -> dict[str, Any]:
     return {"css": CSS, "head": HEAD, "footer_links": ["api"], "max_file_size": MAX_UPLOAD_BYTES}
 
 
-def _args(argv: list[str] | None = None) -> argparse.Namespace:
+def _args(settings: Settings, argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="release-qa chat")
     p.add_argument("--host", default=os.environ.get("QA_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("QA_PORT", 7860)))
-    p.add_argument("--corpus", default=os.environ.get("QA_CORPUS"))
-    p.add_argument("--index", default=os.environ.get("QA_INDEX"))
-    p.add_argument("--model", default=os.environ.get("QA_MODEL"))
-    p.add_argument("--backend", default=os.environ.get("QA_BACKEND"), choices=["torch", "onnx", "onnx-int8"])
+    p.add_argument("--corpus", type=Path, default=settings.corpus)
+    p.add_argument("--index", type=Path, default=settings.index)
+    p.add_argument("--model", default=settings.model)
+    p.add_argument("--backend", default=settings.backend, choices=BACKENDS)
     return p.parse_args(argv)
 
 
 if __name__ == "__main__":
-    args = _args()
-    session = QA(args.corpus, args.index, args.model, backend=args.backend)
+    try:
+        settings = Settings.from_env()
+    except QAError as exc:
+        sys.exit(f"error: {exc}")
+    args = _args(settings)
+    settings = replace(settings, corpus=args.corpus, index=args.index, model=args.model, backend=args.backend)
+    session = QA.from_settings(settings)
     auth = None
     if os.environ.get("QA_AUTH"):
         user, _, password = os.environ["QA_AUTH"].partition(":")
@@ -308,6 +317,6 @@ if __name__ == "__main__":
         session.ensure_index()
     except QAError as exc:
         sys.exit(f"error: {exc}")
-    demo = build_demo(session)
+    demo = build_demo(session, data=settings.data)
     demo.queue(default_concurrency_limit=4).launch(server_name=args.host, server_port=args.port, auth=auth,
                                                    show_error=True, **launch_options())

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from .answer import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, QA
+from .build import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
 from .corpus import SUPPORTED_SUFFIXES, file_sha256, parse_bytes, safe_filename
 from .errors import CorpusError, QAError
+from .session import QA
 
 __all__ = ["ReleaseInfo", "UploadResult", "releases", "search_releases", "source_counts", "undated_releases",
            "add_files", "remove_release", "plain_error"]
@@ -144,7 +145,7 @@ def plain_error(exc: BaseException | str) -> str:
 def _indexed_hashes(session: QA) -> dict[str, str]:
     """sha256 of every indexed file -> that file, duplicates included."""
     index = session.ensure_index()
-    return {rec["sha256"]: source for source, rec in index.manifest.get("files", {}).items() if rec.get("sha256")}
+    return {rec["sha256"]: source for source, rec in index.manifest.files.items() if rec.get("sha256")}
 
 
 def add_files(session: QA, files: Sequence[str | Path], names: Sequence[str] | None = None) -> list[UploadResult]:
@@ -165,7 +166,7 @@ def add_files(session: QA, files: Sequence[str | Path], names: Sequence[str] | N
     hashes = _indexed_hashes(session)
     docs = {c.doc_id: c for c in index.chunks}
     titles = {c.source: c.title for c in index.chunks}
-    for source, rec in index.manifest.get("files", {}).items():
+    for source, rec in index.manifest.files.items():
         if rec.get("duplicate_of"):
             titles[source] = titles.get(rec["duplicate_of"], source)
     taken = {p.name for p in session.corpus.iterdir()} if session.corpus.is_dir() else set()

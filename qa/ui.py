@@ -15,7 +15,6 @@ position in the conversation.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -24,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from .answer import QA, Answer, Passage
+from .answer import Answer, Passage
 from .corpus import read_release
 from .errors import CorpusError
+from .session import QA
 
 __all__ = ["escape", "Filters", "Reply", "new_reply_id", "reply_id_of", "check_question", "citation_text",
            "render_reply", "render_panel", "render_release", "render_uploads", "render_library_release",
@@ -320,7 +320,7 @@ class FeedbackLog:
     """
 
     def __init__(self, folder: Path | str | None = None) -> None:
-        self.path = Path(folder or os.environ.get("QA_DATA", "data")) / "feedback.jsonl"
+        self.path = Path(folder or "data") / "feedback.jsonl"
         self._lock = threading.Lock()
 
     def record(self, record: dict[str, Any], vote: str, reply_id: str | None = None) -> dict[str, Any]:
