@@ -320,14 +320,14 @@ _CONTACT_HEAD = re.compile(
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?:\+?\d[\d\s().-]{6,}\d)")
+_PHONE = re.compile(r"\+\d[\d\s().-]{6,}\d|\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b|\b\d{1,4}-\d{3}-\d{4}\b|\b\d{4}[\s-]\d{4}\b")
 
 
 def _is_contact_line(para: str) -> bool:
     """A name, role, phone number or e-mail address of a contact block (short, not a sentence)."""
     if _words(para) > 25:
         return False
-    has_contact = bool(_EMAIL.search(para) or _PHONE.search(para))
+    has_contact = bool(_EMAIL.search(para) or (_PHONE.search(para) and find_date(para) is None))
     return has_contact and (para[-1:] not in ".!?" or _words(para) <= 6 or bool(re.match(r"^[\w .&'-]{0,40}(?:contact|e-?mail|tel|phone|fax)\b", para, re.I)))
 
 
@@ -338,7 +338,7 @@ def is_numeric_noise(para: str) -> bool:
         return False
     numbers = sum(1 for t in tokens if re.fullmatch(r"[\d.,%$€£()\-–+/:]+", t))
     alpha = sum(1 for t in tokens if re.search(r"[^\W\d_]{2,}", t))
-    return numbers / len(tokens) >= 0.6 and alpha <= 2
+    return numbers / len(tokens) >= 0.6 and alpha <= 2 and find_date(para) is None
 
 
 _END_MARK = re.compile(r"\s+(?:(?:#\s*){3,}|-\s?30\s?-|[-–—]\s?ends?\s?[-–—])$", re.IGNORECASE)
@@ -507,7 +507,6 @@ def clean_text(text: str, known_title: str | None = None) -> tuple[dict[str, str
     if meta["title"] is None and meta["section"] and not body:
         meta["title"] = meta["section"]
     meta["date"] = meta["date"] or stated_date(body)
-    meta["event_date"] = find_date(" ".join(body[:2]))  # weakest evidence: ranks below the file name
     return meta, body
 
 
@@ -564,7 +563,7 @@ def parse_bytes(data: bytes, source: str, suffix: str = ".txt", sha256: str = ""
     # itself (date line, dateline, "Prepared by …, DATE"), the file name, and only then a date
     # the opening text mentions (often an event, not the release).
     date = (_metadata_date(hints.get("date", "")) or meta["date"] or find_date(stem, _FILENAME_DATES)
-            or meta.get("event_date"))
+            or find_date(" ".join(body[:2])))
     digest = hashlib.sha256("\n\n".join([title, *body]).encode()).hexdigest()
     extra = {k: v for k, v in {"place": meta.get("place"), "url": hints.get("url")}.items() if v}
     return Release(

@@ -113,7 +113,7 @@ def load_html(data: bytes, name: str) -> tuple[str, dict[str, str]]:
         if candidate and not _UI_STRING.match(candidate):
             title = candidate
             break
-    hints = {"title": title, "date": doc.get("date"), "organisation": doc.get("sitename") or doc.get("hostname"),
+    hints = {"title": title, "date": doc.get("date"), "organisation": doc.get("source-hostname") or doc.get("sitename") or doc.get("hostname"),
              "url": doc.get("source"), "title_source": "metadata" if title else None}
     # trafilatura puts one paragraph per line; blank lines keep them apart for the cleaner.
     lines = [_table_row(line) for line in repair(doc.get("text", "")).split("\n")]
