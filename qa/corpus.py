@@ -315,7 +315,8 @@ _ANYWHERE = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _CONTACT_HEAD = re.compile(
-    r"^(?:for\s+)?(?:(?:media|press|public|investor|news|general|editorial)\s+)?(?:inquiries|enquiries|contacts?|relations|contact\s+details|contact\s+information)"
+    r"^(?:for\s+)?(?:(?:media|press|public|investor|news|general|editorial)\s+)?(?:inquiries|enquiries|contacts?|relations|contact\s+details|contact\s+information"
+    r"|rückfragehinweis|rückfragen|pressekontakt|kontakt|contacts?\s+presse|contact\s+média)"
     r"(?:\s+(?:and|&|for|with)\b.{0,80})?\s*:?\s*(?P<rest>.{0,160})$",
     re.IGNORECASE,
 )
@@ -370,13 +371,17 @@ _WORD = r"(?:[^\W_]|[$£€(“\"'])[\w'’.&$,()-]*"
 _MONTH_ANY = _MONTH.replace("(?P<month>", "(?:")
 # "Bennett Announces Over $235,000 … Departments WASHINGTON, D.C. Senator …": a headline run, then a dateline.
 _HEADLINE_THEN_DATELINE = re.compile(
-    rf"^(?P<head>(?:{_WORD}\s+){{3,30}}?)(?=(?:[A-Z]{{4,}}(?:[ ,]+[A-Z][A-Za-z.]*)*\s*[,(–—-]|[A-Z]{{4,}}\s+[A-Z][a-z]))"
+    rf"^(?P<head>(?:{_WORD}\s+){{3,30}}?)(?=(?:[A-Z]{{4,}}(?:[ ,]+[A-Z][A-Za-z.]*)*\s*(?:[,(–—-]|$)|[A-Z]{{4,}}\s+[A-Z][a-z]))"
 )
 _UPPER_RUN = re.compile(r"^(?P<head>(?:[A-Z0-9$&'’.,:-]+\s+){3,}?)(?=[A-Z][a-z])")
 _DATE_PREFIX = re.compile(
     rf"^(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?(?:{_MONTH_ANY}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:19|20)\d\d|\d{{1,2}}\s+{_MONTH_ANY},?\s+(?:19|20)\d\d)\s+",
     re.IGNORECASE,
 )
+
+
+def _is_upper_headline(text: str) -> bool:
+    return len(re.findall(r"[^\W\d_]{2,}", text)) >= 3 and text.upper() == text and any(ch.isalpha() for ch in text)
 
 
 def _is_headline(text: str) -> bool:
@@ -396,8 +401,9 @@ def split_run_in_head(para: str) -> list[str]:
         out.append(para[: m.end()].strip())
         para = para[m.end():]
     for pattern in (_UPPER_RUN, _HEADLINE_THEN_DATELINE):
-        m = pattern.match(para)
-        if (m and _is_headline(m.group("head").strip()) and _words(para) > _words(m.group("head")) + 5
+        m = pattern.match(para) if para.upper() != para else None  # an all-capitals line is one headline
+        rest_is_place = bool(m) and re.fullmatch(r"[A-Z]{4,}[A-Za-z .,]*", para[m.end():].strip()) is not None
+        if (m and _is_headline(m.group("head").strip()) and (_words(para) > _words(m.group("head")) + 5 or rest_is_place)
                 and len(re.findall(r"[^\W\d_]{3,}", m.group("head"))) >= 3):
             head = m.group("head").strip()
             rest = para[m.end():]
@@ -504,8 +510,8 @@ def clean_text(text: str, known_title: str | None = None) -> tuple[dict[str, str
             meta.update(place=place, agency=agency)
             meta["date"] = meta["date"] or when
             body[0] = rest
-    if meta["title"] is None and meta["section"] and not body:
-        meta["title"] = meta["section"]
+    if meta["title"] is None and meta["section"] and (not body or _is_upper_headline(meta["section"])):
+        meta["title"], meta["section"] = meta["section"], None  # "PROTECTING HUMAN LIFE": a short headline, not a label
     meta["date"] = meta["date"] or stated_date(body)
     return meta, body
 

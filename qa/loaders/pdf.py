@@ -41,7 +41,7 @@ DOC_LABEL = re.compile(
     re.IGNORECASE,
 )
 _PAGE_NUMBER = re.compile(r"^(?:page)?[-–—]?\d{1,4}[-–—]?(?:(?:of|/)\d{1,4})?$|^\d{1,4}\|?page\d*$|^page\|?\d{1,4}$")
-_BULLET_START = re.compile(r"^(?:[●•▪◦‣∙·■□➢➤►\-–*o]\s|\(?[a-zA-Z0-9]{1,3}[.)]\s|\(?[ivx]{1,4}[.)]\s)")
+_BULLET_START = re.compile(r"^(?:[●•▪◦‣∙·■□➢➤►\-–*o]\s|\(?(?:[a-zA-Z]|\d{1,2}|[ivx]{1,4}|[IVX]{1,4})[.)]\s)")
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)\]]$")
 
 
@@ -240,8 +240,17 @@ def load_pdf(data: bytes, name: str) -> tuple[str, dict[str, str]]:
     for ln in rest:
         if abs(ln.size - body) < 0.6:
             last_body[ln.page] = max(last_body.get(ln.page, 0.0), ln.top)
-    notes = [ln for ln in rest if ln.size < body - 0.6 and ln.top > last_body.get(ln.page, 1e9) and ln.top > 0.6 * ln.page_height]
-    main = [ln for ln in rest if ln not in notes]
+    notes_idx: set[int] = set()
+    for i, ln in enumerate(rest):
+        small_low = ln.size < body - 0.6 and ln.top > last_body.get(ln.page, 1e9) and ln.top > 0.6 * ln.page_height
+        if not small_low:
+            continue
+        prev = rest[i - 1] if i else None
+        starts_block = prev is None or prev.page != ln.page or ln.top - prev.bottom > 0.8 * (ln.bottom - ln.top)
+        if (starts_block and re.match(r"^[\d*†‡¹²³⁴⁵⁶⁷⁸⁹\[]", ln.text)) or (i - 1 in notes_idx and not starts_block):
+            notes_idx.add(i)  # a footnote (marked "1", "*", "[2]") and the lines that continue it
+    notes = [ln for i, ln in enumerate(rest) if i in notes_idx]
+    main = [ln for i, ln in enumerate(rest) if i not in notes_idx]
     paragraphs = paragraphs_from_lines(main, body) + paragraphs_from_lines(notes, body)
     hints = {"title": title, "title_source": "headline"} if title else {}
     return "\n\n".join(paragraphs), hints

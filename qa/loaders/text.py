@@ -43,7 +43,11 @@ _KEEP_SPLIT = re.compile("([" + "".join(sorted(_KEEP)) + "])")
 # One-line scrapes keep paragraph and field breaks only as runs of spaces: a long run, or a short
 # run after a sentence end, is a line break the scraper flattened.
 _LONG_RUN = re.compile(r"[ \t\u00a0]{6,}")
-_SENTENCE_RUN = re.compile(r"(?:(?<=[^\W\d_][.!?])|(?<=[.!?][\"”’)]))[ \t\u00a0]{3,}(?=[\"“‘(]?[A-Z0-9])")
+_SENTENCE_RUN = re.compile(r"(?:(?<=[^\W\d_][.!?])|(?<=\)[.!?])|(?<=[.!?][\"”’)]))[ \t\u00a0]{3,}(?=[\"“‘(]?[A-Z0-9])")
+
+
+_SENTENCE_GAP = re.compile(r"(?:(?<=[^\W\d_][.!?])|(?<=\)[.!?])|(?<=[.!?][\"”’)]))([ \t\u00a0]+)(?=[\"“‘(]?[A-Z])")
+_SENTENCE_GAP2 = re.compile(r"(?:(?<=[^\W\d_][.!?])|(?<=\)[.!?])|(?<=[.!?][\"”’)]))[ \t\u00a0]{2,}(?=[\"“‘(]?[A-Z])")
 
 
 def _break_unless_enumerator(m: re.Match[str]) -> str:
@@ -55,7 +59,11 @@ def split_runs(text: str) -> str:
     """Turn flattened breaks (runs of spaces) back into line breaks."""
     lines = []
     for line in text.split("\n"):
-        line = _SENTENCE_RUN.sub("\n\n", line)
+        line = _SENTENCE_RUN.sub(_break_unless_enumerator, line)
+        if len(line) > 400:  # a whole release on one line: two spaces after a sentence were a paragraph break,
+            gaps = [len(m.group(1)) for m in _SENTENCE_GAP.finditer(line)]  # unless every sentence has them
+            if gaps and 0 < sum(g >= 2 for g in gaps) <= 0.6 * len(gaps):
+                line = _SENTENCE_GAP2.sub("\n\n", line)
         lines.append(_LONG_RUN.sub(_break_unless_enumerator, line.strip()))
     return "\n".join(lines)
 
