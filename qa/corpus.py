@@ -427,6 +427,9 @@ def split_run_in_head(para: str) -> list[str]:
 # The release's own date, where releases state it: a dateline ("Singapore – 4 March 2025 –",
 # "(NewMediaWire) - September 05, 2024 - CHICAGO —", "HONG KONG SAR - Media OutReach - 21 July 2026 -"),
 # a "Prepared by …, DATE" line, an issue line ("For Immediate Release: July 19, 2006").
+_PREPARED = re.compile(r"^(?:prepared|issued|released|published)\s+by\b", re.IGNORECASE)
+
+
 def stated_date(paras: Sequence[str], first: int = 8) -> str | None:
     """The date the release states for itself in its first paragraphs, never an event the text reports."""
     for para in paras[:first]:
@@ -486,8 +489,8 @@ def clean_text(text: str, known_title: str | None = None) -> tuple[dict[str, str
             head_seen += 1
             if is_navigation(para, latin):
                 continue
-            iso = _date_only(para)
-            if iso:
+            iso = _date_only(para) or (stated_date([para]) if _PREPARED.match(para) else None)
+            if iso:  # "Published: 3 May 2024", "Prepared by the Statistics Office, May 23, 2021"
                 meta["date"] = meta["date"] or iso
                 continue
             if known_title and para.strip().lower() == known_title.strip().lower():
