@@ -54,6 +54,21 @@ def _is_chart_text(text: str) -> bool:
     return noise / len(tokens) >= 0.5 and len(tokens) < 16
 
 
+def _is_multi_column(page: object) -> bool:
+    """Most long printed lines have wide gaps inside them: the page is set in columns."""
+    lines = [ln for ln in page.extract_text_lines(return_chars=True, strip=True) if len(ln["chars"]) >= 30]  # type: ignore[attr-defined]
+    if len(lines) < 10:
+        return False
+    gapped = 0
+    for ln in lines:
+        chars = sorted(ln["chars"], key=lambda c: c["x0"])
+        widths = sorted(c["x1"] - c["x0"] for c in chars if c["text"].strip())
+        typical = widths[len(widths) // 2] if widths else 5.0
+        if any(b["x0"] - a["x1"] > 2.5 * typical for a, b in zip(chars, chars[1:])):
+            gapped += 1
+    return gapped > 0.5 * len(lines)
+
+
 def pdf_lines(data: bytes, name: str) -> tuple[list[PdfLine], int, str]:
     """The text lines of every page with position, size and weight; (lines, page count, metadata title)."""
     import pdfplumber
@@ -66,7 +81,12 @@ def pdf_lines(data: bytes, name: str) -> tuple[list[PdfLine], int, str]:
             n_pages = len(pdf.pages)
             for number, page in enumerate(pdf.pages):
                 upright = page.filter(lambda obj: obj.get("object_type") != "char" or obj.get("upright", True))
-                for line in upright.extract_text_lines(return_chars=True, strip=True):
+                columns = _is_multi_column(upright)
+                # a page set in columns (a newspaper clipping) is read in the order its text was written,
+                # column by column, with the tighter word spacing of justified narrow columns
+                found = (upright.extract_text_lines(return_chars=True, strip=True, x_tolerance=1, use_text_flow=True)
+                         if columns else upright.extract_text_lines(return_chars=True, strip=True))
+                for line in found:
                     chars = [c for c in line["chars"] if c["text"].strip()]
                     if not chars or line["x0"] < 0 or line["x1"] > page.width + 1 or line["top"] < 0 or line["bottom"] > page.height + 1:
                         continue  # rotated or off-page text (chart axes, crop marks)
@@ -122,7 +142,9 @@ def _words(text: str) -> set[str]:
 
 def _find_headline(lines: list[PdfLine], body: float, stem: str) -> tuple[str | None, set[int]]:
     """The headline (text, indices of its lines): the largest, then boldest, type above the first body paragraph."""
-    first_page = next((ln.page for ln in lines if abs(ln.size - body) < 0.6 and len(ln.text) > 50), None)
+    body_lengths = sorted(len(ln.text) for ln in lines if abs(ln.size - body) < 0.6)
+    prose = min(50, 0.8 * body_lengths[len(body_lengths) // 2]) if body_lengths else 50  # narrow columns have short lines
+    first_page = next((ln.page for ln in lines if abs(ln.size - body) < 0.6 and len(ln.text) > prose), None)
     if first_page is None:
         return None, set()
     top = [(i, ln) for i, ln in enumerate(lines) if ln.page == first_page]
@@ -130,7 +152,7 @@ def _find_headline(lines: list[PdfLine], body: float, stem: str) -> tuple[str | 
     cands: list[tuple[int, PdfLine]] = []
     for j, (i, ln) in enumerate(top):
         nxt = top[j + 1][1] if j + 1 < len(top) else None
-        if abs(ln.size - body) < 0.6 and not ln.bold and len(ln.text) > 50 and nxt is not None and abs(nxt.size - body) < 0.6:
+        if abs(ln.size - body) < 0.6 and not ln.bold and len(ln.text) > prose and nxt is not None and abs(nxt.size - body) < 0.6:
             break
         if not DOC_LABEL.match(ln.text) and not re.match(r"^[\W\d]", ln.text):
             cands.append((i, ln))
@@ -189,7 +211,7 @@ def paragraphs_from_lines(lines: list[PdfLine], body: float) -> list[str]:
         if prev is None:
             paras.append([ln])
             continue
-        if prev.page != ln.page:
+        if prev.page != ln.page or ln.top < prev.top - 2 * prev.size:  # a new page, or the top of the next column
             runs_on = (not _SENTENCE_END.search(prev.text) and abs(prev.size - ln.size) < 0.6 and prev.bold == ln.bold
                        and not _BULLET_START.match(ln.text))
             new = not runs_on
