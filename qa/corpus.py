@@ -34,6 +34,8 @@ __all__ = [
     "unsupported_files",
     "minhash_signature",
     "check_size",
+    "drop_boilerplate",
+    "stated_date",
 ]
 
 # ---------------------------------------------------------------- normalising
@@ -308,7 +310,7 @@ _ANYWHERE = re.compile(
         (?:https?://|www\.)\S+ |
         [<(\[-–—\s]*end(?:s|\s+of\s+(?:release|document|statement))?[>)\]\-–—\s]* |
         \#{1,6}(?:\s*\#)*(?:\s*(?:return|back|top|end))? |
-        (?:return|back)(?:\s+to\s+(?:top|\w+(?:\s+\w+)?))? |
+        (?:return|back)(?:\s+to\s+(?:top|home|homepage|news|index|list|overview|(?:all\s+)?(?:press\s+|news\s+)?releases))? |
         (?:[@\#/]\S*[\s,/]*){2,} |
         (?:contribute\s+a\s+better|rate\s+this|improve\s+this)\s+translation | original\s+text | translated\s+by\s+google
     )[.:]?$""",

@@ -53,6 +53,8 @@ def blocks_from_html(html: str) -> tuple[list[str], str | None]:
             flush()
         if tag == "br":
             buf.append(_BR)
+        if tag in ("td", "th") and "".join(buf).strip():
+            buf.append(" | ")  # table cells stay apart, as trafilatura writes them
         if tag == "li" and list_tag == "ul":
             buf.append("- ")
         if el.text:  # type: ignore[attr-defined]
