@@ -312,6 +312,7 @@ _ANYWHERE = re.compile(
         \#{1,6}(?:\s*\#)*(?:\s*(?:return|back|top|end))? |
         (?:return|back)(?:\s+to\s+(?:top|home|homepage|news|index|list|overview|(?:all\s+)?(?:press\s+|news\s+)?releases))? |
         (?:[@\#/]\S*[\s,/]*){2,} |
+        hashtags?\s*:.{0,400} |
         (?:contribute\s+a\s+better|rate\s+this|improve\s+this)\s+translation | original\s+text | translated\s+by\s+google
     )[.:]?$""",
     re.IGNORECASE | re.VERBOSE,
@@ -360,6 +361,8 @@ def drop_boilerplate(paras: list[str]) -> list[str]:
             in_contact = True
             continue
         if _is_contact_line(para):
+            if not in_contact and kept and _words(kept[-1]) <= 4 and kept[-1][-1:] not in ".!?:" and not kept[-1].lower().startswith("about "):
+                kept.pop()  # the label over the contact ("Corporate Communications")
             in_contact = True
             continue
         if in_contact and _words(para) <= 8 and para[-1:] not in ".!?:" and not para.lower().startswith("about "):

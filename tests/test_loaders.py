@@ -146,6 +146,10 @@ def test_media_contact_block_removed_mid_release_but_not_sentences_with_an_addre
     r = parse_release(text, "harbour.txt")
     assert r.paragraphs == ("The harbour board approved the dredging of the east channel on Tuesday.",
                             "About the Harbour Board", "The board manages the port. Questions can be sent to info@example.org.")
+    labelled = parse_release("Harbour Board Approves Dredging\n\nThe harbour board approved the dredging of the east channel.\n\n"
+                             "Hashtag: #harbour #dredging\n\nCorporate Communications\n\n"
+                             "Harbour Board, Portsmouth, +44 23 9200 0000, press@example.org\n", "labelled.txt")
+    assert labelled.paragraphs == ("The harbour board approved the dredging of the east channel.",)
 
 
 def test_section_labels_return_links_and_end_marks_go():
