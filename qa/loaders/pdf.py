@@ -54,9 +54,9 @@ def _is_chart_text(text: str) -> bool:
     return noise / len(tokens) >= 0.5 and len(tokens) < 16
 
 
-def _is_multi_column(page: object) -> bool:
+def _is_multi_column(page_lines: list[dict]) -> bool:
     """Most long printed lines have wide gaps inside them: the page is set in columns."""
-    lines = [ln for ln in page.extract_text_lines(return_chars=True, strip=True) if len(ln["chars"]) >= 30]  # type: ignore[attr-defined]
+    lines = [ln for ln in page_lines if len(ln["chars"]) >= 30]
     if len(lines) < 10:
         return False
     gapped = 0
@@ -81,11 +81,11 @@ def pdf_lines(data: bytes, name: str) -> tuple[list[PdfLine], int, str]:
             n_pages = len(pdf.pages)
             for number, page in enumerate(pdf.pages):
                 upright = page.filter(lambda obj: obj.get("object_type") != "char" or obj.get("upright", True))
-                columns = _is_multi_column(upright)
-                # a page set in columns (a newspaper clipping) is read in the order its text was written,
-                # column by column, with the tighter word spacing of justified narrow columns
-                found = (upright.extract_text_lines(return_chars=True, strip=True, x_tolerance=1, use_text_flow=True)
-                         if columns else upright.extract_text_lines(return_chars=True, strip=True))
+                found = upright.extract_text_lines(return_chars=True, strip=True)
+                if _is_multi_column(found):
+                    # a page set in columns (a newspaper clipping) is read in the order its text was written,
+                    # column by column, with the tighter word spacing of justified narrow columns
+                    found = upright.extract_text_lines(return_chars=True, strip=True, x_tolerance=1, use_text_flow=True)
                 for line in found:
                     chars = [c for c in line["chars"] if c["text"].strip()]
                     if not chars or line["x0"] < 0 or line["x1"] > page.width + 1 or line["top"] < 0 or line["bottom"] > page.height + 1:
