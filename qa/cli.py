@@ -124,7 +124,9 @@ def _run_parse(paths: Sequence[Path], as_json: bool) -> int:
             print(json.dumps(record, ensure_ascii=False), flush=True)
             continue
         width = 100
-        print(f"{path}\n  title:        {release.title}\n  date:         {release.date or 'not found'}")
+        title_from, date_from = release.meta.get("title_from"), release.meta.get("date_from")
+        print(f"{path}\n  title:        {release.title}  ({title_from})\n"
+              f"  date:         {release.date or 'not found'}" + (f"  ({date_from})" if date_from else ""))
         for key in ("organisation", "language", "section", "place", "url"):
             if record.get(key):
                 print(f"  {key + ':':<14}{record[key]}")

@@ -269,7 +269,7 @@ class Release:
     sha256: str = ""  # of the file's bytes
     organisation: str | None = None  # site name, wire or agency, front-matter source
     language: str | None = None  # ISO 639-1, detected
-    meta: dict[str, str] = field(default_factory=dict, compare=False)  # place (dateline), url
+    meta: dict[str, str] = field(default_factory=dict, compare=False)  # place (dateline), url, title_from, date_from
 
 
 _DATELINE = re.compile(
@@ -576,10 +576,13 @@ def parse_bytes(data: bytes, source: str, suffix: str = ".txt", sha256: str = ""
     # Dates by evidence, strongest first: the file's metadata, a date the release states for
     # itself (date line, dateline, "Prepared by …, DATE"), the file name, and only then a date
     # the opening text mentions (often an event, not the release).
-    date = (_metadata_date(hints.get("date", "")) or meta["date"] or find_date(stem, _FILENAME_DATES)
-            or find_date(" ".join(body[:2])))
+    dates = [("metadata", _metadata_date(hints.get("date", ""))), ("text", meta["date"]),
+             ("file name", find_date(stem, _FILENAME_DATES)), ("opening text", find_date(" ".join(body[:2])))]
+    date_source, date = next(((where, iso) for where, iso in dates if iso), (None, None))
+    title_source = hints.get("title_source", "metadata") if hints.get("title") else ("text" if meta["title"] else "file name")
     digest = hashlib.sha256("\n\n".join([title, *body]).encode()).hexdigest()
-    extra = {k: v for k, v in {"place": meta.get("place"), "url": hints.get("url")}.items() if v}
+    extra = {k: v for k, v in {"place": meta.get("place"), "url": hints.get("url"), "title_from": title_source,
+                               "date_from": date_source}.items() if v}
     return Release(
         doc_id=digest[:12],
         source=source,

@@ -296,6 +296,7 @@ def test_parse_command_json_in_argument_order_and_errors_exit_nonzero(tmp_path, 
     assert out[0]["title"] == "Former SCDF Chief charged" and out[0]["date"] == "2012-06-06"
     assert set(out[0]) >= {"source", "title", "date", "paragraphs", "organisation", "language"}
     assert out[0]["language"] == "en" and len(out[0]["paragraphs"]) == 4
+    assert (out[0]["title_from"], out[0]["date_from"]) == ("front matter", "file name")  # where each came from
     assert set(out[1]) == {"source", "error"} and "empty" in out[1]["error"]
     assert out[2]["title"] == "PROTECTING HUMAN LIFE"
 
@@ -304,4 +305,4 @@ def test_parse_command_human_output(capsys):
     assert main(["parse", str(REAL / "europarl_20201217IPR94207.html")]) == 0
     out = capsys.readouterr().out
     assert "title:        EU-UK relations: parliament adopts temporary contingency measures" in out
-    assert "date:         2020-12-18" in out and "  1. " in out
+    assert "date:         2020-12-18  (metadata)" in out and "  1. " in out
