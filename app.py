@@ -11,12 +11,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from qa import QA, QAError
-from qa.answer import MAX_QUESTION_CHARS, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
+from qa import QA, QAError, Settings
+from qa.answer import MAX_QUESTION_CHARS
+from qa.build import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
+from qa.config import BACKENDS
 from qa.corpus import SUPPORTED_SUFFIXES
 from qa.ui import FeedbackLog, answer_record, escape, render_answer
 
@@ -58,7 +62,7 @@ def _text(content: Any) -> str:
 
 
 def build_demo(session: QA, feedback: FeedbackLog | None = None) -> gr.Blocks:
-    feedback = feedback or FeedbackLog()
+    feedback = feedback or FeedbackLog(SETTINGS.data)
 
     def respond(message: str, chat: list[dict[str, Any]], k: int, records: list[dict[str, Any]],
                 since: str = "", until: str = "", source: str = ""):
@@ -155,21 +159,25 @@ def _args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="release-qa chat")
     p.add_argument("--host", default=os.environ.get("QA_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("QA_PORT", 7860)))
-    p.add_argument("--corpus", default=os.environ.get("QA_CORPUS"))
-    p.add_argument("--index", default=os.environ.get("QA_INDEX"))
-    p.add_argument("--model", default=os.environ.get("QA_MODEL"))
-    p.add_argument("--backend", default=os.environ.get("QA_BACKEND"), choices=["torch", "onnx", "onnx-int8"])
+    p.add_argument("--corpus", type=Path, default=SETTINGS.corpus)
+    p.add_argument("--index", type=Path, default=SETTINGS.index)
+    p.add_argument("--model", default=SETTINGS.model)
+    p.add_argument("--backend", default=SETTINGS.backend, choices=BACKENDS)
     return p.parse_args(argv)
 
 
-session = QA(os.environ.get("QA_CORPUS"), os.environ.get("QA_INDEX"), os.environ.get("QA_MODEL"), backend=os.environ.get("QA_BACKEND"))
+try:
+    SETTINGS = Settings.from_env()
+except QAError as exc:
+    sys.exit(f"error: {exc}")
+session = QA.from_settings(SETTINGS)
 demo = build_demo(session)
 
 if __name__ == "__main__":
     args = _args()
-    if (args.corpus, args.index, args.model, args.backend) != (os.environ.get("QA_CORPUS"), os.environ.get("QA_INDEX"),
-                                                               os.environ.get("QA_MODEL"), os.environ.get("QA_BACKEND")):
-        session = QA(args.corpus, args.index, args.model, backend=args.backend)
+    chosen = replace(SETTINGS, corpus=args.corpus, index=args.index, model=args.model, backend=args.backend)
+    if chosen != SETTINGS:
+        session = QA.from_settings(chosen)
         demo = build_demo(session)
     auth = None
     if os.environ.get("QA_AUTH"):

@@ -33,17 +33,16 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import QA, CorpusError, build_index, load_index
+from qa.chunking import approx_tokens
+from qa.corpus import corpus_files, read_release
+from qa.embedding import make_encoder, resolve_model
+from qa.evaluation import percentiles as latency_percentiles
+from qa.index import make_faiss
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-
-from qa import QA  # noqa: E402
-from qa.chunking import approx_tokens  # noqa: E402
-from qa.corpus import corpus_files, read_release  # noqa: E402
-from qa.embedding import make_encoder, resolve_model  # noqa: E402
-from qa.errors import CorpusError  # noqa: E402
-from qa.store import build_index  # noqa: E402
 
 QUESTIONS = [
     "What did the senator say about the farm bill?", "How much funding will the project receive?",
@@ -56,11 +55,11 @@ QUESTIONS = [
 class SyntheticEncoder:
     """Unit vectors derived from a hash of the text: real-sized, deterministic, free. For size, not quality."""
 
-    backend = "torch"
+    def __init__(self, name: str, backend: str = "torch", dim: int = 384) -> None:
+        self.name, self.backend, self.dim, self.max_tokens = name, backend, dim, 256
 
-    def __init__(self, name: str, dim: int = 384) -> None:
-        self.name, self.dim, self.max_tokens = name, dim, 256
-        self.verify_texts = None
+    def prepare(self, sample) -> None:  # type: ignore[no-untyped-def]
+        """Nothing to prepare (the Encoder protocol's hook for ONNX exports)."""
 
     def count_tokens(self, text: str) -> int:
         return approx_tokens(text)
@@ -75,7 +74,8 @@ class SyntheticEncoder:
 
 
 def percentiles(ms: list[float]) -> tuple[float, float]:
-    return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
+    p = latency_percentiles(ms)
+    return p["p50_ms"], p["p95_ms"]
 
 
 def rss_mib() -> float:
@@ -144,11 +144,9 @@ def bench_build(files: list[Path], root: Path, n_chunks: int, work: Path, report
         t = time.perf_counter()
         built = build_index(corpus, index, enc, progress=False, skip_bad=True)
         build_s = time.perf_counter() - t
-        from qa.store import load_index
-
         loaded = load_index(index)
         texts = [c.embed_text for c in loaded.chunks]
-        embedded_texts = len(texts) + int(loaded.manifest["sentence_count"])
+        embedded_texts = len(texts) + int(loaded.manifest.sentence_count)
         t = time.perf_counter()
         enc.encode(texts)
         raw_s = time.perf_counter() - t
@@ -179,17 +177,14 @@ def bench_queries(files: list[Path], root: Path, sizes: list[int], work: Path, r
     for size in sizes:
         corpus = work / f"q-corpus-{size}"
         corpus_of(files, root, size, corpus)
-        index = work / f"q-index-{size}"
-        build_index(corpus, index, SyntheticEncoder(name), progress=False, skip_bad=True)  # real text, synthetic vectors
-        plan.append((corpus, "synthetic", "torch", index))
-        plan.append((corpus, "synthetic", "onnx-int8", index))
+        for backend in ("torch", "onnx-int8"):  # real text, synthetic vectors labelled for the query encoder's backend
+            index = work / f"q-index-{size}-{backend}"
+            build_index(corpus, index, SyntheticEncoder(name, backend), progress=False, skip_bad=True)
+            plan.append((corpus, "synthetic", backend, index))
     for corpus, kind, backend, index in plan:
         before = rss_mib()
         session = QA(corpus or Path(report["build_corpus"]), index, auto_build=False, backend=backend)
-        if kind == "synthetic":  # vectors were made under the torch label; read them with any query encoder
-            session.encoder.backend = "torch"
         loaded = session.ensure_index()
-        session.encoder.backend = backend
         mem = rss_mib() - before
         enc = session.encoder
         vectors = loaded.vectors.reconstruct_n(0, loaded.vectors.ntotal)
@@ -202,7 +197,7 @@ def bench_queries(files: list[Path], root: Path, sizes: list[int], work: Path, r
         bm25 = timed(lambda i: session.ask(q(i), 10, method="bm25"), 60)
         full = timed(lambda i: session.ask(q(i), 10), 60)
         t = time.perf_counter()
-        again = build_index(corpus or Path(report["build_corpus"]), index, SyntheticEncoder(name) if kind == "synthetic" else enc,
+        again = build_index(corpus or Path(report["build_corpus"]), index, SyntheticEncoder(name, backend) if kind == "synthetic" else enc,
                             progress=False, skip_bad=True) if kind == "synthetic" or backend == "onnx-int8" else None
         reindex = f"{time.perf_counter() - t:.2f} ({again.embedded})" if again else "-"
         n = len(loaded.chunks)
@@ -263,8 +258,6 @@ def bench_cold_start(work: Path, report: dict) -> None:
 def bench_ann(n: int, report: dict, centres: np.ndarray | None) -> None:
     import psutil
 
-    from qa.store import _make_faiss
-
     print(f"\n### ANN at {n:,} synthetic vectors (real paragraph embeddings + noise), recall@10 against flat\n")
     print("| index | build s | p50 ms | p95 ms | recall@10 | memory MiB |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -280,7 +273,7 @@ def bench_ann(n: int, report: dict, centres: np.ndarray | None) -> None:
     for kind in ("flat", "ivf"):
         before = psutil.Process().memory_info().rss
         t = time.perf_counter()
-        index = _make_faiss(x, kind)
+        index = make_faiss(x, kind)
         build_s = time.perf_counter() - t
         mem = (psutil.Process().memory_info().rss - before) / 2**20
         lat = timed(lambda i: index.search(q[i:i + 1], 10), 200)

@@ -16,18 +16,16 @@ import argparse
 import collections
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from qa import ChunkConfig, CorpusError, build_index
+from qa.build import duplicate_groups
+from qa.chunking import approx_tokens, chunk_release, sentence_table
+from qa.corpus import corpus_files, minhash_signature, read_release, unsupported_files
 
-from qa.chunking import ChunkConfig, approx_tokens, chunk_release  # noqa: E402
-from qa.corpus import corpus_files, minhash_signature, read_release, unsupported_files  # noqa: E402
-from qa.errors import CorpusError  # noqa: E402
-from qa.store import _duplicate_groups, _sentence_table, build_index  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:
@@ -52,13 +50,13 @@ def main() -> int:
             continue
         chunks = chunk_release(release, cfg, approx_tokens)
         chunks_total += len(chunks)
-        sentences_total += len(_sentence_table(chunks, cfg).keys)
+        sentences_total += len(sentence_table(chunks, cfg).keys)
         dated += release.date is not None
         languages[release.language or "?"] += 1
         records[source] = {"doc_id": release.doc_id, "minhash": minhash_signature(release), "date": release.date}
     t_read = time.perf_counter() - t0
     t = time.perf_counter()
-    duplicates = _duplicate_groups(records)
+    duplicates = duplicate_groups(records)
     t_dedup = time.perf_counter() - t
     exact = sum(1 for s, c in duplicates.items() if records[s]["doc_id"] == records[c]["doc_id"])
     summary = {

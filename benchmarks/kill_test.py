@@ -24,12 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from qa import QA, IndexStatus, index_status, load_index
+from qa.corpus import read_corpus
 
-from qa import QA  # noqa: E402
-from qa.corpus import read_corpus  # noqa: E402
-from qa.store import index_status, load_index  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_corpus(folder: Path, n: int, rng: random.Random, first: int = 0) -> None:
@@ -73,7 +71,7 @@ def main() -> int:
     survived, outcomes, added = 0, {"old index": 0, "new index": 0}, 1
     for i in range(args.kills):
         before = len(load_index(index).chunks)
-        if index_status(corpus, index) == "fresh":  # the last build got through: give the next one work
+        if index_status(corpus, index) == IndexStatus.FRESH:  # the last build got through: give the next one work
             make_corpus(corpus, batch, rng, first=10_000 * (added + 1))
             added += 1
         proc = qa_index(corpus, index)
@@ -103,7 +101,7 @@ def main() -> int:
     print(f"| {args.kills} | {survived} | {outcomes['old index']} | {outcomes['new index']} | {baseline_s:.1f} | {update_s:.1f} | "
           f"{'finished' if finished else 'FAILED'} in {time.perf_counter() - t:.1f}s | {final} |")
     shutil.rmtree(work, ignore_errors=True)
-    return 0 if survived == args.kills and finished and final >= baseline and index_status(corpus, index) == "fresh" else 1
+    return 0 if survived == args.kills and finished and final >= baseline and index_status(corpus, index) == IndexStatus.FRESH else 1
 
 
 if __name__ == "__main__":

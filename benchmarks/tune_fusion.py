@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from qa.answer import QA  # noqa: E402
-from qa.chunking import ChunkConfig  # noqa: E402
-from qa.evaluation import CACHE, load_squad  # noqa: E402
-from qa.store import build_index, load_index  # noqa: E402
-from tuning import minmax as mm, replay, save_best  # noqa: E402
+from qa import QA, ChunkConfig, Settings, build_index, load_index
+from qa.evaluation import load_squad
+from qa.retrieval import Retriever
+from tuning import minmax as mm, replay, save_best  # benchmarks/tuning.py, beside this script
 
 
 def z(x: np.ndarray) -> np.ndarray:
@@ -37,18 +32,17 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--out", type=Path, default=Path("eval/results/fusion"))
     args = ap.parse_args()
-    corpus, queries = load_squad(args.squad, args.limit)
+    cache = Settings.from_env().cache
+    corpus, queries = load_squad(args.squad, args.limit, cache)
     random.Random(0).shuffle(queries)
     half = len(queries) // 2
     report: dict = {}
     for title in (True, False):
         cfg = ChunkConfig(title_in_embedding=title)
-        folder = CACHE / f"squad-tune-title{int(title)}"
+        folder = cache / "eval" / f"squad-tune-title{int(title)}"
         session = QA(corpus, folder)
         build_index(corpus, folder, session.encoder, cfg=cfg)
         index = load_index(folder)
-        session._retriever = None
-        from qa.retrieval import Retriever
         r = Retriever(index, session.encoder)
         n = len(index.chunks)
         vecs = index.vectors.reconstruct_n(0, n)

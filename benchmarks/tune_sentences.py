@@ -12,19 +12,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from qa.chunking import sentence_spans  # noqa: E402
-from qa.embedding import Encoder  # noqa: E402
-from qa.evaluation import CACHE, load_squad  # noqa: E402
-from qa.store import bm25_tokenize, load_index  # noqa: E402
-from tuning import minmax as mm, replay, save_best, score  # noqa: E402
+from qa import Settings, load_index
+from qa.chunking import ChunkConfig, bm25_tokenize, embed_text, sentence_spans
+from qa.embedding import TorchEncoder
+from qa.evaluation import load_squad
+from tuning import minmax as mm, replay, save_best, score  # benchmarks/tuning.py, beside this script
 
 
 def main() -> None:
@@ -34,11 +30,12 @@ def main() -> None:
     ap.add_argument("squad", type=Path)
     ap.add_argument("--out", type=Path, default=Path("eval/results/fusion"))
     args = ap.parse_args()
-    _, queries = load_squad(args.squad)
+    cache = Settings.from_env().cache
+    _, queries = load_squad(args.squad, cache=cache)
     random.Random(0).shuffle(queries)
     half = len(queries) // 2
-    index = load_index(CACHE / "squad-tune-title1")
-    enc = Encoder()
+    index = load_index(cache / "eval" / "squad-tune-title1")
+    enc = TorchEncoder()
     chunks = index.chunks
     n = len(chunks)
     sources = np.array([c.source for c in chunks])
@@ -49,10 +46,10 @@ def main() -> None:
     for i, c in enumerate(chunks):
         for a, b in sentence_spans(c.text):
             owners.append(i)
-            sents.append(f"{c.title}\n{c.text[a:b]}")
-    cache = CACHE / "squad-sentences.npy"
-    sv = np.load(cache) if cache.exists() else enc.encode(sents, progress=True)
-    np.save(cache, sv)
+            sents.append(embed_text(c.title, c.text[a:b], ChunkConfig()))
+    vectors_file = cache / "eval" / "squad-sentences.npy"
+    sv = np.load(vectors_file) if vectors_file.exists() else enc.encode(sents, progress=True)
+    np.save(vectors_file, sv)
     owners = np.array(owners)
     ss = qv @ sv.T
     sent_max = np.full((len(queries), n), -1.0, dtype=np.float32)

@@ -5,9 +5,12 @@
     >>> answer.passages[0].title, answer.passages[0].paragraph
 """
 
-from .answer import QA, Answer, Passage, ask
-from .errors import CorpusError, IndexError_, QAError, QueryError
-from .store import BuildReport, build_index, load_index
+from .answer import Answer, Passage
+from .build import BuildReport, IndexStatus, build_index, index_status
+from .config import AbstainPolicy, ChunkConfig, FusionConfig, Settings
+from .errors import CorpusError, QAError, QueryError, StoreError
+from .index import load_index
+from .session import QA, ask
 
 __all__ = [
     "QA",
@@ -16,9 +19,15 @@ __all__ = [
     "ask",
     "build_index",
     "load_index",
+    "index_status",
+    "IndexStatus",
     "BuildReport",
+    "Settings",
+    "ChunkConfig",
+    "FusionConfig",
+    "AbstainPolicy",
     "QAError",
     "CorpusError",
-    "IndexError_",
+    "StoreError",
     "QueryError",
 ]

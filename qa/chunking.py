@@ -1,4 +1,4 @@
-"""Stage 2: releases -> paragraph chunks.
+"""Stage 2: releases -> paragraph chunks, their sentences, and the text each is embedded and indexed as.
 
 One chunk per paragraph, so a citation points at something a reader can find.
 Fragments too short to stand alone join a neighbour; paragraphs longer than the
@@ -12,12 +12,16 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from dataclasses import asdict, dataclass
-from typing import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
+import numpy as np
+
+from .config import ChunkConfig
 from .corpus import Release
 
-__all__ = ["Chunk", "ChunkConfig", "chunk_release", "sentence_spans", "approx_tokens"]
+__all__ = ["Chunk", "ChunkConfig", "Sentences", "chunk_release", "sentence_spans", "sentence_table", "approx_tokens",
+           "embed_text", "content_key", "bm25_tokenize"]
 
 TokenCounter = Callable[[str], int]
 
@@ -29,18 +33,14 @@ def approx_tokens(text: str) -> int:
     return math.ceil(len(_WORD_OR_PUNCT.findall(text)) * 1.2)
 
 
-@dataclass(frozen=True)
-class ChunkConfig:
-    """Chunking knobs; recorded in the manifest so a change re-chunks the corpus."""
+def embed_text(title: str, text: str, cfg: ChunkConfig) -> str:
+    """What is embedded (and indexed by BM25) for a passage or sentence: the title gives it context."""
+    return f"{title}\n{text}" if cfg.title_in_embedding and title else text
 
-    max_tokens: int = 220  # text budget inside a 256-piece window, leaving room for the title
-    window_tokens: int = 128  # target size of windows cut from text with no paragraph breaks
-    min_words: int = 6  # shorter paragraphs join a neighbour
-    title_in_embedding: bool = True
-    version: int = 1
 
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+def content_key(text: str) -> str:
+    """Content hash of embedded text: equal keys share a vector, so unchanged text is never re-embedded."""
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ class Chunk:
 
     @property
     def key(self) -> str:
-        """Content hash of what is embedded: equal keys share a vector, so unchanged text is never re-embedded."""
-        return hashlib.sha256(self.embed_text.encode()).hexdigest()[:32]
+        """:func:`content_key` of what is embedded."""
+        return content_key(self.embed_text)
 
 
 # ------------------------------------------------------------------ sentences
@@ -170,9 +170,56 @@ def chunk_release(release: Release, cfg: ChunkConfig = ChunkConfig(), count_toke
     for number, para in _merge_fragments(release.paragraphs, cfg.min_words):
         parts = [para] if count_tokens(para) <= cfg.max_tokens else _split_long(para, cfg, count_tokens)
         for i, text in enumerate(parts, start=1 if len(parts) > 1 else 0):
-            embed = f"{release.title}\n{text}" if cfg.title_in_embedding and release.title else text
             chunks.append(
-                Chunk(release.doc_id, release.source, release.title, release.date, release.section, number, i, text, embed,
+                Chunk(release.doc_id, release.source, release.title, release.date, release.section, number, i, text,
+                      embed_text(release.title, text, cfg),
                       release.organisation, release.language)
             )
     return chunks
+
+
+@dataclass
+class Sentences:
+    """Every sentence of every chunk, in chunk order: what the sentence vectors are built from."""
+
+    table: np.ndarray  # (n, 3) int32: chunk row, start, end (character offsets in the chunk text)
+    keys: list[str]
+    texts: list[str]
+
+
+def sentence_table(chunks: list[Chunk], cfg: ChunkConfig) -> Sentences:
+    rows, keys, texts = [], [], []
+    for row, chunk in enumerate(chunks):
+        for a, b in sentence_spans(chunk.text) or [(0, len(chunk.text))]:
+            text = embed_text(chunk.title, chunk.text[a:b], cfg)
+            rows.append((row, a, b))
+            texts.append(text)
+            keys.append(content_key(text))
+    return Sentences(np.asarray(rows, dtype=np.int32).reshape(-1, 3), keys, texts)
+
+
+# ------------------------------------------------------------------ BM25 text
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
+_STEMMER: Any = None
+_STOPWORDS: frozenset[str] = frozenset()
+
+
+def bm25_tokenize(texts: list[str]) -> list[list[str]]:
+    """English stop words out, Snowball stems in: the same for indexing and for queries.
+
+    bm25s's own tokenizer does the same per call with more overhead; this runs on
+    every query (question, candidate sentences, titles), so it is kept lean.
+    """
+    global _STEMMER, _STOPWORDS
+    if _STEMMER is None:
+        import Stemmer
+        from bm25s.stopwords import STOPWORDS_EN
+
+        _STOPWORDS = frozenset(STOPWORDS_EN)
+        _STEMMER = Stemmer.Stemmer("english")
+    out = []
+    for text in texts:
+        words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS]
+        out.append(_STEMMER.stemWords(words) if words else [])
+    return out

@@ -14,10 +14,17 @@ import json
 import os
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from .answer import validate_question
+from .build import build_index
+from .config import BACKENDS, FUSION_METHODS, INDEX_TYPES, FusionConfig, Settings
+from .embedding import make_encoder
 from .errors import QAError, QueryError
+from .evaluation import METHODS, RetrievalEvaluator, calibrate, load_beir, load_gold, load_squad
+from .session import QA
 
 EXIT_USAGE = 2
 
@@ -37,30 +44,39 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    from .answer import DEFAULT_CORPUS, DEFAULT_INDEX
+def _common(p: argparse.ArgumentParser, settings: Settings) -> None:
+    p.add_argument("--corpus", type=Path, default=settings.corpus, help="folder of release files (default: seeds/)")
+    p.add_argument("--index", type=Path, default=settings.index, help="index folder (default: embeddings/)")
+    _model(p)
 
-    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of release files (default: seeds/)")
-    p.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index folder (default: embeddings/)")
+
+def _model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
-    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None,
+    p.add_argument("--backend", choices=BACKENDS, default=None,
                    help="encoder: sentence-transformers (torch, default) or onnxruntime (onnx, onnx-int8); env QA_BACKEND")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(settings: Settings, args: argparse.Namespace, corpus: Path | None = None, index: Path | None = None) -> Settings:
+    """The environment's settings with this command's --corpus/--index/--model/--backend on top."""
+    return replace(settings, corpus=corpus or args.corpus, index=index or args.index,
+                   model=args.model or settings.model, backend=args.backend or settings.backend)
+
+
+def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
+    settings = settings or Settings()
     parser = _Parser(prog="qa", description="Question answering over press releases, with cited passages.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("index", help="build or update the index incrementally")
-    _common(p)
+    _common(p, settings)
     p.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything")
     p.add_argument("--skip-bad", action="store_true", help="index the readable files and list the others, instead of stopping")
-    p.add_argument("--index-type", choices=["auto", "flat", "ivf", "hnsw"], default="auto",
+    p.add_argument("--index-type", choices=INDEX_TYPES, default="auto",
                    help="FAISS index: flat (exact) up to 50,000 vectors, ivf above (auto), or forced")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("ask", help="answer a question (or a batch of them) from the releases")
-    _common(p)
+    _common(p, settings)
     p.add_argument("question", nargs="?", help="the question, in quotes")
     p.add_argument("--k", type=_positive_int, default=5, help="number of passages (1-50, default 5)")
     p.add_argument("--history", nargs="*", default=[], metavar="Q", help="earlier questions in the conversation")
@@ -74,9 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="release files or folders of them")
     p.add_argument("--json", action="store_true", help="one JSON object per file, in argument order")
 
-    from .evaluation import add_eval_parser
-
-    add_eval_parser(sub)
+    _add_eval_parser(sub, settings)
     return parser
 
 
@@ -171,37 +185,16 @@ def _run_batch(session: Any, path: Path, k: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
-        if args.command == "index":
-            from .store import build_index
-
-            report = build_index(args.corpus, args.index, model=args.model, backend=args.backend, rebuild=args.rebuild, skip_bad=args.skip_bad,
-                                 index_type=args.index_type)
-            print(json.dumps(report.to_dict()) if args.json else report.summary())
-            return 0
-        if args.command == "ask":
-            from .answer import QA, validate_question
-
-            if args.batch is None:
-                validate_question(args.question, args.k)  # fail fast, before loading anything
-            elif args.question:
-                raise QueryError("give either a QUESTION or --batch FILE, not both")
-            session = QA(args.corpus, args.index, args.model, backend=args.backend)
-            if args.batch is not None:
-                return _run_batch(session, args.batch, args.k)
-            answer = session.ask(args.question, args.k, args.history, since=args.since, until=args.until, source=args.source)
-            if args.json:
-                print(json.dumps(answer.to_dict(), ensure_ascii=False))
-            else:
-                _print_human(answer)
-            return 0
-        if args.command == "parse":
-            return _run_parse(args.files, args.json)
-        if args.command == "eval":
-            return int(args.run(args) or 0)
+        settings = Settings.from_env()
+    except QAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    args = build_parser(settings).parse_args(argv)
+    try:
+        return _dispatch(args, settings)
     except QAError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -211,4 +204,181 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `qa ask ... | head`: the reader left, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "index":
+        chosen = _chosen(settings, args)
+        encoder = make_encoder(chosen.model, chosen.backend, cache=chosen.cache, verify_texts=chosen.onnx_verify_texts)
+        report = build_index(args.corpus, args.index, encoder, rebuild=args.rebuild, skip_bad=args.skip_bad,
+                             index_type=args.index_type)
+        print(json.dumps(report.to_dict()) if args.json else report.summary())
+        return 0
+    if args.command == "ask":
+        if args.batch is None:
+            validate_question(args.question, args.k)  # fail fast, before loading anything
+        elif args.question:
+            raise QueryError("give either a QUESTION or --batch FILE, not both")
+        session = QA.from_settings(_chosen(settings, args))
+        if args.batch is not None:
+            return _run_batch(session, args.batch, args.k)
+        answer = session.ask(args.question, args.k, args.history, since=args.since, until=args.until, source=args.source)
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False))
+        else:
+            _print_human(answer)
+        return 0
+    if args.command == "parse":
+        return _run_parse(args.files, args.json)
+    if args.command == "eval":
+        return int(args.run(args, settings) or 0)
     return EXIT_USAGE
+
+
+# ----------------------------------------------------------------------- eval
+
+
+def _add_eval_parser(sub: Any, settings: Settings) -> None:
+    p = sub.add_parser("eval", help="evaluate retrieval and answers against peers")
+    esub = p.add_subparsers(dest="format", required=True, parser_class=type(p))
+
+    def common(q: argparse.ArgumentParser, default_out: str) -> None:
+        q.add_argument("--index", type=Path, default=None, help="index folder (default: a cache folder per dataset)")
+        _model(q)
+        q.add_argument("--k", type=int, default=10)
+        q.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
+        q.add_argument("--no-peers", action="store_true", help="skip the BM25/dense/RRF peers")
+        q.add_argument("--weights", default=None, metavar="P,S,B", help="fusion weights: paragraph, sentence, BM25 (default: the tuned ones)")
+        q.add_argument("--fusion", choices=FUSION_METHODS, default=None)
+        q.add_argument("--out", type=Path, default=Path("eval/results") / default_out)
+
+    g = esub.add_parser("gold", help="gold-substring QA (JSONL)")
+    g.add_argument("data", type=Path, nargs="?", default=Path("eval/seed_qa.jsonl"))
+    g.add_argument("--corpus", type=Path, default=settings.corpus)
+    g.add_argument("--split", default="test", help="which split to report (default test; 'all' for every question)")
+    common(g, "seed")
+    g.set_defaults(run=_run_gold)
+    s = esub.add_parser("squad", help="SQuAD v1.1 paragraph retrieval")
+    s.add_argument("data", type=Path)
+    common(s, "squad")
+    s.set_defaults(run=_run_squad)
+    b = esub.add_parser("beir", help="a BEIR dataset folder")
+    b.add_argument("data", type=Path)
+    b.add_argument("--split", default="test")
+    common(b, "beir")
+    b.set_defaults(run=_run_beir)
+    c = esub.add_parser("calibrate", help="abstention threshold from the held-out split")
+    c.add_argument("data", type=Path, nargs="?", default=Path("eval/seed_qa.jsonl"))
+    c.add_argument("--corpus", type=Path, default=settings.corpus)
+    c.add_argument("--index", type=Path, default=None)
+    _model(c)
+    c.add_argument("--split", default="dev")
+    c.set_defaults(run=_run_calibrate)
+
+
+def _eval_session(args: argparse.Namespace, settings: Settings, corpus: Path, name: str) -> QA:
+    fusion = FusionConfig()
+    if args.weights or args.fusion:
+        try:
+            p, s, b = (float(x) for x in args.weights.split(",")) if args.weights else (fusion.paragraph, fusion.sentence, fusion.bm25)
+        except ValueError:
+            raise QAError(f"--weights takes three numbers like 0.3,0.4,0.3, got {args.weights!r}") from None
+        fusion = FusionConfig(method=args.fusion or fusion.method, paragraph=p, sentence=s, bm25=b)
+    cache = settings.cache / "eval"
+    folder = args.index or (corpus.parent / "index" if str(corpus).startswith(str(cache)) else cache / f"{name}-index")
+    return QA.from_settings(_chosen(settings, args, corpus, folder), fusion=fusion)
+
+
+def _evaluate(evaluator: RetrievalEvaluator, session: QA, out: Path) -> int:
+    metrics = evaluator(session)
+    run = evaluator.run
+    assert run is not None
+    results = {"dataset": run.dataset, "queries": run.queries, "chunks": run.chunks,
+               "methods": {METHODS[m]: values for m, values in run.methods.items()}, "misses": run.misses,
+               "primary_metric": "mrr@10", "primary": metrics.get(evaluator.primary_metric, 0.0)}
+    print(write_report(results, out))
+    if results["misses"]:
+        print(f"{len(results['misses'])} misses (first 10):")
+        for miss in results["misses"][:10]:
+            print(f"  - [{miss['id']}] {miss['question']} -> {str(miss['got'])[:100]!r}")
+    print(f"\nwrote {out}/results.md, results.json, results.png")
+    return 0
+
+
+def _gold_queries(args: argparse.Namespace) -> list[Any]:
+    return [q for q in load_gold(args.data) if args.split == "all" or q.split == args.split]
+
+
+def _run_gold(args: argparse.Namespace, settings: Settings) -> int:
+    queries = _gold_queries(args)
+    if not queries:
+        raise QAError(f"no questions with split {args.split!r} in {args.data}")
+    evaluator = RetrievalEvaluator(queries[: args.limit] if args.limit else queries, f"{args.data.name} [{args.split}]",
+                                   args.k, not args.no_peers, ks=(1, 3, 5, 10))
+    return _evaluate(evaluator, _eval_session(args, settings, args.corpus, "gold"), args.out)
+
+
+def _run_squad(args: argparse.Namespace, settings: Settings) -> int:
+    corpus, queries = load_squad(args.data, args.limit, settings.cache)
+    evaluator = RetrievalEvaluator(queries, f"SQuAD {args.data.name}", args.k, not args.no_peers, ks=(1, 5, 10))
+    return _evaluate(evaluator, _eval_session(args, settings, corpus, "squad"), args.out)
+
+
+def _run_beir(args: argparse.Namespace, settings: Settings) -> int:
+    corpus, queries = load_beir(args.data, args.split, args.limit, settings.cache)
+    evaluator = RetrievalEvaluator(queries, f"BEIR {args.data.name}", args.k, not args.no_peers, ks=(1, 5, 10))
+    return _evaluate(evaluator, _eval_session(args, settings, corpus, "beir"), args.out)
+
+
+def _run_calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    session = QA.from_settings(_chosen(settings, args, args.corpus, args.index or settings.cache / "eval" / "gold-index"))
+    result = calibrate(session, _gold_queries(args))
+    print(json.dumps(result, indent=1))
+    print(f"put these values in AbstainPolicy's defaults in qa/config.py, or try them with {result['set']}")
+    return 0
+
+
+# -------------------------------------------------------------------- reports
+
+REPORT_COLUMNS = ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "p50_ms", "p95_ms", "retrieval_p50_ms",
+                  "abstain_precision", "abstain_recall", "false_abstain", "followup_hit@1")
+
+
+def write_report(results: dict[str, Any], out: Path) -> str:
+    """Markdown table + JSON + bar chart PNG in ``out``; returns the Markdown."""
+    out.mkdir(parents=True, exist_ok=True)
+    cols = [c for c in REPORT_COLUMNS if any(c in m for m in results["methods"].values())]
+    lines = [f"**{results['dataset']}** — {results['queries']} queries over {results['chunks']} chunks", "",
+             "| method | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for name, m in results["methods"].items():
+        cells = [(f"{m[c]:.1f}" if c.endswith("_ms") else f"{m[c]:.3f}") if c in m else "" for c in cols]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    md = "\n".join(lines) + "\n"
+    (out / "results.md").write_text(md, encoding="utf-8")
+    (out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    _write_chart(results, [c for c in ("hit@1", "mrr@10", "ndcg@10") if c in cols], out / "results.png")
+    return md
+
+
+def _write_chart(results: dict[str, Any], metrics: list[str], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    names = list(results["methods"])
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        vals = [results["methods"][name].get(c, 0) for c in metrics]
+        bars = ax.bar([x + i * width for x in range(len(metrics))], vals, width, label=name)
+        ax.bar_label(bars, fmt="%.3f", fontsize=7)
+    ax.set_xticks([x + width * (len(names) - 1) / 2 for x in range(len(metrics))], metrics)
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"{results['dataset']}: {results['queries']} queries")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

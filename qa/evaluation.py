@@ -15,11 +15,9 @@ Formats:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
-import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,14 +26,21 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .answer import QA, AbstainPolicy
+from .chunking import bm25_tokenize
+from .config import DEFAULT_CACHE, AbstainPolicy
+from .embedding import TorchEncoder
 from .errors import QAError
-from .retrieval import FusionConfig
-from .store import bm25_tokenize
+from .session import QA
 
-__all__ = ["EvalQuery", "GoldQAEvaluator", "RetrievalEvaluator", "load_gold", "load_squad", "load_beir", "metrics_at", "calibrate"]
+__all__ = ["EvalQuery", "GoldQAEvaluator", "RetrievalEvaluator", "Peers", "METHODS", "load_gold", "load_squad",
+           "load_beir", "metrics_at", "percentiles", "calibrate"]
 
-CACHE = Path(os.environ.get("QA_CACHE", Path(__file__).resolve().parent.parent / ".cache")) / "eval"
+METHODS = {  # method id -> how reports name it
+    "bm25": "bm25 (bm25s)",
+    "dense": "dense (sentence-transformers + FAISS flat)",
+    "rrf": "rrf hybrid (bm25s + dense)",
+    "release-qa": "release-qa (hybrid + follow-ups)",
+}
 
 
 # ------------------------------------------------------------------ metrics
@@ -108,10 +113,10 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:80]
 
 
-def _write_docs(docs: list[tuple[str, str, str]], name: str) -> Path:
+def _write_docs(docs: list[tuple[str, str, str]], name: str, cache: Path) -> Path:
     """Write (id, title, text) documents as Markdown releases in a cached corpus folder; returns the folder."""
     digest = hashlib.sha256(json.dumps(docs).encode()).hexdigest()[:10]
-    folder = CACHE / f"{name}-{digest}" / "corpus"
+    folder = Path(cache) / "eval" / f"{name}-{digest}" / "corpus"
     if not folder.exists():
         tmp = folder.with_name("corpus.tmp")
         tmp.mkdir(parents=True, exist_ok=True)
@@ -121,7 +126,8 @@ def _write_docs(docs: list[tuple[str, str, str]], name: str) -> Path:
     return folder
 
 
-def load_squad(path: Path, limit: int | None = None) -> tuple[Path, list[EvalQuery]]:
+def load_squad(path: Path, limit: int | None = None, cache: Path = DEFAULT_CACHE) -> tuple[Path, list[EvalQuery]]:
+    """Every SQuAD paragraph becomes a release (written under ``cache``); its questions' gold is that paragraph."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     docs: list[tuple[str, str, str]] = []
     queries: list[EvalQuery] = []
@@ -134,10 +140,11 @@ def load_squad(path: Path, limit: int | None = None) -> tuple[Path, list[EvalQue
                 queries.append(EvalQuery(qa["id"], qa["question"], relevant={f"{doc_id}.md": 1.0}))
     if limit:
         queries = queries[:limit]
-    return _write_docs(docs, "squad"), queries
+    return _write_docs(docs, "squad", cache), queries
 
 
-def load_beir(folder: Path, split: str = "test", limit: int | None = None) -> tuple[Path, list[EvalQuery]]:
+def load_beir(folder: Path, split: str = "test", limit: int | None = None,
+              cache: Path = DEFAULT_CACHE) -> tuple[Path, list[EvalQuery]]:
     folder = Path(folder)
     for need in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
         if not (folder / need).exists():
@@ -159,13 +166,13 @@ def load_beir(folder: Path, split: str = "test", limit: int | None = None) -> tu
             q = json.loads(line)
             if str(q["_id"]) in qrels:
                 queries.append(EvalQuery(str(q["_id"]), q["text"], relevant=qrels[str(q["_id"])]))
-    return _write_docs(docs, "beir-" + folder.name), queries[:limit] if limit else queries
+    return _write_docs(docs, "beir-" + folder.name, cache), queries[:limit] if limit else queries
 
 
 # --------------------------------------------------------------------- peers
 
 
-class _Peers:
+class Peers:
     """BM25-only and dense-only baselines built from the raw libraries over the same chunk texts."""
 
     def __init__(self, session: QA) -> None:
@@ -176,10 +183,8 @@ class _Peers:
         texts = [c.text for c in index.chunks]
         self.bm25 = bm25s.BM25()
         self.bm25.index(bm25_tokenize(texts), show_progress=False)
-        from .embedding import Encoder
-
         # The plain SentenceTransformer: the session's own when it runs torch, loaded once otherwise.
-        reference = session.encoder if isinstance(session.encoder, Encoder) else Encoder(session.encoder.name)
+        reference = session.encoder if isinstance(session.encoder, TorchEncoder) else TorchEncoder(session.encoder.name)
         self.model = reference.model
         cache = session.folder / f"peer-dense-{hashlib.sha256(''.join(texts).encode()).hexdigest()[:12]}.npy"
         if cache.exists():
@@ -226,10 +231,26 @@ def _judge(query: EvalQuery, chunk: Any) -> bool:
     return any(_norm(g) in text for g in query.gold)
 
 
-class RetrievalEvaluator:
-    """Ranks every query with each method; returns metrics per method and the misses of the full pipeline."""
+Ranker = Callable[[EvalQuery], tuple[list[int], Any]]  # query -> (chunk rows, Answer or None)
 
-    primary_metric = "mrr@10"
+
+@dataclass
+class EvalRun:
+    """One evaluation's details beside its flat metrics: per-method metrics and the full pipeline's misses."""
+
+    dataset: str
+    queries: int
+    chunks: int
+    methods: dict[str, dict[str, float]] = field(default_factory=dict)  # method id -> metrics
+    misses: list[dict[str, Any]] = field(default_factory=list)
+
+
+class RetrievalEvaluator:
+    """Ranks every query with each method (the peers, then release-qa through ``QA.ask``).
+
+    Calling it returns flat metrics, ``"<method>_<metric>"`` (sentence-transformers style), with
+    :attr:`primary_metric` among them; the details of the last call are in :attr:`run`.
+    """
 
     def __init__(self, queries: list[EvalQuery], name: str = "eval", k: int = 10, peers: bool = True,
                  ks: Sequence[int] = (1, 3, 5, 10)) -> None:
@@ -238,55 +259,60 @@ class RetrievalEvaluator:
         self.k = k
         self.peers = peers
         self.ks = ks
+        self.primary_metric = "release-qa_mrr@10"
+        self.run: EvalRun | None = None
 
-    def __call__(self, session: QA) -> dict[str, Any]:
-        index = session.ensure_index()
-        chunks = index.chunks
-        methods: dict[str, Callable[[EvalQuery], tuple[list[int], Any]]] = {}
+    def _rankers(self, session: QA, row_of: dict[tuple[str, int, int], int]) -> dict[str, Ranker]:
+        rankers: dict[str, Ranker] = {}
         if self.peers:
-            peers = _Peers(session)
-            methods["bm25 (bm25s)"] = lambda q: (peers.bm25_rows(q.question, self.k), None)
-            methods["dense (sentence-transformers + FAISS flat)"] = lambda q: (peers.dense_rows(q.question, self.k), None)
-            methods["rrf hybrid (bm25s + dense)"] = lambda q: (peers.rrf_rows(q.question, self.k), None)
-        row_of = {(c.source, c.paragraph, c.part): i for i, c in enumerate(chunks)}
+            peers = Peers(session)
+            rankers["bm25"] = lambda q: (peers.bm25_rows(q.question, self.k), None)
+            rankers["dense"] = lambda q: (peers.dense_rows(q.question, self.k), None)
+            rankers["rrf"] = lambda q: (peers.rrf_rows(q.question, self.k), None)
 
         def full(q: EvalQuery) -> tuple[list[int], Any]:
             answer = session.ask(q.question, self.k, q.history)
-            rows = [row_of[(p.source, p.paragraph, p.part)] for p in answer.passages]
-            return rows, answer
+            return [row_of[(p.source, p.paragraph, p.part)] for p in answer.passages], answer
 
-        methods["release-qa (hybrid + follow-ups)"] = full
-        results: dict[str, Any] = {"dataset": self.name, "queries": len(self.queries), "chunks": len(chunks), "methods": {}}
-        for name, run in methods.items():
-            run(self.queries[0]) if self.queries else None  # warm-up, not timed
-            rankings, gains, latencies, answers = [], [], [], []
-            for q in self.queries:
-                t = time.perf_counter()
-                rows, answer = run(q)
-                latencies.append((time.perf_counter() - t) * 1000)
-                rel = [_judge(q, chunks[r]) for r in rows]
-                rankings.append(rel)
-                gains.append([q.relevant.get(chunks[r].source, 0.0) if q.relevant else float(x) for r, x in zip(rows, rel)])
-                answers.append(answer)
-            answerable = [i for i, q in enumerate(self.queries) if q.answerable]
-            m = metrics_at([rankings[i] for i in answerable], self.ks, [gains[i] for i in answerable],
-                           [max(1, len(self.queries[i].relevant)) for i in answerable])
-            m.update(percentiles(latencies))
-            if answers[0] is not None:
-                stages = [a.timings for a in answers]
-                m["retrieval_p50_ms"] = float(np.percentile([s["encode_ms"] + s["dense_ms"] + s["bm25_ms"] + s["fusion_ms"] for s in stages], 50))
-                m.update(_answer_metrics(self.queries, rankings, answers))
-            results["methods"][name] = m
-            if name.startswith("release-qa"):
-                results["misses"] = [
-                    {"id": q.id, "question": q.question, "history": q.history, "gold": q.gold or sorted(q.relevant),
-                     "got": chunks[r[0]].text[:160] if (r := rows_) else None, "no_answer": a.no_answer}
-                    for q, rel, rows_, a in zip(self.queries, rankings, [[row_of[(p.source, p.paragraph, p.part)] for p in a.passages] for a in answers], answers)
-                    if (q.answerable and not (rel and rel[0])) or (q.answerable == a.no_answer)
-                ][:200]
-        results["primary_metric"] = self.primary_metric
-        results["primary"] = results["methods"]["release-qa (hybrid + follow-ups)"].get(self.primary_metric, 0.0)
-        return results
+        rankers["release-qa"] = full
+        return rankers
+
+    def _score(self, run: Ranker, chunks: list[Any]) -> tuple[dict[str, float], list[list[bool]], list[list[int]], list[Any]]:
+        run(self.queries[0]) if self.queries else None  # warm-up, not timed
+        rankings, gains, latencies, answers, all_rows = [], [], [], [], []
+        for q in self.queries:
+            t = time.perf_counter()
+            rows, answer = run(q)
+            latencies.append((time.perf_counter() - t) * 1000)
+            rel = [_judge(q, chunks[r]) for r in rows]
+            rankings.append(rel)
+            gains.append([q.relevant.get(chunks[r].source, 0.0) if q.relevant else float(x) for r, x in zip(rows, rel)])
+            answers.append(answer)
+            all_rows.append(rows)
+        answerable = [i for i, q in enumerate(self.queries) if q.answerable]
+        m = metrics_at([rankings[i] for i in answerable], self.ks, [gains[i] for i in answerable],
+                       [max(1, len(self.queries[i].relevant)) for i in answerable])
+        m.update(percentiles(latencies))
+        if answers and answers[0] is not None:
+            stages = [a.timings for a in answers]
+            m["retrieval_p50_ms"] = float(np.percentile([s["encode_ms"] + s["dense_ms"] + s["bm25_ms"] + s["fusion_ms"] for s in stages], 50))
+            m.update(_answer_metrics(self.queries, rankings, answers))
+        return m, rankings, all_rows, answers
+
+    def __call__(self, session: QA) -> dict[str, float]:
+        chunks = session.ensure_index().chunks
+        row_of = {(c.source, c.paragraph, c.part): i for i, c in enumerate(chunks)}
+        run = EvalRun(self.name, len(self.queries), len(chunks))
+        for method, ranker in self._rankers(session, row_of).items():
+            run.methods[method], rankings, rows, answers = self._score(ranker, chunks)
+        run.misses = [
+            {"id": q.id, "question": q.question, "history": q.history, "gold": q.gold or sorted(q.relevant),
+             "got": chunks[r[0]].text[:160] if r else None, "no_answer": a.no_answer}
+            for q, rel, r, a in zip(self.queries, rankings, rows, answers)
+            if (q.answerable and not (rel and rel[0])) or (q.answerable == a.no_answer)
+        ][:200]
+        self.run = run
+        return {f"{method}_{name}": value for method, m in run.methods.items() for name, value in m.items()}
 
 
 def _answer_metrics(queries: list[EvalQuery], rankings: list[list[bool]], answers: list[Any]) -> dict[str, float]:
@@ -318,16 +344,13 @@ def calibrate(session: QA, queries: list[EvalQuery], max_false_abstain: float = 
     nothing is tuned beyond what the split shows.
     """
     conf, cov, worst, answerable = [], [], [], []
-    kept, session.abstain = session.abstain, AbstainPolicy(-math.inf, math.inf, 0.0, 0.0)  # check every question
-    try:
-        for q in queries:
-            a = session.ask(q.question, 5, q.history)
-            conf.append(a.confidence)
-            cov.append(1.0 if a.coverage is None else a.coverage)
-            worst.append(min((share for _, share in a.coverage_words), default=1.0))
-            answerable.append(q.answerable)
-    finally:
-        session.abstain = kept
+    check_all = AbstainPolicy(-math.inf, math.inf, 0.0, 0.0)  # every question gets the coverage check
+    for q in queries:
+        a = session.ask(q.question, 5, q.history, policy=check_all)
+        conf.append(a.confidence)
+        cov.append(1.0 if a.coverage is None else a.coverage)
+        worst.append(min((share for _, share in a.coverage_words), default=1.0))
+        answerable.append(q.answerable)
     if not any(answerable):
         raise QAError("calibration needs answerable questions in the split")
     c, v, w, ans = (np.array(x)[:, None] for x in (conf, cov, worst, answerable))
@@ -355,145 +378,3 @@ def calibrate(session: QA, queries: list[EvalQuery], max_false_abstain: float = 
     return {"policy": asdict(policy), "abstain_recall": -best[0] / n_unans if n_unans else 0.0,
             "false_abstain": best[1] / n_ans, "answerable": n_ans, "unanswerable": n_unans,
             "set": f"QA_ABSTAIN={policy.floor},{policy.check_below},{policy.coverage},{policy.word}"}
-
-
-# ------------------------------------------------------------------ reports
-
-
-def write_report(results: dict[str, Any], out: Path) -> str:
-    """Markdown table + JSON + bar chart PNG in ``out``; returns the Markdown."""
-    out.mkdir(parents=True, exist_ok=True)
-    cols = [c for c in ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "p50_ms", "p95_ms", "retrieval_p50_ms",
-                        "abstain_precision", "abstain_recall", "false_abstain", "followup_hit@1")
-            if any(c in m for m in results["methods"].values())]
-    lines = [f"**{results['dataset']}** — {results['queries']} queries over {results['chunks']} chunks", "",
-             "| method | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
-    for name, m in results["methods"].items():
-        cells = [(f"{m[c]:.1f}" if c.endswith("_ms") else f"{m[c]:.3f}") if c in m else "" for c in cols]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    md = "\n".join(lines) + "\n"
-    (out / "results.md").write_text(md, encoding="utf-8")
-    (out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        metrics = [c for c in ("hit@1", "mrr@10", "ndcg@10") if c in cols]
-        names = list(results["methods"])
-        fig, ax = plt.subplots(figsize=(8, 3.6))
-        width = 0.8 / len(names)
-        for i, name in enumerate(names):
-            vals = [results["methods"][name].get(c, 0) for c in metrics]
-            bars = ax.bar([x + i * width for x in range(len(metrics))], vals, width, label=name)
-            ax.bar_label(bars, fmt="%.3f", fontsize=7)
-        ax.set_xticks([x + width * (len(names) - 1) / 2 for x in range(len(metrics))], metrics)
-        ax.set_ylim(0, 1.05)
-        ax.set_title(f"{results['dataset']}: {results['queries']} queries")
-        ax.legend(fontsize=7, loc="lower right")
-        fig.tight_layout()
-        fig.savefig(out / "results.png", dpi=120)
-        plt.close(fig)
-    except ImportError:
-        pass
-    return md
-
-
-# ------------------------------------------------------------------------ CLI
-
-
-def add_eval_parser(sub: Any) -> None:
-    from .answer import DEFAULT_CORPUS
-
-    p = sub.add_parser("eval", help="evaluate retrieval and answers against peers")
-    esub = p.add_subparsers(dest="format", required=True, parser_class=type(p))
-
-    def common(q: argparse.ArgumentParser, default_out: str) -> None:
-        q.add_argument("--index", type=Path, default=None, help="index folder (default: a cache folder per dataset)")
-        q.add_argument("--model", default=None)
-        q.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None)
-        q.add_argument("--k", type=int, default=10)
-        q.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
-        q.add_argument("--no-peers", action="store_true", help="skip the BM25/dense/RRF peers")
-        q.add_argument("--weights", default=None, metavar="P,S,B", help="fusion weights: paragraph, sentence, BM25 (default: the tuned ones)")
-        q.add_argument("--fusion", choices=["convex", "rrf", "dense", "bm25"], default=None)
-        q.add_argument("--out", type=Path, default=Path("eval/results") / default_out)
-
-    g = esub.add_parser("gold", help="gold-substring QA (JSONL)")
-    g.add_argument("data", type=Path, nargs="?", default=Path("eval/seed_qa.jsonl"))
-    g.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    g.add_argument("--split", default="test", help="which split to report (default test; 'all' for every question)")
-    common(g, "seed")
-    g.set_defaults(run=_run_gold)
-
-    s = esub.add_parser("squad", help="SQuAD v1.1 paragraph retrieval")
-    s.add_argument("data", type=Path)
-    common(s, "squad")
-    s.set_defaults(run=_run_squad)
-
-    b = esub.add_parser("beir", help="a BEIR dataset folder")
-    b.add_argument("data", type=Path)
-    b.add_argument("--split", default="test")
-    common(b, "beir")
-    b.set_defaults(run=_run_beir)
-
-    c = esub.add_parser("calibrate", help="abstention threshold from the held-out split")
-    c.add_argument("data", type=Path, nargs="?", default=Path("eval/seed_qa.jsonl"))
-    c.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    c.add_argument("--index", type=Path, default=None)
-    c.add_argument("--model", default=None)
-    c.add_argument("--split", default="dev")
-    c.set_defaults(run=_run_calibrate)
-
-
-def _session(args: argparse.Namespace, corpus: Path, name: str) -> QA:
-    fusion = FusionConfig()
-    if args.weights or args.fusion:
-        try:
-            p, s, b = (float(x) for x in args.weights.split(",")) if args.weights else (fusion.paragraph, fusion.sentence, fusion.bm25)
-        except ValueError:
-            raise QAError(f"--weights takes three numbers like 0.3,0.4,0.3, got {args.weights!r}") from None
-        fusion = FusionConfig(method=args.fusion or fusion.method, paragraph=p, sentence=s, bm25=b)
-    folder = args.index or (corpus.parent / "index" if str(corpus).startswith(str(CACHE)) else CACHE / f"{name}-index")
-    return QA(corpus, folder, args.model, backend=args.backend, fusion=fusion)
-
-
-def _finish(results: dict[str, Any], out: Path) -> int:
-    print(write_report(results, out))
-    if results.get("misses"):
-        print(f"{len(results['misses'])} misses (first 10):")
-        for miss in results["misses"][:10]:
-            print(f"  - [{miss['id']}] {miss['question']} -> {str(miss['got'])[:100]!r}")
-    print(f"\nwrote {out}/results.md, results.json, results.png")
-    return 0
-
-
-def _run_gold(args: argparse.Namespace) -> int:
-    queries = [q for q in load_gold(args.data) if args.split == "all" or q.split == args.split]
-    if not queries:
-        raise QAError(f"no questions with split {args.split!r} in {args.data}")
-    session = _session(args, args.corpus, "gold")
-    return _finish(RetrievalEvaluator(queries[: args.limit] if args.limit else queries, f"{args.data.name} [{args.split}]",
-                                      args.k, not args.no_peers, ks=(1, 3, 5, 10))(session), args.out)
-
-
-def _run_squad(args: argparse.Namespace) -> int:
-    corpus, queries = load_squad(args.data, args.limit)
-    return _finish(RetrievalEvaluator(queries, f"SQuAD {args.data.name}", args.k, not args.no_peers, ks=(1, 5, 10))(
-        _session(args, corpus, "squad")), args.out)
-
-
-def _run_beir(args: argparse.Namespace) -> int:
-    corpus, queries = load_beir(args.data, args.split, args.limit)
-    return _finish(RetrievalEvaluator(queries, f"BEIR {args.data.name}", args.k, not args.no_peers, ks=(1, 5, 10))(
-        _session(args, corpus, "beir")), args.out)
-
-
-def _run_calibrate(args: argparse.Namespace) -> int:
-    queries = [q for q in load_gold(args.data) if args.split == "all" or q.split == args.split]
-    session = QA(args.corpus, args.index or CACHE / "gold-index", args.model)
-    result = calibrate(session, queries)
-    print(json.dumps(result, indent=1))
-    print(f"put these values in AbstainPolicy's defaults in qa/answer.py, or try them with {result['set']}")
-    return 0

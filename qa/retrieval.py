@@ -18,26 +18,16 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
+from .config import FusionConfig, check_method
 from .embedding import Encoder
-from .store import Index, bm25_tokenize
+from .index import Index
 
-__all__ = ["FusionConfig", "Hit", "Retriever", "SearchResult", "resolve_followup", "content_words"]
-
-
-@dataclass(frozen=True)
-class FusionConfig:
-    """Weights of the three signals in convex fusion, chosen on SQuAD by benchmarks/tune_sentences.py."""
-
-    method: str = "convex"  # convex | rrf | dense | bm25
-    paragraph: float = 0.3  # dense similarity of the whole chunk
-    sentence: float = 0.4  # dense similarity of the chunk's best sentence
-    bm25: float = 0.3
-    candidates: int = 100  # per retriever, before fusion
-    rrf_k: int = 60
+__all__ = ["FusionConfig", "Hit", "Retriever", "SearchResult", "Fusion", "FUSIONS", "resolve_followup", "content_words",
+           "stop_word", "carry_weight", "minmax"]
 
 
 @dataclass
@@ -121,25 +111,60 @@ def resolve_followup(question: str, history: Sequence[str]) -> tuple[str, bool]:
 # ------------------------------------------------------------------- retrieval
 
 
-def _search(index: object, qvec: np.ndarray, k: int, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """FAISS search, restricted to ``ids`` when given (filters apply before ranking, not after)."""
-    import faiss
-
-    if ids is None:
-        return index.search(qvec[None, :], k)  # type: ignore[attr-defined]
-    selector = faiss.IDSelectorBatch(ids.astype(np.int64))
-    if hasattr(index, "hnsw"):
-        params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
-    elif hasattr(index, "nprobe"):
-        params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
-    else:
-        params = faiss.SearchParameters(sel=selector)
-    return index.search(qvec[None, :], k, params=params)  # type: ignore[attr-defined]
-
-
-def _minmax(x: np.ndarray) -> np.ndarray:
+def minmax(x: np.ndarray) -> np.ndarray:
+    """Per-query min-max normalisation: fusion adds scores of different scales."""
     lo, hi = float(x.min()), float(x.max())
     return (x - lo) / (hi - lo) if hi > lo else np.ones_like(x)
+
+
+@dataclass
+class Signals:
+    """The candidates' scores from each retriever, row-aligned with ``rows``."""
+
+    rows: np.ndarray
+    dense: np.ndarray
+    bm25: np.ndarray
+    sentence: np.ndarray
+    dense_rank: dict[int, int]
+    bm25_rank: dict[int, int]
+
+
+def _convex(s: Signals, f: FusionConfig) -> np.ndarray:
+    return f.paragraph * minmax(s.dense) + f.sentence * minmax(s.sentence) + f.bm25 * (
+        minmax(s.bm25) if s.bm25.max() > 0 else np.zeros_like(s.bm25))
+
+
+def _rrf(s: Signals, f: FusionConfig) -> np.ndarray:
+    c = f.rrf_k
+    return np.array([1 / (c + s.dense_rank.get(int(r), 10**6)) + 1 / (c + s.bm25_rank.get(int(r), 10**6)) for r in s.rows])
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """Which retrievers a method runs and how it combines their scores."""
+
+    dense: bool
+    bm25: bool
+    sentences: bool  # only score fusion uses the sentence signal
+    combine: Callable[[Signals, FusionConfig], np.ndarray]
+
+
+FUSIONS: dict[str, Fusion] = {
+    "convex": Fusion(True, True, True, _convex),
+    "rrf": Fusion(True, True, False, _rrf),
+    "dense": Fusion(True, False, False, lambda s, f: s.dense),
+    "bm25": Fusion(False, True, False, lambda s, f: s.bm25),
+}
+
+
+@dataclass
+class _Query:
+    question: str
+    carried: str  # topic words from earlier questions, "" when none
+    carry: float
+    pool: int
+    allowed: np.ndarray | None
+    allowed_rows: np.ndarray | None
 
 
 class Retriever:
@@ -151,10 +176,7 @@ class Retriever:
         self.fusion = fusion
 
     def bm25_scores(self, query: str) -> np.ndarray:
-        tokens = bm25_tokenize([query])[0]
-        if not tokens:
-            return np.zeros(len(self.index), dtype=np.float32)
-        return np.asarray(self.index.bm25.get_scores(tokens), dtype=np.float32)
+        return self.index.bm25_scores(query)
 
     def filter_mask(self, since: str | None = None, until: str | None = None, source: str | None = None) -> np.ndarray | None:
         """Chunks inside a date range and/or from a source (organisation, section or file path, case-insensitive).
@@ -177,86 +199,96 @@ class Retriever:
     def search(self, question: str, k: int = 5, history: Sequence[str] = (), method: str | None = None,
                allowed: np.ndarray | None = None) -> SearchResult:
         """Rank chunks for a question; with ``allowed`` (a boolean mask), only those chunks compete: k come from inside."""
-        method = method or self.fusion.method
+        fusion = FUSIONS[check_method(method or self.fusion.method)]
         timings: dict[str, float] = {}
         query, used_history = resolve_followup(question, history)
         n = len(self.index)
         allowed_rows = np.flatnonzero(allowed) if allowed is not None else None
         if allowed_rows is not None and len(allowed_rows) == 0:
             return SearchResult([], query, np.zeros(self.index.vectors.d, np.float32), used_history, timings)
-        pool = min(n if allowed_rows is None else len(allowed_rows), max(self.fusion.candidates, k))
-
         carried = query[len(question):].strip() if used_history else ""
-        carry = carry_weight(question) if carried else 0.0
+        q = _Query(question, carried, carry_weight(question) if carried else 0.0,
+                   min(n if allowed_rows is None else len(allowed_rows), max(self.fusion.candidates, k)), allowed, allowed_rows)
         t = time.perf_counter()
-        if method == "bm25":
-            qvec = np.zeros(self.index.vectors.d, np.float32)
-        elif carried:  # the question, pulled towards the earlier topic: blend, don't concatenate
-            own, topic = self.encoder.encode([question, carried])
-            qvec = own + carry * topic
-            qvec = (qvec / np.linalg.norm(qvec)).astype(np.float32)
-        else:
-            qvec = self.encoder.encode_query(question)
+        qvec = self._query_vector(q) if fusion.dense else np.zeros(self.index.vectors.d, np.float32)
         timings["encode_ms"] = (time.perf_counter() - t) * 1000
-
         t = time.perf_counter()
-        dense_rows = np.zeros(0, dtype=np.int64)
-        best_sentence: dict[int, float] = {}
-        sentence_floor = 0.0
-        if method != "bm25":
-            _, found = _search(self.index.vectors, qvec, pool, allowed_rows)
-            dense_rows = found[0][found[0] >= 0]
-            sentence_ids = None if allowed is None else np.flatnonzero(allowed[self.index.sentence_table[:, 0]])
-            n_sentences = self.index.sentences.ntotal if sentence_ids is None else len(sentence_ids)
-            if method == "convex" and n_sentences:  # only score fusion uses the sentence signal
-                s_scores, s_rows = _search(self.index.sentences, qvec, min(n_sentences, 3 * pool), sentence_ids)
-                valid = s_rows[0] >= 0
-                for owner, score in zip(self.index.sentence_table[s_rows[0][valid], 0], s_scores[0][valid]):
-                    best_sentence.setdefault(int(owner), float(score))  # results come best first
-                sentence_floor = float(s_scores[0][valid].min()) if valid.any() else 0.0
+        dense_rows, best_sentence, floor = self._dense(q, qvec, fusion)
         timings["dense_ms"] = (time.perf_counter() - t) * 1000
-
         t = time.perf_counter()
-        bm25_all = self.bm25_scores(question) if method != "dense" else np.zeros(n, dtype=np.float32)
-        if carried and method != "dense":  # topic words count half, on the same scale: they must not drown the question's own
-            topic = self.bm25_scores(carried)
-            bm25_all = bm25_all / max(float(bm25_all.max()), 1e-9) + carry * topic / max(float(topic.max()), 1e-9)
-        if allowed is not None:
-            bm25_all = np.where(allowed, bm25_all, 0.0).astype(np.float32)
-        if method != "dense":
-            top = np.argpartition(-bm25_all, pool - 1)[:pool] if pool < n else np.arange(n)
-            bm25_rows = top[np.argsort(-bm25_all[top], kind="stable")]
-            bm25_rows = bm25_rows[bm25_all[bm25_rows] > 0]
-        else:
-            bm25_rows = np.zeros(0, dtype=np.int64)
+        bm25_all, bm25_rows = self._bm25(q) if fusion.bm25 else (np.zeros(n, dtype=np.float32), np.zeros(0, dtype=np.int64))
         timings["bm25_ms"] = (time.perf_counter() - t) * 1000
-
         t = time.perf_counter()
+        hits = self._fuse(q, k, fusion, qvec, dense_rows, best_sentence, floor, bm25_all, bm25_rows)
+        timings["fusion_ms"] = (time.perf_counter() - t) * 1000
+        return SearchResult(hits, query, qvec, used_history, timings)
+
+    def _query_vector(self, q: _Query) -> np.ndarray:
+        if not q.carried:
+            return self.encoder.encode_query(q.question)
+        own, topic = self.encoder.encode([q.question, q.carried])  # pulled towards the earlier topic: blend, don't concatenate
+        qvec = own + q.carry * topic
+        return (qvec / np.linalg.norm(qvec)).astype(np.float32)
+
+    def _dense(self, q: _Query, qvec: np.ndarray, fusion: Fusion) -> tuple[np.ndarray, dict[int, float], float]:
+        """Dense candidate rows, and each chunk's best retrieved sentence score (with the floor for the others)."""
+        best_sentence: dict[int, float] = {}
+        if not fusion.dense:
+            return np.zeros(0, dtype=np.int64), best_sentence, 0.0
+        _, found = _search(self.index.vectors, qvec, q.pool, q.allowed_rows)
+        dense_rows = found[0][found[0] >= 0]
+        table = self.index.sentence_table
+        sentence_ids = None if q.allowed is None else np.flatnonzero(q.allowed[table[:, 0]])
+        n_sentences = self.index.sentences.ntotal if sentence_ids is None else len(sentence_ids)
+        if not (fusion.sentences and n_sentences):
+            return dense_rows, best_sentence, 0.0
+        s_scores, s_rows = _search(self.index.sentences, qvec, min(n_sentences, 3 * q.pool), sentence_ids)
+        valid = s_rows[0] >= 0
+        for owner, score in zip(table[s_rows[0][valid], 0], s_scores[0][valid]):
+            best_sentence.setdefault(int(owner), float(score))  # results come best first
+        return dense_rows, best_sentence, float(s_scores[0][valid].min()) if valid.any() else 0.0
+
+    def _bm25(self, q: _Query) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 scores of every chunk, and the candidate rows (best first, score > 0)."""
+        bm25_all = self.index.bm25_scores(q.question)
+        if q.carried:  # topic words count less, on the same scale: they must not drown the question's own
+            topic = self.index.bm25_scores(q.carried)
+            bm25_all = bm25_all / max(float(bm25_all.max()), 1e-9) + q.carry * topic / max(float(topic.max()), 1e-9)
+        if q.allowed is not None:
+            bm25_all = np.where(q.allowed, bm25_all, 0.0).astype(np.float32)
+        n, pool = len(bm25_all), q.pool
+        top = np.argpartition(-bm25_all, pool - 1)[:pool] if pool < n else np.arange(n)
+        rows = top[np.argsort(-bm25_all[top], kind="stable")]
+        return bm25_all, rows[bm25_all[rows] > 0]
+
+    def _fuse(self, q: _Query, k: int, fusion: Fusion, qvec: np.ndarray, dense_rows: np.ndarray,
+              best_sentence: dict[int, float], floor: float, bm25_all: np.ndarray, bm25_rows: np.ndarray) -> list[Hit]:
         sentence_rows = np.fromiter(best_sentence, dtype=np.int64, count=len(best_sentence))
         rows = np.unique(np.concatenate([dense_rows, bm25_rows, sentence_rows])).astype(np.int64)
         if len(rows) == 0:
-            rows = (np.arange(n) if allowed_rows is None else allowed_rows)[:k].astype(np.int64)
-        dense = self.index.vectors.reconstruct_batch(rows) @ qvec if method != "bm25" else np.zeros(len(rows), np.float32)
-        sparse = bm25_all[rows]
-        sent = np.array([best_sentence.get(int(r), sentence_floor) for r in rows], dtype=np.float32)
-        dense_rank = {int(r): i + 1 for i, r in enumerate(dense_rows)}
-        bm25_rank = {int(r): i + 1 for i, r in enumerate(bm25_rows)}
-        f = self.fusion
-        if method == "dense":
-            fused = dense
-        elif method == "bm25":
-            fused = sparse
-        elif method == "rrf":
-            c = f.rrf_k
-            fused = np.array([1 / (c + dense_rank.get(int(r), 10**6)) + 1 / (c + bm25_rank.get(int(r), 10**6)) for r in rows])
-        else:
-            fused = f.paragraph * _minmax(dense) + f.sentence * _minmax(sent) + f.bm25 * (
-                _minmax(sparse) if sparse.max() > 0 else np.zeros_like(sparse))
+            rows = (np.arange(len(self.index)) if q.allowed_rows is None else q.allowed_rows)[:k].astype(np.int64)
+        dense = self.index.vectors.reconstruct_batch(rows) @ qvec if fusion.dense else np.zeros(len(rows), np.float32)
+        signals = Signals(rows, dense, bm25_all[rows],
+                          np.array([best_sentence.get(int(r), floor) for r in rows], dtype=np.float32),
+                          {int(r): i + 1 for i, r in enumerate(dense_rows)}, {int(r): i + 1 for i, r in enumerate(bm25_rows)})
+        fused = fusion.combine(signals, self.fusion)
         order = np.argsort(-fused, kind="stable")[:k]
-        hits = [
-            Hit(int(rows[i]), float(fused[i]), float(dense[i]), float(sparse[i]),
-                dense_rank.get(int(rows[i])), bm25_rank.get(int(rows[i])), float(sent[i]))
-            for i in order
-        ]
-        timings["fusion_ms"] = (time.perf_counter() - t) * 1000
-        return SearchResult(hits, query, qvec, used_history, timings)
+        return [Hit(int(rows[i]), float(fused[i]), float(dense[i]), float(signals.bm25[i]),
+                    signals.dense_rank.get(int(rows[i])), signals.bm25_rank.get(int(rows[i])), float(signals.sentence[i]))
+                for i in order]
+
+
+def _search(index: object, qvec: np.ndarray, k: int, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """FAISS search, restricted to ``ids`` when given (filters apply before ranking, not after)."""
+    import faiss
+
+    if ids is None:
+        return index.search(qvec[None, :], k)  # type: ignore[attr-defined]
+    selector = faiss.IDSelectorBatch(ids.astype(np.int64))
+    if hasattr(index, "hnsw"):
+        params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+    elif hasattr(index, "nprobe"):
+        params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
+    else:
+        params = faiss.SearchParameters(sel=selector)
+    return index.search(qvec[None, :], k, params=params)  # type: ignore[attr-defined]

@@ -9,15 +9,15 @@ never rendered or run.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from .answer import QA, Answer, Passage
+from .answer import Answer, Passage
 from .corpus import read_release
 from .errors import CorpusError
+from .session import QA
 
 __all__ = ["escape", "render_answer", "render_release", "answer_record", "FeedbackLog"]
 
@@ -104,7 +104,7 @@ class FeedbackLog:
     """Thumbs up/down as JSONL, one line per vote, in the gold-QA format's spirit (question, history, passages)."""
 
     def __init__(self, folder: Path | str | None = None) -> None:
-        self.path = Path(folder or os.environ.get("QA_DATA", "data")) / "feedback.jsonl"
+        self.path = Path(folder or "data") / "feedback.jsonl"
         self._lock = threading.Lock()
 
     def record(self, record: dict[str, Any], vote: str) -> dict[str, Any]:

@@ -14,15 +14,16 @@ SEEDS = ROOT / "seeds"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "releases"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-os.environ.setdefault("QA_ONNX_VERIFY_TEXTS", "200")  # the default 1,000 is for real use; 200 keeps the suite fast
+ONNX_VERIFY = 200  # texts an ONNX export is verified on: the default 1,000 is for real use; 200 keeps the suite fast
+os.environ.setdefault("QA_ONNX_VERIFY_TEXTS", str(ONNX_VERIFY))  # for the CLI and the app run as subprocesses
 sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture(scope="session")
 def encoder():
-    from qa.embedding import Encoder
+    from qa.embedding import TorchEncoder
 
-    enc = Encoder()
+    enc = TorchEncoder()
     enc.dim  # load now, once
     return enc
 
@@ -52,3 +53,54 @@ def run_cli(*args: str, cwd: Path = ROOT, input: str | None = None, timeout: int
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "qa", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env, input=input)
+
+
+class FakeEncoder:
+    """Unit vectors from a hash of the text: deterministic and instant. Only for unit tests of build, staleness and
+    fusion logic, where what matters is which texts get embedded and how scores combine, not what they mean."""
+
+    def __init__(self, name: str = "fake-model", backend: str = "torch", dim: int = 32) -> None:
+        self.name, self.backend, self.dim, self.max_tokens = name, backend, dim, 256
+        self.encoded: list[str] = []  # every text ever embedded, in order
+
+    def count_tokens(self, text: str) -> int:
+        from qa.chunking import approx_tokens
+
+        return approx_tokens(text)
+
+    def encode(self, texts, progress: bool = False):  # type: ignore[no-untyped-def]
+        import hashlib
+
+        import numpy as np
+
+        self.encoded.extend(texts)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+            v = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+            out[i] = v / np.linalg.norm(v)
+        return out
+
+    def encode_query(self, text: str):  # type: ignore[no-untyped-def]
+        return self.encode([text])[0]
+
+    def token_vectors(self, texts):  # type: ignore[no-untyped-def]
+        raise AssertionError("the fake encoder has no token vectors: use the real model for coverage tests")
+
+    def prepare(self, sample) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture
+def small_corpus(tmp_path) -> Path:
+    """The seed releases in a folder of their own."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for f in sorted(SEEDS.iterdir()):
+        shutil.copy(f, folder / f.name)
+    return folder

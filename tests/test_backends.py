@@ -8,13 +8,14 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import SEEDS
+from conftest import ONNX_VERIFY, SEEDS
 from qa import QA
 from qa.chunking import chunk_release
 from qa.corpus import read_corpus
 from qa.embedding import OnnxEncoder, make_encoder
-from qa.errors import IndexError_, QAError
-from qa.store import _make_faiss, build_index, index_status
+from qa.errors import StoreError, QAError
+from qa import IndexStatus, build_index, index_status
+from qa.index import make_faiss
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def seed_texts():
 
 @pytest.mark.parametrize("backend,floor", [("onnx", 0.999), ("onnx-int8", 0.99)])
 def test_onnx_backends_agree_with_sentence_transformers(encoder, seed_texts, backend, floor):
-    onnx = make_encoder(backend=backend)
+    onnx = make_encoder(backend=backend, verify_texts=ONNX_VERIFY)
     assert isinstance(onnx, OnnxEncoder) and onnx.dim == encoder.dim == 384
     cosine = (onnx.encode(seed_texts) * encoder.encode(seed_texts)).sum(axis=1)
     assert cosine.mean() >= floor and cosine.min() >= floor - 0.02
@@ -39,14 +40,15 @@ def test_index_refuses_another_backend_until_rebuilt(tmp_path, encoder):
     shutil.copytree(SEEDS, corpus)
     index = tmp_path / "index"
     build_index(corpus, index, encoder)
-    assert index_status(corpus, index, backend="onnx-int8") == "other-backend"
-    session = QA(corpus, index, backend="onnx-int8")
-    with pytest.raises(IndexError_, match="another encoder backend.*--backend onnx-int8 --rebuild"):
+    assert index_status(corpus, index, backend="onnx-int8") == IndexStatus.OTHER_BACKEND
+    onnx = make_encoder(backend="onnx-int8", verify_texts=ONNX_VERIFY)
+    session = QA(corpus, index, encoder=onnx)
+    with pytest.raises(StoreError, match="another encoder backend.*--backend onnx-int8 --rebuild"):
         session.ask("Which country became the 18th UNC Member State?")
-    report = build_index(corpus, index, backend="onnx-int8", rebuild=True)
+    report = build_index(corpus, index, onnx, rebuild=True)
     assert report.embedded == 19
     assert json.loads((index / "manifest.json").read_text())["model"]["backend"] == "onnx-int8"
-    answer = QA(corpus, index, backend="onnx-int8").ask("Which country became the 18th UNC Member State?")
+    answer = QA(corpus, index, encoder=onnx).ask("Which country became the 18th UNC Member State?")
     assert "Germany" in answer.passages[0].text
     assert build_index(corpus, index, encoder).embedded == 19  # back to torch: re-embedded, not mixed
 
@@ -57,17 +59,17 @@ def test_unknown_backend_is_a_clear_error():
 
 
 def test_faiss_type_follows_corpus_size(monkeypatch):
-    import qa.store
+    import qa.index
 
     vectors = np.random.default_rng(0).standard_normal((500, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    assert not hasattr(_make_faiss(vectors, "auto"), "hnsw")
-    monkeypatch.setattr(qa.store, "FLAT_MAX", 100)
-    ivf = _make_faiss(vectors, "auto")
+    assert not hasattr(make_faiss(vectors, "auto"), "hnsw")
+    monkeypatch.setattr(qa.index, "FLAT_MAX", 100)
+    ivf = make_faiss(vectors, "auto")
     assert hasattr(ivf, "nprobe") and ivf.ntotal == 500
     assert np.allclose(ivf.reconstruct(7), vectors[7])  # rows stay addressable for fusion and reuse
-    hnsw = _make_faiss(vectors[:50], "hnsw")  # overridable either way
-    assert hasattr(hnsw, "hnsw") and not hasattr(_make_faiss(vectors, "flat"), "hnsw")
+    hnsw = make_faiss(vectors[:50], "hnsw")  # overridable either way
+    assert hasattr(hnsw, "hnsw") and not hasattr(make_faiss(vectors, "flat"), "hnsw")
     for index in (ivf, hnsw):
         _, found = index.search(vectors[:10], 1)
         assert (found[:, 0] == np.arange(10)).mean() >= 0.9

@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from conftest import SEEDS
-from qa.errors import CorpusError, IndexError_
-from qa.store import build_index, index_status, load_index
+from qa.errors import CorpusError, StoreError
+from qa import IndexStatus, build_index, index_status, load_index
 
 EXTRA = """Harbour Authority Opens New Ferry Terminal
 
@@ -32,13 +32,13 @@ def test_incremental_add_edit_delete_unchanged(corpus, tmp_path, encoder):
     index = tmp_path / "index"
     first = build_index(corpus, index, encoder)
     assert (first.embedded, first.reused, first.chunks) == (19, 0, 19)
-    assert index_status(corpus, index) == "fresh"
+    assert index_status(corpus, index) == IndexStatus.FRESH
 
     again = build_index(corpus, index, encoder)
     assert (again.embedded, again.reused, again.written) == (0, 19, False)
 
     (corpus / "new.txt").write_text(EXTRA, encoding="utf-8")
-    assert index_status(corpus, index) == "stale"
+    assert index_status(corpus, index) == IndexStatus.STALE
     added = build_index(corpus, index, encoder)
     assert (added.embedded, added.reused, added.chunks) == (2, 19, 21)
     assert added.files_new == ["new.txt"]
@@ -82,10 +82,10 @@ def test_other_model_in_manifest_triggers_rebuild(corpus, tmp_path, encoder):
     manifest = json.loads((index / "manifest.json").read_text())
     manifest["model"]["name"] = "some-other-model"
     (index / "manifest.json").write_text(json.dumps(manifest))
-    assert index_status(corpus, index) == "incompatible"
+    assert index_status(corpus, index) == IndexStatus.INCOMPATIBLE
     report = build_index(corpus, index, encoder)
     assert report.embedded == 19  # vectors of another model are never reused
-    assert index_status(corpus, index) == "fresh"
+    assert index_status(corpus, index) == IndexStatus.FRESH
 
 
 def test_corrupt_index_is_detected(corpus, tmp_path, encoder):
@@ -94,10 +94,10 @@ def test_corrupt_index_is_detected(corpus, tmp_path, encoder):
     manifest = json.loads((index / "manifest.json").read_text())
     faiss_file = index / manifest["live"]["vectors"]
     faiss_file.write_bytes(faiss_file.read_bytes()[:100])
-    with pytest.raises(IndexError_, match="corrupt.*rebuild"):
+    with pytest.raises(StoreError, match="corrupt.*rebuild"):
         load_index(index)
     (index / "manifest.json").write_text("{not json")
-    with pytest.raises(IndexError_, match="not valid JSON"):
+    with pytest.raises(StoreError, match="not valid JSON"):
         load_index(index)
     assert build_index(corpus, index, encoder).embedded == 19  # rebuilt from the corpus
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import FIXTURES
 from qa import QA
 from qa.corpus import parse_dateline, read_release
-from qa.store import build_index, load_index
+from qa import build_index, load_index
 
 WEB = Path(__file__).resolve().parent / "fixtures" / "web"
 WATER = ("The Minister of Environment today announced a 300 million euro fund to replace lead water pipes in 40 cities over the next six years.",

@@ -101,7 +101,7 @@ def test_on_topic_question_the_release_does_not_answer_abstains_and_says_why(see
 
 def test_coverage_matches_question_words_in_context(seed_qa):
     from qa.answer import question_coverage
-    from qa.store import bm25_tokenize
+    from qa.chunking import bm25_tokenize
 
     index = seed_qa.retriever.index
     passage = next(c.text for c in index.chunks if "combined exercises and training" in c.text)
@@ -118,7 +118,7 @@ def test_coverage_matches_question_words_in_context(seed_qa):
 
 
 def test_abstain_policy_rules_and_bad_override(monkeypatch):
-    from qa.answer import AbstainPolicy
+    from qa.config import AbstainPolicy, Settings
 
     policy = AbstainPolicy(floor=0.1, check_below=0.5, coverage=0.4, word=0.25)
     assert policy.abstains(0.05, None, [])  # too weak to answer
@@ -126,11 +126,9 @@ def test_abstain_policy_rules_and_bad_override(monkeypatch):
     assert policy.abstains(0.3, 0.9, [("budget", 0.2)])  # one word the passage never covers
     assert policy.abstains(0.3, 0.3, [("a", 0.3)])  # too little of the question covered
     assert not policy.abstains(0.3, 0.8, [("drills", 0.38)])
-    monkeypatch.setenv("QA_ABSTAIN", "0.1,0.5")
     with pytest.raises(QueryError, match="not four numbers"):
-        AbstainPolicy.from_env()
-    monkeypatch.setenv("QA_ABSTAIN", "0.1,0.5,0.4,0.2")
-    assert AbstainPolicy.from_env() == AbstainPolicy(0.1, 0.5, 0.4, 0.2)
+        Settings.from_env({"QA_ABSTAIN": "0.1,0.5"})
+    assert Settings.from_env({"QA_ABSTAIN": "0.1,0.5,0.4,0.2"}).abstain == AbstainPolicy(0.1, 0.5, 0.4, 0.2)
 
 
 def test_followup_with_words_of_its_own_leans_less_on_history():

@@ -14,8 +14,8 @@ from conftest import SEEDS
 from qa import QA, QAError
 from qa.chunking import approx_tokens, chunk_release, sentence_spans
 from qa.corpus import MAX_FILE_BYTES, clean_text, parse_release, read_release, safe_filename
-from qa.errors import CorpusError, IndexError_, QueryError
-from qa.store import build_index, index_status, load_index
+from qa.errors import CorpusError, StoreError, QueryError
+from qa import IndexStatus, build_index, index_status, load_index
 
 # Arbitrary Unicode, with the awkward parts over-represented: controls, RTL marks, NBSP, bullets, newlines.
 AWKWARD = st.sampled_from(list("\n\n\r\t\u00a0\u200b\u202e\u200f\u0000\u0007•o-*1.#>[]()<>&\"'") + ["\u05e9\u05dc\u05d5\u05dd", "مرحبا", "바로가기", "Menu", "###"])
@@ -105,7 +105,7 @@ def test_second_writer_waits_then_fails_clearly(corpus, tmp_path, encoder, capsy
     index = tmp_path / "index"
     index.mkdir()
     with FileLock(str(index / ".lock")):
-        with pytest.raises(IndexError_, match="still locked by another `qa index`"):
+        with pytest.raises(StoreError, match="still locked by another `qa index`"):
             build_index(corpus, index, encoder, lock_wait=0.5)
     assert "waiting up to" in capsys.readouterr().err
     assert build_index(corpus, index, encoder).chunks == 19  # lock released: works
@@ -117,7 +117,7 @@ def test_chunk_store_length_mismatch_detected(corpus, tmp_path, encoder):
     live = json.loads((index / "manifest.json").read_text())["live"]
     chunks = index / live["chunks"]
     chunks.write_text("\n".join(chunks.read_text().splitlines()[:-1]) + "\n")
-    with pytest.raises(IndexError_, match="inconsistent: 19 vectors, 18 chunks"):
+    with pytest.raises(StoreError, match="inconsistent: 19 vectors, 18 chunks"):
         load_index(index)
 
 
@@ -164,4 +164,4 @@ def test_skip_bad_indexes_the_rest_and_remembers_what_it_skipped(corpus, tmp_pat
     assert "1 unreadable files skipped" in report.summary()
     again = build_index(corpus, index, encoder, skip_bad=True)
     assert (again.embedded, again.written) == (0, False)  # an unchanged folder, bad file included, is a no-op
-    assert index_status(corpus, index) == "fresh"  # so `qa ask` answers instead of rebuilding into the bad file
+    assert index_status(corpus, index) == IndexStatus.FRESH  # so `qa ask` answers instead of rebuilding into the bad file

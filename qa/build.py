@@ -1,0 +1,240 @@
+"""Building the index: :func:`build_index` is plan -> embed -> write; :func:`index_status`; adding uploaded files.
+
+The plan (:mod:`qa.plan`) reads and chunks only files whose bytes changed,
+indexes syndicated copies once, and fails before writing anything when a file
+is unreadable (unless ``skip_bad``). Embedding covers only text no earlier
+generation holds a vector for. Writing is :func:`qa.index.write_generation`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import replace
+from enum import Enum
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .chunking import ChunkConfig, Sentences, sentence_table
+from .corpus import SUPPORTED_SUFFIXES, corpus_files, parse_bytes, safe_filename, unsupported_files
+from .embedding import Encoder, make_encoder, resolve_model
+from .errors import CorpusError, StoreError
+from .index import MANIFEST, Fit, Generation, Index, acquire_lock, load_index, read_manifest, reconstruct, write_generation, write_manifest
+from .plan import (BuildJob, BuildPlan, BuildReport, Log, duplicate_groups, files_match, is_unchanged, make_plan,
+                   nothing_changed)
+
+__all__ = ["BuildReport", "IndexStatus", "build_index", "index_status", "duplicate_groups", "add_files",
+           "MAX_UPLOAD_FILES", "MAX_UPLOAD_BYTES"]
+
+MAX_UPLOAD_FILES = 20
+MAX_UPLOAD_BYTES = 5_000_000
+
+
+class IndexStatus(str, Enum):
+    """An index compared with its corpus and the settings of whoever asks (equal to its value as a string)."""
+
+    FRESH = "fresh"
+    MISSING = "missing"
+    STALE = "stale"  # the corpus changed since the build
+    INCOMPATIBLE = "incompatible"  # another model, format or chunking
+    OTHER_BACKEND = "other-backend"  # vectors from another encoder backend
+
+
+def index_status(corpus: Path, folder: Path, model: str | None = None, cfg: ChunkConfig = ChunkConfig(),
+                 backend: str | None = None) -> IndexStatus:
+    """How the index in ``folder`` stands against ``corpus`` and these settings -- reads no model."""
+    if not (Path(folder) / MANIFEST).exists():
+        return IndexStatus.MISSING
+    try:
+        manifest = read_manifest(Path(folder))
+    except StoreError:
+        return IndexStatus.INCOMPATIBLE
+    fit = manifest.compatible_with(resolve_model(model)[0], backend or "torch", cfg)
+    if fit == Fit.OTHER_BACKEND:
+        return IndexStatus.OTHER_BACKEND
+    if fit < Fit.CHUNKS:
+        return IndexStatus.INCOMPATIBLE
+    # Files the last build skipped as unreadable (--skip-bad) stay skipped while they stay the same.
+    recorded = {**manifest.skipped, **manifest.files}
+    try:
+        return IndexStatus.FRESH if files_match(Path(corpus), recorded) else IndexStatus.STALE
+    except CorpusError:
+        return IndexStatus.FRESH  # nothing to compare against: keep answering from what is built
+
+
+# ---------------------------------------------------------------------- embed
+
+
+def _assemble(keys: list[str], fresh: dict[str, np.ndarray], old_rows: dict[str, int], old_index: Any,
+              encoder: Encoder) -> np.ndarray:
+    """Row i = vector of keys[i], from the new embeddings or copied out of the previous index."""
+    reused = [k for k in dict.fromkeys(keys) if k not in fresh]
+    old_vectors = reconstruct(old_index, [old_rows[k] for k in reused]) if reused else None
+    position = {k: i for i, k in enumerate(reused)}
+    dim = next(iter(fresh.values())).shape[0] if fresh else (old_vectors.shape[1] if old_vectors is not None else encoder.dim)
+    matrix = np.empty((len(keys), dim), dtype=np.float32)
+    for i, key in enumerate(keys):
+        matrix[i] = fresh[key] if key in fresh else old_vectors[position[key]]  # type: ignore[index]
+    return matrix
+
+
+def _embed(job: BuildJob, plan: BuildPlan, encoder: Encoder, old: Index | None, fit: Fit) -> Generation:
+    """Vectors for every chunk and every sentence (title as context): new text embedded, the rest copied."""
+    chunk_texts = {c.key: c.embed_text for c in plan.chunks}
+    sentences: Sentences = sentence_table(plan.chunks, job.cfg)
+    sentence_texts = dict(zip(sentences.keys, sentences.texts))
+    old_chunk_rows: dict[str, int] = {}
+    old_sentence_rows: dict[str, int] = {}
+    if old is not None and fit >= Fit.VECTORS:
+        old_chunk_rows = {c.key: row for row, c in reversed(list(enumerate(old.chunks)))}
+        old_keys = sentence_table(old.chunks, old.manifest.chunk_config()).keys  # as the old vectors were embedded
+        old_sentence_rows = {k: row for row, k in reversed(list(enumerate(old_keys)))}
+    missing = [k for k in chunk_texts if k not in old_chunk_rows] + [k for k in sentence_texts if k not in old_sentence_rows]
+    missing = list(dict.fromkeys(missing))
+    if len(missing) > 64:
+        job.log(f"embedding {len(missing)} new chunks and sentences with {encoder.name}")
+    show = job.progress if job.progress is not None else (len(missing) > 64 and sys.stderr.isatty())
+    texts = [chunk_texts.get(k) or sentence_texts[k] for k in missing]
+    encoder.prepare(texts[:1000] or list(chunk_texts.values())[:1000])
+    fresh = dict(zip(missing, encoder.encode(texts, progress=show)))
+    report = plan.report
+    report.embedded = sum(1 for c in chunk_texts if c in fresh)
+    report.reused = len(plan.chunks) - sum(1 for c in plan.chunks if c.key in fresh)
+    report.removed = len(set(old_chunk_rows) - set(chunk_texts)) if old else 0
+    return Generation(
+        chunks=plan.chunks, files=plan.files, skipped=plan.skipped, model=job.model, backend=job.backend,
+        chunking=job.cfg, index_type=job.index_type, sentence_table=sentences.table,
+        vectors=_assemble([c.key for c in plan.chunks], fresh, old_chunk_rows, old.vectors if old else None, encoder),
+        sentence_vectors=_assemble(sentences.keys, fresh, old_sentence_rows, old.sentences if old else None, encoder))
+
+
+# ---------------------------------------------------------------------- build
+
+
+def _previous(job: BuildJob) -> Index | None:
+    if job.rebuild:
+        return None
+    try:
+        return load_index(job.folder)
+    except StoreError as exc:
+        if (job.folder / MANIFEST).exists():
+            job.log(f"previous index unusable ({exc}); building a new one")
+        return None
+
+
+def _build_locked(job: BuildJob, encoder: Encoder | None, model: str | None) -> BuildReport:
+    if not job.rebuild:
+        unchanged = nothing_changed(job)
+        if unchanged is not None:
+            n = unchanged.chunk_count
+            return BuildReport(reused=n, chunks=n, files=job.files, seconds=time.perf_counter() - job.t0)
+    old = _previous(job)
+    encoder = encoder or make_encoder(model, job.backend)
+    fit = old.manifest.compatible_with(job.model, job.backend, job.cfg, job.index_type) if old else Fit.NONE
+    plan = make_plan(job, encoder, old, fit)
+    if is_unchanged(plan, old, fit) and old is not None:
+        plan.report.reused = len(plan.chunks)
+        if any(plan.files[s]["mtime_ns"] != old.manifest.files[s]["mtime_ns"] for s in plan.files):
+            write_manifest(job.folder, replace(old.manifest, files=plan.files))  # touched, not changed
+        plan.report.seconds = time.perf_counter() - job.t0
+        return plan.report
+    generation = _embed(job, plan, encoder, old, fit)
+    write_generation(job.folder, generation, old.manifest if old else None)
+    plan.report.written = True
+    plan.report.seconds = time.perf_counter() - job.t0
+    return plan.report
+
+
+def build_index(
+    corpus: Path,
+    folder: Path,
+    encoder: Encoder | None = None,
+    *,
+    model: str | None = None,
+    backend: str | None = None,
+    cfg: ChunkConfig = ChunkConfig(),
+    rebuild: bool = False,
+    skip_bad: bool = False,
+    index_type: str = "auto",
+    progress: bool | None = None,
+    lock_wait: float = 600.0,
+    log: Log = lambda msg: print(msg, file=sys.stderr),
+) -> BuildReport:
+    """Bring the index in ``folder`` up to date with ``corpus``, embedding only text it has not seen.
+
+    Nothing is written unless every file reads cleanly: a bad file raises
+    :class:`CorpusError` naming it, and the previous index keeps working.
+    """
+    t0 = time.perf_counter()
+    corpus, folder = Path(corpus), Path(folder)
+    files = corpus_files(corpus)  # fails early and clearly on a missing or empty corpus
+    unsupported = unsupported_files(corpus)
+    if unsupported:
+        shown = ", ".join(unsupported[:10]) + (f" and {len(unsupported) - 10} more" if len(unsupported) > 10 else "")
+        log(f"warning: skipping {len(unsupported)} file(s) of unsupported type: {shown} "
+            f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
+    folder.mkdir(parents=True, exist_ok=True)
+    job = BuildJob(corpus, folder, cfg, encoder.name if encoder else resolve_model(model)[0],
+               encoder.backend if encoder else (backend or "torch"), rebuild, skip_bad, index_type, progress, log, t0,
+               len(files))
+    lock = acquire_lock(folder, lock_wait)
+    try:
+        return _build_locked(job, encoder, model)
+    finally:
+        lock.release()
+
+
+# -------------------------------------------------------------------- uploads
+
+
+def _check_upload(path: Path, name: str) -> None:
+    display = Path(name).name or "file"
+    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise CorpusError(f"{display}: unsupported file type; upload {', '.join(SUPPORTED_SUFFIXES)} files")
+    size = path.stat().st_size
+    if size > MAX_UPLOAD_BYTES:
+        raise CorpusError(f"{display} is {size / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB per release")
+    try:
+        parse_bytes(path.read_bytes(), display, Path(name).suffix)
+    except CorpusError as exc:
+        raise CorpusError(f"rejected {exc}; nothing was added") from None
+
+
+def add_files(corpus: Path, files: Sequence[str | Path], names: Sequence[str] | None = None) -> list[Path]:
+    """Copy release files into the corpus under safe, unused names; all or nothing. Returns the copies.
+
+    Every file is read and cleaned first: one bad file rejects the upload with a
+    message naming it, and nothing is copied.
+    """
+    paths = [Path(f) for f in files]
+    names = list(names) if names else [f.name for f in paths]
+    if not paths:
+        raise CorpusError(f"no files given: choose one or more releases ({', '.join(SUPPORTED_SUFFIXES)})")
+    if len(paths) > MAX_UPLOAD_FILES:
+        raise CorpusError(f"{len(paths)} files at once; the limit is {MAX_UPLOAD_FILES}: upload them in smaller groups")
+    targets: list[tuple[Path, Path]] = []
+    taken = {p.name for p in corpus.glob("*")} if corpus.exists() else set()
+    for path, name in zip(paths, names):
+        _check_upload(path, name)
+        safe = safe_filename(name)
+        stem, suffix = safe.rsplit(".", 1)
+        n = 1
+        while safe in taken:
+            n += 1
+            safe = f"{stem}-{n}.{suffix}"
+        taken.add(safe)
+        targets.append((path, corpus / safe))
+    corpus.mkdir(parents=True, exist_ok=True)
+    copied: list[Path] = []
+    try:
+        for src, dst in targets:
+            shutil.copyfile(src, dst)
+            copied.append(dst)
+    except BaseException:
+        for dst in copied:
+            dst.unlink(missing_ok=True)
+        raise
+    return copied

@@ -1,0 +1,151 @@
+"""Every setting in one place: chunking, fusion, abstention, and where things live.
+
+:meth:`Settings.from_env` is the only code that reads the environment; the CLI
+and the chat call it and hand the values to the library, so importing ``qa``
+reads nothing and a test can pass any setting directly.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .errors import QAError, QueryError
+
+__all__ = ["ChunkConfig", "FusionConfig", "AbstainPolicy", "Settings", "BACKENDS", "FUSION_METHODS", "INDEX_TYPES",
+           "DEFAULT_CORPUS", "DEFAULT_INDEX", "DEFAULT_CACHE", "DEFAULT_MODEL", "ROOT", "offline_model_environment"]
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = ROOT / "seeds"
+DEFAULT_INDEX = ROOT / "embeddings"
+DEFAULT_CACHE = ROOT / ".cache"
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+BACKENDS = ("torch", "onnx", "onnx-int8")
+FUSION_METHODS = ("convex", "rrf", "dense", "bm25")
+INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")
+ONNX_VERIFY_TEXTS = 1000  # texts an ONNX export is checked on against sentence-transformers
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    """Chunking knobs; recorded in the manifest so a change re-chunks the corpus."""
+
+    max_tokens: int = 220  # text budget inside a 256-piece window, leaving room for the title
+    window_tokens: int = 128  # target size of windows cut from text with no paragraph breaks
+    min_words: int = 6  # shorter paragraphs join a neighbour
+    title_in_embedding: bool = True
+    version: int = 1
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """Weights of the three signals in convex fusion, chosen on SQuAD by benchmarks/tune_sentences.py."""
+
+    method: str = "convex"  # one of FUSION_METHODS
+    paragraph: float = 0.3  # dense similarity of the whole chunk
+    sentence: float = 0.4  # dense similarity of the chunk's best sentence
+    bm25: float = 0.3
+    candidates: int = 100  # per retriever, before fusion
+    rrf_k: int = 60
+
+    def __post_init__(self) -> None:
+        check_method(self.method)
+        if self.candidates < 1 or self.rrf_k < 1:
+            raise QueryError(f"candidates and rrf_k must be at least 1, got {self.candidates} and {self.rrf_k}")
+
+
+def check_method(method: str) -> str:
+    """A fusion method name, or a QueryError listing the valid ones (a typo never silently becomes another)."""
+    if method not in FUSION_METHODS:
+        raise QueryError(f"unknown fusion method {method!r}: use one of {', '.join(FUSION_METHODS)}")
+    return method
+
+
+@dataclass(frozen=True)
+class AbstainPolicy:
+    """When to say "not in the releases". Calibrated on the dev split of eval/seed_qa.jsonl (`qa eval calibrate`).
+
+    Below ``floor`` the evidence is too weak to answer. Between ``floor`` and
+    ``check_below`` the best passage is on topic but may not say what is asked
+    ("What was the budget of the UN Command?"): the question's words are
+    matched in context against that passage, and the answer stands only if
+    they are covered (weighted share >= ``coverage``, no word below ``word``).
+    Above ``check_below`` the match is strong enough to answer at once, so most
+    questions never pay for the check.
+    """
+
+    floor: float = 0.0
+    check_below: float = 0.44
+    coverage: float = 0.38
+    word: float = 0.24
+
+    @classmethod
+    def parse(cls, raw: str) -> "AbstainPolicy":
+        """"floor,check_below,coverage,word" (the form of QA_ABSTAIN and of `qa eval calibrate`'s output)."""
+        try:
+            values = [float(x) for x in raw.split(",")]
+            if len(values) != 4:
+                raise ValueError(raw)
+            return cls(*values)
+        except ValueError:
+            raise QueryError(f"QA_ABSTAIN={raw!r} is not four numbers 'floor,check_below,coverage,word': "
+                             f"unset it to use the calibrated {cls()}") from None
+
+    def checks(self, confidence: float) -> bool:
+        """Whether a confidence falls in the band where coverage decides."""
+        return self.floor <= confidence < self.check_below
+
+    def abstains(self, confidence: float, coverage: float | None, words: Sequence[tuple[str, float]]) -> bool:
+        if confidence < self.floor:
+            return True
+        if confidence >= self.check_below or coverage is None:
+            return False
+        return coverage < self.coverage or any(share < self.word for _, share in words)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a deployment chooses: folders, model, encoder backend, abstention policy."""
+
+    corpus: Path = DEFAULT_CORPUS
+    index: Path = DEFAULT_INDEX
+    model: str | None = None  # None: DEFAULT_MODEL
+    backend: str = "torch"
+    cache: Path = DEFAULT_CACHE  # ONNX exports, evaluation corpora and indexes
+    abstain: AbstainPolicy = field(default_factory=AbstainPolicy)
+    onnx_verify_texts: int = ONNX_VERIFY_TEXTS
+    data: Path = Path("data")  # the chat's feedback log
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """QA_CORPUS, QA_INDEX, QA_MODEL, QA_BACKEND, QA_CACHE, QA_ABSTAIN, QA_ONNX_VERIFY_TEXTS, QA_DATA."""
+        env = os.environ if environ is None else environ
+        backend = env.get("QA_BACKEND") or "torch"
+        if backend not in BACKENDS:
+            raise QAError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+        abstain = env.get("QA_ABSTAIN", "").strip()
+        verify = env.get("QA_ONNX_VERIFY_TEXTS", "").strip()
+        if verify and not verify.isdigit():
+            raise QAError(f"QA_ONNX_VERIFY_TEXTS={verify!r} is not a whole number: unset it to use {ONNX_VERIFY_TEXTS}")
+        return cls(
+            corpus=Path(env.get("QA_CORPUS") or DEFAULT_CORPUS),
+            index=Path(env.get("QA_INDEX") or DEFAULT_INDEX),
+            model=env.get("QA_MODEL") or None,
+            backend=backend,
+            cache=Path(env.get("QA_CACHE") or DEFAULT_CACHE),
+            abstain=AbstainPolicy.parse(abstain) if abstain else AbstainPolicy(),
+            onnx_verify_texts=int(verify) if verify else ONNX_VERIFY_TEXTS,
+            data=Path(env.get("QA_DATA") or "data"),
+        )
+
+
+def offline_model_environment() -> None:
+    """Before sentence-transformers loads: never reach the network, no tokenizer threads fighting the encoder."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,267 @@
+"""What a build must do: which files changed since the last build, what they hold, which are copies of another.
+
+Files are compared by size and modification time first and hashed only when
+those differ, so re-indexing an unchanged archive costs a stat per file.
+Unchanged files keep their chunks; the others are parsed and chunked here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .chunking import Chunk, ChunkConfig, approx_tokens, chunk_release
+from .corpus import check_size, corpus_files, file_sha256, minhash_signature, parse_bytes
+from .embedding import Encoder
+from .errors import CorpusError, StoreError
+from .index import Fit, Index, Manifest, read_manifest, write_manifest
+
+__all__ = ["BuildJob", "BuildPlan", "BuildReport", "files_match", "nothing_changed", "make_plan", "is_unchanged",
+           "duplicate_groups"]
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class BuildReport:
+    embedded: int = 0
+    reused: int = 0
+    removed: int = 0
+    chunks: int = 0
+    files: int = 0
+    files_new: list[str] = field(default_factory=list)
+    files_changed: list[str] = field(default_factory=list)
+    files_removed: list[str] = field(default_factory=list)
+    duplicates: dict[str, str] = field(default_factory=dict)  # copy -> the file indexed in its place
+    skipped: list[str] = field(default_factory=list)  # with --skip-bad: why each unreadable file was left out
+    seconds: float = 0.0
+    written: bool = False
+
+    def summary(self) -> str:
+        return (
+            f"{self.chunks} chunks from {self.files} files: {self.embedded} embedded, {self.reused} reused, "
+            f"{self.removed} removed ({len(self.files_new)} new, {len(self.files_changed)} changed, "
+            f"{len(self.files_removed)} removed files"
+            + (f", {len(self.duplicates)} duplicate copies indexed once" if self.duplicates else "")
+            + (f", {len(self.skipped)} unreadable files skipped" if self.skipped else "")
+            + f") in {self.seconds:.1f}s"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------- staleness
+
+
+@dataclass
+class _FileState:
+    source: str
+    path: Path
+    size: int
+    mtime_ns: int
+    sha256: str | None = None  # None until read
+
+
+def _scan(corpus: Path, previous: dict[str, Any]) -> list[_FileState]:
+    """Stat every file; reuse the recorded hash when size and mtime are unchanged (fast re-index)."""
+    states = []
+    for path in corpus_files(corpus):
+        st = path.stat()
+        source = path.relative_to(corpus).as_posix()
+        state = _FileState(source, path, st.st_size, st.st_mtime_ns)
+        old = previous.get(source)
+        if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
+            state.sha256 = old["sha256"]
+        states.append(state)
+    return states
+
+
+def files_match(corpus: Path, recorded: dict[str, Any]) -> bool:
+    """Whether the corpus holds exactly the recorded files with the recorded contents.
+
+    Files are compared by size and modification time first and hashed only when those
+    differ; a file touched but not changed gets its new time written into ``recorded``.
+    """
+    states = _scan(corpus, recorded)
+    if {s.source for s in states} != set(recorded):
+        return False
+    for s in states:
+        if s.sha256 is None:
+            if file_sha256(s.path.read_bytes()) != recorded[s.source]["sha256"]:
+                return False
+            recorded[s.source]["mtime_ns"] = s.mtime_ns
+    return True
+
+
+# ----------------------------------------------------------------------- plan
+
+
+@dataclass
+class BuildJob:
+    corpus: Path
+    folder: Path
+    cfg: ChunkConfig
+    model: str  # name recorded in the manifest
+    backend: str
+    rebuild: bool
+    skip_bad: bool
+    index_type: str
+    progress: bool | None
+    log: Log
+    t0: float
+    files: int
+
+
+@dataclass
+class BuildPlan:
+    """What the new generation holds, before any embedding."""
+
+    chunks: list[Chunk]
+    files: dict[str, dict[str, Any]]
+    skipped: dict[str, dict[str, Any]]
+    report: BuildReport
+
+
+def nothing_changed(job: BuildJob) -> Manifest | None:
+    """The manifest, if the corpus and every setting match it exactly: then there is nothing to load or write.
+
+    Re-indexing an unchanged archive costs a stat per file (see :func:`files_match`).
+    """
+    try:
+        manifest = read_manifest(job.folder)
+    except StoreError:
+        return None
+    if (manifest.compatible_with(job.model, job.backend, job.cfg, job.index_type) < Fit.ALL
+            or not all((job.folder / name).exists() for name in manifest.live.values())):
+        return None
+    # Files skipped as unreadable last time count as known while they stay the same (with --skip-bad).
+    recorded = {**(manifest.skipped if job.skip_bad else {}), **manifest.files}
+    times = {source: r["mtime_ns"] for source, r in recorded.items()}
+    if not files_match(job.corpus, recorded):
+        return None
+    if any(r["mtime_ns"] != times[source] for source, r in recorded.items()):
+        write_manifest(job.folder, manifest)  # touched, not changed: remember the new times
+    return manifest
+
+
+def _read_changed(job: BuildJob, encoder: Encoder, old: Index | None, previous: dict[str, Any], report: BuildReport) -> tuple[
+        dict[str, list[Chunk]], dict[str, Any], dict[str, Any], list[str]]:
+    """Chunks and records per file: unchanged files keep their old chunks, the others are parsed and chunked."""
+    old_chunks: dict[str, list[Chunk]] = {}
+    for chunk in old.chunks if old and previous else []:
+        old_chunks.setdefault(chunk.source, []).append(chunk)
+    per_file: dict[str, list[Chunk]] = {}
+    records: dict[str, Any] = {}
+    skipped: dict[str, Any] = {}
+    errors: list[str] = []
+    for state in _scan(job.corpus, previous):
+        data = None
+        try:
+            check_size(state.source, state.size)
+        except CorpusError as exc:
+            errors.append(str(exc))
+            continue
+        if state.sha256 is None:
+            data = state.path.read_bytes()
+            state.sha256 = file_sha256(data)
+        prev = previous.get(state.source)
+        unchanged = bool(prev and prev["sha256"] == state.sha256)
+        if unchanged and state.source in old_chunks:
+            chunks, signature = [replace(c, also_in=()) for c in old_chunks[state.source]], prev["minhash"]
+        else:
+            if not unchanged:  # (an unchanged copy that was a duplicate before is simply read again)
+                (report.files_changed if prev else report.files_new).append(state.source)
+            try:
+                data = data if data is not None else state.path.read_bytes()
+                release = parse_bytes(data, state.source, state.path.suffix, state.sha256)
+                chunks = chunk_release(release, job.cfg, encoder.count_tokens if len(data) < 2_000_000 else approx_tokens)
+                signature = minhash_signature(release)
+            except CorpusError as exc:
+                errors.append(str(exc))
+                skipped[state.source] = {"sha256": state.sha256, "size": state.size, "mtime_ns": state.mtime_ns,
+                                         "reason": str(exc)}
+                continue
+        per_file[state.source] = chunks
+        records[state.source] = {
+            "sha256": state.sha256, "size": state.size, "mtime_ns": state.mtime_ns,
+            "doc_id": chunks[0].doc_id if chunks else None, "chunks": len(chunks), "minhash": signature,
+            "date": chunks[0].date if chunks else None,
+        }
+    return per_file, records, skipped, errors
+
+
+def make_plan(job: BuildJob, encoder: Encoder, old: Index | None, fit: Fit) -> BuildPlan:
+    previous: dict[str, Any] = old.manifest.files if old is not None and fit >= Fit.CHUNKS else {}
+    report = BuildReport(files=job.files)
+    per_file, records, skipped, errors = _read_changed(job, encoder, old, previous, report)
+    if errors and job.skip_bad:
+        for error in errors:
+            job.log(f"skipped: {error}")
+        report.skipped = errors
+    elif errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise CorpusError(f"{errors[0]}{more}; the index in {job.folder} was left unchanged "
+                          "(fix the file, or pass --skip-bad to index the rest)")
+    report.files_removed = sorted(set(previous) - set(records))
+    # Syndicated copies: the same release from the ministry site and from a wire is indexed once;
+    # its passages list every file it appeared in.
+    duplicates = duplicate_groups(records)
+    chunks: list[Chunk] = []
+    for source, file_chunks in per_file.items():
+        if source in duplicates:
+            records[source]["duplicate_of"] = duplicates[source]
+            records[source]["chunks"] = 0
+            continue
+        copies = tuple(sorted(s for s, canonical in duplicates.items() if canonical == source))
+        chunks.extend(replace(c, also_in=copies) if copies else c for c in file_chunks)
+    report.duplicates = {s: c for s, c in sorted(duplicates.items())}
+    report.chunks = len(chunks)
+    return BuildPlan(chunks, records, skipped if job.skip_bad else {}, report)
+
+
+def is_unchanged(plan: BuildPlan, old: Index | None, fit: Fit) -> bool:
+    """Same files, same chunks in the same order, same settings: nothing to embed or write."""
+    r = plan.report
+    return (old is not None and fit == Fit.ALL and not r.files_new and not r.files_changed and not r.files_removed
+            and [c.key for c in plan.chunks] == [c.key for c in old.chunks]
+            and [c.also_in for c in plan.chunks] == [c.also_in for c in old.chunks])
+
+
+def duplicate_groups(records: dict[str, Any], threshold: float = 0.7) -> dict[str, str]:
+    """{copy: canonical} for exact (same cleaned text) and near duplicates (MinHash LSH, Jaccard >= threshold).
+
+    The canonical copy is the first dated one in path order (a dateline-less wire copy
+    should not hide the ministry's dated original), so the choice is stable across runs.
+    """
+    from datasketch import LeanMinHash, MinHashLSH
+
+    order = sorted(records, key=lambda s: (records[s].get("date") is None, s))
+    canonical_of: dict[str, str] = {}
+    by_doc: dict[str, str] = {}
+    for source in order:
+        doc = records[source]["doc_id"]
+        if doc in by_doc:
+            canonical_of[source] = by_doc[doc]
+        else:
+            by_doc[doc] = source
+    rest = [s for s in order if s not in canonical_of]
+    rank = {s: i for i, s in enumerate(order)}
+    if len(rest) < 2:
+        return canonical_of
+    lsh = MinHashLSH(threshold=threshold, num_perm=64)
+    hashes = {}
+    for source in rest:
+        values = np.frombuffer(bytes.fromhex(records[source]["minhash"]), dtype="<u4")
+        hashes[source] = LeanMinHash(seed=1, hashvalues=values, scheme="affine32")
+        lsh.insert(source, hashes[source])
+    for source in rest:
+        if source in canonical_of:
+            continue
+        for other in sorted(lsh.query(hashes[source]), key=rank.__getitem__):
+            if rank[other] > rank[source] and other not in canonical_of and hashes[source].jaccard(hashes[other]) >= threshold:
+                canonical_of[other] = source
+    return canonical_of

@@ -1,0 +1,143 @@
+"""Stage 7: a session -- one corpus, one index, one model -- and the module-level :func:`ask`.
+
+The session keeps the index loaded and notices when another process
+(``qa index``) switches in a new generation; everything else it delegates:
+building to :mod:`qa.build`, ranking to :mod:`qa.retrieval`, answering to
+:mod:`qa.answer`.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Sequence
+
+from .answer import Answer, Coverage, compose_answer, filter_miss, parse_day, validate_question
+from .build import BuildReport, IndexStatus, add_files, build_index, index_status
+from .config import DEFAULT_CORPUS, DEFAULT_INDEX, AbstainPolicy, FusionConfig, Settings
+from .embedding import Encoder, make_encoder
+from .errors import QueryError, StoreError
+from .index import Index, load_index, manifest_stamp
+from .retrieval import Retriever
+
+__all__ = ["QA", "ask"]
+
+
+class QA:
+    """A question-answering session over one corpus and index: load once, ask many times."""
+
+    def __init__(self, corpus: str | Path | None = None, index: str | Path | None = None, model: str | None = None, *,
+                 backend: str | None = None, fusion: FusionConfig = FusionConfig(), abstain: AbstainPolicy | None = None,
+                 auto_build: bool = True, encoder: Encoder | None = None) -> None:
+        self.corpus = Path(corpus) if corpus else DEFAULT_CORPUS
+        self.folder = Path(index) if index else DEFAULT_INDEX
+        self.encoder = encoder or make_encoder(model, backend)
+        self.fusion = fusion
+        self.abstain = abstain or AbstainPolicy()
+        self.auto_build = auto_build
+        self._coverage = Coverage(self.encoder)
+        self._lock = threading.RLock()
+        self._retriever: Retriever | None = None
+        self._stamp: tuple[int, int] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: object) -> "QA":
+        """The session a deployment's settings describe (what the CLI and the chat use)."""
+        encoder = make_encoder(settings.model, settings.backend, cache=settings.cache,
+                               verify_texts=settings.onnx_verify_texts)
+        return cls(settings.corpus, settings.index, abstain=settings.abstain, encoder=encoder, **kwargs)  # type: ignore[arg-type]
+
+    def ensure_index(self) -> Index:
+        """Load the index, building or updating it first when it is missing, stale or corrupt.
+
+        Later calls are cheap: they only check whether another process (``qa index``)
+        has switched in a new generation, and load it if so.
+        """
+        with self._lock:
+            stamp = manifest_stamp(self.folder)
+            if self._retriever is None or stamp != self._stamp:
+                self._retriever = Retriever(self._load(), self.encoder, self.fusion)
+                self._coverage = Coverage(self.encoder)
+                self._stamp = manifest_stamp(self.folder)
+            return self._retriever.index
+
+    def _load(self) -> Index:
+        status = index_status(self.corpus, self.folder, self.encoder.name, backend=self.encoder.backend)
+        if status == IndexStatus.OTHER_BACKEND:
+            raise StoreError(
+                f"the index in {self.folder} holds vectors from another encoder backend; this session uses "
+                f"{self.encoder.backend}: rebuild with `python -m qa index --backend {self.encoder.backend} --rebuild` "
+                "or ask with the backend it was built with (vectors of different backends are never mixed)")
+        if self._retriever is None and self.auto_build and status != IndexStatus.FRESH:
+            build_index(self.corpus, self.folder, self.encoder)
+        try:
+            return load_index(self.folder)
+        except StoreError:
+            if not (self.auto_build and self.corpus.is_dir()):
+                raise
+            build_index(self.corpus, self.folder, self.encoder, rebuild=True)  # corrupt: rebuild from the corpus
+            return load_index(self.folder)
+
+    def update(self, **kwargs: object) -> BuildReport:
+        """Re-index the corpus incrementally and switch to the new index (queries keep the old one until then)."""
+        report = build_index(self.corpus, self.folder, self.encoder, **kwargs)  # type: ignore[arg-type]
+        self.ensure_index()  # a new manifest means a new generation: load it now, not on the next question
+        return report
+
+    def add_releases(self, files: Sequence[str | Path], names: Sequence[str] | None = None) -> BuildReport:
+        """Copy release files into the corpus and index them incrementally; all or nothing.
+
+        Every file is read and cleaned first: one bad file rejects the upload
+        with a message naming it, and nothing already indexed is touched.
+        """
+        copied = add_files(self.corpus, files, names)
+        try:
+            return self.update()
+        except BaseException:
+            for dst in copied:
+                dst.unlink(missing_ok=True)
+            raise
+
+    @property
+    def retriever(self) -> Retriever:
+        self.ensure_index()
+        assert self._retriever is not None
+        return self._retriever
+
+    def ask(self, question: str, k: int = 5, history: Sequence[str] | None = None, *, method: str | None = None,
+            since: str | None = None, until: str | None = None, source: str | None = None,
+            policy: AbstainPolicy | None = None) -> Answer:
+        """Answer from the releases; ``since``/``until`` (YYYY-MM-DD) and ``source`` filter before ranking.
+
+        ``policy`` overrides the session's abstention policy for this question (calibration uses it).
+        """
+        question, k = validate_question(question, k)
+        since, until = parse_day(since, "since"), parse_day(until, "until", end=True)
+        if since and until and since > until:
+            raise QueryError(f"--since {since} is after --until {until}: swap them")
+        history = [h for h in (history or []) if isinstance(h, str) and h.strip()][-10:]
+        retriever = self.retriever
+        allowed = retriever.filter_mask(since, until, (source or "").strip() or None)
+        result = retriever.search(question, k, history, method=method, allowed=allowed)
+        if allowed is not None and not result.hits:
+            return filter_miss(question, result, {"since": since, "until": until, "source": source})
+        return compose_answer(question, result, retriever.index, policy or self.abstain, self._coverage)
+
+
+_DEFAULT: dict[tuple[str, str, str | None], QA] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def ask(question: str, k: int = 5, history: Sequence[str] | None = None, *, corpus: str | Path | None = None,
+        index: str | Path | None = None, model: str | None = None, since: str | None = None, until: str | None = None,
+        source: str | None = None) -> Answer:
+    """Answer one question from the releases, building the index on first use if it is missing.
+
+    >>> from qa import ask
+    >>> ask("Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?").passages[0].title
+    'ROK-UNCMS Defense Ministerial Meeting Statement Released'
+    """
+    key = (str(corpus or DEFAULT_CORPUS), str(index or DEFAULT_INDEX), model)
+    with _DEFAULT_LOCK:
+        session = _DEFAULT.get(key) or _DEFAULT.setdefault(key, QA(corpus, index, model))
+    return session.ask(question, k, history, since=since, until=until, source=source)
