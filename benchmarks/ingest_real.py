@@ -30,10 +30,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from qa.corpus import find_date, read_release  # noqa: E402
-from qa.errors import QAError  # noqa: E402
+from qa import QAError
+from qa.corpus import find_date, read_release
 
 EXPECTED = Path(__file__).with_name("ingest_real_expected.json")
 FORMATS = {".html": "HTML", ".htm": "HTML", ".md": "Markdown", ".pdf": "PDF", ".txt": "Senate text"}
