@@ -34,6 +34,8 @@ __all__ = [
     "unsupported_files",
     "minhash_signature",
     "check_size",
+    "drop_boilerplate",
+    "stated_date",
 ]
 
 # ---------------------------------------------------------------- normalising
@@ -232,7 +234,8 @@ def find_date(text: str, patterns: Iterable[re.Pattern[str]] = _DATE_PATTERNS) -
     return min(found)[1] if found else None
 
 
-_DATE_LINE = re.compile(r"^(?:(?:date|published|posted|released?|updated)\s*:?\s*)?(?P<rest>.{6,40})$", re.IGNORECASE)
+_DATE_LINE = re.compile(
+    r"^(?:(?:date|published|posted|released?|updated|issued|for\s+immediate\s+release)\s*:?\s*)?(?P<rest>.{6,40})$", re.IGNORECASE)
 
 
 def _date_only(line: str) -> str | None:
@@ -266,7 +269,7 @@ class Release:
     sha256: str = ""  # of the file's bytes
     organisation: str | None = None  # site name, wire or agency, front-matter source
     language: str | None = None  # ISO 639-1, detected
-    meta: dict[str, str] = field(default_factory=dict, compare=False)  # place (dateline), url
+    meta: dict[str, str] = field(default_factory=dict, compare=False)  # place (dateline), url, title_from, date_from
 
 
 _DATELINE = re.compile(
@@ -291,6 +294,167 @@ def parse_dateline(paragraph: str) -> tuple[str, str | None, str | None, str | N
     return paragraph[m.end():], place, when, agency
 
 
+# Syndication and distribution furniture, recognised wherever it stands (not only in the last
+# paragraphs): wire pickup lists, "The post … appeared first on …", "View the original release",
+# link labels, share prompts, bare URLs, end marks, "### Return".
+_ANYWHERE = re.compile(
+    r"""^(?:
+        pickup\s*[-–:]\s*\S+ |
+        (?:the\s+post\s+)?.{0,300}\b(?:appeared\s+first|first\s+appeared|was\s+first\s+published)\s+on\b.{0,150} |
+        (?:to\s+)?(?:view|read|see)\s+(?:the\s+)?(?:original|source|full|complete)\s+(?:release|version|press\s+release|story|article|source\s+version)\b.{0,200} |
+        (?:to\s+)?(?:view|read|see)\s+(?:the\s+)?(?:original|source)\b.{0,40}\s(?:on|at)\s.{0,150} |
+        (?:original|source)(?:\s*/\s*(?:original|source))?\s+(?:press\s+release|release|article|story|post) |
+        (?:reddit|facebook|twitter|linkedin|pinterest|tumblr|telegram|whatsapp|threads|bluesky|mastodon)(?:\s+(?:post|share|link))? |
+        [\w-]+(?:\.[\w-]+)*\.(?:com|net|org|io|ai|news|co|info|biz)\s+(?:tl;?dr|summary|link|post) |
+        add\s+.{1,80}\s+as\s+(?:a\s+|your\s+)?preferred\s+(?:news\s+)?source.{0,60} |
+        (?:https?://|www\.)\S+ |
+        [<(\[-–—\s]*end(?:s|\s+of\s+(?:release|document|statement))?[>)\]\-–—\s]* |
+        \#{1,6}(?:\s*\#)*(?:\s*(?:return|back|top|end))? |
+        (?:return|back)(?:\s+to\s+(?:top|home|homepage|news|index|list|overview|(?:all\s+)?(?:press\s+|news\s+)?releases))? |
+        (?:[@\#/]\S*[\s,/]*){2,} |
+        hashtags?\s*:.{0,400} |
+        (?:contribute\s+a\s+better|rate\s+this|improve\s+this)\s+translation | original\s+text | translated\s+by\s+google
+    )[.:]?$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_CONTACT_HEAD = re.compile(
+    r"^(?:for\s+)?(?:(?:media|press|public|investor|news|general|editorial)\s+)?(?:inquiries|enquiries|contacts?|relations|contact\s+details|contact\s+information"
+    r"|rückfragehinweis|rückfragen|pressekontakt|kontakt|contacts?\s+presse|contact\s+média)"
+    r"(?:\s+(?:and|&|for|with)\b.{0,80})?\s*:?\s*(?P<rest>.{0,160})$",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"\+\d[\d\s().-]{6,}\d|\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b|\b\d{1,4}-\d{3}-\d{4}\b|\b\d{4}[\s-]\d{4}\b")
+
+
+def _is_contact_line(para: str) -> bool:
+    """A name, role, phone number or e-mail address of a contact block (short, not a sentence)."""
+    if _words(para) > 25:
+        return False
+    has_contact = bool(_EMAIL.search(para) or (_PHONE.search(para) and find_date(para) is None))
+    return has_contact and (para[-1:] not in ".!?" or _words(para) <= 6 or bool(re.match(r"^[\w .&'-]{0,40}(?:contact|e-?mail|tel|phone|fax)\b", para, re.I)))
+
+
+def is_numeric_noise(para: str) -> bool:
+    """Chart values, counters and tables of numbers with hardly a word ("31 090 20 Per Citizen", "28%")."""
+    tokens = para.split()
+    if not tokens or len(tokens) >= 16:
+        return False
+    numbers = sum(1 for t in tokens if re.fullmatch(r"[\d.,%$€£()\-–+/:]+", t))
+    alpha = sum(1 for t in tokens if re.search(r"[^\W\d_]{2,}", t))
+    return numbers / len(tokens) >= 0.6 and alpha <= 2 and find_date(para) is None
+
+
+_END_MARK = re.compile(r"\s+(?:(?:#\s*){3,}|-\s?30\s?-|[-–—]\s?ends?\s?[-–—])$", re.IGNORECASE)
+
+
+def drop_boilerplate(paras: list[str]) -> list[str]:
+    """Remove distribution furniture and media-contact blocks wherever they stand."""
+    kept: list[str] = []
+    in_contact = False
+    for para in paras:
+        para = _END_MARK.sub("", para)
+        if _ANYWHERE.match(para) or is_numeric_noise(para):
+            continue
+        head = _CONTACT_HEAD.match(para) if _words(para) <= 30 else None
+        if head and (not head.group("rest") or _is_contact_line(head.group("rest")) or _words(head.group("rest")) <= 8):
+            in_contact = True
+            continue
+        if _is_contact_line(para):
+            if not in_contact and kept and _words(kept[-1]) <= 4 and kept[-1][-1:] not in ".!?:" and not kept[-1].lower().startswith("about "):
+                kept.pop()  # the label over the contact ("Corporate Communications")
+            in_contact = True
+            continue
+        if in_contact and _words(para) <= 8 and para[-1:] not in ".!?:" and not para.lower().startswith("about "):
+            continue  # a name or a role between the contact lines
+        in_contact = False
+        kept.append(para)
+    return kept
+
+
+_WORD = r"(?:[^\W_]|[$£€(“\"'])[\w'’.&$,()-]*"
+_MONTH_ANY = _MONTH.replace("(?P<month>", "(?:")
+# "Bennett Announces Over $235,000 … Departments WASHINGTON, D.C. Senator …": a headline run, then a dateline.
+_HEADLINE_THEN_DATELINE = re.compile(
+    rf"^(?P<head>(?:{_WORD}\s+){{3,30}}?)(?=(?:[A-Z]{{4,}}(?:[ ,]+[A-Z][A-Za-z.]*)*\s*(?:[,(–—-]|$)|[A-Z]{{4,}}\s+[A-Z][a-z]))"
+)
+_UPPER_RUN = re.compile(r"^(?P<head>(?:[A-Z0-9$&'’.,:-]+\s+){3,}?)(?=[A-Z][a-z])")
+_DATE_PREFIX = re.compile(
+    rf"^(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?(?:{_MONTH_ANY}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:19|20)\d\d|\d{{1,2}}\s+{_MONTH_ANY},?\s+(?:19|20)\d\d)\s+",
+    re.IGNORECASE,
+)
+
+
+def _is_upper_headline(text: str) -> bool:
+    return len(re.findall(r"[^\W\d_]{2,}", text)) >= 3 and text.upper() == text and any(ch.isalpha() for ch in text)
+
+
+def _is_headline(text: str) -> bool:
+    """Title case or upper case, a few words, no sentence end: how headlines are set."""
+    words = text.split()
+    if not 3 <= len(words) <= 30 or text[-1:] in ".:;,":
+        return False
+    caps = sum(1 for w in words if w[:1].isupper() or w[:1].isdigit() or w[:1] in "$&'‘“\"")
+    return caps / len(words) >= 0.6
+
+
+def split_run_in_head(para: str) -> list[str]:
+    """Separate what a one-line scrape glued together at its start: a date, a headline, the dateline."""
+    out: list[str] = []
+    m = _DATE_PREFIX.match(para)
+    if m and len(para) > m.end() + 20:
+        out.append(para[: m.end()].strip())
+        para = para[m.end():]
+    for pattern in (_UPPER_RUN, _HEADLINE_THEN_DATELINE):
+        m = pattern.match(para) if para.upper() != para else None  # an all-capitals line is one headline
+        rest_is_place = bool(m) and re.fullmatch(r"[A-Z]{4,}[A-Za-z .,]*", para[m.end():].strip()) is not None
+        if (m and _is_headline(m.group("head").strip()) and (_words(para) > _words(m.group("head")) + 5 or rest_is_place)
+                and len(re.findall(r"[^\W\d_]{3,}", m.group("head"))) >= 3):
+            head = m.group("head").strip()
+            rest = para[m.end():]
+            # "… dealers May 9 2007 WASHINGTON …": the date after the headline is its own line
+            d = re.search(rf"\s(?:{_MONTH}\s+\d{{1,2}},?\s+(?:19|20)\d\d)$", head, re.IGNORECASE)
+            if d:
+                out.extend([head[: d.start()].strip(), head[d.start():].strip()])
+            else:
+                out.append(head)
+            out.append(rest.strip())
+            return out
+    # "Coburn amendment fines medical marijuana dealers May 9 2007 WASHINGTON …"
+    d = re.match(rf"^(?P<head>.{{15,200}}?)\s(?P<date>{_MONTH}\s+\d{{1,2}},?\s+(?:19|20)\d\d)\s+(?=[A-Z]{{4,}})", para, re.IGNORECASE)
+    if d and not re.search(r"[.!?]", d.group("head")):
+        out.extend([d.group("head").strip(), d.group("date").strip(), para[d.end():].strip()])
+        return out
+    out.append(para)
+    return out
+
+
+# The release's own date, where releases state it: a dateline ("Singapore – 4 March 2025 –",
+# "(NewMediaWire) - September 05, 2024 - CHICAGO —", "HONG KONG SAR - Media OutReach - 21 July 2026 -"),
+# a "Prepared by …, DATE" line, an issue line ("For Immediate Release: July 19, 2006").
+_PREPARED = re.compile(r"^(?:prepared|issued|released|published)\s+by\b", re.IGNORECASE)
+
+
+def stated_date(paras: Sequence[str], first: int = 8) -> str | None:
+    """The date the release states for itself in its first paragraphs, never an event the text reports."""
+    for para in paras[:first]:
+        head = para[:160]
+        iso = _date_only(head)
+        if iso:
+            return iso
+        found = [m for m in (pattern.search(head) for pattern in _DATE_PATTERNS) if m]
+        if not found:
+            continue
+        m = min(found, key=lambda x: x.start())
+        before, rest = head[: m.start()], head[m.end():]
+        separated = re.search(r"(?:[-–—|:,(/]|^)\s*$", before) is not None and (
+            not rest.strip() or rest.lstrip()[:1] in "-–—|:)/(" or rest.lstrip()[:1].isupper())
+        prepared = re.match(r"^\s*prepared\s+by\b", before, re.IGNORECASE) is not None
+        if (_words(before) <= 8 and separated) or prepared:
+            return _to_iso(m)
+    return None
+
+
 def _cut_footer(body: list[str]) -> list[str]:
     """Drop the footer: from the first footer line near the end, if only short lines follow it.
 
@@ -305,13 +469,20 @@ def _cut_footer(body: list[str]) -> list[str]:
 
 
 def clean_text(text: str, known_title: str | None = None) -> tuple[dict[str, str | None], list[str]]:
-    """Strip navigation, labels, datelines and footers; return (metadata, body paragraphs).
+    """Strip navigation, labels, datelines, boilerplate and footers; return (metadata, body paragraphs).
 
-    ``known_title``: the format already gave the title (Markdown heading, HTML
-    metadata), so no other line is taken as the headline and a repeat of it is dropped.
+    ``known_title``: the format already gave the title (front matter, HTML metadata, a PDF's
+    headline), so no other line is taken as the headline and a repeat of it is dropped.
     """
     text = _INLINE_DISCLAIMER.sub("", normalise(text))
     paras = split_paragraphs(text)
+    if not known_title:  # the first paragraphs of a one-line scrape may hold date, headline and dateline at once
+        for i, para in enumerate(paras[:4]):
+            parts = split_run_in_head(para)
+            if len(parts) > 1:
+                paras[i : i + 1] = parts
+                break
+    paras = drop_boilerplate(paras)
     latin = _mostly_latin(" ".join(p for p in paras if _words(p) >= 8) or text)
 
     meta: dict[str, str | None] = {"title": None, "date": None, "section": None, "place": None, "agency": None}
@@ -323,8 +494,8 @@ def clean_text(text: str, known_title: str | None = None) -> tuple[dict[str, str
             head_seen += 1
             if is_navigation(para, latin):
                 continue
-            iso = _date_only(para)
-            if iso:
+            iso = _date_only(para) or (stated_date([para]) if _PREPARED.match(para) else None)
+            if iso:  # "Published: 3 May 2024", "Prepared by the Statistics Office, May 23, 2021"
                 meta["date"] = meta["date"] or iso
                 continue
             if known_title and para.strip().lower() == known_title.strip().lower():
@@ -347,134 +518,16 @@ def clean_text(text: str, known_title: str | None = None) -> tuple[dict[str, str
             meta.update(place=place, agency=agency)
             meta["date"] = meta["date"] or when
             body[0] = rest
-    if meta["title"] is None and meta["section"] and not body:
-        meta["title"] = meta["section"]
-    if meta["date"] is None:
-        meta["date"] = find_date(" ".join(body[:2]))
+    if meta["title"] is None and meta["section"] and (not body or _is_upper_headline(meta["section"])):
+        meta["title"], meta["section"] = meta["section"], None  # "PROTECTING HUMAN LIFE": a short headline, not a label
+    meta["date"] = meta["date"] or stated_date(body)
     return meta, body
 
 
 # ------------------------------------------------------------------- loaders
 
-_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
-_MD_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"!\[[^\]]*\]\([^)]*\)"), ""),  # images
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links keep their text
-    (re.compile(r"<(https?://[^>]+)>"), r"\1"),
-    (re.compile(r"(\*\*|__)(\S(?:.*?\S)?)\1"), r"\2"),
-    (re.compile(r"(?<![\w*])\*(\S(?:.*?\S)?)\*(?![\w*])"), r"\1"),
-    (re.compile(r"(?<![\w_])_(\S(?:.*?\S)?)_(?![\w_])"), r"\1"),
-    (re.compile(r"`([^`]+)`"), r"\1"),
-    (re.compile(r"^\s{0,3}>\s?", re.MULTILINE), ""),
-    (re.compile(r"^\s*[-*+]\s+", re.MULTILINE), "- "),
-    (re.compile(r"^\s{0,3}(?:[-*_]\s*){3,}$", re.MULTILINE), ""),  # horizontal rules
-]
+from .loaders import LOADERS  # noqa: E402 - each format's reader lives in its own module
 
-
-def _markdown_to_text(text: str) -> tuple[str, dict[str, str]]:
-    """Markdown -> plain text with headings on their own lines; front matter -> metadata hints."""
-    hints: dict[str, str] = {}
-    text = normalise(text)
-    fm = _FRONT_MATTER.match(text + "\n")
-    if fm:
-        for line in fm.group(1).splitlines():
-            key, _, value = line.partition(":")
-            if key.strip().lower() in {"title", "date", "source", "section"} and value.strip():
-                hints[key.strip().lower()] = value.strip().strip("\"'")
-        text = text[fm.end():]
-    lines = []
-    for line in text.split("\n"):
-        heading = re.match(r"^#{1,6}\s+(.*?)\s*#*$", line)
-        if heading:
-            if line.startswith("# ") and hints.get("title", heading.group(1)) == heading.group(1):
-                hints["title"] = heading.group(1)  # the headline, whether or not front matter named it too
-                continue
-            lines.extend(["", heading.group(1), ""])
-        else:
-            lines.append(line)
-    text = "\n".join(lines)
-    for pattern, repl in _MD_RULES:
-        text = pattern.sub(repl, text)
-    return text, hints
-
-
-def _decode(data: bytes, name: str) -> str:
-    if not data.strip():
-        raise CorpusError(f"{name} is empty: add the release text or remove the file")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(
-            f"{name} is not UTF-8 text (bad byte at offset {exc.start}): re-save it as UTF-8, "
-            f"e.g. `iconv -f latin1 -t utf-8 {name}`"
-        ) from None
-
-
-def _load_html(data: bytes, name: str) -> tuple[str, dict[str, str]]:
-    """Main text and metadata with trafilatura: menus, cookie banners, sidebars and scripts stay out."""
-    import trafilatura
-
-    html = _decode(data, name)
-    try:
-        found = trafilatura.extract(html, output_format="json", with_metadata=True, include_comments=False,
-                                    include_tables=True, favor_precision=True, deduplicate=False)
-    except Exception as exc:  # noqa: BLE001 - lxml/trafilatura failures on broken markup
-        raise CorpusError(f"{name} could not be parsed as HTML ({type(exc).__name__}): check that it is a web page") from None
-    if not found:
-        raise CorpusError(f"{name} has no main text that could be extracted from its HTML")
-    doc = json.loads(found)
-    hints = {"title": doc.get("title"), "date": doc.get("date"), "organisation": doc.get("source-hostname") or doc.get("sitename"),
-             "url": doc.get("source")}
-    # trafilatura puts one paragraph per line; blank lines keep them apart for the cleaner.
-    return doc.get("text", "").replace("\n", "\n\n"), {k: v for k, v in hints.items() if v}
-
-
-_PAGE_NUMBER = re.compile(r"^(?:page\s*)?[-–—]?\s*\d{1,4}\s*[-–—]?(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE)
-
-
-def _load_pdf(data: bytes, name: str) -> tuple[str, dict[str, str]]:
-    """Text of a PDF with pypdf: repeated page headers/footers and page numbers dropped, paragraphs rebuilt from lines."""
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    if not data.strip():
-        raise CorpusError(f"{name} is empty: add the release text or remove the file")
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [(page.extract_text() or "") for page in reader.pages]
-        info = reader.metadata or {}
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, IndexError) as exc:
-        raise CorpusError(f"{name} is not a readable PDF ({type(exc).__name__}): export it again as PDF or as text") from None
-    page_lines = [[normalise(line).strip() for line in page.splitlines() if line.strip()] for page in pages]
-    # A line (digits masked) at the top or bottom of most pages is a running header or footer.
-    edges: dict[str, int] = {}
-    for lines in page_lines:
-        for line in {*lines[:2], *lines[-2:]}:
-            edges[re.sub(r"\d+", "#", line)] = edges.get(re.sub(r"\d+", "#", line), 0) + 1
-    repeated = {k for k, n in edges.items() if len(page_lines) > 1 and n >= max(2, len(page_lines) // 2 + 1)}
-    text = ""
-    for lines in page_lines:
-        kept = [line for i, line in enumerate(lines)
-                if not ((i < 2 or i >= len(lines) - 2) and re.sub(r"\d+", "#", line) in repeated) and not _PAGE_NUMBER.match(line)]
-        if kept:  # a page that ends a sentence ends its paragraph; otherwise the paragraph runs on
-            text += ("\n\n" if text.rstrip()[-1:] in ".!?\"”" else "\n") + "\n".join(kept) if text else "\n".join(kept)
-    if not text.strip():
-        raise CorpusError(f"{name} has no extractable text (a scanned image?): run OCR first or supply the text")
-    title = str(info.get("/Title") or "").strip() if hasattr(info, "get") else ""
-    return "\n\n".join(split_paragraphs(text)), ({"title": title} if title else {})
-
-
-Loader = Callable[[bytes, str], tuple[str, dict[str, str]]]
-LOADERS: dict[str, Loader] = {
-    ".txt": lambda data, name: (_decode(data, name), {}),
-    ".md": lambda data, name: _markdown_to_text(_decode(data, name)),
-    ".markdown": lambda data, name: _markdown_to_text(_decode(data, name)),
-    ".html": _load_html,
-    ".htm": _load_html,
-    ".pdf": _load_pdf,
-}
 SUPPORTED_SUFFIXES = tuple(sorted(LOADERS))
 MAX_FILE_BYTES = 20_000_000  # a press release is kilobytes; tens of megabytes is a data dump
 
@@ -496,6 +549,17 @@ def _language(paragraphs: Sequence[str]) -> str | None:
         return None
 
 
+def _metadata_date(value: str) -> str | None:
+    """A metadata date: ISO 8601 with or without a time ("2016-03-29T13:00:00.000Z"), or any date we read."""
+    m = re.match(r"^\s*((?:19|20)\d\d)-(\d\d)-(\d\d)(?:[T ]|$)", value or "")
+    if m:
+        try:
+            return _date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
+        except ValueError:
+            return None
+    return find_date(value or "")
+
+
 def parse_bytes(data: bytes, source: str, suffix: str = ".txt", sha256: str = "") -> Release:
     """Turn the bytes of one release file into a :class:`Release` (no file system access)."""
     loader = LOADERS.get(suffix.lower())
@@ -509,9 +573,16 @@ def parse_bytes(data: bytes, source: str, suffix: str = ".txt", sha256: str = ""
         raise CorpusError(f"{source} has no release text left after removing navigation and footers")
     stem = Path(source).stem
     title = hints.get("title") or meta["title"] or stem.replace("_", " ")
-    date = find_date(hints.get("date", "")) or meta["date"] or find_date(stem, _FILENAME_DATES)
+    # Dates by evidence, strongest first: the file's metadata, a date the release states for
+    # itself (date line, dateline, "Prepared by …, DATE"), the file name, and only then a date
+    # the opening text mentions (often an event, not the release).
+    dates = [("metadata", _metadata_date(hints.get("date", ""))), ("text", meta["date"]),
+             ("file name", find_date(stem, _FILENAME_DATES)), ("opening text", find_date(" ".join(body[:2])))]
+    date_source, date = next(((where, iso) for where, iso in dates if iso), (None, None))
+    title_source = hints.get("title_source", "metadata") if hints.get("title") else ("text" if meta["title"] else "file name")
     digest = hashlib.sha256("\n\n".join([title, *body]).encode()).hexdigest()
-    extra = {k: v for k, v in {"place": meta.get("place"), "url": hints.get("url")}.items() if v}
+    extra = {k: v for k, v in {"place": meta.get("place"), "url": hints.get("url"), "title_from": title_source,
+                               "date_from": date_source}.items() if v}
     return Release(
         doc_id=digest[:12],
         source=source,
