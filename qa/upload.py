@@ -48,10 +48,6 @@ class UploadResult:
     source: str = ""  # the corpus file it was saved as, or the indexed file it duplicates
     passages: int = 0
 
-    def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "status": self.status, "reason": self.reason, "title": self.title,
-                "source": self.source, "passages": self.passages}
-
 
 class Target(Protocol):
     """What an upload needs from a session (:class:`~qa.session.QA` is one)."""
