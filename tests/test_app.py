@@ -468,6 +468,8 @@ def test_library_lists_searches_opens_and_removes(page, app):
     page.get_by_role("tab", name="Library").click()
     table = page.locator("#library")
     table.wait_for(timeout=10_000)
+    # the listing is refreshed on page load (it may have been built before the upload): wait for that refresh
+    page.wait_for_function("document.querySelector('#library').innerText.includes('Ferry Terminal')", timeout=30_000)
     text = table.inner_text()
     for expected in (SEED_TITLE, "2024-09-10", "National Defence", "Harbour Authority Opens North Quay Ferry Terminal", "undated", "en"):
         assert expected in text, expected
