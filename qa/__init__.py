@@ -11,6 +11,7 @@ from .config import AbstainPolicy, ChunkConfig, FusionConfig, Settings
 from .errors import CorpusError, QAError, QueryError, StoreError
 from .index import load_index
 from .session import QA, ask
+from .upload import UploadResult
 
 __all__ = [
     "QA",
@@ -22,6 +23,7 @@ __all__ = [
     "index_status",
     "IndexStatus",
     "BuildReport",
+    "UploadResult",
     "Settings",
     "ChunkConfig",
     "FusionConfig",

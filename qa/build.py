@@ -1,4 +1,4 @@
-"""Building the index: :func:`build_index` is plan -> embed -> write; :func:`index_status`; adding uploaded files.
+"""Building the index: :func:`build_index` is plan -> embed -> write; :func:`index_status`.
 
 The plan (:mod:`qa.plan`) reads and chunks only files whose bytes changed,
 indexes syndicated copies once, and fails before writing anything when a file
@@ -8,29 +8,24 @@ generation holds a vector for. Writing is :func:`qa.index.write_generation`.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from .chunking import ChunkConfig, Sentences, sentence_table
-from .corpus import SUPPORTED_SUFFIXES, corpus_files, parse_bytes, safe_filename, unsupported_files
+from .corpus import SUPPORTED_SUFFIXES, corpus_files, unsupported_files
 from .embedding import Encoder, make_encoder, resolve_model
 from .errors import CorpusError, StoreError
 from .index import MANIFEST, Fit, Generation, Index, acquire_lock, load_index, read_manifest, reconstruct, write_generation, write_manifest
 from .plan import (BuildJob, BuildPlan, BuildReport, Log, duplicate_groups, files_match, is_unchanged, make_plan,
                    nothing_changed)
 
-__all__ = ["BuildReport", "IndexStatus", "build_index", "index_status", "duplicate_groups", "add_files",
-           "MAX_UPLOAD_FILES", "MAX_UPLOAD_BYTES"]
-
-MAX_UPLOAD_FILES = 20
-MAX_UPLOAD_BYTES = 5_000_000
+__all__ = ["BuildReport", "IndexStatus", "build_index", "index_status", "duplicate_groups"]
 
 
 class IndexStatus(str, Enum):
@@ -185,56 +180,3 @@ def build_index(
         return _build_locked(job, encoder, model)
     finally:
         lock.release()
-
-
-# -------------------------------------------------------------------- uploads
-
-
-def _check_upload(path: Path, name: str) -> None:
-    display = Path(name).name or "file"
-    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise CorpusError(f"{display}: unsupported file type; upload {', '.join(SUPPORTED_SUFFIXES)} files")
-    size = path.stat().st_size
-    if size > MAX_UPLOAD_BYTES:
-        raise CorpusError(f"{display} is {size / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB per release")
-    try:
-        parse_bytes(path.read_bytes(), display, Path(name).suffix)
-    except CorpusError as exc:
-        raise CorpusError(f"rejected {exc}; nothing was added") from None
-
-
-def add_files(corpus: Path, files: Sequence[str | Path], names: Sequence[str] | None = None) -> list[Path]:
-    """Copy release files into the corpus under safe, unused names; all or nothing. Returns the copies.
-
-    Every file is read and cleaned first: one bad file rejects the upload with a
-    message naming it, and nothing is copied.
-    """
-    paths = [Path(f) for f in files]
-    names = list(names) if names else [f.name for f in paths]
-    if not paths:
-        raise CorpusError(f"no files given: choose one or more releases ({', '.join(SUPPORTED_SUFFIXES)})")
-    if len(paths) > MAX_UPLOAD_FILES:
-        raise CorpusError(f"{len(paths)} files at once; the limit is {MAX_UPLOAD_FILES}: upload them in smaller groups")
-    targets: list[tuple[Path, Path]] = []
-    taken = {p.name for p in corpus.glob("*")} if corpus.exists() else set()
-    for path, name in zip(paths, names):
-        _check_upload(path, name)
-        safe = safe_filename(name)
-        stem, suffix = safe.rsplit(".", 1)
-        n = 1
-        while safe in taken:
-            n += 1
-            safe = f"{stem}-{n}.{suffix}"
-        taken.add(safe)
-        targets.append((path, corpus / safe))
-    corpus.mkdir(parents=True, exist_ok=True)
-    copied: list[Path] = []
-    try:
-        for src, dst in targets:
-            shutil.copyfile(src, dst)
-            copied.append(dst)
-    except BaseException:
-        for dst in copied:
-            dst.unlink(missing_ok=True)
-        raise
-    return copied

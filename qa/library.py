@@ -1,31 +1,29 @@
-"""What is indexed, as a reader sees it: releases with their metadata, sources with counts, uploads, removal.
+"""What is indexed, as a reader sees it: releases with their metadata, sources with counts, removal.
 
-The chat's Library tab, its source list and its upload box all work on whole
-releases, not chunks or files: the same release found in two files is one
-entry, an upload whose content is already indexed (under any name) is
-answered with "already indexed", and removing a release removes every file
-that carried it. Everything here goes through a :class:`~qa.answer.QA`
-session's public surface (``corpus``, ``folder``, ``ensure_index``, ``update``).
+The chat's Library tab and its source list work on whole releases, not chunks
+or files: the same release found in two files is one entry, and removing a
+release removes every file that carried it. Uploads are
+:meth:`QA.add_releases <qa.session.QA.add_releases>` (:mod:`qa.upload`).
+Everything here goes through a :class:`~qa.session.QA` session's public
+surface (``corpus``, ``folder``, ``ensure_index``, ``update``).
 """
 
 from __future__ import annotations
 
-import re
 import shutil
-import weakref
 import time
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from .build import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
-from .corpus import SUPPORTED_SUFFIXES, file_sha256, parse_bytes, safe_filename
-from .errors import CorpusError, QAError
+from .errors import CorpusError, plain_error
 from .session import QA
+from .upload import UploadResult
 
 __all__ = ["ReleaseInfo", "UploadResult", "releases", "search_releases", "source_counts", "undated_releases",
-           "add_files", "remove_release", "plain_error"]
+           "remove_release", "plain_error"]
 
 
 @dataclass
@@ -106,146 +104,6 @@ def undated_releases(session: QA) -> list[ReleaseInfo]:
     return [r for r in releases(session) if not r.date]
 
 
-# ------------------------------------------------------------------ uploads
-
-
-@dataclass
-class UploadResult:
-    """What happened to one uploaded file: ``status`` is "added", "already indexed" or "rejected"."""
-
-    name: str
-    status: str
-    reason: str = ""
-    title: str = ""
-    source: str = ""  # the corpus file it was saved as, or the indexed file it duplicates
-    passages: int = 0
-
-
-def plain_error(exc: BaseException | str) -> str:
-    """A library error in the chat's words: no command lines, no flags."""
-    text = str(exc)
-    replacements = {
-        "--since": "“Since”", "--until": "“Until”", "--source": "“Source”", "--k": "“Passages”",
-        "(fix the file, or pass --skip-bad to index the rest)": "(fix the file and upload it again)",
-    }
-    for old, new in replacements.items():
-        text = text.replace(old, new)
-    utf8 = re.match(r"(.*?)\bis not UTF-8 text", text)
-    if utf8:
-        text = f"{utf8.group(1)}is not UTF-8 text: save it as UTF-8 (Unicode) text and upload it again"
-    for marker in (": run `", ": rebuild with `", "`python -m qa"):
-        if marker in text:
-            text = text.split(marker)[0] + ": ask the administrator to rebuild the index"
-            break
-    text = re.sub(r",? e\.g\. `[^`]*`", "", text)  # shell examples mean nothing in the chat
-    first = text.split(" ", 1)[0]
-    return text if "." in first or "/" in first else text[:1].upper() + text[1:]  # never capitalise a file name
-
-
-def _indexed_hashes(session: QA) -> dict[str, str]:
-    """sha256 of every indexed file -> that file, duplicates included."""
-    index = session.ensure_index()
-    return {rec["sha256"]: source for source, rec in index.manifest.files.items() if rec.get("sha256")}
-
-
-def add_files(session: QA, files: Sequence[str | Path], names: Sequence[str] | None = None) -> list[UploadResult]:
-    """Check each upload on its own, save the good ones under their own names and index them in one update.
-
-    A file whose bytes or cleaned text are already indexed is answered "already
-    indexed" and not saved again; a different release under a name already in
-    use is rejected (never saved as a numbered copy); if the index update
-    itself fails, every file of this upload is taken back out.
-    """
-    paths = [Path(f) for f in files]
-    names = list(names) if names else [p.name for p in paths]
-    if not paths:
-        raise CorpusError(f"no files chosen: pick one or more releases ({', '.join(SUPPORTED_SUFFIXES)})")
-    if len(paths) > MAX_UPLOAD_FILES:
-        raise CorpusError(f"{len(paths)} files at once; the limit is {MAX_UPLOAD_FILES}: upload them in smaller groups")
-    index = session.ensure_index()
-    hashes = _indexed_hashes(session)
-    docs = {c.doc_id: c for c in index.chunks}
-    titles = {c.source: c.title for c in index.chunks}
-    for source, rec in index.manifest.files.items():
-        if rec.get("duplicate_of"):
-            titles[source] = titles.get(rec["duplicate_of"], source)
-    taken = {p.name for p in session.corpus.iterdir()} if session.corpus.is_dir() else set()
-    results: list[UploadResult] = []
-    pending: list[tuple[UploadResult, Path, Path]] = []
-    batch_hashes: dict[str, str] = {}
-    for path, name in zip(paths, names):
-        display = Path(str(name).replace("\\", "/")).name or "file"
-        result = UploadResult(display, "rejected")
-        results.append(result)
-        suffix = Path(display).suffix.lower()
-        if suffix not in SUPPORTED_SUFFIXES:
-            result.reason = f"not a release file type we read; upload {', '.join(SUPPORTED_SUFFIXES)} files"
-            continue
-        size = path.stat().st_size
-        if size > MAX_UPLOAD_BYTES:
-            result.reason = f"{size / 1e6:.1f} MB is over the {MAX_UPLOAD_BYTES / 1e6:.0f} MB limit per release: split it"
-            continue
-        data = path.read_bytes()
-        digest = file_sha256(data)
-        if digest in hashes:
-            result.status, result.source = "already indexed", hashes[digest]
-            result.title = titles.get(result.source, result.source)
-            continue
-        if digest in batch_hashes:
-            result.status, result.source, result.reason = "already indexed", batch_hashes[digest], "the same file twice in this upload"
-            continue
-        try:
-            release = parse_bytes(data, display, suffix, digest)
-        except CorpusError as exc:
-            reason = plain_error(str(exc))
-            for prefix in (f"{display}: ", f"{display} "):
-                reason = reason[len(prefix):] if reason.startswith(prefix) else reason
-            result.reason = reason[3:] if reason.startswith("is ") else reason
-            continue
-        if release.doc_id in docs:  # same text under other bytes (line endings, re-save)
-            chunk = docs[release.doc_id]
-            result.status, result.source, result.title = "already indexed", chunk.source, chunk.title
-            continue
-        target = safe_filename(display)
-        if target in taken:
-            result.reason = (f"another release is already saved as {target}: rename the file, "
-                             "or remove the old one in the Library first")
-            continue
-        taken.add(target)
-        batch_hashes[digest] = target
-        result.status, result.title, result.source = "added", release.title, target
-        pending.append((result, path, session.corpus / target))
-    if not pending:
-        return results
-    session.corpus.mkdir(parents=True, exist_ok=True)
-    copied: list[Path] = []
-    try:
-        for _, src, dst in pending:
-            shutil.copyfile(src, dst)
-            copied.append(dst)
-        report = session.update()
-    except QAError as exc:
-        for dst in copied:
-            dst.unlink(missing_ok=True)
-        for result, _, _ in pending:
-            result.status, result.reason = "rejected", f"the index could not be updated ({plain_error(exc)}); nothing was added"
-        return results
-    except BaseException:
-        for dst in copied:
-            dst.unlink(missing_ok=True)
-        raise
-    index = session.ensure_index()
-    per_source = Counter(c.source for c in index.chunks)
-    for result, _, dst in pending:
-        copy_of = report.duplicates.get(dst.name)
-        if copy_of:  # a near copy (another wire's version): indexed once, under the first file
-            result.status, result.reason = "already indexed", f"same release as {copy_of}"
-            result.passages = per_source.get(copy_of, 0)
-        else:
-            result.passages = per_source.get(dst.name, 0)
-    return results
-
-
 # ------------------------------------------------------------------ removal
 
 
@@ -279,9 +137,3 @@ def remove_release(session: QA, source: str) -> ReleaseInfo:
             shutil.move(str(dst), str(src))
         raise
     return match
-
-
-def describe(result: UploadResult) -> dict[str, Any]:
-    """Plain data for tests and the API."""
-    return {"name": result.name, "status": result.status, "reason": result.reason, "title": result.title,
-            "source": result.source, "passages": result.passages}

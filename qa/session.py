@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Sequence
 
 from .answer import Answer, Coverage, compose_answer, filter_miss, parse_day, validate_question
-from .build import BuildReport, IndexStatus, add_files, build_index, index_status
+from .build import BuildReport, IndexStatus, build_index, index_status
 from .config import DEFAULT_CORPUS, DEFAULT_INDEX, AbstainPolicy, FusionConfig, Settings
 from .embedding import Encoder, make_encoder
 from .errors import QueryError, StoreError
 from .index import Index, load_index, manifest_stamp
 from .retrieval import Retriever
+from .upload import UploadResult, add_files
 
 __all__ = ["QA", "ask"]
 
@@ -84,19 +85,14 @@ class QA:
         self.ensure_index()  # a new manifest means a new generation: load it now, not on the next question
         return report
 
-    def add_releases(self, files: Sequence[str | Path], names: Sequence[str] | None = None) -> BuildReport:
-        """Copy release files into the corpus and index them incrementally; all or nothing.
+    def add_releases(self, files: Sequence[str | Path], names: Sequence[str] | None = None) -> list[UploadResult]:
+        """Add release files to the corpus and index them: one result per file ("added", "already indexed", "rejected").
 
-        Every file is read and cleaned first: one bad file rejects the upload
-        with a message naming it, and nothing already indexed is touched.
+        Each file is checked on its own, content already indexed under any name
+        is not added twice, and a name in use is never written over
+        (:mod:`qa.upload`). ``names`` are the names the user chose.
         """
-        copied = add_files(self.corpus, files, names)
-        try:
-            return self.update()
-        except BaseException:
-            for dst in copied:
-                dst.unlink(missing_ok=True)
-            raise
+        return add_files(self, files, names)
 
     @property
     def retriever(self) -> Retriever:

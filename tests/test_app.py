@@ -208,6 +208,24 @@ def test_answer_with_chips_sources_panel_and_release_at_cited_paragraph(page):
     shot(page, "1-answer")
 
 
+def test_page_requests_nothing_outside_the_machine_and_uses_local_fonts(browser, app):
+    """Offline use: no font (or anything else) is fetched from the internet, and text renders in a local font."""
+    context = browser.new_context(viewport=DESKTOP)
+    requests: list[str] = []
+    context.on("request", lambda request: requests.append(request.url))
+    page = context.new_page()
+    page.goto(app["url"])
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    ask(page, "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?")
+    origin = app["url"].rstrip("/")
+    outside = [u for u in requests if not (u.startswith(origin) or u.startswith(("data:", "blob:")))]
+    assert requests and not outside, outside
+    family = page.locator("#chat .qa-lead").evaluate("el => getComputedStyle(el).fontFamily")
+    assert family.startswith("system-ui"), family
+    assert page.evaluate("[...document.fonts].filter(f => f.status === 'error').map(f => f.family)") == []
+    context.close()
+
+
 def test_answer_stays_in_view_after_each_reply_desktop_and_phone(browser, app):
     questions = ["Which country became the 18th UNC Member State?",
                  "What anniversary does the ROK-UN Joint Conference mark this year?",
@@ -450,6 +468,8 @@ def test_library_lists_searches_opens_and_removes(page, app):
     page.get_by_role("tab", name="Library").click()
     table = page.locator("#library")
     table.wait_for(timeout=10_000)
+    # the listing is refreshed on page load (it may have been built before the upload): wait for that refresh
+    page.wait_for_function("document.querySelector('#library').innerText.includes('Ferry Terminal')", timeout=30_000)
     text = table.inner_text()
     for expected in (SEED_TITLE, "2024-09-10", "National Defence", "Harbour Authority Opens North Quay Ferry Terminal", "undated", "en"):
         assert expected in text, expected

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import SEEDS
 from qa import QA, QAError
-from qa.library import add_files, releases, remove_release, search_releases, source_counts, undated_releases
+from qa.library import releases, remove_release, search_releases, source_counts, undated_releases
 
 FERRY = "Harbour Authority Opens North Quay Ferry Terminal\n\nPublished 2 May 2024\n\nThe Harbour Authority opened a new ferry terminal on the north quay that can handle 4,000 passengers a day.\n"
 
@@ -37,18 +37,18 @@ def test_upload_each_file_on_its_own_and_same_content_is_already_indexed(session
     good, bad = tmp_path / "up1", tmp_path / "up2"
     good.write_text(FERRY, encoding="utf-8")
     bad.write_bytes(b"\xff\xfe\x00bad bytes here")
-    results = add_files(session, [good, bad], ["ferry.txt", "bad.txt"])
+    results = session.add_releases([good, bad], ["ferry.txt", "bad.txt"])
     assert [(r.name, r.status) for r in results] == [("ferry.txt", "added"), ("bad.txt", "rejected")]
     assert results[0].passages == 1 and "not UTF-8" in results[1].reason
     assert (session.corpus / "ferry.txt").exists() and not (session.corpus / "bad.txt").exists()
-    again = add_files(session, [good], ["another name.txt"])  # same bytes, any name
+    again = session.add_releases([good], ["another name.txt"])  # same bytes, any name
     assert again[0].status == "already indexed" and again[0].source == "ferry.txt"
     crlf = tmp_path / "up3"
     crlf.write_bytes(FERRY.replace("\n", "\r\n").encode())  # same text, other bytes
-    assert add_files(session, [crlf], ["ferry-windows.txt"])[0].status == "already indexed"
+    assert session.add_releases([crlf], ["ferry-windows.txt"])[0].status == "already indexed"
     other = tmp_path / "up4"
     other.write_text("Port Opens New Cruise Berth\n\nThe port opened a cruise berth for ships up to 300 metres long.\n")
-    clash = add_files(session, [other], ["ferry.txt"])[0]  # a different release under a name in use
+    clash = session.add_releases([other], ["ferry.txt"])[0]  # a different release under a name in use
     assert clash.status == "rejected" and "rename" in clash.reason
     assert sorted(p.name for p in session.corpus.iterdir()) == sorted([*(p.name for p in SEEDS.iterdir()), "ferry.txt"])
 
@@ -56,7 +56,7 @@ def test_upload_each_file_on_its_own_and_same_content_is_already_indexed(session
 def test_remove_updates_the_index_and_keeps_the_file_recoverable(session, tmp_path):
     up = tmp_path / "up"
     up.write_text(FERRY, encoding="utf-8")
-    add_files(session, [up], ["ferry.txt"])
+    session.add_releases([up], ["ferry.txt"])
     assert any(r.source == "ferry.txt" for r in releases(session))
     removed = remove_release(session, "ferry.txt")
     assert removed.title.startswith("Harbour Authority")
@@ -65,3 +65,36 @@ def test_remove_updates_the_index_and_keeps_the_file_recoverable(session, tmp_pa
     assert "ferry" not in session.ask("How many passengers a day can the ferry terminal handle?").passages[0].source
     with pytest.raises(QAError, match="not in the library"):
         remove_release(session, "ferry.txt")
+
+
+def test_concurrent_uploads_with_one_name_never_overwrite_each_other(session, tmp_path):
+    """Four people upload "notice.txt" at once, each a different release: one is saved, the others are told it was not."""
+    import threading
+
+    texts = [f"Harbour Notice Number {n}\n\nThe harbour master announced that berth {n} closes for {n + 2} weeks of repairs.\n"
+             for n in range(1, 5)]
+    barrier, results = threading.Barrier(4), {}
+
+    def upload(n: int) -> None:
+        path = tmp_path / f"upload-{n}"
+        path.write_text(texts[n - 1], encoding="utf-8")
+        barrier.wait()
+        results[n] = session.add_releases([path], ["notice.txt"])[0]
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert sorted(results) == [1, 2, 3, 4]
+    added = [n for n, r in results.items() if r.status == "added"]
+    assert len(added) == 1, {n: (r.status, r.reason) for n, r in results.items()}
+    winner = added[0]
+    assert results[winner].source == "notice.txt" and results[winner].passages == 1
+    assert (session.corpus / "notice.txt").read_text(encoding="utf-8") == texts[winner - 1]  # the file that was reported
+    indexed = [c.text for c in session.ensure_index().chunks if c.source == "notice.txt"]
+    assert indexed == [texts[winner - 1].split("\n\n")[1].strip()]
+    for n, r in results.items():
+        if n != winner:  # told the truth: not saved, and why
+            assert r.status == "rejected" and "already saved as notice.txt" in r.reason and "rename" in r.reason
+    assert not [p.name for p in session.corpus.iterdir() if p.name.startswith("notice") and p.name != "notice.txt"]

@@ -137,23 +137,28 @@ def test_session_rebuilds_corrupt_index_and_sees_new_generations(corpus, tmp_pat
     assert "4,000 passengers" in answer.passages[0].text  # ...and the running reader switches to it
 
 
-def test_upload_names_stay_inside_corpus_and_bad_upload_adds_nothing(corpus, tmp_path, encoder):
+def test_upload_names_stay_inside_corpus_and_each_bad_file_is_rejected_alone(corpus, tmp_path, encoder):
     session = QA(corpus, tmp_path / "index")
     session.encoder = encoder
     session.ensure_index()
     good = tmp_path / "upload.bin"
     good.write_text("Port Opens New Cruise Berth\n\nThe port opened a new cruise berth for ships up to 300 metres long.\n")
-    report = session.add_releases([good], ["../../outside.txt"])
-    assert report.files_new == ["outside.txt"] and (corpus / "outside.txt").exists()
-    assert not (tmp_path / "outside.txt").exists()
-    bad = tmp_path / "bad.bin"
+    [result] = session.add_releases([good], ["../../outside.txt"])
+    assert (result.name, result.status, result.source) == ("outside.txt", "added", "outside.txt")
+    assert (corpus / "outside.txt").exists() and not (tmp_path / "outside.txt").exists()
+    bad, other = tmp_path / "bad.bin", tmp_path / "other.bin"
     bad.write_bytes(b"\xff\xfe\x00bad")
+    other.write_text("Port Dredging Starts In May\n\nDredging of the inner harbour starts in May and lasts six weeks.\n")
     before = sorted(p.name for p in corpus.iterdir())
-    with pytest.raises(QAError, match="rejected bad.txt is not UTF-8.*nothing was added"):
-        session.add_releases([good, bad], ["second.txt", "bad.txt"])
-    assert sorted(p.name for p in corpus.iterdir()) == before
-    with pytest.raises(QAError, match="unsupported file type"):
-        session.add_releases([good], ["script.exe"])
+    results = session.add_releases([good, bad, other], ["second.txt", "bad.txt", "dredging.txt"])
+    assert [(r.name, r.status) for r in results] == [("second.txt", "already indexed"), ("bad.txt", "rejected"),
+                                                     ("dredging.txt", "added")]
+    assert results[0].source == "outside.txt" and "not UTF-8" in results[1].reason
+    assert sorted(p.name for p in corpus.iterdir()) == sorted([*before, "dredging.txt"])  # no bad.txt, no second copy
+    [exe] = session.add_releases([good], ["script.exe"])
+    assert exe.status == "rejected" and "not a release file type" in exe.reason
+    with pytest.raises(QAError, match="the limit is 20"):
+        session.add_releases([good] * 21)
 
 
 def test_skip_bad_indexes_the_rest_and_remembers_what_it_skipped(corpus, tmp_path, encoder):
