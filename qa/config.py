@@ -90,8 +90,8 @@ class AbstainPolicy:
     (``check_below == floor``) and stays available through QA_ABSTAIN.
     """
 
-    floor: float = 0.36
-    check_below: float = 0.36
+    floor: float = 0.30
+    check_below: float = 0.30
     coverage: float = 0.38
     word: float = 0.24
 

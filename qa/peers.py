@@ -54,7 +54,7 @@ class Peers:
         return [int(i) for i in top if scores[i] > 0]
 
     def dense_rows(self, question: str, k: int) -> list[int]:
-        q = self.model.encode([question], normalize_embeddings=True, convert_to_numpy=True).astype(np.float32)
+        q = self.model.encode([question], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
         _, rows = self.flat.search(q, k)
         return [int(r) for r in rows[0] if r >= 0]
 
@@ -84,7 +84,7 @@ def _txtai_hybrid(texts: list[str], vectors: np.ndarray, model: Any) -> Any:
 
     def transform(batch: list[str]) -> np.ndarray:
         new = [t for t in batch if t not in known]
-        fresh = dict(zip(new, model.encode(new, normalize_embeddings=True, convert_to_numpy=True))) if new else {}
+        fresh = dict(zip(new, model.encode(new, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False))) if new else {}
         return np.stack([known[t] if t in known else fresh[t] for t in batch]).astype(np.float32)
 
     embeddings = Embeddings(method="external", transform=transform, hybrid=True, content=False)
