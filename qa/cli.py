@@ -308,11 +308,11 @@ def _all_sets(args: argparse.Namespace, settings: Settings) -> list[tuple[str, P
     if (data / "squad-dev-v1.1-part-a.json").exists():
         corpus, queries = load_squad(data / "squad-dev-v1.1-part-a.json", None, settings.cache)
         sets.append(("SQuAD part A", corpus, queries, "squad"))
-    if args.regression and args.regression.exists():
-        sets.append((f"regression: {args.regression.name}", seeds, load_gold(args.regression), "seeds"))
     if not sets:
         raise QAError(f"no evaluation files in {data}: expected seed_paraphrase_dev.jsonl, senate_dev_qa.jsonl + "
                       "senate_dev_files.txt or squad-dev-v1.1-part-a.json")
+    if args.regression.is_file():
+        sets.append((f"regression: {args.regression.name}", seeds, load_gold(args.regression), "seeds"))
     for name, corpus, _, _ in sets:
         if not corpus.is_dir():
             raise QAError(f"the releases for {name} are not at {corpus}: pass --seeds or --senate-corpus")
