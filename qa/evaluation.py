@@ -258,35 +258,41 @@ class RetrievalEvaluator:
         rankers["release-qa"] = full
         return rankers
 
-    def _score(self, run: Ranker, chunks: list[Any]) -> tuple[dict[str, float], list[list[bool]], list[list[int]], list[Any]]:
-        run(self.queries[0]) if self.queries else None  # warm-up, not timed
-        rankings, gains, latencies, answers, all_rows = [], [], [], [], []
-        for q in self.queries:
-            t = time.perf_counter()
-            rows, answer = run(q)
-            latencies.append((time.perf_counter() - t) * 1000)
+    def _score(self, outcomes: list[tuple[list[int], Any, float]], chunks: list[Any]
+               ) -> tuple[dict[str, float], list[list[bool]], list[list[int]], list[Any]]:
+        """Metrics of one method from its (rows, answer, milliseconds) per query."""
+        rankings, gains = [], []
+        for q, (rows, _, _) in zip(self.queries, outcomes):
             rel = [_judge(q, chunks[r]) for r in rows]
             rankings.append(rel)
             gains.append([q.relevant.get(chunks[r].source, 0.0) if q.relevant else float(x) for r, x in zip(rows, rel)])
-            answers.append(answer)
-            all_rows.append(rows)
+        answers = [a for _, a, _ in outcomes]
         answerable = [i for i, q in enumerate(self.queries) if q.answerable]
         m = metrics_at([rankings[i] for i in answerable], self.ks, [gains[i] for i in answerable],
                        [max(1, len(self.queries[i].relevant)) for i in answerable])
-        m.update(percentiles(latencies))
+        m.update(percentiles([ms for _, _, ms in outcomes]))
         m.update(style_metrics(self.queries, rankings))
         if answers and answers[0] is not None:
             stages = [a.timings for a in answers]
             m["retrieval_p50_ms"] = float(np.percentile([s["encode_ms"] + s["dense_ms"] + s["bm25_ms"] + s["fusion_ms"] for s in stages], 50))
             m.update(_answer_metrics(self.queries, rankings, answers))
-        return m, rankings, all_rows, answers
+        return m, rankings, [rows for rows, _, _ in outcomes], answers
 
     def __call__(self, session: QA) -> dict[str, float]:
         chunks = session.ensure_index().chunks
         row_of = {(c.source, c.paragraph, c.part): i for i, c in enumerate(chunks)}
         run = EvalRun(self.name, len(self.queries), len(chunks))
-        for method, ranker in self._rankers(session, row_of).items():
-            run.methods[method], rankings, rows, answers = self._score(ranker, chunks)
+        rankers = self._rankers(session, row_of)
+        outcomes: dict[str, list[tuple[list[int], Any, float]]] = {method: [] for method in rankers}
+        for ranker in rankers.values():  # warm-up, not timed
+            ranker(self.queries[0]) if self.queries else None
+        for q in self.queries:  # methods take turns on each question: on a shared machine they see the same load
+            for method, ranker in rankers.items():
+                t = time.perf_counter()
+                rows, answer = ranker(q)
+                outcomes[method].append((rows, answer, (time.perf_counter() - t) * 1000))
+        for method in rankers:
+            run.methods[method], rankings, rows, answers = self._score(outcomes[method], chunks)
         run.misses = [
             {"id": q.id, "question": q.question, "history": q.history, "gold": q.gold or sorted(q.relevant),
              "got": chunks[r[0]].text[:160] if r else None, "no_answer": a.no_answer}
