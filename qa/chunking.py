@@ -13,7 +13,7 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -97,42 +97,61 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 # -------------------------------------------------------------------- windows
 
 
-def _word_windows(text: str, words_per_window: int, overlap: int) -> Iterator[str]:
-    words = text.split()
-    step = max(1, words_per_window - overlap)
-    for i in range(0, max(1, len(words) - overlap), step):
-        yield " ".join(words[i : i + words_per_window])
+def _word_windows(words: list[str], size: int, overlap: int) -> list[str]:
+    """Windows of ``size`` words, each sharing ``overlap`` with the one before; the last ends at the text's end, full size."""
+    if len(words) <= size:
+        return [" ".join(words)]
+    step = max(1, size - overlap)
+    starts = list(range(0, len(words) - size + 1, step))
+    if starts[-1] + size < len(words):
+        starts.append(len(words) - size)  # never a tail fragment
+    return [" ".join(words[s : s + size]) for s in starts]
 
 
 def _split_long(text: str, cfg: ChunkConfig, count: TokenCounter) -> list[str]:
-    """Cut a paragraph over the budget into sentence windows (word windows when a 'sentence' is itself too long)."""
+    """Cut a paragraph over the budget into sentence windows (word windows when a 'sentence' is itself too long).
+
+    Text with no paragraph breaks (a whole release scraped into one line) becomes
+    windows of ``window_tokens`` that overlap by ``window_overlap``, so a fact
+    stated across a boundary is whole in one of them; the last window is pulled
+    back to full size instead of leaving a fragment of a few words.
+    """
     total = count(text)
-    breakless = total > 2 * cfg.max_tokens  # over ~330 words: a whole release scraped into one line
+    breakless = total > 2 * cfg.max_tokens  # over ~330 words
     target = cfg.window_tokens if breakless else math.ceil(total / math.ceil(total / cfg.max_tokens))
-    sentences = [text[a:b] for a, b in sentence_spans(text)]
+    overlap = cfg.window_overlap if breakless else 0
     pieces: list[str] = []
-    for sentence in sentences:
+    for a, b in sentence_spans(text):
+        sentence = text[a:b]
         n = count(sentence)
-        if n <= cfg.max_tokens:
+        if n <= target:
             pieces.append(sentence)
         else:
-            words_per_window = max(20, int(len(sentence.split()) * cfg.window_tokens / n))
-            pieces.extend(_word_windows(sentence, words_per_window, overlap=max(1, words_per_window // 8)))
-    windows: list[str] = []
-    current: list[str] = []
-    size = 0
-    for piece in pieces:
-        n = count(piece)
-        if current and size + n > target:
-            windows.append(" ".join(current))
-            keep_last = breakless and count(current[-1]) <= target // 2  # a little overlap for breakless text
-            current = [current[-1]] if keep_last else []
-            size = count(current[0]) if current else 0
-        current.append(piece)
-        size += n
-    if current:
-        windows.append(" ".join(current))
-    return windows
+            words = sentence.split()
+            per = max(20, int(len(words) * target / n))
+            pieces.extend(_word_windows(words, per, per // 4))
+    sizes = [count(p) for p in pieces]
+    windows: list[tuple[int, int]] = []  # [first, last) piece of each window
+    i = 0
+    while i < len(pieces):
+        j, size = i, 0
+        while j < len(pieces) and (j == i or size + sizes[j] <= target):
+            size += sizes[j]
+            j += 1
+        windows.append((i, j))
+        if j >= len(pieces):
+            break
+        k, back = j, 0  # the next window starts with this one's last pieces, up to `overlap` tokens
+        while overlap and k - 1 > i and back + sizes[k - 1] <= overlap:
+            k -= 1
+            back += sizes[k]
+        i = k
+    if len(windows) > 1 and sum(sizes[windows[-1][0] : windows[-1][1]]) < target // 2:
+        first, last = windows[-1]  # a tail: start it earlier so it is a full window
+        while first > windows[-2][0] + 1 and sum(sizes[first - 1 : last]) <= target:
+            first -= 1
+        windows[-1] = (first, last)
+    return [" ".join(pieces[a:b]) for a, b in windows]
 
 
 def _merge_fragments(paragraphs: tuple[str, ...], min_words: int) -> list[tuple[int, str]]:

@@ -3,7 +3,7 @@
     python -m qa index [--corpus DIR] [--index DIR] [--model NAME_OR_PATH] [--rebuild]
     python -m qa ask "QUESTION" [--k 5] [--history "earlier question" ...] [--json]
     python -m qa ask --batch FILE.jsonl [--k 5]
-    python -m qa eval {gold,squad,beir,calibrate} ...
+    python -m qa eval {all,gold,squad,beir,calibrate} ...
     python -m qa parse FILE_OR_FOLDER... [--json]
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import textwrap
 from dataclasses import replace
@@ -23,7 +24,7 @@ from .build import build_index
 from .config import BACKENDS, FUSION_METHODS, INDEX_TYPES, FusionConfig, Settings
 from .embedding import make_encoder
 from .errors import QAError, QueryError
-from .evaluation import METHODS, RetrievalEvaluator, calibrate, load_beir, load_gold, load_squad
+from .evaluation import METHODS, RetrievalEvaluator, calibrate, load_beir, load_gold, load_listed, load_squad, summary_table
 from .session import QA
 
 EXIT_USAGE = 2
@@ -267,6 +268,16 @@ def _add_eval_parser(sub: Any, settings: Settings) -> None:
     b.add_argument("--split", default="test")
     common(b, "beir")
     b.set_defaults(run=_run_beir)
+    a = esub.add_parser("all", help="every evaluation set in one run, peers beside release-qa (README: Retrieval quality)")
+    a.add_argument("data", type=Path, help="folder with seed_paraphrase_dev.jsonl, senate_dev_qa.jsonl + senate_dev_files.txt, "
+                   "squad-dev-v1.1-part-a.json (a missing one is skipped)")
+    a.add_argument("--seeds", type=Path, default=None, help="the paraphrase set's releases (default: DATA/../seeds)")
+    a.add_argument("--senate-corpus", type=Path, default=None,
+                   help="folder the Senate files list is relative to (default: DATA/../corpora/senate-press-releases/raw)")
+    a.add_argument("--regression", type=Path, default=Path("eval/seed_qa.jsonl"), help="the project's own set, run last")
+    a.add_argument("--no-txtai", action="store_true", help="skip the txtai hybrid peer (it needs the eval extra)")
+    common(a, "all")
+    a.set_defaults(run=_run_all)
     c = esub.add_parser("calibrate", help="abstention threshold from the held-out split")
     c.add_argument("data", type=Path, nargs="?", default=Path("eval/seed_qa.jsonl"))
     c.add_argument("--corpus", type=Path, default=settings.corpus)
@@ -328,6 +339,47 @@ def _run_beir(args: argparse.Namespace, settings: Settings) -> int:
     corpus, queries = load_beir(args.data, args.split, args.limit, settings.cache)
     evaluator = RetrievalEvaluator(queries, f"BEIR {args.data.name}", args.k, not args.no_peers, ks=(1, 5, 10))
     return _evaluate(evaluator, _eval_session(args, settings, corpus, "beir"), args.out)
+
+
+def _all_sets(args: argparse.Namespace, settings: Settings) -> list[tuple[str, Path, list[Any], str]]:
+    """(name, corpus, questions, index name) of every set found, independent sets first, the regression set last."""
+    data = args.data
+    if not data.is_dir():
+        raise QAError(f"{data} is not a folder: pass the folder holding the evaluation files (e.g. ../shared/eval)")
+    seeds = args.seeds or data.parent / "seeds"
+    senate_root = args.senate_corpus or data.parent / "corpora" / "senate-press-releases" / "raw"
+    sets: list[tuple[str, Path, list[Any], str]] = []
+    if (data / "seed_paraphrase_dev.jsonl").exists():
+        sets.append(("seed paraphrase", seeds, load_gold(data / "seed_paraphrase_dev.jsonl"), "seeds"))
+    if (data / "senate_dev_qa.jsonl").exists() and (data / "senate_dev_files.txt").exists():
+        corpus, queries = load_listed(data / "senate_dev_qa.jsonl", data / "senate_dev_files.txt", senate_root, settings.cache)
+        sets.append(("Senate dev", corpus, queries, "senate"))
+    if (data / "squad-dev-v1.1-part-a.json").exists():
+        corpus, queries = load_squad(data / "squad-dev-v1.1-part-a.json", None, settings.cache)
+        sets.append(("SQuAD part A", corpus, queries, "squad"))
+    if not sets:
+        raise QAError(f"no evaluation files in {data}: expected seed_paraphrase_dev.jsonl, senate_dev_qa.jsonl + "
+                      "senate_dev_files.txt or squad-dev-v1.1-part-a.json")
+    if args.regression.is_file():
+        sets.append((f"regression: {args.regression.name}", seeds, load_gold(args.regression), "seeds"))
+    for name, corpus, _, _ in sets:
+        if not corpus.is_dir():
+            raise QAError(f"the releases for {name} are not at {corpus}: pass --seeds or --senate-corpus")
+    return sets
+
+
+def _run_all(args: argparse.Namespace, settings: Settings) -> int:
+    rows: list[tuple[str, dict[str, dict[str, float]]]] = []
+    for name, corpus, queries, index_name in _all_sets(args, settings):
+        queries = queries[: args.limit] if args.limit else queries
+        print(f"== {name}: {len(queries)} questions over {corpus}", flush=True)
+        evaluator = RetrievalEvaluator(queries, name, args.k, not args.no_peers, ks=(1, 3, 5, 10), txtai=not args.no_txtai)
+        session = _eval_session(args, settings, corpus, f"all-{index_name}")
+        _evaluate(evaluator, session, args.out / re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"))
+        assert evaluator.run is not None
+        rows.append((name, evaluator.run.methods))
+    print(summary_table(rows, METHODS))
+    return 0
 
 
 def _run_calibrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import re
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,19 +27,19 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .chunking import bm25_tokenize
 from .config import DEFAULT_CACHE, AbstainPolicy
-from .embedding import TorchEncoder
 from .errors import QAError
+from .peers import Peers
 from .session import QA
 
-__all__ = ["EvalQuery", "GoldQAEvaluator", "RetrievalEvaluator", "Peers", "METHODS", "load_gold", "load_squad",
-           "load_beir", "metrics_at", "percentiles", "calibrate"]
+__all__ = ["EvalQuery", "GoldQAEvaluator", "RetrievalEvaluator", "Peers", "METHODS", "load_gold", "load_squad", "load_listed",
+           "load_beir", "metrics_at", "percentiles", "style_metrics", "summary_table", "calibrate"]
 
 METHODS = {  # method id -> how reports name it
     "bm25": "bm25 (bm25s)",
     "dense": "dense (sentence-transformers + FAISS flat)",
     "rrf": "rrf hybrid (bm25s + dense)",
+    "txtai": "txtai hybrid (same model)",
     "release-qa": "release-qa (hybrid + follow-ups)",
 }
 
@@ -47,7 +48,8 @@ METHODS = {  # method id -> how reports name it
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().lower()
+    """The shared sets' gold rule: lower case, alphanumeric runs joined by single spaces."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
 def metrics_at(rankings: Sequence[Sequence[bool]], ks: Sequence[int] = (1, 3, 5, 10), gains: Sequence[Sequence[float]] | None = None,
@@ -89,6 +91,8 @@ class EvalQuery:
     gold: list[str] = field(default_factory=list)  # gold substrings (gold format)
     relevant: dict[str, float] = field(default_factory=dict)  # source file -> gain (squad/beir)
     split: str = "test"
+    style: str | None = None  # how a paraphrase set words it (formal, casual, keyword, inverted)
+    fact: str | None = None  # questions sharing a fact ask the same thing
 
     @property
     def answerable(self) -> bool:
@@ -103,7 +107,8 @@ def load_gold(path: Path) -> list[EvalQuery]:
         try:
             item = json.loads(line)
             queries.append(EvalQuery(str(item["id"]), item["question"], list(item.get("history") or []),
-                                     list(item.get("gold") or []), split=item.get("split", "test")))
+                                     list(item.get("gold") or []), split=item.get("split", "test"),
+                                     style=item.get("style"), fact=item.get("fact")))
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise QAError(f"{path} line {number} is not a gold QA record ({exc}): expected {{\"id\", \"question\", \"gold\": [...]}}") from None
     return queries
@@ -143,6 +148,28 @@ def load_squad(path: Path, limit: int | None = None, cache: Path = DEFAULT_CACHE
     return _write_docs(docs, "squad", cache), queries
 
 
+def load_listed(questions: Path, files: Path, root: Path, cache: Path = DEFAULT_CACHE) -> tuple[Path, list[EvalQuery]]:
+    """Gold questions over exactly the releases a files list names (paths relative to ``root``), copied under ``cache``.
+
+    The Senate dev set's form: the listed releases, targets and distractors alike, are the whole corpus.
+    """
+    names = [line.strip() for line in Path(files).read_text(encoding="utf-8").splitlines() if line.strip()]
+    missing = [n for n in names if not (Path(root) / n).is_file()]
+    if missing:
+        raise QAError(f"{len(missing)} of the {len(names)} files listed in {files} are not under {root} (first: {missing[0]}): "
+                      "pass the folder they are relative to")
+    digest = hashlib.sha256("\n".join(names).encode()).hexdigest()[:10]
+    folder = Path(cache) / "eval" / f"{Path(files).stem}-{digest}" / "corpus"
+    if not folder.exists():
+        tmp = folder.with_name("corpus.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        for name in names:
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(root) / name, tmp / name)
+        tmp.rename(folder)
+    return folder, load_gold(questions)
+
+
 def load_beir(folder: Path, split: str = "test", limit: int | None = None,
               cache: Path = DEFAULT_CACHE) -> tuple[Path, list[EvalQuery]]:
     folder = Path(folder)
@@ -167,55 +194,6 @@ def load_beir(folder: Path, split: str = "test", limit: int | None = None,
             if str(q["_id"]) in qrels:
                 queries.append(EvalQuery(str(q["_id"]), q["text"], relevant=qrels[str(q["_id"])]))
     return _write_docs(docs, "beir-" + folder.name, cache), queries[:limit] if limit else queries
-
-
-# --------------------------------------------------------------------- peers
-
-
-class Peers:
-    """BM25-only and dense-only baselines built from the raw libraries over the same chunk texts."""
-
-    def __init__(self, session: QA) -> None:
-        import bm25s
-        import faiss
-
-        index = session.ensure_index()
-        texts = [c.text for c in index.chunks]
-        self.bm25 = bm25s.BM25()
-        self.bm25.index(bm25_tokenize(texts), show_progress=False)
-        # The plain SentenceTransformer: the session's own when it runs torch, loaded once otherwise.
-        reference = session.encoder if isinstance(session.encoder, TorchEncoder) else TorchEncoder(session.encoder.name)
-        self.model = reference.model
-        cache = session.folder / f"peer-dense-{hashlib.sha256(''.join(texts).encode()).hexdigest()[:12]}.npy"
-        if cache.exists():
-            vectors = np.load(cache)
-        else:
-            vectors = self.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
-                                        show_progress_bar=len(texts) > 200).astype(np.float32)
-            np.save(cache, vectors)
-        self.flat = faiss.IndexFlatIP(vectors.shape[1])
-        self.flat.add(vectors)
-        self.n = len(texts)
-
-    def bm25_rows(self, question: str, k: int) -> list[int]:
-        tokens = bm25_tokenize([question])[0]
-        if not tokens:
-            return []
-        scores = self.bm25.get_scores(tokens)
-        top = np.argsort(-scores, kind="stable")[:k]
-        return [int(i) for i in top if scores[i] > 0]
-
-    def dense_rows(self, question: str, k: int) -> list[int]:
-        q = self.model.encode([question], normalize_embeddings=True, convert_to_numpy=True).astype(np.float32)
-        _, rows = self.flat.search(q, k)
-        return [int(r) for r in rows[0] if r >= 0]
-
-    def rrf_rows(self, question: str, k: int, c: int = 60) -> list[int]:
-        score: dict[int, float] = {}
-        for rows in (self.bm25_rows(question, 100), self.dense_rows(question, 100)):
-            for rank, row in enumerate(rows, start=1):
-                score[row] = score.get(row, 0.0) + 1 / (c + rank)
-        return sorted(score, key=lambda r: -score[r])[:k]
 
 
 # ------------------------------------------------------------------ evaluators
@@ -253,11 +231,12 @@ class RetrievalEvaluator:
     """
 
     def __init__(self, queries: list[EvalQuery], name: str = "eval", k: int = 10, peers: bool = True,
-                 ks: Sequence[int] = (1, 3, 5, 10)) -> None:
+                 ks: Sequence[int] = (1, 3, 5, 10), txtai: bool = False) -> None:
         self.queries = queries
         self.name = name
         self.k = k
         self.peers = peers
+        self.txtai = txtai
         self.ks = ks
         self.primary_metric = "release-qa_mrr@10"
         self.run: EvalRun | None = None
@@ -265,10 +244,12 @@ class RetrievalEvaluator:
     def _rankers(self, session: QA, row_of: dict[tuple[str, int, int], int]) -> dict[str, Ranker]:
         rankers: dict[str, Ranker] = {}
         if self.peers:
-            peers = Peers(session)
+            peers = Peers(session, self.txtai)
             rankers["bm25"] = lambda q: (peers.bm25_rows(q.question, self.k), None)
             rankers["dense"] = lambda q: (peers.dense_rows(q.question, self.k), None)
             rankers["rrf"] = lambda q: (peers.rrf_rows(q.question, self.k), None)
+            if self.txtai:
+                rankers["txtai"] = lambda q: (peers.txtai_rows(q.question, self.k), None)
 
         def full(q: EvalQuery) -> tuple[list[int], Any]:
             answer = session.ask(q.question, self.k, q.history)
@@ -277,34 +258,41 @@ class RetrievalEvaluator:
         rankers["release-qa"] = full
         return rankers
 
-    def _score(self, run: Ranker, chunks: list[Any]) -> tuple[dict[str, float], list[list[bool]], list[list[int]], list[Any]]:
-        run(self.queries[0]) if self.queries else None  # warm-up, not timed
-        rankings, gains, latencies, answers, all_rows = [], [], [], [], []
-        for q in self.queries:
-            t = time.perf_counter()
-            rows, answer = run(q)
-            latencies.append((time.perf_counter() - t) * 1000)
+    def _score(self, outcomes: list[tuple[list[int], Any, float]], chunks: list[Any]
+               ) -> tuple[dict[str, float], list[list[bool]], list[list[int]], list[Any]]:
+        """Metrics of one method from its (rows, answer, milliseconds) per query."""
+        rankings, gains = [], []
+        for q, (rows, _, _) in zip(self.queries, outcomes):
             rel = [_judge(q, chunks[r]) for r in rows]
             rankings.append(rel)
             gains.append([q.relevant.get(chunks[r].source, 0.0) if q.relevant else float(x) for r, x in zip(rows, rel)])
-            answers.append(answer)
-            all_rows.append(rows)
+        answers = [a for _, a, _ in outcomes]
         answerable = [i for i, q in enumerate(self.queries) if q.answerable]
         m = metrics_at([rankings[i] for i in answerable], self.ks, [gains[i] for i in answerable],
                        [max(1, len(self.queries[i].relevant)) for i in answerable])
-        m.update(percentiles(latencies))
+        m.update(percentiles([ms for _, _, ms in outcomes]))
+        m.update(style_metrics(self.queries, rankings))
         if answers and answers[0] is not None:
             stages = [a.timings for a in answers]
             m["retrieval_p50_ms"] = float(np.percentile([s["encode_ms"] + s["dense_ms"] + s["bm25_ms"] + s["fusion_ms"] for s in stages], 50))
             m.update(_answer_metrics(self.queries, rankings, answers))
-        return m, rankings, all_rows, answers
+        return m, rankings, [rows for rows, _, _ in outcomes], answers
 
     def __call__(self, session: QA) -> dict[str, float]:
         chunks = session.ensure_index().chunks
         row_of = {(c.source, c.paragraph, c.part): i for i, c in enumerate(chunks)}
         run = EvalRun(self.name, len(self.queries), len(chunks))
-        for method, ranker in self._rankers(session, row_of).items():
-            run.methods[method], rankings, rows, answers = self._score(ranker, chunks)
+        rankers = self._rankers(session, row_of)
+        outcomes: dict[str, list[tuple[list[int], Any, float]]] = {method: [] for method in rankers}
+        for ranker in rankers.values():  # warm-up, not timed
+            ranker(self.queries[0]) if self.queries else None
+        for q in self.queries:  # methods take turns on each question: on a shared machine they see the same load
+            for method, ranker in rankers.items():
+                t = time.perf_counter()
+                rows, answer = ranker(q)
+                outcomes[method].append((rows, answer, (time.perf_counter() - t) * 1000))
+        for method in rankers:
+            run.methods[method], rankings, rows, answers = self._score(outcomes[method], chunks)
         run.misses = [
             {"id": q.id, "question": q.question, "history": q.history, "gold": q.gold or sorted(q.relevant),
              "got": chunks[r[0]].text[:160] if r else None, "no_answer": a.no_answer}
@@ -315,6 +303,23 @@ class RetrievalEvaluator:
         return {f"{method}_{name}": value for method, m in run.methods.items() for name, value in m.items()}
 
 
+def style_metrics(queries: list[EvalQuery], rankings: list[list[bool]]) -> dict[str, float]:
+    """For a paraphrase set: hit@1 per wording style, and how many facts are right in every wording."""
+    by_style: dict[str, list[bool]] = {}
+    by_fact: dict[str, list[bool]] = {}
+    for q, r in zip(queries, rankings):
+        if q.answerable and q.style:
+            first = bool(r and r[0])
+            by_style.setdefault(q.style, []).append(first)
+            if q.fact:
+                by_fact.setdefault(q.fact, []).append(first)
+    out = {f"hit@1[{style}]": sum(v) / len(v) for style, v in sorted(by_style.items())}
+    if by_fact:
+        out["facts_all_right"] = float(sum(all(v) for v in by_fact.values()))
+        out["facts"] = float(len(by_fact))
+    return out
+
+
 def _answer_metrics(queries: list[EvalQuery], rankings: list[list[bool]], answers: list[Any]) -> dict[str, float]:
     out: dict[str, float] = {}
     unans = [i for i, q in enumerate(queries) if not q.answerable]
@@ -323,15 +328,41 @@ def _answer_metrics(queries: list[EvalQuery], rankings: list[list[bool]], answer
     if unans:
         out["abstain_recall"] = sum(1 for i in unans if answers[i].no_answer) / len(unans)
         out["abstain_precision"] = (sum(1 for i in abstained if not queries[i].answerable) / len(abstained)) if abstained else 0.0
+        out["abstained"], out["unanswerable"] = float(sum(1 for i in unans if answers[i].no_answer)), float(len(unans))
     if ans:
         out["false_abstain"] = sum(1 for i in ans if answers[i].no_answer) / len(ans)
+        out["refused"], out["answerable"] = float(sum(1 for i in ans if answers[i].no_answer)), float(len(ans))
     follow = [i for i in ans if queries[i].history]
     if follow:
         out["followup_hit@1"] = sum(1 for i in follow if rankings[i] and rankings[i][0]) / len(follow)
+        out["followups_right"], out["followups"] = float(sum(1 for i in follow if rankings[i] and rankings[i][0])), float(len(follow))
     return out
 
 
 GoldQAEvaluator = RetrievalEvaluator  # gold substrings are judged by the same evaluator
+
+
+def summary_table(rows: list[tuple[str, dict[str, dict[str, float]]]], names: dict[str, str]) -> str:
+    """One table: each set's hit@1 / MRR@10 per method, then what only the full pipeline has (styles, abstention, latency)."""
+    methods = [m for m in names if any(m in r for _, r in rows)]
+    lines = ["| set | " + " | ".join(names[m] for m in methods) + " | release-qa details |",
+             "|---|" + "---|" * (len(methods) + 1)]
+    for name, result in rows:
+        cells = [f"{result[m]['hit@1']:.3f} / {result[m]['mrr@10']:.3f}" if m in result else "" for m in methods]
+        ours = result.get("release-qa", {})
+        notes = [f"{k[6:-1]} {v:.2f}" for k, v in ours.items() if k.startswith("hit@1[")]
+        if "facts" in ours:
+            notes.append(f"all phrasings right {ours['facts_all_right']:.0f}/{ours['facts']:.0f} facts")
+        if "unanswerable" in ours:
+            notes.append(f"abstained {ours['abstained']:.0f}/{ours['unanswerable']:.0f} unanswerable")
+        if "answerable" in ours and "unanswerable" in ours:
+            notes.append(f"refused {ours['refused']:.0f}/{ours['answerable']:.0f} answerable")
+        if "followups" in ours:
+            notes.append(f"follow-ups {ours['followups_right']:.0f}/{ours['followups']:.0f}")
+        if "dense" in result and ours.get("p50_ms"):
+            notes.append(f"p50 {ours['p50_ms']:.0f} ms = {ours['p50_ms'] / result['dense']['p50_ms']:.2f}x dense")
+        lines.append(f"| {name} | " + " | ".join(cells) + " | " + "; ".join(notes) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def calibrate(session: QA, queries: list[EvalQuery], max_false_abstain: float = 0.03) -> dict[str, Any]:

@@ -47,10 +47,10 @@ def seed_qa(seed_corpus, tmp_path_factory, encoder):
     return session
 
 
-def run_cli(*args: str, cwd: Path = ROOT, input: str | None = None, timeout: int = 180):
+def run_cli(*args: str, cwd: Path = ROOT, input: str | None = None, timeout: int = 180, env: dict[str, str] | None = None):
     import subprocess
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "qa", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env, input=input)
 

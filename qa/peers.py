@@ -1,0 +1,92 @@
+"""Peers for evaluation: what a user might pick instead of this project, over the same chunks.
+
+BM25 alone (bm25s), dense alone (plain sentence-transformers + FAISS flat), reciprocal-rank fusion of the
+two, and txtai's hybrid search (the ``eval`` extra) with the same model's vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from .chunking import bm25_tokenize
+from .embedding import TorchEncoder
+from .errors import QAError
+from .session import QA
+
+__all__ = ["Peers"]
+
+
+class Peers:
+    """BM25-only and dense-only baselines built from the raw libraries over the same chunk texts (and txtai's hybrid)."""
+
+    def __init__(self, session: QA, txtai: bool = False) -> None:
+        import bm25s
+        import faiss
+
+        index = session.ensure_index()
+        texts = [c.text for c in index.chunks]
+        self.bm25 = bm25s.BM25()
+        self.bm25.index(bm25_tokenize(texts), show_progress=False)
+        # The plain SentenceTransformer: the session's own when it runs torch, loaded once otherwise.
+        reference = session.encoder if isinstance(session.encoder, TorchEncoder) else TorchEncoder(session.encoder.name)
+        self.model = reference.model
+        cache = session.folder / f"peer-dense-{hashlib.sha256(''.join(texts).encode()).hexdigest()[:12]}.npy"
+        if cache.exists():
+            vectors = np.load(cache)
+        else:
+            vectors = self.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
+                                        show_progress_bar=len(texts) > 200).astype(np.float32)
+            np.save(cache, vectors)
+        self.flat = faiss.IndexFlatIP(vectors.shape[1])
+        self.flat.add(vectors)
+        self.n = len(texts)
+        self.txtai = _txtai_hybrid(texts, vectors, self.model) if txtai else None
+
+    def bm25_rows(self, question: str, k: int) -> list[int]:
+        tokens = bm25_tokenize([question])[0]
+        if not tokens:
+            return []
+        scores = self.bm25.get_scores(tokens)
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [int(i) for i in top if scores[i] > 0]
+
+    def dense_rows(self, question: str, k: int) -> list[int]:
+        q = self.model.encode([question], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+        _, rows = self.flat.search(q, k)
+        return [int(r) for r in rows[0] if r >= 0]
+
+    def txtai_rows(self, question: str, k: int) -> list[int]:
+        assert self.txtai is not None
+        return [int(i) for i, _ in self.txtai.search(question, k)]
+
+    def rrf_rows(self, question: str, k: int, c: int = 60) -> list[int]:
+        score: dict[int, float] = {}
+        for rows in (self.bm25_rows(question, 100), self.dense_rows(question, 100)):
+            for rank, row in enumerate(rows, start=1):
+                score[row] = score.get(row, 0.0) + 1 / (c + rank)
+        return sorted(score, key=lambda r: -score[r])[:k]
+
+
+def _txtai_hybrid(texts: list[str], vectors: np.ndarray, model: Any) -> Any:
+    """txtai's hybrid index (its own BM25 and score normalisation) over the same chunks and the same model's vectors.
+
+    The vectors reach txtai through its external transform, so nothing is encoded twice; questions are encoded by
+    the same sentence-transformers model.
+    """
+    try:
+        from txtai import Embeddings
+    except ImportError:
+        raise QAError("the txtai peer needs the eval extra: pip install 'release-qa[eval]' (or pass --no-txtai)") from None
+    known = {t: v for t, v in zip(texts, vectors)}
+
+    def transform(batch: list[str]) -> np.ndarray:
+        new = [t for t in batch if t not in known]
+        fresh = dict(zip(new, model.encode(new, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False))) if new else {}
+        return np.stack([known[t] if t in known else fresh[t] for t in batch]).astype(np.float32)
+
+    embeddings = Embeddings(method="external", transform=transform, hybrid=True, content=False)
+    embeddings.index([(i, text, None) for i, text in enumerate(texts)])
+    return embeddings
