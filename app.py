@@ -22,7 +22,7 @@ from qa.answer import MAX_QUESTION_CHARS
 from qa.build import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
 from qa.config import BACKENDS
 from qa.corpus import SUPPORTED_SUFFIXES
-from qa.ui import FeedbackLog, answer_record, escape, render_answer
+from qa.ui import FeedbackLog, answer_record, escape, rated_reply, render_answer
 
 EXAMPLES = [
     "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?",
@@ -84,19 +84,18 @@ def build_demo(session: QA, feedback: FeedbackLog | None = None) -> gr.Blocks:
     def ask_api(question: str, k: int = 5, history: list[str] | None = None, since: str = "", until: str = "",
                 source: str = "") -> dict[str, Any]:
         """Answer a question; returns the answer and its passages as data (same fields as `qa ask --json`)."""
-        try:
-            answer = session.ask(question, int(k), history or [], since=since, until=until, source=source)
+        try:  # every value checked by the library's validators, the same as the CLI and the Python API
+            answer = session.ask(question, k, history, since=since, until=until, source=source)
         except QAError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None  # the caller's mistake, not the server's
         return answer_record(answer, history or [])
 
     def on_like(data: gr.LikeData, records: list[dict[str, Any]]) -> str:
-        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
-        reply_number = int(index) // 2  # messages alternate user, assistant
-        if not records or reply_number >= len(records) or not records[reply_number]:
+        picked = rated_reply(records, data.index, data.liked)  # a forged event (index -1, vote "x") rates nothing
+        if picked is None:
             return "Nothing to rate there."
-        vote = "up" if data.liked is True or data.liked == "Like" else "down" if data.liked in (False, "Dislike") else str(data.liked)
-        feedback.record(records[reply_number], vote)
+        record, vote = picked
+        feedback.record(record, vote)
         return f"Thanks: feedback ({vote}) saved to {feedback.path}."
 
     def on_upload(files: list[Any] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:
@@ -179,11 +178,8 @@ if __name__ == "__main__":
     if chosen != SETTINGS:
         session = QA.from_settings(chosen)
         demo = build_demo(session)
-    auth = None
-    if os.environ.get("QA_AUTH"):
-        user, _, password = os.environ["QA_AUTH"].partition(":")
-        auth = (user, password)
-    elif args.host not in {"127.0.0.1", "localhost", "::1"}:
+    auth = SETTINGS.auth  # QA_AUTH, checked by Settings.from_env: user and password both non-empty
+    if auth is None and args.host not in {"127.0.0.1", "localhost", "::1"}:
         sys.exit(f"error: binding to {args.host} exposes the chat beyond this machine: set QA_AUTH=user:password to require a login")
     print(f"loading the index over {session.corpus} (built first if missing or stale)…", file=sys.stderr)
     try:

@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .answer import Answer, Passage
-from .corpus import read_release
-from .errors import CorpusError
 from .session import QA
 
-__all__ = ["escape", "render_answer", "render_release", "answer_record", "FeedbackLog"]
+__all__ = ["escape", "render_answer", "render_release", "answer_record", "rated_reply", "FeedbackLog"]
 
 # One pass: HTML specials and Markdown/LaTeX punctuation all become numeric entities.
 _ENTITIES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$=:"}
@@ -43,10 +41,8 @@ def _cite(p: Passage) -> str:
 
 
 def _release_paragraphs(session: QA, source: str) -> list[str]:
-    try:
-        return list(read_release(session.corpus / source, session.corpus).paragraphs)
-    except (CorpusError, OSError):  # file gone since indexing: fall back to what the index holds
-        return [c.text for c in session.ensure_index().chunks if c.source == source]
+    """What was indexed, never the file as it is now (it may have changed, or become a link to anywhere)."""
+    return session.release_paragraphs(source)
 
 
 def render_release(session: QA, passage: Passage, paragraphs: list[str] | None = None) -> str:
@@ -93,6 +89,21 @@ def render_answer(answer: Answer, session: QA | None = None) -> str:
     return "".join(parts)
 
 
+VOTES = {True: "up", "Like": "up", False: "down", "Dislike": "down"}
+
+
+def rated_reply(records: Sequence[dict[str, Any]], index: Any, liked: Any) -> tuple[dict[str, Any], str] | None:
+    """The reply a like event points at and its vote, or None for anything a real click cannot send."""
+    index = index[0] if isinstance(index, (list, tuple)) and index else index
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        return None
+    vote = VOTES.get(liked) if isinstance(liked, (bool, str)) else None
+    reply_number = index // 2  # messages alternate user, assistant
+    if vote is None or not records or reply_number >= len(records) or not records[reply_number]:
+        return None
+    return records[reply_number], vote
+
+
 def answer_record(answer: Answer, history: Sequence[str] = ()) -> dict[str, Any]:
     """Plain data for the API and the feedback log."""
     record = answer.to_dict()
@@ -108,6 +119,8 @@ class FeedbackLog:
         self._lock = threading.Lock()
 
     def record(self, record: dict[str, Any], vote: str) -> dict[str, Any]:
+        if vote not in ("up", "down"):
+            raise ValueError(f"vote must be 'up' or 'down', got {vote!r}")
         entry = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "vote": vote,

@@ -1,0 +1,163 @@
+"""The chat's `/ask` API under hostile input (issue 16), through gradio_client against the real app.
+
+Every bad value gets the library's message, in the API's words (no CLI flags), and no traceback reaches the
+server log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOT, SEEDS
+
+QUESTION = "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    from gradio_client import Client
+
+    root = tmp_path_factory.mktemp("api")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEEDS / "003_739443eadc7a4b5c.txt", corpus)
+    port = _free_port()
+    env = {**os.environ, "QA_CORPUS": str(corpus), "QA_INDEX": str(root / "index"), "QA_DATA": str(root / "data"),
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    log_path = root / "app.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"app exited: {log_path.read_text()[-2000:]}")
+        try:
+            if urllib.request.urlopen(url, timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(1)
+    else:
+        proc.kill()
+        pytest.fail(f"app did not start: {log_path.read_text()[-2000:]}")
+    yield {"client": Client(url, verbose=False), "log": log_path, "url": url, "data": root / "data"}
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def _error(api, *args) -> str:
+    if any("\ud800" <= ch <= "\udfff" for a in args for ch in (a if isinstance(a, str) else "".join(map(str, a))
+                                                               if isinstance(a, list) else "")):
+        return _raw_error(api, *args)
+    with pytest.raises(Exception) as info:
+        api["client"].predict(*args, api_name="/ask")
+    return str(info.value)
+
+
+def _raw_call(api, *args, endpoint: str = "ask", **body: object) -> tuple[str, object]:
+    """Values as a hostile client sends them (lone surrogates as JSON escapes, which gradio_client cannot encode):
+    ("complete", the result) or ("error", the message)."""
+    data = list(args) + ["", "", ""][: 6 - len(args)] if endpoint == "ask" else list(args)
+    request = urllib.request.Request(api["url"] + f"gradio_api/call/{endpoint}", data=json.dumps({"data": data, **body}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    event = json.loads(urllib.request.urlopen(request, timeout=30).read())["event_id"]
+    stream = urllib.request.urlopen(api["url"] + f"gradio_api/call/{endpoint}/{event}", timeout=120).read().decode()
+    kind = stream.split("\n", 1)[0].removeprefix("event: ").strip()
+    data = json.loads(stream.split("data: ", 1)[1].split("\n", 1)[0])
+    return kind, data["error"] if kind == "error" else data
+
+
+def _raw_error(api, *args) -> str:
+    kind, message = _raw_call(api, *args)
+    assert kind == "error", message
+    return str(message)
+
+
+@pytest.mark.parametrize("args, message", [
+    ((QUESTION, "abc", []), "k must be a whole number from 1 to 50"),
+    ((QUESTION, 5.9, []), "k must be a whole number from 1 to 50"),
+    ((QUESTION, 500, []), "k must be from 1 to 50"),
+    ((QUESTION, 5, 7), "history must be a list of earlier questions"),
+    ((QUESTION, 5, [3]), "history item 1 must be text"),
+    ((QUESTION, 5, [], "", "", 5), "source must be text"),
+    ((QUESTION, 5, [], "2024-13"), "since 2024-13 has month 13"),
+    ((QUESTION, 5, [], "2024-00"), "months run from 01 to 12"),
+    (("Who co-chaired \ud800?", 5, []), "the question contains a character that is not valid Unicode"),
+    ((QUESTION, 5, ["earlier \udcff"]), "history item 1 contains a character that is not valid Unicode"),
+    ((None, 5, []), "the question is empty"),
+    ((12, 5, []), "the question must be text"),
+])
+def test_bad_values_get_the_library_message(api, args, message):
+    text = _error(api, *args)
+    assert message in text and "--" not in text  # the API's words, not the CLI's flags
+
+
+def test_whole_floats_are_whole_numbers_and_the_server_logs_no_traceback(api):
+    result = api["client"].predict(QUESTION, 2.0, [], api_name="/ask")
+    assert len(result["passages"]) == 2 and "Kim Yong Hyun" in result["answer"]
+    assert "Traceback" not in api["log"].read_text()
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30)
+                    | st.floats(allow_nan=False) | st.text(alphabet=st.characters(categories=["Cs", "Ll", "Nd"]), max_size=6),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+                    max_leaves=6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(question=JSON, k=JSON, history=JSON, source=JSON)
+def test_any_json_value_is_answered_or_explained(api, question, k, history, source):
+    kind, result = _raw_call(api, question, k, history, "", "", source)
+    if kind == "error":
+        assert any(word in str(result) for word in ("question", "k must", "history", "source", "Unicode")), result
+    else:
+        assert kind == "complete" and isinstance(result[0], dict) and "passages" in result[0]
+    assert "Traceback" not in api["log"].read_text()
+
+
+def _like(api, session: str, index: object, liked: object) -> str:
+    """A like event as a hostile client can post it to the queue: any index, any vote, for a chosen session."""
+    fn = next(d["id"] for d in api["client"].config["dependencies"] if d.get("api_name") == "on_like")
+    body = {"data": [None], "event_data": {"index": index, "value": "x", "liked": liked}, "fn_index": fn,
+            "trigger_id": None, "session_hash": session}
+    request = urllib.request.Request(api["url"] + "gradio_api/queue/join", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=30).read()
+    with urllib.request.urlopen(api["url"] + f"gradio_api/queue/data?session_hash={session}", timeout=60) as stream:
+        for raw in stream:
+            line = raw.decode().strip()
+            if line.startswith("data:") and '"process_completed"' in line:
+                message = json.loads(line[5:])
+                assert message["success"], message
+                return message["output"]["data"][0]
+    raise AssertionError("no reply to the like event")
+
+
+def test_forged_like_events_rate_nothing(api):
+    """index -1 (the last reply) or an invented vote must log nothing; a real like of the same session is logged."""
+    kind, _ = _raw_call(api, QUESTION, [], 5, [], "", "", "", endpoint="chat", session_hash="forger")
+    assert kind == "complete"
+    feedback = api["data"] / "feedback.jsonl"
+    for index, liked in ((-1, True), ([-1, 0], "Like"), (1, "<img src=x>"), (1, 7), ("1", True)):
+        assert _like(api, "forger", index, liked) == "Nothing to rate there.", (index, liked)
+    assert not feedback.exists()
+    assert "Thanks" in _like(api, "forger", 1, True)  # the forged events above did reach this session's reply
+    assert [json.loads(line)["vote"] for line in feedback.read_text().splitlines()] == ["up"]
