@@ -1,7 +1,7 @@
 """Stage 8: the command line -- a thin shell that turns library errors into one-line messages.
 
     python -m qa index [--corpus DIR] [--index DIR] [--model NAME_OR_PATH] [--rebuild]
-    python -m qa ask "QUESTION" [--k 5] [--history "earlier question" ...] [--json]
+    python -m qa ask "QUESTION" [--k 5] [--history "earlier question"]... [--json]
     python -m qa ask --batch FILE.jsonl [--k 5]
     python -m qa eval {gold,squad,beir,calibrate} ...
 """

@@ -141,6 +141,8 @@ def _schema_problem(data: dict[str, Any]) -> str | None:
     if not (isinstance(live, dict) and set(live) == set(LIVE_KEYS)
             and all(isinstance(v, str) and GENERATION_FILE.fullmatch(v) for v in live.values())):
         return f"live must name the generation files {list(LIVE_KEYS)}"
+    if "chunk_count" not in data:
+        return "chunk_count is missing"
     for name in ("chunk_count", "generation", "sentence_count"):
         if not _is_int(data.get(name, 0)):
             return f"{name} must be a whole number >= 0"
@@ -539,7 +541,8 @@ def write_generation(folder: Path, gen: Generation, previous: Manifest | None) -
     StoreError; the previous generation stays live. After the switch, the generation before the previous one
     is deleted by its recorded names: nothing else in the folder is ever touched.
     """
-    number = (previous.generation + 1) if previous else _recorded_generation(folder) + 1
+    recorded, unreadable = _recorded(folder) if previous is None else (previous.generation, {})
+    number = recorded + 1
     live = _names(number)
     try:
         index = _write_files(folder, gen, live)
@@ -560,6 +563,8 @@ def write_generation(folder: Path, gen: Generation, previous: Manifest | None) -
                          "writable, then index again; the previous index was left as it was") from None
     if previous is not None:
         _remove_files(folder, previous.retired)  # the one before the previous (a reader may still open the previous)
+    # What a manifest this release could not load had recorded as its own (never the files just written).
+    _remove_files(folder, {k: v for k, v in unreadable.items() if v not in live.values()})
     return manifest
 
 
@@ -583,10 +588,21 @@ def _write_files(folder: Path, gen: Generation, live: dict[str, str]) -> Any:
     return index
 
 
-def _recorded_generation(folder: Path) -> int:
-    """The generation a manifest this release cannot load still records (so a rebuild does not reuse its names)."""
+def _recorded(folder: Path) -> tuple[int, dict[str, str]]:
+    """What a manifest this release cannot load still records: its generation (so a rebuild does not reuse its
+    names) and its generation files (deleted once the rebuild is live)."""
     try:
-        number = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("generation", 0)
-    except (OSError, ValueError, AttributeError, RecursionError):
-        return 0
-    return number if _is_int(number) and number < 10**8 else 0
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return 0, {}
+    if not isinstance(data, dict):
+        return 0, {}
+    number = data.get("generation", 0)
+    names = {}
+    for group in ("live", "retired"):
+        entries = data.get(group)
+        if isinstance(entries, dict):
+            names.update({f"{group}.{k}": v for k, v in entries.items() if isinstance(v, str)})
+    numbers = [int(v.split(".")[1]) for v in names.values() if GENERATION_FILE.fullmatch(v)]
+    number = number if _is_int(number) and number < 10**8 else 0
+    return max([number, *numbers]), names

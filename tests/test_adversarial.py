@@ -534,3 +534,16 @@ def test_forged_like_events_rate_nothing(tmp_path):
     with pytest.raises(ValueError, match="vote must be 'up' or 'down'"):
         log.record(records[0], "arbitrary")
     assert not log.path.exists()
+
+
+def test_rebuild_over_an_unreadable_manifest_removes_its_files_only(built, encoder):
+    corpus, index = built
+    old = read_manifest(index).live
+    (index / "keep.2.txt").write_text("mine")
+    manifest = json.loads((index / "manifest.json").read_text())
+    manifest["model"] = None
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    assert build_index(corpus, index, encoder, log=lambda _: None).written
+    new = read_manifest(index)
+    assert new.generation == 2 and not any((index / name).exists() for name in old.values())
+    assert all((index / name).exists() for name in new.live.values()) and (index / "keep.2.txt").read_text() == "mine"
