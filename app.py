@@ -1,4 +1,4 @@
-"""release-qa chat: Gradio wiring only -- every answer comes from `qa.QA.ask`.
+"""release-qa chat: Gradio wiring only -- answers come from `qa.QA.ask`, rendering from `qa.ui`, the library from `qa.library`.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--corpus seeds] [--index embeddings]
 
@@ -11,43 +11,43 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import typing
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import gradio as gr
 
-from qa import QA, QAError, Settings
+from qa import QA, QAError, Settings, library
 from qa.answer import MAX_QUESTION_CHARS
 from qa.build import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
 from qa.config import BACKENDS
 from qa.corpus import SUPPORTED_SUFFIXES
-from qa.ui import FeedbackLog, answer_record, escape, rated_reply, render_answer
+from qa.ui import (CSS, EMPTY_PANEL, HEAD, LIBRARY_HEADERS, FeedbackLog, Filters, Reply, answer_record, check_question,
+                   escape, example_questions, library_rows, new_reply_id, release_paragraphs, render_library_release,
+                   render_panel, render_reply, render_uploads, reply_id_of)
 
-EXAMPLES = [
-    "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?",
-    "Which country became the 18th UNC Member State?",
-    "When was the ROK-UN Joint Conference on Disarmament and Non-proliferation Issues first held?",
-    "What did Deputy Minister Ham stress about the Korean Peninsula?",
-]
+PRIVATE = {"api_visibility": "private"}
+VOTES = {"up": "Like", "down": "Dislike"}
 
-CSS = """
-.gradio-container {max-width: 980px !important; margin: 0 auto !important;}
-.qa-answer {font-size: 15px; line-height: 1.5;}
-.qa-lead {font-size: 1.05em; font-weight: 600; padding: 8px 12px; border-left: 4px solid #2563eb; background: #eff6ff; border-radius: 4px;}
-.qa-noanswer {padding: 8px 12px; border-left: 4px solid #d97706; background: #fffbeb; border-radius: 4px;}
-.qa-sources {margin: 10px 0 4px; font-size: .8em; text-transform: uppercase; letter-spacing: .06em; color: #6b7280;}
-.qa-passage {border: 1px solid #e5e7eb; border-radius: 6px; padding: 8px 10px; margin: 6px 0; background: #fff;}
-.qa-cite {font-size: .85em; color: #374151; margin-bottom: 4px; overflow-wrap: anywhere;}
-.qa-text {color: #111827; overflow-wrap: anywhere;}
-mark.qa-mark {background: #fde68a; padding: 0 2px; border-radius: 2px;}
-.qa-open summary {cursor: pointer; font-size: .85em; color: #2563eb; margin-top: 4px;}
-.qa-release {max-height: 420px; overflow-y: auto; border-top: 1px solid #e5e7eb; margin-top: 6px; padding-top: 6px; font-size: .92em;}
-.qa-para.qa-cited {background: #f0fdf4; border-left: 3px solid #16a34a; padding-left: 6px;}
-.qa-pnum {color: #9ca3af; font-size: .8em; margin-right: 4px;}
-.qa-note, .qa-status {font-size: .85em; color: #6b7280;}
-.qa-error {padding: 8px 12px; border-left: 4px solid #dc2626; background: #fef2f2; border-radius: 4px;}
-"""
+
+class AskResult(TypedDict):
+    """What `/ask` returns: the fields of `python -m qa ask --json`."""
+
+    id: Any
+    question: str
+    answer: str | None
+    no_answer: bool
+    passages: list[dict[str, Any]]
+    message: str
+    query: str
+    followup: bool
+    confidence: float
+    coverage: float | None
+    coverage_words: list[list[Any]]
+    uncovered: list[str]
+    timings: dict[str, float]
+    history: list[str]
 
 
 def _text(content: Any) -> str:
@@ -61,124 +61,252 @@ def _text(content: Any) -> str:
     return ""
 
 
-def build_demo(session: QA, feedback: FeedbackLog | None = None) -> gr.Blocks:
-    feedback = feedback or FeedbackLog(SETTINGS.data)
+def _vote(liked: Any) -> str:
+    """Gradio's like payload -> "up", "down" or "none" (the user clicked their vote again to take it back)."""
+    if liked is True or liked == "Like":
+        return "up"
+    if liked is False or liked == "Dislike":
+        return "down"
+    return "none"
 
-    def respond(message: str, chat: list[dict[str, Any]], k: int, records: list[dict[str, Any]],
+
+def build_demo(session: QA, feedback: FeedbackLog | None = None, data: Path | None = None) -> gr.Blocks:
+    feedback = feedback or FeedbackLog(data)
+    paragraphs = lambda source: release_paragraphs(session, source)  # noqa: E731
+
+    def chat_update(chat: list[dict[str, Any]], records: dict[str, Reply]) -> Any:
+        """The conversation with each reply's thumbs state, found by reply id."""
+        votes = [VOTES.get(records[rid].vote or "") if (rid := reply_id_of(m.get("content"))) in records else None
+                 for m in chat if m.get("role") == "assistant"]
+        return gr.Chatbot(value=chat, feedback_value=votes)
+
+    def source_choices() -> list[tuple[str, str]]:
+        return [("Any source", "")] + [(f"{name} ({n})", name) for name, n in library.source_counts(session)]
+
+    def stats() -> str:
+        items = library.releases(session)
+        undated = sum(1 for r in items if not r.date)
+        return (f"<div id='app-head'><h1>release-qa</h1><p>Ask the press releases: every answer cites release, date and "
+                f"paragraph. {len(items)} releases, {sum(r.passages for r in items)} passages indexed"
+                f"{f' ({undated} undated)' if undated else ''}.</p></div>")
+
+    def filters_of(since: str, until: str, source: str) -> Filters:
+        filters = Filters((since or "").strip(), (until or "").strip(), (source or "").strip())
+        if filters.since or filters.until:
+            filters.undated_hidden = len(library.undated_releases(session))
+        return filters
+
+    def respond(message: str, chat: list[dict[str, Any]], k: int, records: dict[str, Reply],
                 since: str = "", until: str = "", source: str = ""):
-        """Chat handler: appends the question and the rendered answer; keeps the answer as data for feedback."""
-        chat = list(chat or [])
-        records = list(records or [])
+        """Ask, append the short reply, show its sources; a question that cannot be asked stays in the box."""
+        chat, records = list(chat or []), dict(records or {})
+        problem = check_question(message)
+        if problem:
+            return message, gr.skip(), records, f"<div class='qa-error'>{escape(problem)}</div>", gr.skip()
         history = [_text(m.get("content")) for m in chat if m.get("role") == "user"]
-        chat.append({"role": "user", "content": message or ""})
+        filters = filters_of(since, until, source)
         try:
-            answer = session.ask(message, int(k), history, since=since, until=until, source=source)
-            records.append(answer_record(answer, history))
-            reply = render_answer(answer, session)
+            answer = session.ask(message, int(k), history, since=filters.since, until=filters.until, source=filters.source)
         except QAError as exc:
-            records.append({})
-            reply = f"<div class='qa-error'>{escape(str(exc))}</div>"
-        chat.append({"role": "assistant", "content": reply})
-        return "", chat, records
+            return message, gr.skip(), records, f"<div class='qa-error'>{escape(library.plain_error(exc))}</div>", gr.skip()
+        reply = Reply(new_reply_id(), answer, history, filters)
+        records[reply.id] = reply
+        chat += [{"role": "user", "content": message}, {"role": "assistant", "content": render_reply(reply)}]
+        return "", chat_update(chat, records), records, "", render_panel(reply, None, paragraphs)
 
-    def ask_api(question: str, k: int = 5, history: list[str] | None = None, since: str = "", until: str = "",
-                source: str = "") -> dict[str, Any]:
-        """Answer a question; returns the answer and its passages as data (same fields as `qa ask --json`)."""
-        try:  # every value checked by the library's validators, the same as the CLI and the Python API
-            answer = session.ask(question, k, history, since=since, until=until, source=source)
-        except QAError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None  # the caller's mistake, not the server's
-        return answer_record(answer, history or [])
+    def on_pick(value: str, records: dict[str, Reply]) -> str:
+        rid, _, rest = (value or "").partition(":")
+        n = rest.partition(":")[0]
+        reply = (records or {}).get(rid)
+        return render_panel(reply, int(n) if n.isdigit() else None, paragraphs) if reply else gr.skip()
 
-    def on_like(data: gr.LikeData, records: list[dict[str, Any]]) -> str:
-        picked = rated_reply(records, data.index, data.liked)  # a forged event (index -1, vote "x") rates nothing
-        if picked is None:
-            return "Nothing to rate there."
-        record, vote = picked
-        feedback.record(record, vote)
-        return f"Thanks: feedback ({vote}) saved to {feedback.path}."
+    def on_like(data: gr.LikeData, chat: list[dict[str, Any]], records: dict[str, Reply]):
+        rid = reply_id_of(data.value)
+        reply = (records or {}).get(rid or "")
+        if reply is None:
+            return gr.skip(), records
+        vote = _vote(data.liked)
+        record = answer_record(reply.answer, reply.history)
+        record["filters"] = {"since": reply.filters.since, "until": reply.filters.until, "source": reply.filters.source}
+        feedback.record(record, vote, reply.id)
+        reply.vote = None if vote == "none" else vote
+        chat = [dict(m, content=render_reply(reply, vote)) if m.get("role") == "assistant" and reply_id_of(m.get("content")) == rid
+                else m for m in chat]
+        return chat_update(chat, records), records
 
-    def on_upload(files: list[Any] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:
-        if not files:
-            return "Choose one or more release files."
-        paths = [getattr(f, "name", f) for f in files]
-        names = [getattr(f, "orig_name", None) or os.path.basename(str(p)) for f, p in zip(files, paths)]
-        progress(0, desc="Indexing new releases")
-        try:
-            report = session.add_releases(paths, names)
-        except QAError as exc:
-            return f"<div class='qa-error'>{escape(str(exc))}</div>"
-        return f"<div class='qa-status'>Added {escape(', '.join(report.files_new) or 'nothing new')}: {escape(report.summary())}. Ask away.</div>"
+    def reset():
+        return [], {}, EMPTY_PANEL, ""
+
+    def on_filters(since: str, until: str, source: str):
+        filters = filters_of(since, until, source)
+        n = sum(bool(x) for x in (filters.since, filters.until, filters.source))
+        chip = (f"<div class='qa-filter-chip' id='active-filters'><span class='qa-filter-icon'>Filters on</span> "
+                f"{escape(filters.describe())}</div>") if filters.active else ""
+        return chip, gr.Accordion(label=f"Filters · {n} active" if n else "Filters"), gr.Button(visible=filters.active)
 
     def on_example(evt: gr.SelectData) -> str:
         value = evt.value
         return value.get("text", "") if isinstance(value, dict) else str(value)
 
-    with gr.Blocks(title="release-qa") as demo:
-        gr.Markdown("## release-qa\nAsk the press releases. Each answer marks the sentence that answers and cites release, date and paragraph.")
-        chatbot = gr.Chatbot(
-            label="Conversation", height=560, elem_id="chat", latex_delimiters=[], sanitize_html=True,
-            feedback_options=("Like", "Dislike"), buttons=["copy"],
-            placeholder="Ask about the releases, or pick an example below.",
-            examples=[{"text": q} for q in EXAMPLES],
-        )
-        records = gr.State([])
-        with gr.Row():
-            box = gr.Textbox(placeholder="Ask a question about the releases…", show_label=False, scale=8,
-                             max_length=MAX_QUESTION_CHARS, elem_id="question", autofocus=True)
-            send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-        with gr.Row():
-            k = gr.Slider(1, 10, value=5, step=1, label="Passages to show", elem_id="k")
-            clear = gr.Button("New conversation", scale=0)
-        with gr.Accordion("Filters", open=False):
-            with gr.Row():
-                since = gr.Textbox(label="Since", placeholder="2024-01-01", elem_id="since", max_length=10)
-                until = gr.Textbox(label="Until", placeholder="2024-12-31", elem_id="until", max_length=10)
-                source = gr.Textbox(label="Source", placeholder="organisation, section or file", elem_id="source", max_length=100)
-        status = gr.Markdown(elem_id="status")
-        with gr.Accordion("Add releases", open=False):
-            gr.Markdown(f"Upload {', '.join(SUPPORTED_SUFFIXES)} files (up to {MAX_UPLOAD_FILES} at a time, "
-                        f"{MAX_UPLOAD_BYTES // 1_000_000} MB each). They are indexed at once; a bad file is rejected and nothing is lost.")
-            upload = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Release files", elem_id="upload")
-            upload_status = gr.HTML(elem_id="upload-status")
+    def ask_api(question: str, k: int = 5, history: list[str] | None = None, since: str = "", until: str = "",
+                source: str = "") -> AskResult:
+        """Answer a question; returns the answer and its passages as data (same fields as `qa ask --json`)."""
+        try:  # every value checked by the library's validators, the same as the CLI and the Python API
+            answer = session.ask(question, k, history, since=since, until=until, source=source)
+        except QAError as exc:  # the caller's mistake, not the server's: no traceback in the log
+            raise gr.Error(library.plain_error(exc), print_exception=False) from None
+        return answer_record(answer, history or [])  # type: ignore[return-value]
 
-        inputs = [box, chatbot, k, records, since, until, source]
-        outputs = [box, chatbot, records]
-        box.submit(respond, inputs, outputs, api_name="chat")
-        send.click(respond, inputs, outputs, api_visibility="private")
-        chatbot.example_select(on_example, None, box).then(respond, inputs, outputs, api_visibility="private")
-        chatbot.like(on_like, [records], status)
-        clear.click(lambda: ([], [], ""), None, [chatbot, records, status], api_visibility="private")
-        upload.upload(on_upload, upload, upload_status, api_visibility="private")
+    ask_api.__annotations__ = typing.get_type_hints(ask_api)  # real types, not strings, so /ask documents its fields
+
+    # -- library -------------------------------------------------------------
+    def library_items(query: str = "") -> list[library.ReleaseInfo]:
+        return library.search_releases(library.releases(session), query)
+
+    def library_view(query: str = ""):
+        items = library_items(query)
+        return gr.Dataframe(value=library_rows(items), headers=LIBRARY_HEADERS), [r.source for r in items]
+
+    def refreshed(query: str = ""):
+        """Everything that lists the library: header, table, source filter choices, example questions."""
+        table, sources = library_view(query)
+        return (stats(), table, sources, gr.Dropdown(choices=source_choices()),
+                gr.Chatbot(examples=[{"text": q} for q in example_questions(library.releases(session))]))
+
+    def on_open(evt: gr.SelectData, sources: list[str]):
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        if row is None or row >= len(sources):
+            return gr.skip(), gr.skip(), gr.skip()
+        info = next(r for r in library.releases(session) if r.source == sources[row])
+        return render_library_release(info, paragraphs(info.source)), info.source, gr.Button(interactive=True, value="Remove this release")
+
+    def on_remove(selected: str, query: str):
+        if not selected:
+            return ("<div class='qa-error'>Open a release first (click its row), then remove it.</div>", "", "",
+                    gr.Button(interactive=False, value="Remove release"), *[gr.skip()] * 5)
+        try:
+            info = library.remove_release(session, selected)
+        except QAError as exc:
+            return (f"<div class='qa-error'>{escape(library.plain_error(exc))}</div>", gr.skip(), gr.skip(), gr.skip(),
+                    *[gr.skip()] * 5)
+        note = (f"<div class='qa-status'>Removed “{escape(info.title)}” ({escape(', '.join(info.files))}) from the index. "
+                f"The file{'s were' if len(info.files) > 1 else ' was'} moved to {escape(str(session.folder / 'removed'))}; "
+                "move it back to the releases folder to restore it.</div>")
+        return (note, "", "", gr.Button(interactive=False, value="Remove release"), *refreshed(query))
+
+    def on_upload(files: list[Any] | None, query: str, progress: gr.Progress = gr.Progress()):
+        if not files:
+            return "", None, *[gr.skip()] * 5
+        paths = [getattr(f, "name", f) for f in files]
+        names = [getattr(f, "orig_name", None) or os.path.basename(str(p)) for f, p in zip(files, paths)]
+        progress(0, desc="Reading and indexing")
+        try:
+            results = library.add_files(session, paths, names)
+        except QAError as exc:
+            return f"<div class='qa-error'>{escape(library.plain_error(exc))}</div>", None, *[gr.skip()] * 5
+        return render_uploads(results), None, *refreshed(query)
+
+    with gr.Blocks(title="release-qa") as demo:
+        head = gr.HTML(stats())
+        records = gr.State({})
+        pick = gr.Textbox(visible="hidden", elem_id="pick")
+        with gr.Tabs():
+            with gr.Tab("Ask", id="ask-tab"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=5, min_width=360, elem_id="chat-col"):
+                        chatbot = gr.Chatbot(
+                            show_label=False, height="58vh", min_height=300, elem_id="chat", latex_delimiters=[],
+                            sanitize_html=True, feedback_options=("Like", "Dislike"), buttons=[],
+                            placeholder="Ask about the releases, or pick an example below.",
+                            examples=[{"text": q} for q in example_questions(library.releases(session))],
+                        )
+                        active = gr.HTML(elem_id="filter-chip")
+                        with gr.Row():
+                            box = gr.Textbox(placeholder="Ask a question about the releases…", show_label=False, scale=8,
+                                             max_length=MAX_QUESTION_CHARS, elem_id="question", autofocus=True, lines=1)
+                            send = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask")
+                        ask_error = gr.HTML(elem_id="ask-error")
+                        with gr.Accordion("Filters", open=False, elem_id="filters") as filters_box:
+                            with gr.Row():
+                                since = gr.Textbox(label="Since", placeholder="2024-01-01", elem_id="since", max_length=10, min_width=120)
+                                until = gr.Textbox(label="Until", placeholder="2024-12-31", elem_id="until", max_length=10, min_width=120)
+                            source = gr.Dropdown(source_choices(), value="", label="Source", allow_custom_value=True,
+                                                 info="Organisation or section (releases), or type part of a file name",
+                                                 elem_id="source")
+                            gr.Markdown("Undated releases are left out when a date is set; the reply says how many.")
+                        with gr.Row():
+                            k = gr.Slider(1, 10, value=5, step=1, label="Passages", elem_id="k", min_width=160)
+                            clear_filters = gr.Button("Clear filters", visible=False, elem_id="clear-filters", min_width=100)
+                            clear = gr.Button("New conversation", elem_id="new-chat", min_width=120)
+                    with gr.Column(scale=4, min_width=320, elem_id="side"):
+                        panel = gr.HTML(EMPTY_PANEL, elem_id="sources")
+            with gr.Tab("Library", id="library-tab"):
+                gr.Markdown(f"**Add releases**: {', '.join(SUPPORTED_SUFFIXES)} files, up to {MAX_UPLOAD_FILES} at a time, "
+                            f"{MAX_UPLOAD_BYTES // 1_000_000} MB each. Each file is checked on its own; files already in "
+                            "the library (by content, whatever their name) are not added twice.")
+                upload = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Release files", elem_id="upload", height=120)
+                upload_status = gr.HTML(elem_id="upload-status")
+                gr.Markdown("**Indexed releases** (copies of the same release listed once). Click a row to read the release; "
+                            "**Remove this release** then takes it out of the index.")
+                lib_search = gr.Textbox(label="Search the library", placeholder="title, date, source or file", elem_id="lib-search")
+                items = library_items()
+                lib_table = gr.Dataframe(value=library_rows(items), headers=LIBRARY_HEADERS, interactive=False, wrap=True,
+                                         elem_id="library", max_height=420, column_widths=["40%", "11%", "17%", "9%", "8%", "15%"])
+                lib_sources = gr.State([r.source for r in items])
+                lib_selected = gr.State("")
+                with gr.Row():
+                    remove = gr.Button("Remove release", variant="stop", interactive=False, elem_id="remove", scale=0, min_width=200)
+                lib_status = gr.HTML(elem_id="lib-status")
+                lib_view = gr.HTML(elem_id="lib-view")
+
+        ask_in = [box, chatbot, k, records, since, until, source]
+        ask_out = [box, chatbot, records, ask_error, panel]
+        box.submit(respond, ask_in, ask_out, **PRIVATE)
+        send.click(respond, ask_in, ask_out, **PRIVATE)
+        chatbot.example_select(on_example, None, box, **PRIVATE).then(respond, ask_in, ask_out, **PRIVATE)
+        chatbot.like(on_like, [chatbot, records], [chatbot, records], **PRIVATE)
+        pick.change(on_pick, [pick, records], panel, **PRIVATE)
+        clear.click(reset, None, [chatbot, records, panel, ask_error], **PRIVATE)
+        chatbot.clear(reset, None, [chatbot, records, panel, ask_error], **PRIVATE)
+        for box_ in (since, until, source):
+            box_.change(on_filters, [since, until, source], [active, filters_box, clear_filters], **PRIVATE)
+        clear_filters.click(lambda: ("", "", ""), None, [since, until, source], **PRIVATE)
+
+        listing = [head, lib_table, lib_sources, source, chatbot]
+        lib_search.change(library_view, lib_search, [lib_table, lib_sources], **PRIVATE)
+        lib_table.select(on_open, lib_sources, [lib_view, lib_selected, remove], **PRIVATE)
+        remove.click(on_remove, [lib_selected, lib_search], [lib_status, lib_view, lib_selected, remove, *listing], **PRIVATE)
+        upload.upload(on_upload, [upload, lib_search], [upload_status, upload, *listing], **PRIVATE)
+        demo.load(refreshed, lib_search, listing, **PRIVATE)
         gr.api(ask_api, api_name="ask")
     return demo
 
 
-def _args(argv: list[str] | None = None) -> argparse.Namespace:
+def launch_options() -> dict[str, Any]:
+    """Arguments for ``demo.launch`` that belong to the page itself (styling, script, upload limit)."""
+    return {"css": CSS, "head": HEAD, "footer_links": ["api"], "max_file_size": MAX_UPLOAD_BYTES}
+
+
+def _args(settings: Settings, argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="release-qa chat")
     p.add_argument("--host", default=os.environ.get("QA_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("QA_PORT", 7860)))
-    p.add_argument("--corpus", type=Path, default=SETTINGS.corpus)
-    p.add_argument("--index", type=Path, default=SETTINGS.index)
-    p.add_argument("--model", default=SETTINGS.model)
-    p.add_argument("--backend", default=SETTINGS.backend, choices=BACKENDS)
+    p.add_argument("--corpus", type=Path, default=settings.corpus)
+    p.add_argument("--index", type=Path, default=settings.index)
+    p.add_argument("--model", default=settings.model)
+    p.add_argument("--backend", default=settings.backend, choices=BACKENDS)
     return p.parse_args(argv)
 
 
-try:
-    SETTINGS = Settings.from_env()
-except QAError as exc:
-    sys.exit(f"error: {exc}")
-session = QA.from_settings(SETTINGS)
-demo = build_demo(session)
-
 if __name__ == "__main__":
-    args = _args()
-    chosen = replace(SETTINGS, corpus=args.corpus, index=args.index, model=args.model, backend=args.backend)
-    if chosen != SETTINGS:
-        session = QA.from_settings(chosen)
-        demo = build_demo(session)
-    auth = SETTINGS.auth  # QA_AUTH, checked by Settings.from_env: user and password both non-empty
+    try:
+        settings = Settings.from_env()
+    except QAError as exc:
+        sys.exit(f"error: {exc}")
+    args = _args(settings)
+    settings = replace(settings, corpus=args.corpus, index=args.index, model=args.model, backend=args.backend)
+    session = QA.from_settings(settings)
+    auth = settings.auth  # QA_AUTH, checked by Settings.from_env: user and password both non-empty
     if auth is None and args.host not in {"127.0.0.1", "localhost", "::1"}:
         sys.exit(f"error: binding to {args.host} exposes the chat beyond this machine: set QA_AUTH=user:password to require a login")
     print(f"loading the index over {session.corpus} (built first if missing or stale)…", file=sys.stderr)
@@ -186,5 +314,6 @@ if __name__ == "__main__":
         session.ensure_index()
     except QAError as exc:
         sys.exit(f"error: {exc}")
-    demo.queue(default_concurrency_limit=4).launch(server_name=args.host, server_port=args.port, auth=auth, css=CSS,
-                                                   footer_links=["api"], max_file_size=MAX_UPLOAD_BYTES, show_error=True)
+    demo = build_demo(session, data=settings.data)
+    demo.queue(default_concurrency_limit=4).launch(server_name=args.host, server_port=args.port, auth=auth,
+                                                   show_error=True, **launch_options())

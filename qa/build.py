@@ -29,7 +29,7 @@ from .plan import (BuildJob, BuildPlan, BuildReport, Log, duplicate_groups, file
                    nothing_changed)
 
 __all__ = ["BuildReport", "IndexStatus", "build_index", "index_status", "duplicate_groups", "add_files",
-           "MAX_UPLOAD_FILES", "MAX_UPLOAD_BYTES"]
+           "MAX_UPLOAD_FILES", "MAX_UPLOAD_BYTES", "claim_name"]
 
 MAX_UPLOAD_FILES = 20
 MAX_UPLOAD_BYTES = 5_000_000
@@ -254,14 +254,21 @@ def add_files(corpus: Path, files: Sequence[str | Path], names: Sequence[str] | 
     return copied
 
 
+def claim_name(path: Path) -> bool:
+    """Create ``path`` empty if no file has that name, atomically (O_EXCL): of two uploads racing for one name,
+    exactly one gets it, and the other never overwrites it."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        return True
+    except FileExistsError:
+        return False
+
+
 def _reserve(corpus: Path, safe: str) -> Path:
-    """Claim an unused name atomically (O_EXCL): two uploads of the same name at once get two files, never one."""
+    """An unused name, claimed atomically: two uploads of the same name at once get two files, never one."""
     stem, suffix = safe.rsplit(".", 1)
     for n in range(1, 10_000):
         dst = corpus / (safe if n == 1 else f"{stem}-{n}.{suffix}")
-        try:
-            os.close(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        if claim_name(dst):
             return dst
-        except FileExistsError:
-            continue
     raise CorpusError(f"{safe}: too many files of that name in the corpus; rename the file and upload it again")

@@ -1,23 +1,34 @@
-"""What the chat shows: answers as safe HTML, whole releases with the cited passage marked, feedback records.
+"""What the chat shows: short replies with citation chips, a sources panel, a release viewer, the library, feedback.
 
 Release text is data. Every character of it goes through :func:`escape`, which
 turns HTML *and* Markdown punctuation into entities, so a release holding
 ``<script>``, ``<img onerror=...>`` or ``**markdown**`` is shown as written and
 never rendered or run.
+
+The chat sanitizes its HTML and drops ``data-`` attributes, so a reply carries
+its id in class names (``qa-r-<id>``, ``qa-n-<passage>``): the page script
+(:data:`HEAD`) reads them to open a passage in the sources panel, and the
+feedback handler reads the id from the liked message itself, never from its
+position in the conversation.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from .answer import Answer, Passage
 from .session import QA
 
-__all__ = ["escape", "render_answer", "render_release", "answer_record", "rated_reply", "FeedbackLog"]
+__all__ = ["escape", "Filters", "Reply", "new_reply_id", "reply_id_of", "check_question", "citation_text",
+           "render_reply", "render_panel", "render_release", "render_uploads", "render_library_release",
+           "library_rows", "example_questions", "answer_record", "FeedbackLog", "CSS", "HEAD", "EMPTY_PANEL"]
 
 # One pass: HTML specials and Markdown/LaTeX punctuation all become numeric entities.
 _ENTITIES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$=:"}
@@ -25,7 +36,145 @@ _ENTITIES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$=:"}
 
 def escape(text: str) -> str:
     """Release text -> inert HTML: nothing in it can open a tag, a link, emphasis or maths; newlines become <br>."""
-    return text.translate(_ENTITIES).replace("\n", "<br>")
+    return str(text).translate(_ENTITIES).replace("\n", "<br>")
+
+
+# ------------------------------------------------------------------ replies
+
+
+@dataclass
+class Filters:
+    """The filters a reply was answered under, and how many undated releases a date range left out."""
+
+    since: str = ""
+    until: str = ""
+    source: str = ""
+    undated_hidden: int = 0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.since or self.until or self.source)
+
+    def describe(self) -> str:
+        parts = [f"since {self.since}" if self.since else "", f"until {self.until}" if self.until else "",
+                 f"source “{self.source}”" if self.source else ""]
+        text = " · ".join(p for p in parts if p)
+        if self.undated_hidden and (self.since or self.until):
+            n = self.undated_hidden
+            text += f" · {n} undated release{'s' if n != 1 else ''} left out by the dates"
+        return text
+
+
+@dataclass
+class Reply:
+    """One answered question, kept by id so feedback and the sources panel find it whatever the chat shows."""
+
+    id: str
+    answer: Answer
+    history: list[str] = field(default_factory=list)
+    filters: Filters = field(default_factory=Filters)
+    vote: str | None = None  # "up", "down" or None
+
+    @property
+    def answer_passage(self) -> Passage | None:
+        """The passage holding the answering sentence (None for a not-found reply)."""
+        if self.answer.no_answer:
+            return None
+        return next((p for p in self.answer.passages if p.answer_start is not None), None)
+
+    def default_pick(self) -> int:
+        p = self.answer_passage
+        return p.rank if p else (self.answer.passages[0].rank if self.answer.passages else 0)
+
+
+def new_reply_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+_REPLY_ID = re.compile(r"qa-r-([0-9a-f]{12})")
+
+
+def reply_id_of(content: Any) -> str | None:
+    """The reply id a chat message carries (its content may be a string or Gradio's list of parts)."""
+    match = _REPLY_ID.search(content if isinstance(content, str) else json.dumps(content))
+    return match.group(1) if match else None
+
+
+def check_question(question: str | None) -> str:
+    """'' if the question can be asked; otherwise what to do instead, in the chat's words."""
+    text = (question or "").strip()
+    if not text:
+        return "Type a question first, e.g. “Who co-chaired the meeting?”"
+    if not re.search(r"\w\w", text):
+        return f"“{text}” is too short to search for: ask a question in words, e.g. “Who co-chaired the meeting?”"
+    return ""
+
+
+def _date(p: Passage) -> str:
+    return p.date or "undated"
+
+
+def citation_text(answer: Answer) -> str:
+    """The answer with its citation, as plain text to paste: "…" — Title, date, paragraph N (file)."""
+    if answer.no_answer or not answer.answer:
+        return ""
+    p = next((p for p in answer.passages if p.answer_start is not None), answer.passages[0] if answer.passages else None)
+    if p is None:
+        return f"“{answer.answer}”"
+    return f"“{answer.answer.strip()}” — {p.title}, {_date(p)}, paragraph {p.paragraph} ({p.source})"
+
+
+def _chip(reply: Reply, p: Passage) -> str:
+    return (f"<button type='button' class='qa-chip qa-r-{reply.id} qa-n-{p.rank}' title='{escape(p.title)}'"
+            f" aria-label='Source {p.rank}: {escape(p.title)}'>{p.rank}</button>")
+
+
+def _filter_chip(filters: Filters) -> str:
+    if not filters.active:
+        return ""
+    return f"<div class='qa-filter-chip'><span class='qa-filter-icon'>Filtered</span> {escape(filters.describe())}</div>"
+
+
+def _copy_button(reply: Reply) -> str:
+    text = citation_text(reply.answer)
+    if not text:
+        return ""
+    return (f"<button type='button' class='qa-copy qa-r-{reply.id}'>Copy with citation</button>"
+            f"<span class='qa-copytext'>{escape(text)}</span>")
+
+
+_VOTE_NOTE = {"up": "Thanks: your 👍 is saved for this answer.", "down": "Thanks: your 👎 is saved for this answer.",
+              "none": "Your vote on this answer is withdrawn."}
+
+
+def render_reply(reply: Reply, feedback: str | None = None) -> str:
+    """One chat message: the answer sentence with numbered citation chips (details live in the sources panel)."""
+    answer = reply.answer
+    rid = reply.id
+    parts = [f"<div class='qa-reply qa-r-{rid}'>", _filter_chip(reply.filters)]
+    if answer.no_answer and not answer.passages:  # e.g. a filter that nothing matches
+        parts.append(f"<div class='qa-noanswer'>{escape(answer.message)}</div>")
+    elif answer.no_answer:
+        message = answer.message.replace("The releases", "The indexed releases").replace(" The closest passages are listed below.", "")
+        parts.append(f"<div class='qa-noanswer'><strong>Not in the releases.</strong> {escape(message)}</div>")
+        chips = " ".join(_chip(reply, p) for p in answer.passages)
+        parts.append(f"<div class='qa-sources-line'>Closest passages: {chips}</div>")
+    else:
+        held = reply.answer_passage
+        lead_chip = _chip(reply, held) if held else ""
+        parts.append(f"<div class='qa-lead'>{escape(answer.answer or '')} {lead_chip}</div>")
+        if held:
+            parts.append(f"<div class='qa-meta'>— <cite>{escape(held.title)}</cite>, {escape(_date(held))}, "
+                         f"paragraph {held.paragraph} ({escape(held.source)})</div>")
+        others = " ".join(_chip(reply, p) for p in answer.passages if p is not held)
+        tools = _copy_button(reply)
+        parts.append(f"<div class='qa-sources-line'>{'Other sources: ' + others if others else ''}{tools}</div>")
+    if answer.followup:
+        parts.append(f"<div class='qa-note'>Follow-up: searched for “{escape(answer.query)}”</div>")
+    if feedback:
+        parts.append(f"<div class='qa-fb' role='status'>{escape(_VOTE_NOTE.get(feedback, ''))}</div>")
+    parts.append("</div>")
+    return "".join(parts)
 
 
 def _marked(text: str, start: int | None, end: int | None) -> str:
@@ -34,74 +183,121 @@ def _marked(text: str, start: int | None, end: int | None) -> str:
     return f"{escape(text[:start])}<mark class='qa-mark'>{escape(text[start:end])}</mark>{escape(text[end:])}"
 
 
-def _cite(p: Passage) -> str:
-    part = f", part {p.part}" if p.part else ""
-    return (f"<span class='qa-rank'>[{p.rank}]</span> <strong>{escape(p.title)}</strong> · {escape(p.date or 'undated')}"
-            f" · <code>{escape(p.source)}</code> · paragraph {p.paragraph}{part} · score {p.score:.3f}")
-
-
-def _release_paragraphs(session: QA, source: str) -> list[str]:
-    """What was indexed, never the file as it is now (it may have changed, or become a link to anywhere)."""
+def release_paragraphs(session: QA, source: str) -> list[str]:
+    """The release as it was indexed, never the file as it is now (it may have changed, or become a link)."""
     return session.release_paragraphs(source)
 
 
-def render_release(session: QA, passage: Passage, paragraphs: list[str] | None = None) -> str:
-    """The whole release, paragraph by paragraph, with the cited passage marked (and the answer inside it)."""
-    if paragraphs is None:
-        paragraphs = _release_paragraphs(session, passage.source)
+def render_release(paragraphs: Sequence[str], passage: Passage | None = None, mark: bool = True) -> str:
+    """A whole release, numbered paragraphs, the cited one highlighted (and its answering sentence marked)."""
+    cited = -1
+    if passage is not None:
+        hits = [i for i, para in enumerate(paragraphs) if passage.text in para or para in passage.text]
+        near = passage.paragraph - 1
+        cited = near if near in hits else (hits[0] if hits else (near if 0 <= near < len(paragraphs) else -1))
     out = []
-    for i, para in enumerate(paragraphs, start=1):
-        cited = passage.text in para or para in passage.text
-        if cited and passage.answer_start is not None and passage.text in para:
+    for i, para in enumerate(paragraphs):
+        body = escape(para)
+        if i == cited and passage is not None and mark and passage.answer_start is not None and passage.text in para:
             offset = para.index(passage.text)
             body = _marked(para, offset + passage.answer_start, offset + (passage.answer_end or 0))
-        else:
-            body = escape(para)
-        cls = "qa-para qa-cited" if cited else "qa-para"
-        out.append(f"<p class='{cls}'><span class='qa-pnum'>{i}</span> {body}</p>")
+        cls = "qa-para qa-cited" if i == cited else "qa-para"
+        out.append(f"<div class='{cls}'><span class='qa-pnum'>¶{i + 1}</span><span class='qa-ptext'>{body}</span></div>")
     return "".join(out)
 
 
-def render_answer(answer: Answer, session: QA | None = None) -> str:
-    """One chat reply: the answering sentence, then the cited passages (each can open its whole release)."""
-    if answer.no_answer and not answer.passages:  # e.g. a filter that nothing matches
-        head = f"<div class='qa-noanswer'>{escape(answer.message)}</div>"
-    elif answer.no_answer:
-        head = ("<div class='qa-noanswer'><strong>Not in the releases.</strong> "
-                f"{escape(answer.message.replace('The releases', 'The indexed releases'))}</div>")
-    else:
-        head = f"<div class='qa-lead'>{escape(answer.answer or '')}</div>"
-    label = "" if not answer.passages else "Closest passages" if answer.no_answer else "Sources"
-    parts = [f"<div class='qa-answer'>{head}<div class='qa-sources'>{label}</div>"]
-    releases: dict[str, list[str]] = {}  # passages often share a release: read and clean each file once
+EMPTY_PANEL = ("<div class='qa-panel qa-panel-empty'><div class='qa-panel-title'>Sources</div>"
+               "<p>Ask a question: the passages behind the answer appear here, with the answering sentence marked "
+               "and the whole release open at the cited paragraph.</p></div>")
+
+
+def render_panel(reply: Reply | None, pick: int | None, paragraphs: Callable[[str], list[str]]) -> str:
+    """The sources panel for one reply: the picked passage's release scrolled to its paragraph, then all passages."""
+    if reply is None:
+        return EMPTY_PANEL
+    answer = reply.answer
+    rid = reply.id
+    pick = pick or reply.default_pick()
+    held = reply.answer_passage
+    head = [f"<div class='qa-panel qa-r-{rid}'><div class='qa-panel-top'><span class='qa-panel-title'>Sources</span>"
+            f"{_copy_button(reply)}</div>",
+            f"<div class='qa-panel-q'>for “{escape(answer.question)}”</div>", _filter_chip(reply.filters)]
+    if answer.no_answer and answer.passages:
+        head.append("<div class='qa-panel-note'>Not in the releases: these are only the closest passages.</div>")
+    if not answer.passages:
+        head.append(f"<div class='qa-panel-note'>{escape(answer.message)}</div></div>")
+        return "".join(head)
+    cards = [f"<div class='qa-cards-head'>{len(answer.passages)} passages</div><ol class='qa-cards'>"]
+    chosen: Passage | None = None
     for p in answer.passages:
-        release = ""
-        if session is not None:
-            if p.source not in releases:
-                releases[p.source] = _release_paragraphs(session, p.source)
-            release = (f"<details class='qa-open'><summary>Open the whole release</summary>"
-                       f"<div class='qa-release'>{render_release(session, p, releases[p.source])}</div></details>")
-        parts.append(f"<div class='qa-passage'><div class='qa-cite'>{_cite(p)}</div>"
-                     f"<div class='qa-text'>{_marked(p.text, p.answer_start, p.answer_end)}</div>{release}</div>")
-    if answer.followup:
-        parts.append(f"<div class='qa-note'>Follow-up: searched for “{escape(answer.query)}”</div>")
-    parts.append("</div>")
-    return "".join(parts)
+        selected = p.rank == pick
+        chosen = p if selected else chosen
+        where = " · ".join(escape(x) for x in (_date(p), p.organisation or p.section or "") if x)
+        text = _marked(p.text, p.answer_start, p.answer_end) if p is held else escape(p.text)
+        cards.append(
+            f"<li class='qa-card{' qa-selected' if selected else ''}'>"
+            f"<button type='button' class='qa-show qa-r-{rid} qa-n-{p.rank}' aria-pressed='{str(selected).lower()}'>"
+            f"<span class='qa-num'>{p.rank}</span><span class='qa-card-title'>{escape(p.title)}</span></button>"
+            f"<div class='qa-card-meta'>{where} · paragraph {p.paragraph}{f', part {p.part}' if p.part else ''} · "
+            f"<span class='qa-file'>{escape(p.source)}</span>"
+            f"{' · also in ' + escape(', '.join(p.also_in)) if p.also_in else ''}</div>"
+            f"<div class='qa-card-text'>{text}</div></li>")
+    cards.append("</ol></div>")
+    chosen = chosen or answer.passages[0]
+    # The release comes first: it shows the cited paragraph in context; the cards below switch between passages.
+    viewer = (f"<div class='qa-viewer-head'>Release [{chosen.rank}]: <strong>{escape(chosen.title)}</strong> · "
+              f"{escape(_date(chosen))} · paragraph {chosen.paragraph} highlighted</div>"
+              f"<div class='qa-viewer' tabindex='0' aria-label='Whole release'>"
+              f"{render_release(paragraphs(chosen.source), chosen, mark=chosen is held)}</div>")
+    return "".join(head) + viewer + "".join(cards)
 
 
-VOTES = {True: "up", "Like": "up", False: "down", "Dislike": "down"}
+# ------------------------------------------------------------------ library and uploads
 
 
-def rated_reply(records: Sequence[dict[str, Any]], index: Any, liked: Any) -> tuple[dict[str, Any], str] | None:
-    """The reply a like event points at and its vote, or None for anything a real click cannot send."""
-    index = index[0] if isinstance(index, (list, tuple)) and index else index
-    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        return None
-    vote = VOTES.get(liked) if isinstance(liked, (bool, str)) else None
-    reply_number = index // 2  # messages alternate user, assistant
-    if vote is None or not records or reply_number >= len(records) or not records[reply_number]:
-        return None
-    return records[reply_number], vote
+def render_uploads(results: Iterable[Any]) -> str:
+    """One line per uploaded file: added, already indexed, or rejected with the reason."""
+    rows = []
+    for r in results:
+        name = f"<strong>{escape(r.name)}</strong>"
+        if r.status == "added":
+            saved = f" (saved as {escape(r.source)})" if r.source and r.source != r.name else ""
+            rows.append(f"<li class='qa-up qa-up-added'>✓ {name} added{saved}: “{escape(r.title)}”, {r.passages} passage"
+                        f"{'s' if r.passages != 1 else ''}. Ask away.</li>")
+        elif r.status == "already indexed":
+            what = f"“{escape(r.title)}” ({escape(r.source)})" if r.title else escape(r.source)
+            why = f" ({escape(r.reason)})" if r.reason else ""
+            rows.append(f"<li class='qa-up qa-up-known'>= {name} is already indexed as {what}{why}: nothing added.</li>")
+        else:
+            rows.append(f"<li class='qa-up qa-up-rejected'>✗ {name} rejected: {escape(r.reason)}</li>")
+    return f"<ul class='qa-uploads'>{''.join(rows)}</ul>"
+
+
+def library_rows(items: Iterable[Any]) -> list[list[Any]]:
+    """Rows of the Library table."""
+    return [[r.title, r.date or "undated", r.organisation or r.section or "", r.passages, r.language or "",
+             r.source + (f" (+{len(r.copies)} cop{'y' if len(r.copies) == 1 else 'ies'})" if r.copies else "")]
+            for r in items]
+
+
+LIBRARY_HEADERS = ["Title", "Date", "Source", "Passages", "Language", "File"]
+
+
+def render_library_release(info: Any, paragraphs: Sequence[str]) -> str:
+    copies = f" · also in {escape(', '.join(info.copies))}" if info.copies else ""
+    return (f"<div class='qa-panel'><div class='qa-viewer-head'><strong>{escape(info.title)}</strong> · "
+            f"{escape(info.date or 'undated')} · {escape(info.organisation or info.section or 'no source named')} · "
+            f"{info.passages} passages · <span class='qa-file'>{escape(info.source)}</span>{copies}</div>"
+            f"<div class='qa-viewer qa-viewer-tall'>{render_release(paragraphs)}</div></div>")
+
+
+def example_questions(items: Sequence[Any], n: int = 4) -> list[str]:
+    """Example questions built from the newest indexed releases' titles, so they fit whatever corpus is loaded."""
+    out = []
+    for r in items[:n]:
+        title = r.title if len(r.title) <= 80 else r.title[:77].rsplit(" ", 1)[0] + "…"
+        out.append(f"What does the release “{title}” say?")
+    return out
 
 
 def answer_record(answer: Answer, history: Sequence[str] = ()) -> dict[str, Any]:
@@ -112,22 +308,28 @@ def answer_record(answer: Answer, history: Sequence[str] = ()) -> dict[str, Any]
 
 
 class FeedbackLog:
-    """Thumbs up/down as JSONL, one line per vote, in the gold-QA format's spirit (question, history, passages)."""
+    """Votes as JSONL, one line per click, each tied to the reply's id.
+
+    ``vote`` is "up", "down" or "none" (the user took the vote back); the last
+    line for a reply id is its current vote (:meth:`votes`).
+    """
 
     def __init__(self, folder: Path | str | None = None) -> None:
         self.path = Path(folder or "data") / "feedback.jsonl"
         self._lock = threading.Lock()
 
-    def record(self, record: dict[str, Any], vote: str) -> dict[str, Any]:
-        if vote not in ("up", "down"):
-            raise ValueError(f"vote must be 'up' or 'down', got {vote!r}")
+    def record(self, record: dict[str, Any], vote: str, reply_id: str | None = None) -> dict[str, Any]:
+        if vote not in ("up", "down", "none"):  # a forged like event cannot write its own words into the log
+            raise ValueError(f"vote must be 'up', 'down' or 'none', got {vote!r}")
         entry = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "reply_id": reply_id,
             "vote": vote,
             "question": record.get("question"),
             "history": record.get("history", []),
             "answer": record.get("answer"),
             "no_answer": record.get("no_answer"),
+            "filters": record.get("filters", {}),
             "passages": [{k: p[k] for k in ("rank", "score", "source", "paragraph", "doc_id", "title", "date", "text")}
                          for p in record.get("passages", [])],
         }
@@ -136,3 +338,153 @@ class FeedbackLog:
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
         return entry
+
+    def votes(self) -> dict[str, str]:
+        """Current vote per reply id (withdrawn votes left out)."""
+        current: dict[str, str] = {}
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                entry = json.loads(line)
+                if entry.get("reply_id"):
+                    current[entry["reply_id"]] = entry["vote"]
+        return {k: v for k, v in current.items() if v != "none"}
+
+
+# ------------------------------------------------------------------ styling and page script
+
+# Colours come from variables set per theme (Gradio puts ``dark`` on <body>), every text/background pair >= 4.5:1.
+CSS = """
+:root {
+  --qa-text: #111827; --qa-muted: #374151; --qa-surface: #ffffff; --qa-surface-2: #f3f4f6; --qa-border: #d1d5db;
+  --qa-accent: #1d4ed8; --qa-lead-bg: #eff6ff; --qa-lead-border: #2563eb;
+  --qa-chip-bg: #dbeafe; --qa-chip-fg: #1e3a8a; --qa-mark-bg: #fde68a; --qa-mark-fg: #111827;
+  --qa-warn-bg: #fffbeb; --qa-warn-fg: #78350f; --qa-warn-border: #b45309;
+  --qa-cited-bg: #ecfdf5; --qa-cited-border: #15803d; --qa-error-bg: #fef2f2; --qa-error-fg: #991b1b;
+  --qa-ok-fg: #166534; --qa-filter-bg: #ede9fe; --qa-filter-fg: #4c1d95;
+}
+body.dark {
+  --qa-text: #f3f4f6; --qa-muted: #d1d5db; --qa-surface: #111827; --qa-surface-2: #1f2937; --qa-border: #4b5563;
+  --qa-accent: #93c5fd; --qa-lead-bg: #172554; --qa-lead-border: #60a5fa;
+  --qa-chip-bg: #1e3a8a; --qa-chip-fg: #eff6ff; --qa-mark-bg: #854d0e; --qa-mark-fg: #fefce8;
+  --qa-warn-bg: #451a03; --qa-warn-fg: #fef3c7; --qa-warn-border: #f59e0b;
+  --qa-cited-bg: #052e16; --qa-cited-border: #4ade80; --qa-error-bg: #450a0a; --qa-error-fg: #fecaca;
+  --qa-ok-fg: #86efac; --qa-filter-bg: #2e1065; --qa-filter-fg: #ede9fe;
+}
+.gradio-container {max-width: 1280px !important; width: 100% !important; margin: 0 auto !important;}
+#app-head h1 {font-size: 1.35em; margin: 0;}
+#app-head p {margin: 2px 0 0; color: var(--qa-muted);}
+.qa-reply {font-size: 15px; line-height: 1.5; color: var(--qa-text);}
+.qa-lead {font-weight: 600; font-size: 1em; padding: 8px 12px; border-left: 4px solid var(--qa-lead-border); background: var(--qa-lead-bg);
+  color: var(--qa-text); border-radius: 4px;}
+.qa-noanswer {padding: 8px 12px; border-left: 4px solid var(--qa-warn-border); background: var(--qa-warn-bg);
+  color: var(--qa-warn-fg); border-radius: 4px;}
+.qa-meta {font-size: .9em; color: var(--qa-muted); margin-top: 4px; overflow-wrap: anywhere;}
+.qa-meta cite {font-style: normal; font-weight: 600; color: var(--qa-text);}
+.qa-sources-line {font-size: .88em; color: var(--qa-muted); margin-top: 6px; display: flex; flex-wrap: wrap; gap: 4px; align-items: center;}
+button.qa-chip {display: inline-flex; align-items: center; justify-content: center; min-width: 1.6em; height: 1.6em; padding: 0 5px;
+  margin: 0 1px; border-radius: 999px; border: 1px solid var(--qa-lead-border); background: var(--qa-chip-bg); color: var(--qa-chip-fg);
+  font-size: .8em; font-weight: 700; cursor: pointer; vertical-align: middle; line-height: 1;}
+button.qa-chip:hover, button.qa-chip:focus-visible {outline: 2px solid var(--qa-accent); outline-offset: 1px;}
+button.qa-copy {margin-left: auto; border: 1px solid var(--qa-border); background: var(--qa-surface); color: var(--qa-text);
+  border-radius: 6px; padding: 2px 8px; font-size: .85em; cursor: pointer;}
+.qa-copytext {display: none;}
+.qa-note {font-size: .85em; color: var(--qa-muted); margin-top: 4px;}
+.qa-fb {font-size: .88em; color: var(--qa-ok-fg); margin-top: 6px; font-weight: 600;}
+.qa-filter-chip {display: inline-block; margin: 0 0 6px; padding: 2px 10px; border-radius: 999px; font-size: .85em;
+  background: var(--qa-filter-bg); color: var(--qa-filter-fg);}
+.qa-filter-icon {font-weight: 700;}
+mark.qa-mark {background: var(--qa-mark-bg); color: var(--qa-mark-fg); padding: 0 2px; border-radius: 2px;}
+.qa-error {padding: 6px 10px; border-left: 4px solid var(--qa-error-fg); background: var(--qa-error-bg); color: var(--qa-error-fg);
+  border-radius: 4px; font-size: .92em;}
+#sources {max-height: calc(100vh - 160px); overflow-y: auto !important;}
+#filter-chip:not(:has(.qa-filter-chip)), #ask-error:not(:has(.qa-error)), #lib-status:not(:has(div)) {display: none !important;}
+@media (min-width: 701px) { #side {position: sticky; top: 8px; align-self: flex-start;} }
+.qa-panel {color: var(--qa-text); background: var(--qa-surface); border: 1px solid var(--qa-border); border-radius: 8px; padding: 10px 12px;}
+.qa-panel-title {font-size: .8em; font-weight: 700; text-transform: uppercase; letter-spacing: .06em; color: var(--qa-muted);}
+.qa-panel-q {font-weight: 600; margin: 2px 0 6px; overflow-wrap: anywhere;}
+.qa-panel-note {padding: 6px 10px; background: var(--qa-warn-bg); color: var(--qa-warn-fg); border-left: 4px solid var(--qa-warn-border);
+  border-radius: 4px; margin-bottom: 6px; font-size: .92em;}
+.qa-panel-top {display: flex; align-items: center; gap: 8px;}
+.qa-panel-empty p {color: var(--qa-muted);}
+ol.qa-cards {list-style: none; margin: 6px 0; padding: 0;}
+li.qa-card {border: 1px solid var(--qa-border); border-radius: 6px; padding: 6px 8px; margin: 6px 0; background: var(--qa-surface);}
+li.qa-card.qa-selected {border-color: var(--qa-lead-border); box-shadow: 0 0 0 1px var(--qa-lead-border);}
+button.qa-show {display: flex; gap: 6px; align-items: baseline; width: 100%; text-align: left; background: none; border: 0; padding: 0;
+  color: var(--qa-text); cursor: pointer; font: inherit;}
+.qa-num {flex: none; font-size: .8em; font-weight: 700; min-width: 1.6em; text-align: center; border-radius: 999px;
+  background: var(--qa-chip-bg); color: var(--qa-chip-fg);}
+.qa-card-title {font-weight: 600; overflow-wrap: anywhere;}
+.qa-card-meta {font-size: .82em; color: var(--qa-muted); margin: 2px 0 4px; overflow-wrap: anywhere;}
+.qa-file {font-family: var(--font-mono, monospace); font-size: .95em;}
+.qa-card-text {font-size: .92em; color: var(--qa-text); overflow-wrap: anywhere;}
+.qa-cards-head {font-size: .8em; font-weight: 700; text-transform: uppercase; letter-spacing: .06em; color: var(--qa-muted); margin-top: 10px;}
+li.qa-card .qa-card-text {display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden;}
+.qa-viewer-head {font-size: .88em; color: var(--qa-muted); margin: 10px 0 4px; overflow-wrap: anywhere;}
+.qa-viewer-head strong {color: var(--qa-text);}
+.qa-viewer {position: relative; max-height: 34vh; overflow-y: auto; border: 1px solid var(--qa-border); border-radius: 6px;
+  padding: 6px 8px; background: var(--qa-surface-2); color: var(--qa-text); font-size: .92em;}
+.qa-viewer-tall {max-height: 60vh;}
+.qa-para {display: flex; gap: 8px; padding: 4px 6px; margin: 2px 0; border-radius: 4px;}
+.qa-para.qa-cited {background: var(--qa-cited-bg); border-left: 3px solid var(--qa-cited-border);}
+.qa-pnum {flex: none; color: var(--qa-muted); font-size: .8em; min-width: 2.2em; padding-top: 2px;}
+.qa-ptext {overflow-wrap: anywhere; color: var(--qa-text);}
+ul.qa-uploads {list-style: none; padding: 0; margin: 4px 0;}
+li.qa-up {padding: 4px 8px; margin: 3px 0; border-radius: 4px; color: var(--qa-text); background: var(--qa-surface-2);}
+li.qa-up-added {border-left: 4px solid var(--qa-cited-border);}
+li.qa-up-known {border-left: 4px solid var(--qa-lead-border);}
+li.qa-up-rejected {border-left: 4px solid var(--qa-error-fg); background: var(--qa-error-bg); color: var(--qa-error-fg);}
+.qa-status {font-size: .92em; color: var(--qa-text);}
+@media (max-width: 700px) { #sources {max-height: none;} .qa-viewer {max-height: 50vh;} }
+"""
+
+# Page script: chips and passage cards open a passage in the sources panel (through the hidden #pick box),
+# "Copy with citation" copies plain text, and a new release view scrolls to its cited paragraph.
+HEAD = """<script>
+(() => {
+  const idOf = (el, prefix) => ((el.className.match(new RegExp(prefix + '([0-9a-f]+)')) || [])[1] || '');
+  const pick = (reply, n) => {
+    const box = document.querySelector('#pick textarea, #pick input');
+    if (!box || !reply) return;
+    box.value = reply + ':' + n + ':' + Date.now();
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+    const panel = document.querySelector('#sources');  // on a phone the panel is below the chat: bring it up
+    if (panel && window.innerWidth <= 700 && n !== '0') setTimeout(() => panel.scrollIntoView({block: 'start'}), 400);
+  };
+  const copy = async (text, button) => {
+    try { await navigator.clipboard.writeText(text); }
+    catch (err) {
+      const area = document.createElement('textarea');
+      area.value = text; document.body.appendChild(area); area.select(); document.execCommand('copy'); area.remove();
+    }
+    window.__qaCopied = text;
+    const label = button.textContent; button.textContent = 'Copied'; setTimeout(() => { button.textContent = label; }, 1500);
+  };
+  document.addEventListener('click', (event) => {
+    const copyButton = event.target.closest('button.qa-copy');
+    if (copyButton) {
+      event.stopPropagation(); event.preventDefault();
+      const text = copyButton.parentElement.querySelector('.qa-copytext');
+      if (text) copy(text.textContent, copyButton);
+      return;
+    }
+    const chip = event.target.closest('button.qa-chip, button.qa-show');
+    if (chip) {
+      event.stopPropagation(); event.preventDefault();
+      pick(idOf(chip, 'qa-r-'), idOf(chip, 'qa-n-') || '0');
+      return;
+    }
+    const reply = event.target.closest('#chat .qa-reply');
+    if (reply && !event.target.closest('button')) pick(idOf(reply, 'qa-r-'), '0');
+  }, true);
+  const scrollViewers = () => {
+    document.querySelectorAll('.qa-viewer').forEach((viewer) => {
+      const cited = viewer.querySelector('.qa-cited');
+      const key = (viewer.closest('.qa-panel') || viewer).className + '|' + (cited ? cited.textContent.slice(0, 60) : '');
+      if (viewer.dataset.scrolled === key) return;
+      viewer.dataset.scrolled = key;
+      viewer.scrollTop = cited ? Math.max(0, cited.offsetTop - 8) : 0;
+    });
+  };
+  new MutationObserver(() => requestAnimationFrame(scrollViewers)).observe(document.documentElement, {childList: true, subtree: true});
+})();
+</script>"""

