@@ -530,3 +530,33 @@ def test_forged_like_values_never_reach_the_log(tmp_path):
     with pytest.raises(ValueError, match="vote must be 'up', 'down' or 'none'"):
         log.record({"question": "q", "passages": []}, "arbitrary")
     assert not log.path.exists()
+
+
+def test_concurrent_chat_uploads_of_one_name_never_overwrite(built, tmp_path, encoder):
+    from qa import library
+
+    corpus, index = built
+    session = _session(corpus, index, encoder)
+    session.ensure_index()
+    sources = []
+    for i in range(4):
+        src = tmp_path / f"gradio-cache-{i}" / "release.txt"  # Gradio's cache often hands over identical names
+        src.parent.mkdir()
+        src.write_text(NEW.replace("4,000", str(6000 + i)).replace("Ferry Terminal", f"Ferry Terminal {i}"))
+        sources.append(src)
+    barrier = threading.Barrier(4)
+    results = {}
+
+    def upload(i: int) -> None:
+        barrier.wait()
+        results[i] = library.add_files(session, [sources[i]], ["release.txt"])[0]
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    added = [i for i, r in results.items() if r.status == "added"]
+    assert len(added) == 1 and (corpus / "release.txt").read_text() == sources[added[0]].read_text()
+    for i, r in results.items():  # every other uploader is told, nobody's file silently replaced
+        assert i in added or (r.status == "rejected" and "rename the file" in r.reason)
