@@ -225,7 +225,7 @@ def validate_query(question: Any, k: Any = 5, history: Any = None, since: Any = 
     question, k = validate_question(question, k)
     first, last = parse_day(since, "since"), parse_day(until, "until", end=True)
     if first and last and first > last:
-        raise QueryError(f"since {first} is after until {last}: swap them")
+        raise QueryError(f"--since {first} is after --until {last}: swap them")
     return Query(question, k, validate_history(history), first, last, validate_source(source))
 
 
