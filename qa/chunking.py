@@ -139,13 +139,15 @@ def _merge_fragments(paragraphs: tuple[str, ...], min_words: int) -> list[tuple[
     """Join paragraphs of fewer than ``min_words`` words to a neighbour.
 
     A fragment that ends a sentence ("Thanks.") closes the paragraph before it;
-    one that does not (a heading, "Background:") leads into the next one.
+    one that does not (a heading, "Background:") leads into the next one. The chunk keeps
+    the number of the paragraph that holds its text (the one after a heading), because that
+    is where a reader counting the release's paragraphs finds the cited words.
     """
     merged: list[tuple[int, str]] = []
     carry: tuple[int, str] | None = None
     for number, para in enumerate(paragraphs, start=1):
         if carry:
-            number, para = carry[0], carry[1] + "\n" + para
+            para = carry[1] + "\n" + para  # a heading joins the paragraph it heads, which keeps its own number
             carry = None
         if len(para.split()) >= min_words:
             merged.append((number, para))

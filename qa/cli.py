@@ -4,6 +4,7 @@
     python -m qa ask "QUESTION" [--k 5] [--history "earlier question"]... [--json]
     python -m qa ask --batch FILE.jsonl [--k 5]
     python -m qa eval {gold,squad,beir,calibrate} ...
+    python -m qa parse FILE_OR_FOLDER... [--json]
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     p.add_argument("--until", help="only releases dated on or before")
     p.add_argument("--source", help="only releases whose organisation, section or file path contains this")
 
+    p = sub.add_parser("parse", help="show what would be indexed from each release file (title, date, paragraphs)")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="release files or folders of them")
+    p.add_argument("--json", action="store_true", help="one JSON object per file, in argument order")
+
     _add_eval_parser(sub, settings)
     return parser
 
@@ -107,6 +112,48 @@ def _print_human(answer: Any) -> None:
         if p.answer_start is not None and p.answer_end is not None:
             text = f"{text[:p.answer_start]}»{text[p.answer_start:p.answer_end]}«{text[p.answer_end:]}"
         print(textwrap.indent(textwrap.fill(text, width - 4), "    ") + "\n")
+
+
+def _run_parse(paths: Sequence[Path], as_json: bool) -> int:
+    """Print what the corpus stage extracts from each file; a file that fails is reported and the rest go on."""
+    from .corpus import SUPPORTED_SUFFIXES, corpus_files, read_release
+
+    files: list[Path] = []
+    for path in paths:
+        files.extend(corpus_files(path) if path.is_dir() else [path])
+    failures = 0
+    for path in files:
+        try:
+            if not path.exists():
+                raise QAError(f"{path} does not exist: check the path")
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                raise QAError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+            release = read_release(path)
+        except QAError as exc:
+            failures += 1
+            if as_json:
+                print(json.dumps({"source": str(path), "error": str(exc)}, ensure_ascii=False), flush=True)
+            else:
+                print(f"{path}\n  error: {exc}\n", flush=True)
+            continue
+        record = {"source": str(path), "title": release.title, "date": release.date, "paragraphs": list(release.paragraphs),
+                  "organisation": release.organisation, "language": release.language, "section": release.section,
+                  **release.meta, "doc_id": release.doc_id, "sha256": release.sha256}
+        if as_json:
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+            continue
+        width = 100
+        title_from, date_from = release.meta.get("title_from"), release.meta.get("date_from")
+        print(f"{path}\n  title:        {release.title}  ({title_from})\n"
+              f"  date:         {release.date or 'not found'}" + (f"  ({date_from})" if date_from else ""))
+        for key in ("organisation", "language", "section", "place", "url"):
+            if record.get(key):
+                print(f"  {key + ':':<14}{record[key]}")
+        print(f"  paragraphs:   {len(release.paragraphs)}")
+        for number, para in enumerate(release.paragraphs, start=1):
+            print(textwrap.fill(para, width, initial_indent=f"  {number:>3}. ", subsequent_indent=" " * 7))
+        print(flush=True)
+    return 1 if failures else 0
 
 
 def _batch_lines(path: Path) -> list[str]:
@@ -218,6 +265,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         else:
             _print_human(answer)
         return 0
+    if args.command == "parse":
+        return _run_parse(args.files, args.json)
     if args.command == "eval":
         return int(args.run(args, settings) or 0)
     return EXIT_USAGE
