@@ -90,10 +90,10 @@ def _ask_api(session: QA) -> Callable[..., AskResult]:
     def ask_api(question: str, k: int = 5, history: list[str] | None = None, since: str = "", until: str = "",
                 source: str = "") -> AskResult:
         """Answer a question; returns the answer and its passages as data (same fields as `qa ask --json`)."""
-        try:
-            answer = session.ask(question, int(k), history or [], since=since, until=until, source=source)
-        except QAError as exc:
-            raise gr.Error(library.plain_error(exc)) from None
+        try:  # every value checked by the library's validators, the same as the CLI and the Python API
+            answer = session.ask(question, k, history, since=since, until=until, source=source)
+        except QAError as exc:  # the caller's mistake, not the server's: no traceback in the log
+            raise gr.Error(library.plain_error(exc), print_exception=False) from None
         return answer_record(answer, history or [])  # type: ignore[return-value]
 
     ask_api.__annotations__ = typing.get_type_hints(ask_api)  # real types, not strings, so /ask documents its fields
@@ -367,11 +367,8 @@ if __name__ == "__main__":
     args = _args(settings)
     settings = replace(settings, corpus=args.corpus, index=args.index, model=args.model, backend=args.backend)
     session = QA.from_settings(settings)
-    auth = None
-    if os.environ.get("QA_AUTH"):
-        user, _, password = os.environ["QA_AUTH"].partition(":")
-        auth = (user, password)
-    elif args.host not in {"127.0.0.1", "localhost", "::1"}:
+    auth = settings.auth  # QA_AUTH, checked by Settings.from_env: user and password both non-empty
+    if auth is None and args.host not in {"127.0.0.1", "localhost", "::1"}:
         sys.exit(f"error: binding to {args.host} exposes the chat beyond this machine: set QA_AUTH=user:password to require a login")
     print(f"loading the index over {session.corpus} (built first if missing or stale)…", file=sys.stderr)
     try:

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from .chunking import ChunkConfig, Sentences, sentence_table
-from .corpus import SUPPORTED_SUFFIXES, corpus_files, unsupported_files
+from .corpus import SUPPORTED_SUFFIXES, corpus_files, links_outside, unsupported_files
 from .embedding import Encoder, make_encoder, resolve_model
 from .errors import CorpusError, StoreError
-from .index import MANIFEST, Fit, Generation, Index, acquire_lock, load_index, read_manifest, reconstruct, write_generation, write_manifest
+from .index import (MANIFEST, Fit, Generation, Index, acquire_lock, check_index_folder, clean_leftovers, load_index,
+                    read_manifest, reconstruct, write_generation, write_manifest)
 from .plan import (BuildJob, BuildPlan, BuildReport, Log, duplicate_groups, files_match, is_unchanged, make_plan,
                    nothing_changed)
 
@@ -110,23 +111,26 @@ def _embed(job: BuildJob, plan: BuildPlan, encoder: Encoder, old: Index | None, 
 
 
 def _previous(job: BuildJob) -> Index | None:
+    """The current index, fully checked (checksums too): a damaged one is reported and rebuilt, never called up to date."""
     if job.rebuild:
         return None
     try:
-        return load_index(job.folder)
+        return load_index(job.folder, verify=True)
     except StoreError as exc:
         if (job.folder / MANIFEST).exists():
-            job.log(f"previous index unusable ({exc}); building a new one")
+            job.log(f"the existing index cannot be used ({exc}); rebuilding it from {job.corpus}")
         return None
 
 
 def _build_locked(job: BuildJob, encoder: Encoder | None, model: str | None) -> BuildReport:
-    if not job.rebuild:
-        unchanged = nothing_changed(job)
-        if unchanged is not None:
-            n = unchanged.chunk_count
-            return BuildReport(reused=n, chunks=n, files=job.files, seconds=time.perf_counter() - job.t0)
+    try:
+        clean_leftovers(job.folder, read_manifest(job.folder))
+    except StoreError:
+        clean_leftovers(job.folder, None)
     old = _previous(job)
+    if old is not None and nothing_changed(job, old.manifest) is not None:
+        n = old.manifest.chunk_count
+        return BuildReport(reused=n, chunks=n, files=job.files, seconds=time.perf_counter() - job.t0)
     encoder = encoder or make_encoder(model, job.backend)
     fit = old.manifest.compatible_with(job.model, job.backend, job.cfg, job.index_type) if old else Fit.NONE
     plan = make_plan(job, encoder, old, fit)
@@ -171,12 +175,25 @@ def build_index(
         shown = ", ".join(unsupported[:10]) + (f" and {len(unsupported) - 10} more" if len(unsupported) > 10 else "")
         log(f"warning: skipping {len(unsupported)} file(s) of unsupported type: {shown} "
             f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
-    folder.mkdir(parents=True, exist_ok=True)
+    outside = links_outside(corpus)
+    if outside:
+        log(f"warning: skipping {len(outside)} link(s) to files outside the corpus: {', '.join(outside[:10])} "
+            "(copy the file into the corpus to index it)")
+    check_index_folder(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = acquire_lock(folder, lock_wait)
+    except OSError as exc:
+        raise StoreError(f"cannot write the index folder {folder} ({exc.strerror or exc}): make it writable or choose "
+                         "another folder for the index; nothing was changed") from None
     job = BuildJob(corpus, folder, cfg, encoder.name if encoder else resolve_model(model)[0],
                encoder.backend if encoder else (backend or "torch"), rebuild, skip_bad, index_type, progress, log, t0,
                len(files))
-    lock = acquire_lock(folder, lock_wait)
     try:
         return _build_locked(job, encoder, model)
+    except OSError as exc:  # a write the generation's own clean-up does not cover (e.g. the touched manifest)
+        raise StoreError(f"{exc.filename or folder}: {exc.strerror or exc}; check that the index folder is writable, "
+                         "the disk has space and the release files are readable; the previous index was left as it "
+                         "was") from None
     finally:
         lock.release()

@@ -1,7 +1,7 @@
 """Stage 8: the command line -- a thin shell that turns library errors into one-line messages.
 
     python -m qa index [--corpus DIR] [--index DIR] [--model NAME_OR_PATH] [--rebuild]
-    python -m qa ask "QUESTION" [--k 5] [--history "earlier question" ...] [--json]
+    python -m qa ask "QUESTION" [--k 5] [--history "earlier question"]... [--json]
     python -m qa ask --batch FILE.jsonl [--k 5]
     python -m qa eval {all,gold,squad,beir,calibrate} ...
     python -m qa parse FILE_OR_FOLDER... [--json]
@@ -13,13 +13,14 @@ import argparse
 import json
 import os
 import re
+import stat
 import sys
 import textwrap
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from .answer import validate_question
+from .answer import validate_k, validate_query
 from .build import build_index
 from .config import BACKENDS, FUSION_METHODS, INDEX_TYPES, FusionConfig, Settings
 from .embedding import make_encoder
@@ -30,19 +31,22 @@ from .session import QA
 EXIT_USAGE = 2
 
 
+def _printable(text: str) -> str:
+    """A message quoting a user's text may hold a lone surrogate: print it escaped rather than fail."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not argparse's usage dump
         self.exit(EXIT_USAGE, f"error: {message} (see `python -m qa {self.prog.split()[-1]} --help`)\n")
 
 
 def _positive_int(text: str) -> int:
+    """--k through the library's own check, so the CLI, the Python API and the chat accept the same values."""
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--k must be a whole number from 1 to 50, got {text!r}") from None
-    if not 1 <= value <= 50:
-        raise argparse.ArgumentTypeError(f"--k must be from 1 to 50, got {value}")
-    return value
+        return validate_k(text)
+    except QueryError as exc:
+        raise argparse.ArgumentTypeError(f"--{exc}") from None
 
 
 def _common(p: argparse.ArgumentParser, settings: Settings) -> None:
@@ -80,7 +84,8 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     _common(p, settings)
     p.add_argument("question", nargs="?", help="the question, in quotes")
     p.add_argument("--k", type=_positive_int, default=5, help="number of passages (1-50, default 5)")
-    p.add_argument("--history", nargs="*", default=[], metavar="Q", help="earlier questions in the conversation")
+    p.add_argument("--history", action="append", default=[], metavar="Q",
+                   help="an earlier question in the conversation (repeat for several: --history A --history B)")
     p.add_argument("--batch", type=Path, help="JSONL file of {\"id\", \"question\", \"history\"?}; prints JSONL")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--since", help="only releases dated on or after (YYYY-MM-DD, YYYY-MM or YYYY)")
@@ -152,13 +157,25 @@ def _run_parse(paths: Sequence[Path], as_json: bool) -> int:
     return 1 if failures else 0
 
 
-def _run_batch(session: Any, path: Path, k: int) -> int:
+def _batch_lines(path: Path) -> list[str]:
+    """The batch file's lines; a folder, FIFO or device is refused before it is opened (a FIFO would block)."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        mode = path.stat().st_mode
     except FileNotFoundError:
         raise QAError(f"batch file {path} does not exist") from None
+    except OSError as exc:
+        raise QAError(f"cannot read batch file {path} ({exc.strerror})") from None
+    if not stat.S_ISREG(mode):
+        raise QAError(f"batch file {path} is not a regular file: give a .jsonl file with one JSON object per line")
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError:
         raise QAError(f"batch file {path} is not UTF-8 JSONL: one JSON object per line") from None
+    except OSError as exc:
+        raise QAError(f"cannot read batch file {path} ({exc.strerror})") from None
+
+
+def _run_batch(session: Any, lines: list[str], k: int) -> int:
     failures = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -169,20 +186,35 @@ def _run_batch(session: Any, path: Path, k: int) -> int:
                 item = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise QueryError(f"line {number} is not valid JSON ({exc.msg}): write one object per line") from None
+            except (ValueError, RecursionError):  # a number of thousands of digits, nesting thousands deep
+                raise QueryError(f"line {number} holds a number or nesting too large to read: "
+                                 'write one flat object like {"id": 1, "question": "..."}') from None
             if not isinstance(item, dict):
                 raise QueryError(f'line {number} must be a JSON object like {{"id": 1, "question": "..."}}')
-            ident = item.get("id")
-            history = item.get("history") or []
-            if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
-                raise QueryError(f"line {number}: history must be a list of earlier questions (strings)")
-            answer = session.ask(item.get("question"), item.get("k", k), history, since=item.get("since"),
-                                 until=item.get("until"), source=item.get("source"))
+            ident = item.get("id") if isinstance(item.get("id"), (str, int, float, type(None))) else None
+            try:
+                query = validate_query(item.get("question"), item.get("k", k), item.get("history"), item.get("since"),
+                                       item.get("until"), item.get("source"))
+            except QueryError as exc:
+                raise QueryError(f"line {number}: {exc}") from None
+            answer = session.ask(query.question, query.k, query.history, since=query.since, until=query.until,
+                                 source=query.source)
             answer.id = ident
-            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+            out = json.dumps(answer.to_dict(), ensure_ascii=False)
         except QAError as exc:
             failures += 1
-            print(json.dumps({"id": ident, "error": str(exc), "line": number}, ensure_ascii=False), flush=True)
+            out = json.dumps({"id": _safe_id(ident), "error": str(exc), "line": number}, ensure_ascii=False)
+        print(out, flush=True)
     return 1 if failures and failures == sum(1 for ln in lines if ln.strip()) else 0
+
+
+def _safe_id(ident: Any) -> Any:
+    """An id echoed into an error object must itself be printable JSON."""
+    try:
+        json.dumps(ident).encode("utf-8")
+        return ident
+    except (ValueError, TypeError, UnicodeEncodeError):
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -197,7 +229,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args, settings)
     except QAError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_printable(str(exc))}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file the checks above could not foresee (removed, unreadable, disk full)
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}: check the path and its permissions, then try again", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -216,13 +252,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(report.to_dict()) if args.json else report.summary())
         return 0
     if args.command == "ask":
-        if args.batch is None:
-            validate_question(args.question, args.k)  # fail fast, before loading anything
+        if args.batch is None:  # fail fast, before loading anything
+            validate_query(args.question, args.k, args.history, args.since, args.until, args.source)
         elif args.question:
             raise QueryError("give either a QUESTION or --batch FILE, not both")
+        lines = _batch_lines(args.batch) if args.batch is not None else []
         session = QA.from_settings(_chosen(settings, args))
         if args.batch is not None:
-            return _run_batch(session, args.batch, args.k)
+            return _run_batch(session, lines, args.k)
         answer = session.ask(args.question, args.k, args.history, since=args.since, until=args.until, source=args.source)
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False))

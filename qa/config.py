@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 from .errors import QAError, QueryError
 
 __all__ = ["ChunkConfig", "FusionConfig", "AbstainPolicy", "Settings", "BACKENDS", "FUSION_METHODS", "INDEX_TYPES",
-           "DEFAULT_CORPUS", "DEFAULT_INDEX", "DEFAULT_CACHE", "DEFAULT_MODEL", "ROOT", "offline_model_environment"]
+           "DEFAULT_CORPUS", "DEFAULT_INDEX", "DEFAULT_CACHE", "DEFAULT_MODEL", "ROOT", "offline_model_environment", "parse_auth"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT / "seeds"
@@ -131,10 +131,11 @@ class Settings:
     abstain: AbstainPolicy = field(default_factory=AbstainPolicy)
     onnx_verify_texts: int = ONNX_VERIFY_TEXTS
     data: Path = Path("data")  # the chat's feedback log
+    auth: tuple[str, str] | None = None  # the chat's login (QA_AUTH="user:password"); required off loopback
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        """QA_CORPUS, QA_INDEX, QA_MODEL, QA_BACKEND, QA_CACHE, QA_ABSTAIN, QA_ONNX_VERIFY_TEXTS, QA_DATA."""
+        """QA_CORPUS, QA_INDEX, QA_MODEL, QA_BACKEND, QA_CACHE, QA_ABSTAIN, QA_ONNX_VERIFY_TEXTS, QA_DATA, QA_AUTH."""
         env = os.environ if environ is None else environ
         backend = env.get("QA_BACKEND") or "torch"
         if backend not in BACKENDS:
@@ -152,7 +153,18 @@ class Settings:
             abstain=AbstainPolicy.parse(abstain) if abstain else AbstainPolicy(),
             onnx_verify_texts=int(verify) if verify else ONNX_VERIFY_TEXTS,
             data=Path(env.get("QA_DATA") or "data"),
+            auth=parse_auth(env.get("QA_AUTH")),
         )
+
+
+def parse_auth(raw: str | None) -> tuple[str, str] | None:
+    """QA_AUTH="user:password": both parts non-empty, or the login would accept anyone who guesses the user."""
+    if raw is None or raw == "":
+        return None
+    user, sep, password = raw.partition(":")
+    if not sep or not user.strip() or not password.strip():
+        raise QAError("QA_AUTH must be user:password with a non-empty user and password, e.g. QA_AUTH=editor:s3cret-phrase")
+    return user, password
 
 
 def offline_model_environment() -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "clean_text",
     "corpus_files",
+    "links_outside",
     "find_date",
     "parse_release",
     "read_release",
@@ -147,8 +148,15 @@ def unsupported_files(folder: Path) -> list[str]:
     )
 
 
+def links_outside(folder: Path) -> list[str]:
+    """Links under ``folder`` whose target lies outside it: never read (``ln -s /etc/passwd corpus/`` indexes nothing)."""
+    root = Path(folder).resolve()
+    return sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*")
+                  if p.is_symlink() and not p.resolve().is_relative_to(root))
+
+
 def corpus_files(folder: Path) -> list[Path]:
-    """Release files under ``folder`` (sorted, hidden files skipped)."""
+    """Release files under ``folder`` (sorted, hidden files and links to outside the folder skipped)."""
     folder = Path(folder)
     if not folder.exists():
         raise CorpusError(f"corpus folder {folder} does not exist: pass --corpus with a folder of release files")
@@ -158,6 +166,7 @@ def corpus_files(folder: Path) -> list[Path]:
         p for p in folder.rglob("*")
         if p.is_file() and p.suffix.lower() in LOADERS
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and p.resolve().is_relative_to(folder.resolve())
     )
     if not files:
         raise CorpusError(

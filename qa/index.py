@@ -17,16 +17,18 @@ This module never loads a model or reads a release: building is :mod:`qa.build`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +37,7 @@ from .errors import StoreError
 
 __all__ = ["FORMAT_VERSION", "MANIFEST", "BM25_PARAMS", "Fit", "Manifest", "Index", "Generation", "load_index",
            "read_manifest", "write_manifest", "write_generation", "manifest_stamp", "acquire_lock", "make_faiss",
-           "reconstruct"]
+           "reconstruct", "check_index_folder", "clean_leftovers", "GENERATION_FILE"]
 
 FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
@@ -72,29 +74,32 @@ class Manifest:
     sentence_count: int = 0
     built_at: str = ""
     skipped: dict[str, dict[str, Any]] = field(default_factory=dict)  # unreadable files left out with --skip-bad
+    retired: dict[str, str] = field(default_factory=dict)  # the previous generation's files, deleted by the next write
+    checksums: dict[str, list[Any]] = field(default_factory=dict)  # file -> [size, sha256] of every generation file
     format_version: int = FORMAT_VERSION
 
     @classmethod
     def from_json(cls, data: Any, path: Path) -> "Manifest":
-        required = {"format_version", "model", "chunking", "files", "chunk_count", "live"}
-        if not isinstance(data, dict) or not required <= data.keys():
-            raise StoreError(f"{path} is missing fields {sorted(required - set(data or {}))}: {REBUILD}")
-        if data["format_version"] != FORMAT_VERSION:
-            raise StoreError(f"{path} has format version {data['format_version']}, this release reads {FORMAT_VERSION}: {REBUILD}")
+        """Checked against the schema (types, not only keys): a hand-edited or damaged manifest is a StoreError."""
+        if not isinstance(data, dict):
+            raise StoreError(f"{path} is not a JSON object: {REBUILD}")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise StoreError(f"{path} has format version {data.get('format_version')!r}, this release reads "
+                             f"{FORMAT_VERSION}: {REBUILD}")
+        problem = _schema_problem(data)
+        if problem:
+            raise StoreError(f"{path} is not a manifest this release reads ({problem}): {REBUILD}")
         model = data["model"]
         known = {f.name for f in fields(cls)} - {"model", "dim", "backend"}
-        try:
-            return cls(model=model["name"], dim=model["dim"], backend=model.get("backend", "torch"),
-                       **{k: v for k, v in data.items() if k in known})
-        except (KeyError, TypeError) as exc:
-            raise StoreError(f"{path} is not a manifest this release reads ({exc}): {REBUILD}") from None
+        return cls(model=model["name"], dim=model["dim"], backend=model.get("backend", "torch"),
+                   **{k: v for k, v in data.items() if k in known})
 
     def to_json(self) -> dict[str, Any]:
         return {"format_version": self.format_version, "generation": self.generation,
                 "model": {"name": self.model, "dim": self.dim, "backend": self.backend}, "chunking": self.chunking,
                 "index_type": self.index_type, "bm25": self.bm25, "sentence_count": self.sentence_count,
                 "chunk_count": self.chunk_count, "built_at": self.built_at, "files": self.files,
-                "skipped": self.skipped, "live": self.live}
+                "skipped": self.skipped, "live": self.live, "retired": self.retired, "checksums": self.checksums}
 
     def compatible_with(self, model: str, backend: str, chunking: ChunkConfig, index_type: str = "auto") -> Fit:
         """The one comparison of this index with the settings of a build or a session."""
@@ -110,6 +115,69 @@ class Manifest:
 
     def chunk_config(self) -> ChunkConfig:
         return ChunkConfig(**self.chunking)
+
+
+# A generation file's name: nothing else in the folder is ever read or deleted as part of the index.
+GENERATION_FILE = re.compile(r"(?:vectors|sentences)\.\d{1,9}\.faiss|chunks\.\d{1,9}\.jsonl|sentences\.\d{1,9}\.npy|bm25\.\d{1,9}")
+LIVE_KEYS = ("vectors", "chunks", "bm25", "sentences", "sentence_table")
+
+
+def _is_int(value: Any, low: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _schema_problem(data: dict[str, Any]) -> str | None:
+    """The first way ``data`` differs from the manifest schema, or None. Types, ranges and file names are checked."""
+    model = data.get("model")
+    if not (isinstance(model, dict) and isinstance(model.get("name"), str) and _is_int(model.get("dim"), 1)
+            and isinstance(model.get("backend", "torch"), str)):
+        return "model must be {name: text, dim: positive whole number, backend: text}"
+    chunking = data.get("chunking")
+    defaults = ChunkConfig().to_dict()
+    if not (isinstance(chunking, dict) and set(chunking) == set(defaults)
+            and all(type(chunking[k]) is type(v) for k, v in defaults.items())):
+        return f"chunking must have exactly {sorted(defaults)} with the types of the defaults"
+    live = data.get("live")
+    if not (isinstance(live, dict) and set(live) == set(LIVE_KEYS)
+            and all(isinstance(v, str) and GENERATION_FILE.fullmatch(v) for v in live.values())):
+        return f"live must name the generation files {list(LIVE_KEYS)}"
+    if "chunk_count" not in data:
+        return "chunk_count is missing"
+    for name in ("chunk_count", "generation", "sentence_count"):
+        if not _is_int(data.get(name, 0)):
+            return f"{name} must be a whole number >= 0"
+    if data.get("index_type", "flat") not in ("flat", "ivf", "hnsw"):
+        return "index_type must be flat, ivf or hnsw"
+    bm25 = data.get("bm25")
+    if bm25 is not None and not (isinstance(bm25, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                               for v in bm25.values())):
+        return "bm25 must map parameter names to numbers"
+    if not isinstance(data.get("built_at", ""), str):
+        return "built_at must be text"
+    files = data.get("files")
+    if not isinstance(files, dict):
+        return "files must map file names to records"
+    for group in ("files", "skipped"):
+        records = data.get(group, {})
+        if not isinstance(records, dict):
+            return f"{group} must map file names to records"
+        for source, record in records.items():
+            if not (isinstance(record, dict) and isinstance(record.get("sha256"), str) and _is_int(record.get("size"))
+                    and _is_int(record.get("mtime_ns"))):
+                return f"{group}[{source!r}] must have sha256 (text), size and mtime_ns (whole numbers)"
+            if group == "files" and not (_is_int(record.get("chunks")) and isinstance(record.get("minhash"), str)
+                                         and isinstance(record.get("doc_id"), (str, type(None)))
+                                         and isinstance(record.get("date"), (str, type(None)))
+                                         and isinstance(record.get("duplicate_of", ""), str)):
+                return f"files[{source!r}] must have chunks (whole number), minhash (text), doc_id and date (text or null)"
+    retired = data.get("retired", {})
+    if not (isinstance(retired, dict) and all(isinstance(v, str) and GENERATION_FILE.fullmatch(v) for v in retired.values())):
+        return "retired must name generation files"
+    checksums = data.get("checksums", {})
+    if not (isinstance(checksums, dict) and all(
+            isinstance(v, list) and len(v) == 2 and _is_int(v[0]) and isinstance(v[1], str) for v in checksums.values())):
+        return "checksums must map file names to [size, sha256]"
+    return None
 
 
 @dataclass
@@ -197,8 +265,12 @@ def read_manifest(folder: Path) -> Manifest:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise StoreError(f"no index in {folder}: run `python -m qa index --index {folder}`") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise StoreError(f"{path} is not valid JSON ({exc}): {REBUILD}") from None
+    except NotADirectoryError:
+        raise StoreError(f"the index folder {folder} is a file: choose a folder for the index") from None
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd numbers or nesting
+        raise StoreError(f"{path} is not valid JSON ({str(exc)[:120]}): {REBUILD}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path} ({exc.strerror}): check the folder's permissions") from None
     return Manifest.from_json(data, path)
 
 
@@ -213,6 +285,36 @@ def manifest_stamp(folder: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_mtime_ns, st.st_size
+
+
+def _generation_files(folder: Path, live: dict[str, str]) -> list[str]:
+    """Every file of a generation, relative to the folder (the BM25 folder's files one by one)."""
+    names = [live[k] for k in LIVE_KEYS if k != "bm25"]
+    bm25_dir = folder / live["bm25"]
+    names += sorted(f"{live['bm25']}/{f.name}" for f in bm25_dir.iterdir()) if bm25_dir.is_dir() else []
+    return names
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checksums(folder: Path, live: dict[str, str]) -> dict[str, list[Any]]:
+    return {name: [(folder / name).stat().st_size, _sha256(folder / name)] for name in _generation_files(folder, live)}
+
+
+def _check_files(folder: Path, manifest: Manifest, verify: bool) -> None:
+    """Sizes of every generation file (a stat each); with ``verify`` their SHA-256 too (flipped bytes)."""
+    for name, (size, digest) in manifest.checksums.items():
+        path = folder / name
+        actual = path.stat().st_size  # FileNotFoundError: a writer may have switched generations; the caller retries
+        if actual != size or (verify and _sha256(path) != digest):
+            what = f"it is {actual} bytes, the manifest says {size}" if actual != size else "its checksum differs"
+            raise StoreError(f"index in {folder} is corrupt ({name}: {what}): {REBUILD}")
 
 
 def _read_files(folder: Path, manifest: Manifest) -> tuple[Any, list[Chunk], Any, Any, np.ndarray]:
@@ -230,31 +332,110 @@ def _read_files(folder: Path, manifest: Manifest) -> tuple[Any, list[Chunk], Any
     return vectors, chunks, bm25, sentences, sentence_table
 
 
-def load_index(folder: Path) -> Index:
-    """Load and cross-check an index; any inconsistency is a :class:`StoreError` that says how to fix it."""
+def _bm25_problem(bm25: Any, n: int) -> str | None:
+    """Whether the BM25 arrays fit together and fit ``n`` chunks (else a query would index out of range)."""
+    scores = getattr(bm25, "scores", None)
+    if not isinstance(scores, dict) or not {"data", "indices", "indptr", "num_docs"} <= scores.keys():
+        return "BM25 arrays are missing"
+    data, indices, indptr = (np.asarray(scores[k]) for k in ("data", "indices", "indptr"))
+    vocab = getattr(bm25, "vocab_dict", None)
+    if int(scores["num_docs"]) != n:
+        return f"BM25 counts {int(scores['num_docs'])} documents, the index has {n} chunks"
+    if not isinstance(vocab, dict):
+        return "BM25 vocabulary is missing"
+    words = {w: i for w, i in vocab.items() if w != ""}  # bm25s adds "" past the last postings list
+    if len(indptr) != len(words) + 1 or not all(isinstance(i, int) for i in words.values()):
+        return f"BM25 vocabulary has {len(words)} words for {len(indptr) - 1} postings lists"
+    ids = np.fromiter(words.values(), dtype=np.int64, count=len(words))
+    if len(ids) and (ids.min() < 0 or ids.max() >= len(indptr) - 1 or len(np.unique(ids)) != len(ids)):
+        return "BM25 vocabulary points outside its postings"
+    if len(indptr) and (indptr[0] != 0 or np.any(np.diff(indptr) < 0) or indptr[-1] != len(indices) or len(data) != len(indices)):
+        return "BM25 postings are inconsistent"
+    if len(indices) and (indices.min() < 0 or indices.max() >= n):
+        return "BM25 postings point past the last chunk"
+    return None
+
+
+def load_index(folder: Path, verify: bool = False) -> Index:
+    """Load and cross-check an index; any inconsistency is a :class:`StoreError` that says how to fix it.
+
+    File sizes are always checked against the manifest; ``verify`` also checks every file's SHA-256
+    (``qa index`` does, before it calls an index up to date). Nothing is written.
+    """
     folder = Path(folder)
     for attempt in range(3):  # a writer may switch generations between reading the manifest and the files
         manifest = read_manifest(folder)
         try:
+            _check_files(folder, manifest, verify)
             vectors, chunks, bm25, sentences, sentence_table = _read_files(folder, manifest)
             break
         except FileNotFoundError:
             if attempt == 2:
                 raise StoreError(f"index files listed in {folder / MANIFEST} are missing: {REBUILD}") from None
             time.sleep(0.2)
-        except (RuntimeError, ValueError, TypeError, KeyError, OSError, json.JSONDecodeError) as exc:
+        except (RuntimeError, ValueError, TypeError, KeyError, AttributeError, IndexError, OSError, RecursionError) as exc:
             raise StoreError(f"index in {folder} is corrupt ({type(exc).__name__}: {str(exc)[:120]}): {REBUILD}") from None
     n = manifest.chunk_count
     if not (vectors.ntotal == len(chunks) == n):
         raise StoreError(f"index in {folder} is inconsistent: {vectors.ntotal} vectors, {len(chunks)} chunks, "
                          f"manifest says {n}: {REBUILD}")
-    if vectors.d != manifest.dim:
-        raise StoreError(f"index in {folder} has {vectors.d}-d vectors but the manifest says {manifest.dim}: rebuild it")
-    if sentences.ntotal != len(sentence_table) or (len(sentence_table) and sentence_table[:, 0].max() >= n):
+    if vectors.d != manifest.dim or sentences.d != manifest.dim:
+        raise StoreError(f"index in {folder} has {vectors.d}-d vectors but the manifest says {manifest.dim}: {REBUILD}")
+    table_ok = (sentence_table.ndim == 2 and sentence_table.shape[1] == 3 and sentence_table.dtype.kind == "i"
+                and sentences.ntotal == len(sentence_table))
+    if not table_ok or (len(sentence_table) and (sentence_table[:, 0].min() < 0 or sentence_table[:, 0].max() >= n
+                                                 or np.any(np.diff(sentence_table[:, 0]) < 0))):
         raise StoreError(f"sentence vectors in {folder} do not match the chunks: {REBUILD}")
+    problem = _bm25_problem(bm25, n)
+    if problem:
+        raise StoreError(f"index in {folder} is corrupt ({problem}): {REBUILD}")
     for faiss_index in (vectors, sentences):
         _tune(faiss_index)
     return Index(folder, manifest, chunks, vectors, bm25, sentences, sentence_table)
+
+
+def _own_file(folder: Path, name: str) -> bool:
+    return bool(GENERATION_FILE.fullmatch(name))
+
+
+def check_index_folder(folder: Path) -> None:
+    """Refuse a folder the index would share with other files: a build deletes only what it wrote, but must not
+    settle in a folder of someone's documents, nor in a path that is a file."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise StoreError(f"the index folder {folder} is a file: choose a folder for the index (it is created if missing)")
+    if not folder.is_dir() or (folder / MANIFEST).exists():
+        return
+    foreign = sorted(p.name for p in folder.iterdir() if not p.name.startswith(".") and not _own_file(folder, p.name))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise StoreError(f"{folder} holds other files ({shown}) and no index: choose an empty or new folder for the "
+                         "index; nothing was changed")
+
+
+def clean_leftovers(folder: Path, manifest: Manifest | None) -> None:
+    """Under the writer's lock: remove what a killed writer left -- temporary manifests and a half-written generation."""
+    for tmp in folder.glob(f".{MANIFEST}.tmp-*"):
+        tmp.unlink(missing_ok=True)
+    if manifest is not None:
+        _remove_files(folder, _names(manifest.generation + 1))
+
+
+def _names(number: int) -> dict[str, str]:
+    return {"vectors": f"vectors.{number}.faiss", "chunks": f"chunks.{number}.jsonl", "bm25": f"bm25.{number}",
+            "sentences": f"sentences.{number}.faiss", "sentence_table": f"sentences.{number}.npy"}
+
+
+def _remove_files(folder: Path, names: dict[str, str]) -> None:
+    """Delete generation files by their exact names (never by a pattern over the folder)."""
+    for name in names.values():
+        if not GENERATION_FILE.fullmatch(name):
+            continue
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def acquire_lock(folder: Path, wait: float) -> Any:
@@ -354,12 +535,42 @@ def _write_bm25(folder: Path, name: str, chunks: list[Chunk]) -> None:
 
 
 def write_generation(folder: Path, gen: Generation, previous: Manifest | None) -> Manifest:
-    """Write every file of a new generation, fsync it, then switch the manifest to it: the atomic step."""
+    """Write every file of a new generation, fsync it, then switch the manifest to it: the atomic step.
+
+    A failure before the switch (full disk, read-only folder) removes the half-written files and raises a
+    StoreError; the previous generation stays live. After the switch, the generation before the previous one
+    is deleted by its recorded names: nothing else in the folder is ever touched.
+    """
+    recorded, unreadable = _recorded(folder) if previous is None else (previous.generation, {})
+    number = recorded + 1
+    live = _names(number)
+    try:
+        index = _write_files(folder, gen, live)
+        manifest = Manifest(
+            model=gen.model, dim=int(gen.vectors.shape[1]), backend=gen.backend, chunking=gen.chunking.to_dict(),
+            files=gen.files, skipped=gen.skipped, live=live, chunk_count=len(gen.chunks), generation=number,
+            index_type="hnsw" if hasattr(index, "hnsw") else "ivf" if hasattr(index, "nprobe") else "flat",
+            bm25=dict(BM25_PARAMS), sentence_count=int(len(gen.sentence_table)),
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            retired=dict(previous.live) if previous else {}, checksums=checksums(folder, live))
+        write_manifest(folder, manifest)  # the switch: readers see the new generation from here on
+    except (OSError, RuntimeError) as exc:  # faiss reports a failed write as RuntimeError
+        _remove_files(folder, live)
+        for tmp in folder.glob(f".{MANIFEST}.tmp-{os.getpid()}"):
+            tmp.unlink(missing_ok=True)
+        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[-1][:160]
+        raise StoreError(f"could not write the index in {folder} ({reason}): free disk space or make the folder "
+                         "writable, then index again; the previous index was left as it was") from None
+    if previous is not None:
+        _remove_files(folder, previous.retired)  # the one before the previous (a reader may still open the previous)
+    # What a manifest this release could not load had recorded as its own (never the files just written).
+    _remove_files(folder, {k: v for k, v in unreadable.items() if v not in live.values()})
+    return manifest
+
+
+def _write_files(folder: Path, gen: Generation, live: dict[str, str]) -> Any:
     import faiss
 
-    number = (previous.generation + 1) if previous else _next_free_generation(folder)
-    live = {"vectors": f"vectors.{number}.faiss", "chunks": f"chunks.{number}.jsonl", "bm25": f"bm25.{number}",
-            "sentences": f"sentences.{number}.faiss", "sentence_table": f"sentences.{number}.npy"}
     index = make_faiss(gen.vectors, gen.index_type)
     for name, built in (("vectors", index), ("sentences", make_faiss(gen.sentence_vectors, gen.index_type))):
         faiss.write_index(built, str(folder / live[name]))
@@ -374,26 +585,24 @@ def write_generation(folder: Path, gen: Generation, previous: Manifest | None) -
         fh.flush()
         os.fsync(fh.fileno())
     _write_bm25(folder, live["bm25"], gen.chunks)
-    manifest = Manifest(
-        model=gen.model, dim=int(gen.vectors.shape[1]), backend=gen.backend, chunking=gen.chunking.to_dict(),
-        files=gen.files, skipped=gen.skipped, live=live, chunk_count=len(gen.chunks), generation=number,
-        index_type="hnsw" if hasattr(index, "hnsw") else "ivf" if hasattr(index, "nprobe") else "flat",
-        bm25=dict(BM25_PARAMS), sentence_count=int(len(gen.sentence_table)),
-        built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    write_manifest(folder, manifest)  # the switch: readers see the new generation from here on
-    _remove_old_generations(folder, keep={number, number - 1})
-    return manifest
+    return index
 
 
-def _next_free_generation(folder: Path) -> int:
-    gens = [int(p.name.split(".")[1]) for p in folder.glob("*.*") if p.name.split(".")[1:2] and p.name.split(".")[1].isdigit()]
-    return max(gens, default=0) + 1
-
-
-def _remove_old_generations(folder: Path, keep: Iterable[int]) -> None:
-    """Keep the live generation and the one before it (a reader may still be opening it)."""
-    keep = set(keep)
-    for path in folder.iterdir():
-        parts = path.name.split(".")
-        if len(parts) >= 2 and parts[0] in {"vectors", "chunks", "bm25", "sentences"} and parts[1].isdigit() and int(parts[1]) not in keep:
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+def _recorded(folder: Path) -> tuple[int, dict[str, str]]:
+    """What a manifest this release cannot load still records: its generation (so a rebuild does not reuse its
+    names) and its generation files (deleted once the rebuild is live)."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return 0, {}
+    if not isinstance(data, dict):
+        return 0, {}
+    number = data.get("generation", 0)
+    names = {}
+    for group in ("live", "retired"):
+        entries = data.get(group)
+        if isinstance(entries, dict):
+            names.update({f"{group}.{k}": v for k, v in entries.items() if isinstance(v, str)})
+    numbers = [int(v.split(".")[1]) for v in names.values() if GENERATION_FILE.fullmatch(v)]
+    number = number if _is_int(number) and number < 10**8 else 0
+    return max([number, *numbers]), names

@@ -16,8 +16,8 @@ import numpy as np
 from .chunking import Chunk, ChunkConfig, approx_tokens, chunk_release
 from .corpus import check_size, corpus_files, file_sha256, minhash_signature, parse_bytes
 from .embedding import Encoder
-from .errors import CorpusError, StoreError
-from .index import Fit, Index, Manifest, read_manifest, write_manifest
+from .errors import CorpusError
+from .index import Fit, Index, Manifest, write_manifest
 
 __all__ = ["BuildJob", "BuildPlan", "BuildReport", "files_match", "nothing_changed", "make_plan", "is_unchanged",
            "duplicate_groups"]
@@ -70,7 +70,10 @@ def _scan(corpus: Path, previous: dict[str, Any]) -> list[_FileState]:
     """Stat every file; reuse the recorded hash when size and mtime are unchanged (fast re-index)."""
     states = []
     for path in corpus_files(corpus):
-        st = path.stat()
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # deleted since the listing: it is simply not part of the corpus any more
+            continue
         source = path.relative_to(corpus).as_posix()
         state = _FileState(source, path, st.st_size, st.st_mtime_ns)
         old = previous.get(source)
@@ -91,7 +94,10 @@ def files_match(corpus: Path, recorded: dict[str, Any]) -> bool:
         return False
     for s in states:
         if s.sha256 is None:
-            if file_sha256(s.path.read_bytes()) != recorded[s.source]["sha256"]:
+            try:
+                if file_sha256(s.path.read_bytes()) != recorded[s.source]["sha256"]:
+                    return False
+            except FileNotFoundError:
                 return False
             recorded[s.source]["mtime_ns"] = s.mtime_ns
     return True
@@ -126,15 +132,12 @@ class BuildPlan:
     report: BuildReport
 
 
-def nothing_changed(job: BuildJob) -> Manifest | None:
-    """The manifest, if the corpus and every setting match it exactly: then there is nothing to load or write.
+def nothing_changed(job: BuildJob, manifest: Manifest) -> Manifest | None:
+    """The manifest, if the corpus and every setting match it exactly: then there is nothing to embed or write.
 
-    Re-indexing an unchanged archive costs a stat per file (see :func:`files_match`).
+    ``manifest`` is that of an index that loaded and verified. Comparing the corpus costs a stat
+    per file (see :func:`files_match`).
     """
-    try:
-        manifest = read_manifest(job.folder)
-    except StoreError:
-        return None
     if (manifest.compatible_with(job.model, job.backend, job.cfg, job.index_type) < Fit.ALL
             or not all((job.folder / name).exists() for name in manifest.live.values())):
         return None
@@ -165,9 +168,12 @@ def _read_changed(job: BuildJob, encoder: Encoder, old: Index | None, previous: 
         except CorpusError as exc:
             errors.append(str(exc))
             continue
-        if state.sha256 is None:
-            data = state.path.read_bytes()
-            state.sha256 = file_sha256(data)
+        try:
+            if state.sha256 is None:
+                data = state.path.read_bytes()
+                state.sha256 = file_sha256(data)
+        except FileNotFoundError:  # deleted while indexing: left out, like a file removed before the run
+            continue
         prev = previous.get(state.source)
         unchanged = bool(prev and prev["sha256"] == state.sha256)
         if unchanged and state.source in old_chunks:
@@ -176,7 +182,10 @@ def _read_changed(job: BuildJob, encoder: Encoder, old: Index | None, previous: 
             if not unchanged:  # (an unchanged copy that was a duplicate before is simply read again)
                 (report.files_changed if prev else report.files_new).append(state.source)
             try:
-                data = data if data is not None else state.path.read_bytes()
+                try:
+                    data = data if data is not None else state.path.read_bytes()
+                except FileNotFoundError:
+                    continue
                 release = parse_bytes(data, state.source, state.path.suffix, state.sha256)
                 chunks = chunk_release(release, job.cfg, encoder.count_tokens if len(data) < 2_000_000 else approx_tokens)
                 signature = minhash_signature(release)

@@ -8,15 +8,16 @@ building to :mod:`qa.build`, ranking to :mod:`qa.retrieval`, answering to
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 from typing import Sequence
 
-from .answer import Answer, Coverage, compose_answer, filter_miss, parse_day, validate_question
+from .answer import Answer, Coverage, compose_answer, filter_miss, validate_query
 from .build import BuildReport, IndexStatus, build_index, index_status
 from .config import DEFAULT_CORPUS, DEFAULT_INDEX, AbstainPolicy, FusionConfig, Settings
 from .embedding import Encoder, make_encoder
-from .errors import QueryError, StoreError
+from .errors import StoreError
 from .index import Index, load_index, manifest_stamp
 from .retrieval import Retriever
 from .upload import UploadResult, add_files
@@ -70,13 +71,19 @@ class QA:
                 f"{self.encoder.backend}: rebuild with `python -m qa index --backend {self.encoder.backend} --rebuild` "
                 "or ask with the backend it was built with (vectors of different backends are never mixed)")
         if self._retriever is None and self.auto_build and status != IndexStatus.FRESH:
-            build_index(self.corpus, self.folder, self.encoder)
+            try:
+                build_index(self.corpus, self.folder, self.encoder, log=_log)
+            except StoreError as exc:  # cannot write (read-only folder, full disk, locked): answer from what is there
+                if status == IndexStatus.MISSING:
+                    raise
+                _log(f"warning: could not update the index ({exc}); answering from the existing index")
         try:
             return load_index(self.folder)
-        except StoreError:
+        except StoreError as exc:
             if not (self.auto_build and self.corpus.is_dir()):
                 raise
-            build_index(self.corpus, self.folder, self.encoder, rebuild=True)  # corrupt: rebuild from the corpus
+            _log(f"the index cannot be used ({exc}); rebuilding it from {self.corpus}")
+            build_index(self.corpus, self.folder, self.encoder, rebuild=True, log=_log)  # corrupt: rebuild
             return load_index(self.folder)
 
     def update(self, **kwargs: object) -> BuildReport:
@@ -107,17 +114,25 @@ class QA:
 
         ``policy`` overrides the session's abstention policy for this question (calibration uses it).
         """
-        question, k = validate_question(question, k)
-        since, until = parse_day(since, "since"), parse_day(until, "until", end=True)
-        if since and until and since > until:
-            raise QueryError(f"--since {since} is after --until {until}: swap them")
-        history = [h for h in (history or []) if isinstance(h, str) and h.strip()][-10:]
+        q = validate_query(question, k, history, since, until, source)
         retriever = self.retriever
-        allowed = retriever.filter_mask(since, until, (source or "").strip() or None)
-        result = retriever.search(question, k, history, method=method, allowed=allowed)
+        allowed = retriever.filter_mask(q.since, q.until, q.source)
+        result = retriever.search(q.question, q.k, q.history, method=method, allowed=allowed)
         if allowed is not None and not result.hits:
-            return filter_miss(question, result, {"since": since, "until": until, "source": source})
-        return compose_answer(question, result, retriever.index, policy or self.abstain, self._coverage)
+            return filter_miss(q.question, result, {"since": q.since, "until": q.until, "source": q.source})
+        return compose_answer(q.question, result, retriever.index, policy or self.abstain, self._coverage)
+
+    def release_paragraphs(self, source: str) -> list[str]:
+        """A release's text as it was indexed (never reread from disk: the file may have changed or become a link)."""
+        paragraphs: dict[int, list[str]] = {}
+        for chunk in self.ensure_index().chunks:
+            if chunk.source == source:
+                paragraphs.setdefault(chunk.paragraph, []).append(chunk.text)
+        return [" ".join(parts) for _, parts in sorted(paragraphs.items())]
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 _DEFAULT: dict[tuple[str, str, str | None], QA] = {}

@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .answer import Answer, Passage
-from .corpus import read_release
-from .errors import CorpusError
 from .session import QA
 
 __all__ = ["escape", "Filters", "Reply", "new_reply_id", "reply_id_of", "check_question", "citation_text",
@@ -186,11 +184,8 @@ def _marked(text: str, start: int | None, end: int | None) -> str:
 
 
 def release_paragraphs(session: QA, source: str) -> list[str]:
-    """The release's paragraphs as cleaned for indexing (from the index if the file is gone)."""
-    try:
-        return list(read_release(session.corpus / source, session.corpus).paragraphs)
-    except (CorpusError, OSError):
-        return [c.text for c in session.ensure_index().chunks if c.source == source]
+    """The release as it was indexed, never the file as it is now (it may have changed, or become a link)."""
+    return session.release_paragraphs(source)
 
 
 def render_release(paragraphs: Sequence[str], passage: Passage | None = None, mark: bool = True) -> str:
@@ -324,6 +319,8 @@ class FeedbackLog:
         self._lock = threading.Lock()
 
     def record(self, record: dict[str, Any], vote: str, reply_id: str | None = None) -> dict[str, Any]:
+        if vote not in ("up", "down", "none"):  # a forged like event cannot write its own words into the log
+            raise ValueError(f"vote must be 'up', 'down' or 'none', got {vote!r}")
         entry = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "reply_id": reply_id,
