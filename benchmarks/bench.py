@@ -19,7 +19,6 @@ and BM25 depends on sizes, not on the values. Sizes larger than the corpus are c
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -35,14 +34,14 @@ import numpy as np
 
 from qa import QA, CorpusError, build_index, load_index
 from qa.chunking import approx_tokens
+from qa.config import child_environment, offline_model_environment
 from qa.corpus import corpus_files, read_release
-from qa.embedding import make_encoder, resolve_model
+from qa.embedding import hash_vectors, make_encoder, resolve_model
 from qa.evaluation import percentiles as latency_percentiles
 from qa.index import make_faiss
 
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+offline_model_environment()
 
 QUESTIONS = [
     "What did the senator say about the farm bill?", "How much funding will the project receive?",
@@ -65,12 +64,7 @@ class SyntheticEncoder:
         return approx_tokens(text)
 
     def encode(self, texts, progress=False):  # type: ignore[no-untyped-def]
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for i, t in enumerate(texts):
-            seed = int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
-            v = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
-            out[i] = v / np.linalg.norm(v)
-        return out
+        return hash_vectors(texts, self.dim)
 
 
 def percentiles(ms: list[float]) -> tuple[float, float]:
@@ -220,7 +214,7 @@ def bench_cold_start(work: Path, report: dict) -> None:
     print("\n### Cold start: process start to first answer (seeds index already built)\n")
     print("| what | seconds |")
     print("|---|---:|")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = child_environment(PYTHONPATH=str(ROOT), TRANSFORMERS_VERBOSITY="error")
     path = resolve_model(None)[1]
     bare = [sys.executable, "-c", f"from sentence_transformers import SentenceTransformer; SentenceTransformer({path!r}).encode(['x'])"]
     _first_answer_s(bare, env)  # warm the OS file cache, as for the others

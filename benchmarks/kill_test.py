@@ -14,7 +14,6 @@ its consistency checks and answer a question; at the end one uninterrupted
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
 import signal
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 
 from qa import QA, IndexStatus, index_status, load_index
+from qa.config import child_environment
 from qa.corpus import read_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +41,7 @@ def make_corpus(folder: Path, n: int, rng: random.Random, first: int = 0) -> Non
 
 def qa_index(corpus: Path, index: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "qa", "index", "--corpus", str(corpus), "--index", str(index)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_environment(PYTHONPATH=str(ROOT)))
 
 
 def main() -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import socket
 import subprocess
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.config import child_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 MAX_REQUESTS = 20_000
 
@@ -36,7 +37,7 @@ def start_app() -> tuple[str, subprocess.Popen]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     tmp = Path(tempfile.mkdtemp(prefix="qa-load-"))
-    env = {**os.environ, "QA_INDEX": str(tmp / "index"), "QA_DATA": str(tmp / "data"), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = child_environment(QA_INDEX=str(tmp / "index"), QA_DATA=str(tmp / "data"), GRADIO_ANALYTICS_ENABLED="False")
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"

@@ -15,7 +15,8 @@ from typing import Mapping, Sequence
 from .errors import QAError, QueryError
 
 __all__ = ["ChunkConfig", "FusionConfig", "AbstainPolicy", "Settings", "BACKENDS", "FUSION_METHODS", "INDEX_TYPES",
-           "DEFAULT_CORPUS", "DEFAULT_INDEX", "DEFAULT_CACHE", "DEFAULT_MODEL", "ROOT", "offline_model_environment", "parse_auth"]
+           "DEFAULT_CORPUS", "DEFAULT_INDEX", "DEFAULT_CACHE", "DEFAULT_MODEL", "ROOT", "offline_model_environment", "parse_auth",
+           "child_environment"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT / "seeds"
@@ -172,3 +173,8 @@ def offline_model_environment() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def child_environment(**extra: str) -> dict[str, str]:
+    """The environment for a child process (a benchmark's app or CLI run), with ``extra`` on top."""
+    return {**os.environ, **extra}

@@ -22,7 +22,7 @@ from .errors import QAError
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["BACKENDS", "DEFAULT_MODEL", "Encoder", "TorchEncoder", "OnnxEncoder", "make_encoder", "resolve_model",
+__all__ = ["BACKENDS", "DEFAULT_MODEL", "hash_vectors", "Encoder", "TorchEncoder", "OnnxEncoder", "make_encoder", "resolve_model",
            "export_onnx"]
 
 
@@ -359,3 +359,16 @@ def _verification_texts(texts: Sequence[str] | None, count: int = ONNX_VERIFY_TE
                 break
         size += 7
     return out[:count]
+
+
+def hash_vectors(texts: Sequence[str], dim: int) -> np.ndarray:
+    """Deterministic unit vectors seeded by each text's hash: stand-ins for real embeddings where only the
+    index's bookkeeping is measured (scale benchmarks, unit tests of build logic), never for answer quality."""
+    import hashlib
+
+    out = np.empty((len(texts), dim), dtype=np.float32)
+    for i, text in enumerate(texts):
+        seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+        v = np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
+        out[i] = v / np.linalg.norm(v)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -69,17 +70,10 @@ class FakeEncoder:
         return approx_tokens(text)
 
     def encode(self, texts, progress: bool = False):  # type: ignore[no-untyped-def]
-        import hashlib
-
-        import numpy as np
+        from qa.embedding import hash_vectors
 
         self.encoded.extend(texts)
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
-            v = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
-            out[i] = v / np.linalg.norm(v)
-        return out
+        return hash_vectors(texts, self.dim)
 
     def encode_query(self, text: str):  # type: ignore[no-untyped-def]
         return self.encode([text])[0]
@@ -104,3 +98,46 @@ def small_corpus(tmp_path) -> Path:
     for f in sorted(SEEDS.iterdir()):
         shutil.copy(f, folder / f.name)
     return folder
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(root: Path, corpus: Path, data: Path):
+    """Start app.py over ``corpus`` as a user would (a subprocess on a free loopback port); yields its URL."""
+    import subprocess
+    import time
+    import urllib.request
+
+    env = {**os.environ, "QA_CORPUS": str(corpus), "QA_INDEX": str(root / "index"), "QA_DATA": str(data),
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    log_path = root / "app.log"
+    url = f"http://127.0.0.1:{free_port()}/"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "app.py", "--port", url.rsplit(":", 1)[1].strip("/")], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"app exited: {log_path.read_text()[-2000:]}")
+            try:
+                if urllib.request.urlopen(url, timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail(f"app did not start: {log_path.read_text()[-2000:]}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

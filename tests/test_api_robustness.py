@@ -7,27 +7,16 @@ server log.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, SEEDS
+from conftest import SEEDS, running_app
 
 QUESTION = "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -38,29 +27,8 @@ def api(tmp_path_factory):
     corpus = root / "corpus"
     corpus.mkdir()
     shutil.copy(SEEDS / "003_739443eadc7a4b5c.txt", corpus)
-    port = _free_port()
-    env = {**os.environ, "QA_CORPUS": str(corpus), "QA_INDEX": str(root / "index"), "QA_DATA": str(root / "data"),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    log_path = root / "app.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"app exited: {log_path.read_text()[-2000:]}")
-        try:
-            if urllib.request.urlopen(url, timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(1)
-    else:
-        proc.kill()
-        pytest.fail(f"app did not start: {log_path.read_text()[-2000:]}")
-    yield {"client": Client(url, verbose=False), "log": log_path, "url": url, "data": root / "data"}
-    proc.terminate()
-    proc.wait(timeout=20)
+    with running_app(root, corpus, root / "data") as url:
+        yield {"client": Client(url, verbose=False), "log": root / "app.log", "url": url, "data": root / "data"}
 
 
 def _error(api, *args) -> str:

@@ -12,16 +12,12 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SEEDS
+from conftest import ROOT, SEEDS, running_app
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "test-artifacts"
@@ -64,38 +60,13 @@ CONTRAST_JS = """(el) => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("app")
     corpus, data = root / "corpus", root / "data"
     shutil.copytree(SEEDS, corpus)
-    port = _free_port()
-    env = {**os.environ, "QA_CORPUS": str(corpus), "QA_INDEX": str(root / "index"), "QA_DATA": str(data),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    log = open(root / "app.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"app exited: {(root / 'app.log').read_text()[-2000:]}")
-        try:
-            if urllib.request.urlopen(url, timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(1)
-    else:
-        proc.kill()
-        pytest.fail(f"app did not start: {(root / 'app.log').read_text()[-2000:]}")
-    yield {"url": url, "corpus": corpus, "data": data, "root": root}
-    proc.terminate()
-    proc.wait(timeout=20)
+    with running_app(root, corpus, data) as url:
+        yield {"url": url, "corpus": corpus, "data": data, "root": root}
 
 
 @pytest.fixture(scope="module")
