@@ -104,6 +104,11 @@ def _error(exc: QAError | str) -> str:
     return f"<div class='qa-error'>{escape(library.plain_error(exc))}</div>"
 
 
+def _encodable(text: Any) -> str:
+    """Text that can be sent back to the browser: invalid Unicode (a lone surrogate) replaced, non-text dropped."""
+    return text.encode("utf-8", "replace").decode("utf-8") if isinstance(text, str) else ""
+
+
 class ChatHandlers:
     """The Ask tab's event handlers: each asks the library and hands the result to a `qa.ui` renderer."""
 
@@ -130,15 +135,16 @@ class ChatHandlers:
                 since: str = "", until: str = "", source: str = ""):
         """Ask, append the short reply, show its sources; a question that cannot be asked stays in the box."""
         chat, records = list(chat or []), dict(records or {})
+        shown = _encodable(message)  # what goes back into the box must survive JSON: a lone surrogate becomes "?"
         problem = check_question(message)
         if problem:
-            return message, gr.skip(), records, f"<div class='qa-error'>{escape(problem)}</div>", gr.skip()
+            return shown, gr.skip(), records, f"<div class='qa-error'>{escape(problem)}</div>", gr.skip()
         history = [_text(m.get("content")) for m in chat if m.get("role") == "user"]
         filters = self.filters_of(since, until, source)
         try:
             answer = self.session.ask(message, int(k), history, since=filters.since, until=filters.until, source=filters.source)
         except QAError as exc:
-            return message, gr.skip(), records, _error(exc), gr.skip()
+            return shown, gr.skip(), records, _error(exc), gr.skip()
         reply = Reply(new_reply_id(), answer, history, filters)
         records[reply.id] = reply
         chat += [{"role": "user", "content": message}, {"role": "assistant", "content": render_reply(reply)}]

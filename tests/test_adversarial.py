@@ -487,3 +487,18 @@ def test_forged_like_values_never_reach_the_log(tmp_path):
     assert not log.path.exists()
 
 
+
+
+def test_chat_box_with_a_lone_surrogate_gets_a_message_and_an_encodable_box(seed_qa, tmp_path):
+    """Issue 16 finding 7 in the chat's own handler: the question goes back into the box, so it must be valid UTF-8."""
+    import json
+
+    import app
+    from qa.ui import FeedbackLog
+
+    handlers = app.ChatHandlers(seed_qa, FeedbackLog(tmp_path))
+    box, _, records, error, _ = handlers.respond("Who co-chaired the meeting\ud800?", [], 5, {})
+    box.encode("utf-8")  # raises if a surrogate survived
+    json.dumps(box, ensure_ascii=False).encode("utf-8")
+    assert records == {} and "qa-error" in error and "not valid Unicode" in error, error
+    assert "\ud800" not in box and box.startswith("Who co-chaired the meeting")
