@@ -137,8 +137,10 @@ def _lexical(x: np.ndarray) -> np.ndarray:
 
 
 def _convex(s: Signals, f: FusionConfig) -> np.ndarray:
+    """Weighted sum of the normalised signals, divided by the weights' total so a passage scores in [0, 1]."""
+    total = (f.paragraph + f.sentence + f.bm25 + f.release) or 1.0
     return (f.paragraph * minmax(s.dense) + f.sentence * minmax(s.sentence) + f.bm25 * _lexical(s.bm25)
-            + f.release * _lexical(s.release))
+            + f.release * _lexical(s.release)) / total
 
 
 def _rrf(s: Signals, f: FusionConfig) -> np.ndarray:
