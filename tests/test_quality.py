@@ -35,8 +35,11 @@ def test_release_score_enters_fusion_with_its_weight(seed_qa):
     with_release = Retriever(index, encoder, FusionConfig()).search(question, k=len(index))
     without = Retriever(index, encoder, FusionConfig(release=0.0)).search(question, k=len(index))
     assert index.chunks[with_release.hits[0].row].source == MND and "Germany" in index.chunks[with_release.hits[0].row].text
-    score = {h.row: h.score for h in without.hits}
-    gained = {h.row: h.score - score[h.row] for h in with_release.hits}
+    def total(f: FusionConfig) -> float:  # fused scores are divided by the weights' total
+        return f.paragraph + f.sentence + f.bm25 + f.release
+
+    score = {h.row: h.score * total(FusionConfig(release=0.0)) for h in without.hits}
+    gained = {h.row: h.score * total(FusionConfig()) - score[h.row] for h in with_release.hits}
     mnd = [r for r in gained if index.chunks[r].source == MND]
     mofa = [r for r in gained if index.chunks[r].source == MOFA]
     assert min(gained[r] for r in mnd) > max(gained[r] for r in mofa)  # the matching release's passages all gain more
