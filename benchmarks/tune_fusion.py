@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import QA, ChunkConfig, Settings, build_index, load_index
-from qa.evaluation import load_squad
+from qa.eval_data import load_squad
 from qa.retrieval import Retriever
 from tuning import minmax as mm, replay, save_best  # benchmarks/tuning.py, beside this script
 

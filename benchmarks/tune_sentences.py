@@ -19,7 +19,7 @@ import numpy as np
 from qa import Settings, load_index
 from qa.chunking import ChunkConfig, bm25_tokenize, embed_text, sentence_spans
 from qa.embedding import TorchEncoder
-from qa.evaluation import load_squad
+from qa.eval_data import load_squad
 from tuning import minmax as mm, replay, save_best, score  # benchmarks/tuning.py, beside this script
 
 

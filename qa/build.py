@@ -21,8 +21,9 @@ from .chunking import ChunkConfig, Sentences, sentence_table
 from .corpus import SUPPORTED_SUFFIXES, corpus_files, links_outside, unsupported_files
 from .embedding import Encoder, make_encoder, resolve_model
 from .errors import CorpusError, StoreError
-from .index import (MANIFEST, Fit, Generation, Index, acquire_lock, check_index_folder, clean_leftovers, load_index,
-                    read_manifest, reconstruct, write_generation, write_manifest)
+from .index import (Generation, Index, acquire_lock, check_index_folder, clean_leftovers, load_index, reconstruct,
+                    write_generation)
+from .manifest import MANIFEST, Fit, read_manifest, write_manifest
 from .plan import (BuildJob, BuildPlan, BuildReport, Log, duplicate_groups, files_match, is_unchanged, make_plan,
                    nothing_changed)
 

@@ -12,21 +12,19 @@ Layout of an index folder (all plain files, no pickles)::
 Every update writes a new generation beside the old one, fsyncs it, and then
 atomically replaces ``manifest.json``: a reader sees the old index or the new
 one, never half of each. One writer at a time, enforced by a file lock.
-This module never loads a model or reads a release: building is :mod:`qa.build`.
+This module never loads a model or reads a release: building is :mod:`qa.build`. The manifest itself
+(schema, checksums, compatibility) is :mod:`qa.manifest`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-import re
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
-from enum import IntEnum
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,150 +32,14 @@ import numpy as np
 
 from .chunking import Chunk, ChunkConfig, bm25_tokenize, embed_text
 from .errors import StoreError
+from .manifest import (BM25_PARAMS, GENERATION_FILE, MANIFEST, REBUILD, Manifest, check_files, checksums, fsync_path,
+                       read_manifest, recorded_generation, write_manifest)
 
-__all__ = ["FORMAT_VERSION", "MANIFEST", "BM25_PARAMS", "Fit", "Manifest", "Index", "Generation", "load_index",
-           "read_manifest", "write_manifest", "write_generation", "manifest_stamp", "acquire_lock", "make_faiss",
-           "reconstruct", "check_index_folder", "clean_leftovers", "GENERATION_FILE"]
+__all__ = ["Index", "Generation", "load_index", "write_generation", "acquire_lock", "make_faiss", "reconstruct",
+           "check_index_folder", "clean_leftovers"]
 
-FORMAT_VERSION = 3
-MANIFEST = "manifest.json"
-BM25_PARAMS = {"k1": 0.9, "b": 0.4}  # chosen on SQuAD with benchmarks/tune_sentences.py (README "Retrieval quality")
 FLAT_MAX = 50_000  # vectors per FAISS index (chunks, sentences) searched exactly; IVF above (README "Speed and scale")
 IVF_PROBE_SHARE = 1 / 16  # share of IVF lists searched: recall@10 >= 0.97 on the benchmark (README "Scale")
-REBUILD = "rebuild with `python -m qa index --rebuild`"
-
-
-class Fit(IntEnum):
-    """How much of an existing index a build with other settings can keep (ordered: more is better)."""
-
-    NONE = 0  # another model: nothing
-    OTHER_BACKEND = 1  # same model and chunking, vectors from another encoder backend: nothing (never mixed)
-    VECTORS = 2  # same model and backend, other chunking: vectors of unchanged text
-    CHUNKS = 3  # same chunking too, other BM25 parameters or FAISS type: chunks and vectors
-    ALL = 4  # everything matches
-
-
-@dataclass
-class Manifest:
-    """``manifest.json``: what was built, how, from which files, and which generation's files are live."""
-
-    model: str
-    dim: int
-    backend: str
-    chunking: dict[str, Any]
-    files: dict[str, dict[str, Any]]  # source -> sha256, size, mtime_ns, doc_id, chunks, minhash, date[, duplicate_of]
-    live: dict[str, str]  # vectors, chunks, bm25, sentences, sentence_table -> file name
-    chunk_count: int
-    generation: int = 0
-    index_type: str = "flat"
-    bm25: dict[str, float] | None = None
-    sentence_count: int = 0
-    built_at: str = ""
-    skipped: dict[str, dict[str, Any]] = field(default_factory=dict)  # unreadable files left out with --skip-bad
-    retired: dict[str, str] = field(default_factory=dict)  # the previous generation's files, deleted by the next write
-    checksums: dict[str, list[Any]] = field(default_factory=dict)  # file -> [size, sha256] of every generation file
-    format_version: int = FORMAT_VERSION
-
-    @classmethod
-    def from_json(cls, data: Any, path: Path) -> "Manifest":
-        """Checked against the schema (types, not only keys): a hand-edited or damaged manifest is a StoreError."""
-        if not isinstance(data, dict):
-            raise StoreError(f"{path} is not a JSON object: {REBUILD}")
-        if data.get("format_version") != FORMAT_VERSION:
-            raise StoreError(f"{path} has format version {data.get('format_version')!r}, this release reads "
-                             f"{FORMAT_VERSION}: {REBUILD}")
-        problem = _schema_problem(data)
-        if problem:
-            raise StoreError(f"{path} is not a manifest this release reads ({problem}): {REBUILD}")
-        model = data["model"]
-        known = {f.name for f in fields(cls)} - {"model", "dim", "backend"}
-        return cls(model=model["name"], dim=model["dim"], backend=model.get("backend", "torch"),
-                   **{k: v for k, v in data.items() if k in known})
-
-    def to_json(self) -> dict[str, Any]:
-        return {"format_version": self.format_version, "generation": self.generation,
-                "model": {"name": self.model, "dim": self.dim, "backend": self.backend}, "chunking": self.chunking,
-                "index_type": self.index_type, "bm25": self.bm25, "sentence_count": self.sentence_count,
-                "chunk_count": self.chunk_count, "built_at": self.built_at, "files": self.files,
-                "skipped": self.skipped, "live": self.live, "retired": self.retired, "checksums": self.checksums}
-
-    def compatible_with(self, model: str, backend: str, chunking: ChunkConfig, index_type: str = "auto") -> Fit:
-        """The one comparison of this index with the settings of a build or a session."""
-        if self.model != model:
-            return Fit.NONE
-        if self.backend != backend:
-            return Fit.OTHER_BACKEND if self.chunking == chunking.to_dict() else Fit.NONE
-        if self.chunking != chunking.to_dict():
-            return Fit.VECTORS
-        if self.bm25 != BM25_PARAMS or index_type not in ("auto", self.index_type):
-            return Fit.CHUNKS
-        return Fit.ALL
-
-    def chunk_config(self) -> ChunkConfig:
-        return ChunkConfig(**self.chunking)
-
-
-# A generation file's name: nothing else in the folder is ever read or deleted as part of the index.
-GENERATION_FILE = re.compile(r"(?:vectors|sentences)\.\d{1,9}\.faiss|chunks\.\d{1,9}\.jsonl|sentences\.\d{1,9}\.npy|bm25\.\d{1,9}")
-LIVE_KEYS = ("vectors", "chunks", "bm25", "sentences", "sentence_table")
-
-
-def _is_int(value: Any, low: int = 0) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= low
-
-
-def _schema_problem(data: dict[str, Any]) -> str | None:
-    """The first way ``data`` differs from the manifest schema, or None. Types, ranges and file names are checked."""
-    model = data.get("model")
-    if not (isinstance(model, dict) and isinstance(model.get("name"), str) and _is_int(model.get("dim"), 1)
-            and isinstance(model.get("backend", "torch"), str)):
-        return "model must be {name: text, dim: positive whole number, backend: text}"
-    chunking = data.get("chunking")
-    defaults = ChunkConfig().to_dict()
-    if not (isinstance(chunking, dict) and set(chunking) == set(defaults)
-            and all(type(chunking[k]) is type(v) for k, v in defaults.items())):
-        return f"chunking must have exactly {sorted(defaults)} with the types of the defaults"
-    live = data.get("live")
-    if not (isinstance(live, dict) and set(live) == set(LIVE_KEYS)
-            and all(isinstance(v, str) and GENERATION_FILE.fullmatch(v) for v in live.values())):
-        return f"live must name the generation files {list(LIVE_KEYS)}"
-    if "chunk_count" not in data:
-        return "chunk_count is missing"
-    for name in ("chunk_count", "generation", "sentence_count"):
-        if not _is_int(data.get(name, 0)):
-            return f"{name} must be a whole number >= 0"
-    if data.get("index_type", "flat") not in ("flat", "ivf", "hnsw"):
-        return "index_type must be flat, ivf or hnsw"
-    bm25 = data.get("bm25")
-    if bm25 is not None and not (isinstance(bm25, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                               for v in bm25.values())):
-        return "bm25 must map parameter names to numbers"
-    if not isinstance(data.get("built_at", ""), str):
-        return "built_at must be text"
-    files = data.get("files")
-    if not isinstance(files, dict):
-        return "files must map file names to records"
-    for group in ("files", "skipped"):
-        records = data.get(group, {})
-        if not isinstance(records, dict):
-            return f"{group} must map file names to records"
-        for source, record in records.items():
-            if not (isinstance(record, dict) and isinstance(record.get("sha256"), str) and _is_int(record.get("size"))
-                    and _is_int(record.get("mtime_ns"))):
-                return f"{group}[{source!r}] must have sha256 (text), size and mtime_ns (whole numbers)"
-            if group == "files" and not (_is_int(record.get("chunks")) and isinstance(record.get("minhash"), str)
-                                         and isinstance(record.get("doc_id"), (str, type(None)))
-                                         and isinstance(record.get("date"), (str, type(None)))
-                                         and isinstance(record.get("duplicate_of", ""), str)):
-                return f"files[{source!r}] must have chunks (whole number), minhash (text), doc_id and date (text or null)"
-    retired = data.get("retired", {})
-    if not (isinstance(retired, dict) and all(isinstance(v, str) and GENERATION_FILE.fullmatch(v) for v in retired.values())):
-        return "retired must name generation files"
-    checksums = data.get("checksums", {})
-    if not (isinstance(checksums, dict) and all(
-            isinstance(v, list) and len(v) == 2 and _is_int(v[0]) and isinstance(v[1], str) for v in checksums.values())):
-        return "checksums must map file names to [size, sha256]"
-    return None
 
 
 @dataclass
@@ -227,24 +89,6 @@ class Index:
 # ---------------------------------------------------------------------- files
 
 
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_path(path.parent)
-
-
 def _chunk_to_row(chunk: Chunk) -> dict[str, Any]:
     row = asdict(chunk)
     del row["embed_text"]
@@ -257,64 +101,6 @@ def _row_to_chunk(row: dict[str, Any], cfg: ChunkConfig) -> Chunk:
     row.pop("key", None)
     row["also_in"] = tuple(row.get("also_in") or ())
     return Chunk(**row, embed_text=embed_text(row["title"], row["text"], cfg))
-
-
-def read_manifest(folder: Path) -> Manifest:
-    path = Path(folder) / MANIFEST
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StoreError(f"no index in {folder}: run `python -m qa index --index {folder}`") from None
-    except NotADirectoryError:
-        raise StoreError(f"the index folder {folder} is a file: choose a folder for the index") from None
-    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd numbers or nesting
-        raise StoreError(f"{path} is not valid JSON ({str(exc)[:120]}): {REBUILD}") from None
-    except OSError as exc:
-        raise StoreError(f"cannot read {path} ({exc.strerror}): check the folder's permissions") from None
-    return Manifest.from_json(data, path)
-
-
-def write_manifest(folder: Path, manifest: Manifest) -> None:
-    _write_atomic(folder / MANIFEST, json.dumps(manifest.to_json(), indent=1, ensure_ascii=False).encode())
-
-
-def manifest_stamp(folder: Path) -> tuple[int, int] | None:
-    """(mtime, size) of the manifest: changes whenever a writer switches in a new generation."""
-    try:
-        st = (Path(folder) / MANIFEST).stat()
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size
-
-
-def _generation_files(folder: Path, live: dict[str, str]) -> list[str]:
-    """Every file of a generation, relative to the folder (the BM25 folder's files one by one)."""
-    names = [live[k] for k in LIVE_KEYS if k != "bm25"]
-    bm25_dir = folder / live["bm25"]
-    names += sorted(f"{live['bm25']}/{f.name}" for f in bm25_dir.iterdir()) if bm25_dir.is_dir() else []
-    return names
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def checksums(folder: Path, live: dict[str, str]) -> dict[str, list[Any]]:
-    return {name: [(folder / name).stat().st_size, _sha256(folder / name)] for name in _generation_files(folder, live)}
-
-
-def _check_files(folder: Path, manifest: Manifest, verify: bool) -> None:
-    """Sizes of every generation file (a stat each); with ``verify`` their SHA-256 too (flipped bytes)."""
-    for name, (size, digest) in manifest.checksums.items():
-        path = folder / name
-        actual = path.stat().st_size  # FileNotFoundError: a writer may have switched generations; the caller retries
-        if actual != size or (verify and _sha256(path) != digest):
-            what = f"it is {actual} bytes, the manifest says {size}" if actual != size else "its checksum differs"
-            raise StoreError(f"index in {folder} is corrupt ({name}: {what}): {REBUILD}")
 
 
 def _read_files(folder: Path, manifest: Manifest) -> tuple[Any, list[Chunk], Any, Any, np.ndarray]:
@@ -366,7 +152,7 @@ def load_index(folder: Path, verify: bool = False) -> Index:
     for attempt in range(3):  # a writer may switch generations between reading the manifest and the files
         manifest = read_manifest(folder)
         try:
-            _check_files(folder, manifest, verify)
+            check_files(folder, manifest, verify)
             vectors, chunks, bm25, sentences, sentence_table = _read_files(folder, manifest)
             break
         except FileNotFoundError:
@@ -531,7 +317,7 @@ def _write_bm25(folder: Path, name: str, chunks: list[Chunk]) -> None:
     shutil.rmtree(bm25_dir, ignore_errors=True)
     bm25.save(str(bm25_dir), show_progress=False)
     for f in bm25_dir.iterdir():
-        _fsync_path(f)
+        fsync_path(f)
 
 
 def write_generation(folder: Path, gen: Generation, previous: Manifest | None) -> Manifest:
@@ -541,7 +327,7 @@ def write_generation(folder: Path, gen: Generation, previous: Manifest | None) -
     StoreError; the previous generation stays live. After the switch, the generation before the previous one
     is deleted by its recorded names: nothing else in the folder is ever touched.
     """
-    recorded, unreadable = _recorded(folder) if previous is None else (previous.generation, {})
+    recorded, unreadable = recorded_generation(folder) if previous is None else (previous.generation, {})
     number = recorded + 1
     live = _names(number)
     try:
@@ -574,7 +360,7 @@ def _write_files(folder: Path, gen: Generation, live: dict[str, str]) -> Any:
     index = make_faiss(gen.vectors, gen.index_type)
     for name, built in (("vectors", index), ("sentences", make_faiss(gen.sentence_vectors, gen.index_type))):
         faiss.write_index(built, str(folder / live[name]))
-        _fsync_path(folder / live[name])
+        fsync_path(folder / live[name])
     with open(folder / live["sentence_table"], "wb") as fh:
         np.save(fh, gen.sentence_table, allow_pickle=False)
         fh.flush()
@@ -587,22 +373,3 @@ def _write_files(folder: Path, gen: Generation, live: dict[str, str]) -> Any:
     _write_bm25(folder, live["bm25"], gen.chunks)
     return index
 
-
-def _recorded(folder: Path) -> tuple[int, dict[str, str]]:
-    """What a manifest this release cannot load still records: its generation (so a rebuild does not reuse its
-    names) and its generation files (deleted once the rebuild is live)."""
-    try:
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return 0, {}
-    if not isinstance(data, dict):
-        return 0, {}
-    number = data.get("generation", 0)
-    names = {}
-    for group in ("live", "retired"):
-        entries = data.get(group)
-        if isinstance(entries, dict):
-            names.update({f"{group}.{k}": v for k, v in entries.items() if isinstance(v, str)})
-    numbers = [int(v.split(".")[1]) for v in names.values() if GENERATION_FILE.fullmatch(v)]
-    number = number if _is_int(number) and number < 10**8 else 0
-    return max([number, *numbers]), names

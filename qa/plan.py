@@ -17,7 +17,8 @@ from .chunking import Chunk, ChunkConfig, approx_tokens, chunk_release
 from .corpus import check_size, corpus_files, file_sha256, minhash_signature, parse_bytes
 from .embedding import Encoder
 from .errors import CorpusError
-from .index import Fit, Index, Manifest, write_manifest
+from .index import Index
+from .manifest import Fit, Manifest, write_manifest
 
 __all__ = ["BuildJob", "BuildPlan", "BuildReport", "files_match", "nothing_changed", "make_plan", "is_unchanged",
            "duplicate_groups"]

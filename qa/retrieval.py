@@ -26,7 +26,8 @@ import numpy as np
 from .config import FusionConfig, check_method
 from .embedding import Encoder
 from .chunking import bm25_tokenize
-from .index import BM25_PARAMS, Index
+from .index import Index
+from .manifest import BM25_PARAMS
 
 __all__ = ["FusionConfig", "Hit", "ReleaseBM25", "Retriever", "SearchResult", "Fusion", "FUSIONS", "resolve_followup", "content_words",
            "stop_word", "carry_weight", "minmax"]

@@ -18,7 +18,8 @@ from .build import BuildReport, IndexStatus, build_index, index_status
 from .config import DEFAULT_CORPUS, DEFAULT_INDEX, AbstainPolicy, FusionConfig, Settings
 from .embedding import Encoder, make_encoder
 from .errors import StoreError
-from .index import Index, load_index, manifest_stamp
+from .index import Index, load_index
+from .manifest import manifest_stamp
 from .retrieval import Retriever
 from .upload import UploadResult, add_files
 

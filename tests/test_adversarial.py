@@ -20,7 +20,7 @@ from qa import QA, build_index, load_index
 from qa.answer import Answer, parse_day, validate_query
 from qa.config import Settings
 from qa.errors import QAError, QueryError, StoreError
-from qa.index import Manifest, read_manifest
+from qa.manifest import Manifest, read_manifest
 from qa.ui import FeedbackLog, release_paragraphs
 
 ANSWERING = "003_739443eadc7a4b5c.txt"  # one real release holding the answer: every build here stays a few seconds

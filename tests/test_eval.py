@@ -9,7 +9,8 @@ import pytest
 
 from conftest import ROOT, run_cli
 from qa.config import AbstainPolicy
-from qa.evaluation import EvalQuery, RetrievalEvaluator, calibrate, load_gold, metrics_at
+from qa.eval_data import EvalQuery, load_gold
+from qa.evaluation import RetrievalEvaluator, calibrate, metrics_at
 
 
 def test_metrics_match_hand_computation():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from qa import ChunkConfig, FusionConfig, IndexStatus, QueryError, build_index, index_status, load_index
-from qa.index import Fit, read_manifest
+from qa.manifest import Fit, read_manifest
 from qa.retrieval import FUSIONS, Retriever
 
 
