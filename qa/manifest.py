@@ -97,7 +97,9 @@ class Manifest:
         return Fit.ALL
 
     def chunk_config(self) -> ChunkConfig:
-        return ChunkConfig(**self.chunking)
+        """The chunking this index was built with; settings an older release did not record take today's defaults."""
+        known = ChunkConfig().to_dict()
+        return ChunkConfig(**{k: v for k, v in self.chunking.items() if k in known})
 
 
 # A generation file's name: nothing else in the folder is ever read or deleted as part of the index.
@@ -117,9 +119,11 @@ def _schema_problem(data: dict[str, Any]) -> str | None:
         return "model must be {name: text, dim: positive whole number, backend: text}"
     chunking = data.get("chunking")
     defaults = ChunkConfig().to_dict()
-    if not (isinstance(chunking, dict) and set(chunking) == set(defaults)
-            and all(type(chunking[k]) is type(v) for k, v in defaults.items())):
-        return f"chunking must have exactly {sorted(defaults)} with the types of the defaults"
+    # Keys of another release's chunking are allowed (an older index re-chunks and keeps its vectors); known keys
+    # must have the types of the defaults.
+    if not (isinstance(chunking, dict) and "version" in chunking
+            and all(type(chunking[k]) is type(v) for k, v in defaults.items() if k in chunking)):
+        return f"chunking must be an object with a version and the settings {sorted(defaults)} typed as the defaults"
     live = data.get("live")
     if not (isinstance(live, dict) and set(live) == set(LIVE_KEYS)
             and all(isinstance(v, str) and GENERATION_FILE.fullmatch(v) for v in live.values())):

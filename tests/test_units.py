@@ -79,3 +79,21 @@ def test_each_fusion_method_runs_only_its_retrievers(small_corpus, tmp_path, fak
         if method == "dense":
             assert all(h.bm25_rank is None for h in result.hits)
             assert [h.score for h in result.hits] == [h.dense_score for h in result.hits]
+
+
+def test_index_of_an_older_release_rechunks_and_keeps_its_vectors(small_corpus, tmp_path, fake_encoder):
+    """An upgrade must not re-embed a corpus: a manifest whose chunking lacks settings added since still loads,
+    and the next build re-chunks with the vectors of unchanged text reused."""
+    import json
+
+    index = tmp_path / "index"
+    build_index(small_corpus, index, fake_encoder)
+    manifest = json.loads((index / "manifest.json").read_text())
+    for added in ("window_overlap", "title_in_embedding"):  # as an index written before these settings existed
+        manifest["chunking"].pop(added, None)
+    manifest["chunking"]["version"] = 1
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    assert len(load_index(index)) == manifest["chunk_count"]
+    before = len(fake_encoder.encoded)
+    report = build_index(small_corpus, index, fake_encoder)
+    assert report.written and len(fake_encoder.encoded) == before, "nothing should be embedded again"
