@@ -24,7 +24,7 @@ from qa.upload import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
 from qa.config import BACKENDS
 from qa.corpus import SUPPORTED_SUFFIXES
 from qa.ui import (CSS, EMPTY_PANEL, HEAD, LIBRARY_HEADERS, FeedbackLog, Filters, Reply, answer_record, check_question,
-                   escape, example_questions, library_rows, new_reply_id, release_paragraphs, render_library_release,
+                   escape, example_questions, library_rows, new_reply_id, render_library_release,
                    render_panel, render_reply, render_uploads, reply_id_of)
 
 PRIVATE = {"api_visibility": "private"}
@@ -116,7 +116,7 @@ class ChatHandlers:
         self.session, self.feedback = session, feedback
 
     def paragraphs(self, source: str) -> list[str]:
-        return release_paragraphs(self.session, source)
+        return self.session.release_paragraphs(source)
 
     @staticmethod
     def chat_update(chat: list[dict[str, Any]], records: dict[str, Reply]) -> Any:
@@ -211,7 +211,7 @@ class LibraryHandlers:
         if row is None or row >= len(sources):
             return gr.skip(), gr.skip(), gr.skip()
         info = next(r for r in library.releases(self.session) if r.source == sources[row])
-        paragraphs = release_paragraphs(self.session, info.source)
+        paragraphs = self.session.release_paragraphs(info.source)
         return render_library_release(info, paragraphs), info.source, gr.Button(interactive=True, value="Remove this release")
 
     def on_remove(self, selected: str, query: str):

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .answer import Answer, Passage
-from .session import QA
 
 __all__ = ["escape", "Filters", "Reply", "new_reply_id", "reply_id_of", "check_question", "citation_text",
            "render_reply", "render_panel", "render_release", "render_uploads", "render_library_release",
@@ -181,11 +180,6 @@ def _marked(text: str, start: int | None, end: int | None) -> str:
     if start is None or end is None:
         return escape(text)
     return f"{escape(text[:start])}<mark class='qa-mark'>{escape(text[start:end])}</mark>{escape(text[end:])}"
-
-
-def release_paragraphs(session: QA, source: str) -> list[str]:
-    """The release as it was indexed, never the file as it is now (it may have changed, or become a link)."""
-    return session.release_paragraphs(source)
 
 
 def render_release(paragraphs: Sequence[str], passage: Passage | None = None, mark: bool = True) -> str:

@@ -21,7 +21,7 @@ from qa.answer import Answer, parse_day, validate_query
 from qa.config import Settings
 from qa.errors import QAError, QueryError, StoreError
 from qa.manifest import Manifest, read_manifest
-from qa.ui import FeedbackLog, release_paragraphs
+from qa.ui import FeedbackLog
 
 ANSWERING = "003_739443eadc7a4b5c.txt"  # one real release holding the answer: every build here stays a few seconds
 QUESTION = "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"
@@ -117,7 +117,7 @@ def test_links_out_of_the_corpus_are_skipped_and_release_view_is_what_was_indexe
     indexed_text = " ".join(session.release_paragraphs(cited))
     (corpus / cited).unlink()
     os.symlink(outside, corpus / cited)  # the indexed release replaced by a link to outside
-    shown = release_paragraphs(session, cited)  # what the chat's "whole release" view shows
+    shown = session.release_paragraphs(cited)  # what the chat's "whole release" view shows (app.py calls it)
     assert shown and " ".join(shown) == indexed_text and not any("SECRET" in p for p in shown)
 
 
