@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .chunking import ChunkConfig, Sentences, sentence_table
+from .config import DEFAULT_BACKEND
 from .corpus import SUPPORTED_SUFFIXES, corpus_files, links_outside, unsupported_files
 from .embedding import Encoder, make_encoder, resolve_model
 from .errors import CorpusError, StoreError
@@ -49,7 +50,7 @@ def index_status(corpus: Path, folder: Path, model: str | None = None, cfg: Chun
         manifest = read_manifest(Path(folder))
     except StoreError:
         return IndexStatus.INCOMPATIBLE
-    fit = manifest.compatible_with(resolve_model(model)[0], backend or "torch", cfg)
+    fit = manifest.compatible_with(resolve_model(model)[0], backend or DEFAULT_BACKEND, cfg)
     if fit == Fit.OTHER_BACKEND:
         return IndexStatus.OTHER_BACKEND
     if fit < Fit.CHUNKS:
@@ -134,6 +135,9 @@ def _build_locked(job: BuildJob, encoder: Encoder | None, model: str | None) -> 
         return BuildReport(reused=n, chunks=n, files=job.files, seconds=time.perf_counter() - job.t0)
     encoder = encoder or make_encoder(model, job.backend)
     fit = old.manifest.compatible_with(job.model, job.backend, job.cfg, job.index_type) if old else Fit.NONE
+    if old is not None and old.manifest.backend != job.backend and old.manifest.model == job.model:
+        job.log(f"the index was embedded with {old.manifest.backend}; re-embedding with {job.backend} "
+                "(vectors of different backends are never mixed)")
     plan = make_plan(job, encoder, old, fit)
     if is_unchanged(plan, old, fit) and old is not None:
         plan.report.reused = len(plan.chunks)
@@ -188,7 +192,7 @@ def build_index(
         raise StoreError(f"cannot write the index folder {folder} ({exc.strerror or exc}): make it writable or choose "
                          "another folder for the index; nothing was changed") from None
     job = BuildJob(corpus, folder, cfg, encoder.name if encoder else resolve_model(model)[0],
-               encoder.backend if encoder else (backend or "torch"), rebuild, skip_bad, index_type, progress, log, t0,
+               encoder.backend if encoder else (backend or DEFAULT_BACKEND), rebuild, skip_bad, index_type, progress, log, t0,
                len(files))
     try:
         return _build_locked(job, encoder, model)

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .config import BACKENDS, FUSION_METHODS, FusionConfig, Settings
+from .config import BACKENDS, DEFAULT_BACKEND, FUSION_METHODS, FusionConfig, Settings
 from .errors import QAError
 from .evaluation import METHODS, RetrievalEvaluator, calibrate, load_beir, load_gold, load_listed, load_squad, summary_table
 from .session import QA
@@ -23,7 +23,8 @@ __all__ = ["add_eval_parser", "add_model_args", "chosen", "write_report"]
 def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
     p.add_argument("--backend", choices=BACKENDS, default=None,
-                   help="encoder: sentence-transformers (torch, default) or onnxruntime (onnx, onnx-int8); env QA_BACKEND")
+                   help=f"encoder: onnxruntime (onnx, onnx-int8) or sentence-transformers (torch); default {DEFAULT_BACKEND} "
+                   "or env QA_BACKEND; an index embedded with another backend is re-embedded")
 
 
 def chosen(settings: Settings, args: argparse.Namespace, corpus: Path | None = None, index: Path | None = None) -> Settings:
@@ -93,7 +94,9 @@ def _eval_session(args: argparse.Namespace, settings: Settings, corpus: Path, na
             raise QAError(f"--weights takes three numbers like 0.3,0.4,0.3, got {args.weights!r}") from None
         fusion = FusionConfig(method=args.fusion or fusion.method, paragraph=p, sentence=s, bm25=b)
     cache = settings.cache / "eval"
-    folder = args.index or (corpus.parent / "index" if str(corpus).startswith(str(cache)) else cache / f"{name}-index")
+    backend = args.backend or settings.backend  # one cached index per backend: switching never re-embeds a set
+    folder = args.index or (corpus.parent / f"index-{backend}" if str(corpus).startswith(str(cache))
+                            else cache / f"{name}-{backend}-index")
     return QA.from_settings(chosen(settings, args, corpus, folder), fusion=fusion)
 
 

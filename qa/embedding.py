@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 import numpy as np
 
-from .config import BACKENDS, DEFAULT_CACHE, DEFAULT_CORPUS, DEFAULT_MODEL, ONNX_VERIFY_TEXTS, offline_model_environment
+from .config import (BACKENDS, DEFAULT_BACKEND, DEFAULT_CACHE, DEFAULT_MODEL, ONNX_BATCH, ONNX_VERIFY_TEXTS,
+                     offline_model_environment)
 from .errors import QAError
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["BACKENDS", "DEFAULT_MODEL", "hash_vectors", "Encoder", "TorchEncoder", "OnnxEncoder", "make_encoder", "resolve_model",
-           "export_onnx"]
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "DEFAULT_MODEL", "hash_vectors", "Encoder", "TorchEncoder", "OnnxEncoder",
+           "make_encoder", "resolve_model"]
 
 
 class Encoder(Protocol):
@@ -153,18 +154,18 @@ def _word_pieces(pieces: Sequence[str], vectors: np.ndarray) -> tuple[list[str],
 
 # --------------------------------------------------------------------------- ONNX
 
-MIN_COSINE = 0.99  # an exported model must agree with sentence-transformers at least this well
-
-
-def make_encoder(model: str | None = None, backend: str | None = None, batch_size: int = 32, *,
+def make_encoder(model: str | None = None, backend: str | None = None, batch_size: int | None = None, *,
                  cache: Path = DEFAULT_CACHE, verify_texts: int = ONNX_VERIFY_TEXTS) -> Encoder:
-    """The encoder for a backend name: 'torch' (sentence-transformers), 'onnx' or 'onnx-int8' (onnxruntime)."""
-    backend = backend or "torch"
+    """The encoder for a backend name: 'torch' (sentence-transformers), 'onnx' or 'onnx-int8' (onnxruntime).
+
+    None is :data:`DEFAULT_BACKEND`, the ONNX variant chosen by evaluation (README "Encoder backends").
+    """
+    backend = backend or DEFAULT_BACKEND
     if backend not in BACKENDS:
         raise QAError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
     if backend == "torch":
-        return TorchEncoder(model, batch_size)
-    return OnnxEncoder(model, backend, batch_size, cache=cache, verify_count=verify_texts)
+        return TorchEncoder(model, batch_size or 32)
+    return OnnxEncoder(model, backend, batch_size or ONNX_BATCH, cache=cache, verify_count=verify_texts)
 
 
 def onnx_cache(name: str, cache: Path = DEFAULT_CACHE) -> Path:
@@ -177,7 +178,7 @@ class OnnxEncoder:
     Query-time code needs neither torch nor transformers: tokenizers + onnxruntime only.
     """
 
-    def __init__(self, model: str | None = None, backend: str = "onnx", batch_size: int = 32, *,
+    def __init__(self, model: str | None = None, backend: str = "onnx", batch_size: int = ONNX_BATCH, *,
                  cache: Path = DEFAULT_CACHE, verify_count: int = ONNX_VERIFY_TEXTS) -> None:
         self.name, self._load_from = resolve_model(model)
         self.backend = backend
@@ -197,17 +198,37 @@ class OnnxEncoder:
     def model_file(self) -> Path:
         return self.folder / ("model-int8.onnx" if self.backend == "onnx-int8" else "model.onnx")
 
+    @property
+    def exported(self) -> bool:
+        return self.model_file.exists() and (self.folder / "meta.json").exists()
+
+    def export(self) -> dict[str, Any]:
+        """Export and verify the model now (needs torch; ``make setup`` runs it, else the first index does)."""
+        from .onnx_export import export_onnx
+
+        print(f"exporting {self.name} to ONNX once and checking it against sentence-transformers "
+              f"(cached in {self.folder})…", file=sys.stderr)
+        try:
+            return export_onnx(self._load_from, self.name, self.folder, self._verify_texts, self.verify_count)
+        except QAError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - torch, onnx or onnxruntime missing or failing: one way out
+            raise QAError(f"cannot export {self.name} to ONNX ({type(exc).__name__}: {str(exc)[:200]}): use the torch "
+                          "backend instead (--backend torch, or QA_BACKEND=torch)") from None
+
     def _ensure(self) -> None:
         with self._lock:
             if self._session is not None:
                 return
-            if not self.model_file.exists() or not (self.folder / "meta.json").exists():
-                export_onnx(self._load_from, self.name, self.folder, self._verify_texts, self.verify_count)
+            if not self.exported:
+                self.export()
             import onnxruntime as ort
             from tokenizers import Tokenizer
 
             options = ort.SessionOptions()
             options.intra_op_num_threads = os.cpu_count() or 1
+            # Idle threads sleep instead of spinning: on a busy machine spinning steals the cores doing the work.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             self._session = ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
             meta = json.loads((self.folder / "meta.json").read_text())
@@ -272,93 +293,6 @@ class OnnxEncoder:
     def encode_query(self, text: str) -> np.ndarray:
         self._ensure()
         return self._run([text])[0].astype(np.float32)
-
-
-def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | None = None,
-                count: int = ONNX_VERIFY_TEXTS) -> dict[str, Any]:
-    """Export the model with torch.onnx, quantise it per channel, verify both against sentence-transformers."""
-    import shutil
-    import tempfile
-
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    reference = TorchEncoder(load_from)
-    st = reference.model
-    transformer = st[0].auto_model.eval()
-
-    class _Hidden(torch.nn.Module):
-        def __init__(self, model: Any) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
-
-    tmp = Path(tempfile.mkdtemp(prefix=".onnx-", dir=folder.parent if folder.parent.exists() else None))
-    try:
-        sample = st.tokenizer(["an example", "a longer example sentence"], padding=True, return_tensors="pt")
-        axes = {0: "batch", 1: "tokens"}
-        torch.onnx.export(
-            _Hidden(transformer), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
-            str(tmp / "model.onnx"), input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["last_hidden_state"], opset_version=17, dynamo=False,
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "last_hidden_state": axes},
-        )
-        quantize_dynamic(str(tmp / "model.onnx"), str(tmp / "model-int8.onnx"), per_channel=True, weight_type=QuantType.QInt8)
-        _fuse(tmp / "model.onnx", transformer.config)  # after quantising: the quantiser cannot type fused graphs
-        st.tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
-        meta: dict[str, Any] = {"model": name, "dim": reference.dim, "max_seq_length": reference.max_tokens,
-                                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        (tmp / "meta.json").write_text(json.dumps(meta))
-        probe = _verification_texts(texts, count)
-        expected = reference.encode(probe)
-        for backend in ("onnx", "onnx-int8"):
-            candidate = OnnxEncoder(load_from, backend)
-            candidate.folder = tmp  # the export under test, before it is moved into the cache
-            cosine = float((candidate.encode(probe) * expected).sum(axis=1).mean())
-            meta[f"cosine_{backend}"] = round(cosine, 5)
-            if cosine < MIN_COSINE:
-                raise QAError(f"the {backend} export of {name} agrees with sentence-transformers at cosine {cosine:.3f} "
-                              f"(< {MIN_COSINE}): use --backend torch")
-        meta["verified_on"] = len(probe)
-        (tmp / "meta.json").write_text(json.dumps(meta))
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
-        return meta
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _fuse(path: Path, config: Any) -> None:
-    """Fuse attention, LayerNorm and GELU with onnxruntime's transformer optimizer (kept only if it works)."""
-    try:
-        from onnxruntime.transformers import optimizer
-
-        fused = optimizer.optimize_model(str(path), model_type="bert", num_heads=int(config.num_attention_heads),
-                                         hidden_size=int(config.hidden_size))
-        fused.save_model_to_file(str(path.with_suffix(".fused.onnx")))
-        os.replace(path.with_suffix(".fused.onnx"), path)
-    except Exception:  # noqa: BLE001 - an unfused model is still correct, only slower
-        path.with_suffix(".fused.onnx").unlink(missing_ok=True)
-
-
-def _verification_texts(texts: Sequence[str] | None, count: int = ONNX_VERIFY_TEXTS) -> list[str]:
-    """Up to ``count`` real texts: those given (the corpus), topped up with windows over them or the seed releases."""
-    pool = [t for t in (texts or []) if t.strip()]
-    if len(pool) < 50:
-        pool += [p.read_text(encoding="utf-8", errors="replace") for p in sorted(DEFAULT_CORPUS.glob("*.txt"))]
-    words = " ".join(pool).split()
-    out = list(dict.fromkeys(pool))[:count]
-    size = 12
-    while len(out) < count and words:
-        for start in range(0, len(words), size // 2 + 1):
-            out.append(" ".join(words[start : start + size]))
-            if len(out) >= count:
-                break
-        size += 7
-    return out[:count]
 
 
 def hash_vectors(texts: Sequence[str], dim: int) -> np.ndarray:

@@ -66,10 +66,10 @@ class QA:
 
     def _load(self) -> Index:
         status = index_status(self.corpus, self.folder, self.encoder.name, backend=self.encoder.backend)
-        if status == IndexStatus.OTHER_BACKEND:
+        if status == IndexStatus.OTHER_BACKEND and not (self.auto_build and self._retriever is None):
             raise StoreError(
                 f"the index in {self.folder} holds vectors from another encoder backend; this session uses "
-                f"{self.encoder.backend}: rebuild with `python -m qa index --backend {self.encoder.backend} --rebuild` "
+                f"{self.encoder.backend}: re-embed it with `python -m qa index --backend {self.encoder.backend}` "
                 "or ask with the backend it was built with (vectors of different backends are never mixed)")
         if self._retriever is None and self.auto_build and status != IndexStatus.FRESH:
             try:
