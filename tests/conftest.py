@@ -60,7 +60,10 @@ class FakeEncoder:
     """Unit vectors from a hash of the text: deterministic and instant. Only for unit tests of build, staleness and
     fusion logic, where what matters is which texts get embedded and how scores combine, not what they mean."""
 
-    def __init__(self, name: str = "fake-model", backend: str = "torch", dim: int = 32) -> None:
+    def __init__(self, name: str = "fake-model", backend: str | None = None, dim: int = 32) -> None:
+        from qa.config import DEFAULT_BACKEND
+
+        backend = backend or DEFAULT_BACKEND  # stands in for the default encoder
         self.name, self.backend, self.dim, self.max_tokens = name, backend, dim, 256
         self.encoded: list[str] = []  # every text ever embedded, in order
 

@@ -1,17 +1,22 @@
-"""Encoder backends agree; vectors of different backends are never mixed; the FAISS type follows corpus size."""
+"""Encoder backends agree; ONNX is the default and queries never import torch; an index of another backend is
+re-embedded, never mixed; the FAISS type follows corpus size."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from conftest import ONNX_VERIFY, SEEDS
+from conftest import ONNX_VERIFY, ROOT, SEEDS, run_cli
 from qa import QA
 from qa.chunking import chunk_release
 from qa.corpus import read_corpus
+from qa.config import DEFAULT_BACKEND, Settings
 from qa.embedding import OnnxEncoder, make_encoder
 from qa.errors import StoreError, QAError
 from qa import IndexStatus, build_index, index_status
@@ -35,22 +40,61 @@ def test_onnx_backends_agree_with_sentence_transformers(encoder, seed_texts, bac
     assert onnx.count_tokens(long_text) == encoder.count_tokens(long_text) > 1000
 
 
-def test_index_refuses_another_backend_until_rebuilt(tmp_path, encoder):
+def test_default_backend_is_onnx():
+    assert DEFAULT_BACKEND in ("onnx", "onnx-int8")  # the ONNX variant that keeps every eval figure near torch
+    assert Settings().backend == Settings.from_env({}).backend == DEFAULT_BACKEND
+    encoder = make_encoder()
+    assert isinstance(encoder, OnnxEncoder) and encoder.backend == DEFAULT_BACKEND
+    assert Settings.from_env({"QA_BACKEND": "torch"}).backend == "torch"  # torch stays selectable
+
+
+def test_index_of_another_backend_is_reembedded_with_a_message(tmp_path, encoder):
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
     index = tmp_path / "index"
     build_index(corpus, index, encoder)
-    assert index_status(corpus, index, backend="onnx-int8") == IndexStatus.OTHER_BACKEND
+    assert index_status(corpus, index) == IndexStatus.OTHER_BACKEND  # the default backend is not torch
+    out = run_cli("index", "--corpus", str(corpus), "--index", str(index), "--json")
+    assert out.returncode == 0, out.stderr
+    assert f"the index was embedded with torch; re-embedding with {DEFAULT_BACKEND}" in out.stderr
+    assert json.loads(out.stdout)["embedded"] == 19
+    assert json.loads((index / "manifest.json").read_text())["model"]["backend"] == DEFAULT_BACKEND
+    assert index_status(corpus, index) == IndexStatus.FRESH
+
+    build_index(corpus, index, encoder)  # back to torch: re-embedded, never mixed
     onnx = make_encoder(backend="onnx-int8", verify_texts=ONNX_VERIFY)
-    session = QA(corpus, index, encoder=onnx)
-    with pytest.raises(StoreError, match="another encoder backend.*--backend onnx-int8 --rebuild"):
-        session.ask("Which country became the 18th UNC Member State?")
-    report = build_index(corpus, index, onnx, rebuild=True)
-    assert report.embedded == 19
-    assert json.loads((index / "manifest.json").read_text())["model"]["backend"] == "onnx-int8"
-    answer = QA(corpus, index, encoder=onnx).ask("Which country became the 18th UNC Member State?")
+    with pytest.raises(StoreError, match="another encoder backend.*`python -m qa index --backend onnx-int8`"):
+        QA(corpus, index, encoder=onnx, auto_build=False).ask("Which country became the 18th UNC Member State?")
+    answer = QA(corpus, index, encoder=onnx).ask("Which country became the 18th UNC Member State?")  # builds first
     assert "Germany" in answer.passages[0].text
-    assert build_index(corpus, index, encoder).embedded == 19  # back to torch: re-embedded, not mixed
+    assert json.loads((index / "manifest.json").read_text())["model"]["backend"] == "onnx-int8"
+
+
+QUERY_PROBE = """
+import json, sys
+from qa.cli import main
+from qa import QA
+code = main(["ask", "Which country became the 18th UNC Member State?", "--corpus", sys.argv[1], "--index", sys.argv[2]])
+answer = QA(sys.argv[1], sys.argv[2]).ask("Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?")
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transformers", "sentence_transformers"))
+print(json.dumps({"code": code, "title": answer.passages[0].title, "heavy": heavy}))
+"""
+
+
+def test_a_query_process_never_imports_torch(tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    index = tmp_path / "index"
+    build_index(corpus, index, make_encoder(verify_texts=ONNX_VERIFY))  # the default backend, as `make run` builds it
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("QA_BACKEND", None)
+    out = subprocess.run([sys.executable, "-c", QUERY_PROBE, str(corpus), str(index)], capture_output=True, text=True,
+                         timeout=180, env=env)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "Germany" in out.stdout and result["code"] == 0
+    assert result["title"] == "ROK-UNCMS Defense Ministerial Meeting Statement Released"
+    assert result["heavy"] == []
 
 
 def test_unknown_backend_is_a_clear_error():

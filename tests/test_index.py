@@ -32,13 +32,13 @@ def test_incremental_add_edit_delete_unchanged(corpus, tmp_path, encoder):
     index = tmp_path / "index"
     first = build_index(corpus, index, encoder)
     assert (first.embedded, first.reused, first.chunks) == (19, 0, 19)
-    assert index_status(corpus, index) == IndexStatus.FRESH
+    assert index_status(corpus, index, backend=encoder.backend) == IndexStatus.FRESH
 
     again = build_index(corpus, index, encoder)
     assert (again.embedded, again.reused, again.written) == (0, 19, False)
 
     (corpus / "new.txt").write_text(EXTRA, encoding="utf-8")
-    assert index_status(corpus, index) == IndexStatus.STALE
+    assert index_status(corpus, index, backend=encoder.backend) == IndexStatus.STALE
     added = build_index(corpus, index, encoder)
     assert (added.embedded, added.reused, added.chunks) == (2, 19, 21)
     assert added.files_new == ["new.txt"]
@@ -82,10 +82,10 @@ def test_other_model_in_manifest_triggers_rebuild(corpus, tmp_path, encoder):
     manifest = json.loads((index / "manifest.json").read_text())
     manifest["model"]["name"] = "some-other-model"
     (index / "manifest.json").write_text(json.dumps(manifest))
-    assert index_status(corpus, index) == IndexStatus.INCOMPATIBLE
+    assert index_status(corpus, index, backend=encoder.backend) == IndexStatus.INCOMPATIBLE
     report = build_index(corpus, index, encoder)
     assert report.embedded == 19  # vectors of another model are never reused
-    assert index_status(corpus, index) == IndexStatus.FRESH
+    assert index_status(corpus, index, backend=encoder.backend) == IndexStatus.FRESH
 
 
 def test_corrupt_index_is_detected(corpus, tmp_path, encoder):

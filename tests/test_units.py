@@ -38,7 +38,7 @@ def test_status_follows_corpus_and_settings(small_corpus, tmp_path, fake_encoder
     assert index_status(small_corpus, index, fake_encoder.name) == IndexStatus.MISSING
     build_index(small_corpus, index, fake_encoder)
     assert index_status(small_corpus, index, fake_encoder.name) == IndexStatus.FRESH == "fresh"
-    assert index_status(small_corpus, index, fake_encoder.name, backend="onnx") == IndexStatus.OTHER_BACKEND
+    assert index_status(small_corpus, index, fake_encoder.name, backend="torch") == IndexStatus.OTHER_BACKEND
     assert index_status(small_corpus, index, fake_encoder.name, ChunkConfig(min_words=3)) == IndexStatus.INCOMPATIBLE
     assert index_status(small_corpus, index, "another-model") == IndexStatus.INCOMPATIBLE
     sorted(small_corpus.iterdir())[-1].unlink()
@@ -49,11 +49,12 @@ def test_manifest_compatibility_levels(small_corpus, tmp_path, fake_encoder):
     build_index(small_corpus, tmp_path / "index", fake_encoder)
     manifest = read_manifest(tmp_path / "index")
     cfg = ChunkConfig()
-    assert manifest.compatible_with("fake-model", "torch", cfg) == Fit.ALL
-    assert manifest.compatible_with("fake-model", "torch", cfg, index_type="hnsw") == Fit.CHUNKS
-    assert manifest.compatible_with("fake-model", "torch", ChunkConfig(min_words=3)) == Fit.VECTORS
-    assert manifest.compatible_with("fake-model", "onnx", cfg) == Fit.OTHER_BACKEND
-    assert manifest.compatible_with("other", "torch", cfg) == Fit.NONE
+    mine = fake_encoder.backend
+    assert manifest.compatible_with("fake-model", mine, cfg) == Fit.ALL
+    assert manifest.compatible_with("fake-model", mine, cfg, index_type="hnsw") == Fit.CHUNKS
+    assert manifest.compatible_with("fake-model", mine, ChunkConfig(min_words=3)) == Fit.VECTORS
+    assert manifest.compatible_with("fake-model", "torch", cfg) == Fit.OTHER_BACKEND
+    assert manifest.compatible_with("other", mine, cfg) == Fit.NONE
 
 
 def test_unknown_fusion_method_is_rejected_with_the_valid_ones(small_corpus, tmp_path, fake_encoder):
