@@ -26,8 +26,10 @@ MIN_COSINE = 0.99  # an exported model must agree with sentence-transformers at 
 def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | None = None,
                 count: int = ONNX_VERIFY_TEXTS) -> dict[str, Any]:
     """Export the model with torch.onnx, quantise it per channel, verify both against sentence-transformers."""
+    import logging
     import shutil
     import tempfile
+    import warnings
 
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -45,15 +47,19 @@ def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | 
             return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
 
     tmp = Path(tempfile.mkdtemp(prefix=".onnx-", dir=folder.parent if folder.parent.exists() else None))
+    level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)  # the quantiser's advice to pre-process is for image models
     try:
         sample = st.tokenizer(["an example", "a longer example sentence"], padding=True, return_tensors="pt")
         axes = {0: "batch", 1: "tokens"}
-        torch.onnx.export(
-            _Hidden(transformer), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
-            str(tmp / "model.onnx"), input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["last_hidden_state"], opset_version=17, dynamo=False,
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "last_hidden_state": axes},
-        )
+        with warnings.catch_warnings():  # tracer notes on code paths that never vary for this model
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _Hidden(transformer), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
+                str(tmp / "model.onnx"), input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "last_hidden_state": axes},
+            )
         quantize_dynamic(str(tmp / "model.onnx"), str(tmp / "model-int8.onnx"), per_channel=True, weight_type=QuantType.QInt8)
         _fuse(tmp / "model.onnx", transformer.config)  # after quantising: the quantiser cannot type fused graphs
         st.tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
@@ -77,6 +83,7 @@ def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | 
         os.replace(tmp, folder)
         return meta
     finally:
+        logging.getLogger().setLevel(level)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -117,3 +117,16 @@ def test_faiss_type_follows_corpus_size(monkeypatch):
     for index in (ivf, hnsw):
         _, found = index.search(vectors[:10], 1)
         assert (found[:, 0] == np.arange(10)).mean() >= 0.9
+
+
+def test_a_failed_export_says_to_use_torch(tmp_path, monkeypatch):
+    import qa.onnx_export
+
+    def broken(*args, **kwargs):  # an export that fails the way a missing operator does
+        raise RuntimeError("Exporting the operator 'aten::scaled_dot_product_attention' to ONNX opset 17 is not supported")
+
+    monkeypatch.setattr(qa.onnx_export, "export_onnx", broken)
+    encoder = make_encoder(cache=tmp_path)  # an empty cache: the export has to happen now
+    with pytest.raises(QAError, match=r"cannot export all-MiniLM-L6-v2 to ONNX \(RuntimeError: Exporting.*use the torch "
+                                      r"backend instead \(--backend torch, or QA_BACKEND=torch\)"):
+        encoder.encode_query("Which country became the 18th UNC Member State?")
