@@ -66,18 +66,7 @@ def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | 
         meta: dict[str, Any] = {"model": name, "dim": reference.dim, "max_seq_length": reference.max_tokens,
                                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         (tmp / "meta.json").write_text(json.dumps(meta))
-        probe = _verification_texts(texts, count)
-        expected = reference.encode(probe)
-        for backend in ("onnx", "onnx-int8"):
-            candidate = OnnxEncoder(load_from, backend)
-            candidate.folder = tmp  # the export under test, before it is moved into the cache
-            cosine = float((candidate.encode(probe) * expected).sum(axis=1).mean())
-            meta[f"cosine_{backend}"] = round(cosine, 5)
-            if cosine < MIN_COSINE:
-                raise QAError(f"the {backend} export of {name} agrees with sentence-transformers at cosine {cosine:.3f} "
-                              f"(< {MIN_COSINE}): use the torch backend (--backend torch, or QA_BACKEND=torch)")
-        meta["verified_on"] = len(probe)
-        (tmp / "meta.json").write_text(json.dumps(meta))
+        _verify(reference, load_from, tmp, _verification_texts(texts, count), meta)
         folder.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)
@@ -85,6 +74,21 @@ def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | 
     finally:
         logging.getLogger().setLevel(level)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _verify(reference: TorchEncoder, load_from: str, tmp: Path, probe: list[str], meta: dict[str, Any]) -> None:
+    """Both exports in ``tmp`` against sentence-transformers on ``probe``; the cosines go into meta.json."""
+    expected = reference.encode(probe)
+    for backend in ("onnx", "onnx-int8"):
+        candidate = OnnxEncoder(load_from, backend)
+        candidate.folder = tmp  # the export under test, before it is moved into the cache
+        cosine = float((candidate.encode(probe) * expected).sum(axis=1).mean())
+        meta[f"cosine_{backend}"] = round(cosine, 5)
+        if cosine < MIN_COSINE:
+            raise QAError(f"the {backend} export of {meta['model']} agrees with sentence-transformers at cosine "
+                          f"{cosine:.3f} (< {MIN_COSINE}): use the torch backend (--backend torch, or QA_BACKEND=torch)")
+    meta["verified_on"] = len(probe)
+    (tmp / "meta.json").write_text(json.dumps(meta))
 
 
 def _fuse(path: Path, config: Any) -> None:
