@@ -361,7 +361,9 @@ def _args(settings: Settings, argv: list[str] | None = None) -> argparse.Namespa
     p.add_argument("--corpus", type=Path, default=settings.corpus)
     p.add_argument("--index", type=Path, default=settings.index)
     p.add_argument("--model", default=settings.model)
-    p.add_argument("--backend", default=settings.backend, choices=BACKENDS)
+    p.add_argument("--backend", default=settings.backend, choices=BACKENDS,
+                   help=f"encoder (default {settings.backend}, from QA_BACKEND or the library's default); "
+                        "an index embedded with another backend is re-embedded at start")
     return p.parse_args(argv)
 
 
