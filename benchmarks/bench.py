@@ -26,6 +26,7 @@ import json
 import random
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -173,7 +174,7 @@ def bench_build(corpus: Path, index: Path, enc: Encoder, rep: Report) -> None:
         index.mkdir(parents=True, exist_ok=True)
         record_path.write_text(json.dumps({"runs": runs + [run]}, indent=1))
         print(f"\ninterrupted after {run['seconds']:.0f} s: run the same command again to resume", file=sys.stderr)
-        raise
+        raise SystemExit(130) from None
     runs.append(run)
     record_path.write_text(json.dumps({"runs": runs}, indent=1))
     working = [r for r in runs if r.get("interrupted") or r.get("embedded")]
@@ -355,7 +356,7 @@ def bench_senate(corpus: Path, index: Path, enc: Encoder, qa_path: Path, peers: 
         abstained = f"{m['abstained']:.0f} / {m['unanswerable']:.0f}" if "unanswerable" in m else "-"
         refused = f"{m['refused']:.0f} / {m['answerable']:.0f}" if "answerable" in m else "-"
         rows.append([METHODS[method], f"{m.get('hit@1', 0):.3f}", f"{m.get('mrr@10', 0):.3f}", f"{m.get('hit@10', 0):.3f}",
-                     abstained, refused, f"{m['p50_ms']:.0f}"])
+                     abstained, refused, f"{m['p50_ms']:.1f}"])
     rep.data["senate"] = {"questions": len(queries), "left_out": len(missing), "chunks": evaluator.run.chunks,
                           "methods": evaluator.run.methods}
     rep.table(["method", "hit@1", "MRR@10", "hit@10", "abstained (unanswerable)", "refused (answerable)", "p50 ms"], rows)
@@ -439,6 +440,10 @@ def write(rep: Report, out: Path) -> None:
         plt.close(fig)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, required=True, help="folder of releases: every file is indexed")
@@ -455,6 +460,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "eval" / "results" / "bench")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the build like Ctrl-C: recorded, resumable
     settings = Settings.from_env()
     backend = args.backend or settings.backend
     enc = make_encoder(settings.model, backend, cache=settings.cache, verify_texts=settings.onnx_verify_texts)
