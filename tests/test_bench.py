@@ -29,7 +29,7 @@ def test_bench_whole_corpus_tiny(tmp_path):
 
     index, out = tmp_path / "index", tmp_path / "out"
     proc = run_bench("--index", str(index), "--out", str(out), "--senate-qa", str(SENATE / "senate_dev_qa.jsonl"),
-                     "--small", "15", "--repeat", "3", "--cold-runs", "1", "--raw-sample", "16")
+                     "--small", "8", "--repeat", "3", "--cold-runs", "1", "--raw-sample", "16")
     assert proc.returncode == 0, proc.stderr[-3000:]
     for heading in ("### Build", "### Build vs raw", "### Query latency", "### Cold start", "### senate_dev_qa", "### ANN",
                     "### Targets"):
