@@ -47,7 +47,8 @@ from qa.evaluation import METHODS, RetrievalEvaluator, percentiles
 from qa.index import make_faiss, reconstruct
 
 ROOT = Path(__file__).resolve().parent.parent
-RECORD = "bench-build.json"  # this benchmark's log of build runs, kept in the index folder (not part of the index)
+RECORD = ".bench-build.json"  # suffix of this benchmark's log of build runs, beside the index folder (the library
+# refuses to build into a folder holding anything but an index)
 offline_model_environment()
 
 QUESTIONS = [
@@ -118,7 +119,7 @@ def folder_bytes(folder: Path) -> dict[str, int]:
     parts: dict[str, int] = {}
     for path in folder.rglob("*"):
         top = path.relative_to(folder).parts[0]
-        if not path.is_file() or top.startswith(("peer-dense-", RECORD, ".")):
+        if not path.is_file() or top.startswith(("peer-dense-", ".")):
             continue
         part = top.split(".")[0] if top != "manifest.json" else "manifest"
         if top.startswith("sentences.") and top.endswith(".npy"):
@@ -156,13 +157,24 @@ def limited_corpus(corpus: Path, n: int, must: list[str], cache: Path) -> Path:
 # ------------------------------------------------------------------ 1-2. build and raw encode
 
 
+def full_build(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs of the last build from nothing: the last one that finished embedding everything (none reused), with
+    the interrupted runs just before it that it resumed. Later incremental updates and unchanged re-indexes are not it."""
+    for end in range(len(runs) - 1, -1, -1):
+        resumed = end > 0 and runs[end - 1].get("interrupted")
+        if runs[end].get("embedded") and (not runs[end].get("reused") or resumed):
+            start = end
+            while start > 0 and runs[start - 1].get("interrupted"):
+                start -= 1
+            return runs[start : end + 1]
+    return []
+
+
 def bench_build(corpus: Path, index: Path, enc: Encoder, rep: Report) -> None:
     files = len(corpus_files(corpus))
     rep.say(f"\n### Build: `build_index` over all {files:,} files of {corpus} with {enc.backend} into {index}\n")
-    record_path = index / RECORD
+    record_path = index.parent / f"{index.name}{RECORD}"
     runs = json.loads(record_path.read_text())["runs"] if record_path.exists() else []
-    if not (index / "manifest.json").exists():
-        runs = []  # a new index: earlier records belong to an index that is gone
     t = time.perf_counter()
     run: dict[str, Any] = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "backend": enc.backend}
     try:
@@ -171,30 +183,37 @@ def bench_build(corpus: Path, index: Path, enc: Encoder, rep: Report) -> None:
                    peak_rss_mib=peak_rss_mib(), skipped=len(built.skipped), duplicates=len(built.duplicates))
     except KeyboardInterrupt:
         run.update(seconds=time.perf_counter() - t, interrupted=True, peak_rss_mib=peak_rss_mib())
-        index.mkdir(parents=True, exist_ok=True)
+        index.parent.mkdir(parents=True, exist_ok=True)
         record_path.write_text(json.dumps({"runs": runs + [run]}, indent=1))
         print(f"\ninterrupted after {run['seconds']:.0f} s: run the same command again to resume", file=sys.stderr)
         raise SystemExit(130) from None
     runs.append(run)
     record_path.write_text(json.dumps({"runs": runs}, indent=1))
-    working = [r for r in runs if r.get("interrupted") or r.get("embedded")]
+    working = full_build(runs)
     loaded = load_index(index)
     chunks, sentences = len(loaded.chunks), int(loaded.manifest.sentence_count)
-    seconds = sum(r["seconds"] for r in working) if working else run["seconds"]
     sizes = folder_bytes(index)
-    row = {"files": files, "chunks": chunks, "sentences": sentences, "build_runs": len(working), "build_s": seconds,
-           "chunks_per_s": chunks / seconds, "texts_per_s": (chunks + sentences) / seconds,
-           "peak_rss_mib": max(r["peak_rss_mib"] for r in working) if working else run["peak_rss_mib"],
-           "index_bytes": sum(sizes.values()), "index_parts": sizes, "this_run": run, "index_type": loaded.manifest.index_type}
+    row: dict[str, Any] = {"files": files, "chunks": chunks, "sentences": sentences, "build_runs": len(working),
+                           "index_bytes": sum(sizes.values()), "index_parts": sizes, "this_run": run,
+                           "index_type": loaded.manifest.index_type, "build_s": None, "chunks_per_s": None}
     rep.data["build"] = row
-    note = "" if run.get("embedded") else " (this run reused the earlier build: figures are from the build record)"
-    rep.say(f"This run: {run['seconds']:.1f} s, {run.get('embedded', 0):,} chunks embedded, {run.get('reused', 0):,} reused"
-            f"{note}; {run.get('duplicates', 0)} duplicate copies indexed once, {run.get('skipped', 0)} unreadable files skipped.\n")
+    rep.say(f"This run: {run['seconds']:.1f} s, {run.get('embedded', 0):,} chunks embedded, {run.get('reused', 0):,} reused; "
+            f"{run.get('duplicates', 0)} duplicate copies indexed once, {run.get('skipped', 0)} unreadable files skipped.\n")
+    if working:
+        seconds, built_chunks = sum(r["seconds"] for r in working), working[-1]["chunks"]
+        row.update(build_s=seconds, chunks_per_s=built_chunks / seconds, texts_per_s=built_chunks * (1 + sentences / chunks) / seconds,
+                   peak_rss_mib=max(r["peak_rss_mib"] for r in working))
+        if working[-1] is not run:
+            rep.say(f"The build figures are those of the build from nothing recorded on {working[0]['started']} "
+                    f"in {record_path}.\n")
+        cells = [len(working), f"{seconds:.0f}", rep.check("build_minutes", seconds / 60), f"{row['chunks_per_s']:.1f}",
+                 f"{row['texts_per_s']:.1f}", f"{row['peak_rss_mib']:.0f}"]
+    else:
+        rep.say(f"No build from nothing on record for {index}: delete it (or pass a new --index) to measure one.\n")
+        cells = ["-"] * 6
     rep.table(["files", "chunks", "sentences", "build runs", "wall s", "minutes", "chunks/s", "texts/s (chunks + sentences)",
                "peak RSS MiB", "index on disk MiB", "FAISS type"],
-              [[f"{files:,}", f"{chunks:,}", f"{sentences:,}", len(working) or "reused", f"{seconds:.0f}",
-                rep.check("build_minutes", seconds / 60), f"{row['chunks_per_s']:.1f}", f"{row['texts_per_s']:.1f}",
-                f"{row['peak_rss_mib']:.0f}", f"{row['index_bytes'] / 2**20:.1f}", row["index_type"]]])
+              [[f"{files:,}", f"{chunks:,}", f"{sentences:,}", *cells, f"{row['index_bytes'] / 2**20:.1f}", row["index_type"]]])
     rep.table(["index part", "MiB", "bytes per chunk", "per million chunks GB"],
               [[part, f"{size / 2**20:.1f}", f"{size / chunks:,.0f}", f"{size / chunks * 1e6 / 1e9:.2f}"]
                for part, size in sorted(sizes.items(), key=lambda kv: -kv[1])])
@@ -208,10 +227,10 @@ def bench_raw_encode(index: Path, enc: Encoder, sample: int, rep: Report) -> Non
     enc.encode(texts)
     raw = len(texts) / (time.perf_counter() - t)
     build = rep.data["build"]["chunks_per_s"]
-    rep.data["raw_encode"] = {"sample": len(texts), "chunks_per_s": raw, "ratio": build / raw}
+    rep.data["raw_encode"] = {"sample": len(texts), "chunks_per_s": raw, "ratio": build / raw if build else None}
     rep.say(f"\n### Build vs raw `encode` of {len(texts)} of the same chunk texts ({enc.backend}, batch {getattr(enc, 'batch_size', '?')})\n")
     rep.table(["raw encode chunks/s", "build chunks/s (with sentence vectors, reading and chunking)", "build / raw"],
-              [[f"{raw:.1f}", f"{build:.1f}", rep.check("build_ratio", build / raw)]])
+              [[f"{raw:.1f}", f"{build:.1f}" if build else "-", rep.check("build_ratio", build / raw) if build else "-"]])
 
 
 # ------------------------------------------------------------------ 3. queries
@@ -235,7 +254,7 @@ def small_index(corpus: Path, index: Path, enc: Encoder, want: int) -> tuple[Pat
     copy_files(names, corpus, small / "corpus")
     if not (small / "index" / "manifest.json").exists():
         shutil.rmtree(small / "index", ignore_errors=True)
-        shutil.copytree(index, small / "index", ignore=shutil.ignore_patterns("peer-dense-*", RECORD, ".lock"))
+        shutil.copytree(index, small / "index", ignore=shutil.ignore_patterns("peer-dense-*", ".lock"))
     report = build_index(small / "corpus", small / "index", enc, progress=False, skip_bad=True)
     if report.embedded:
         print(f"note: the small index embedded {report.embedded} chunks the whole index did not hold", file=sys.stderr)
