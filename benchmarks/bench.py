@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import resource
 import shutil
@@ -335,7 +336,7 @@ def bench_cold(enc: Encoder, whole: tuple[Path, Path], runs: int, rep: Report) -
     build_index(*seeds, enc, progress=False)
     rows, data = [], {}
     for label, (corpus, index), key in (("`python -m qa ask` over the seeds", seeds, "cold_ask_s"),
-                                        (f"`python -m qa ask` over the whole index", whole, None)):
+                                        ("`python -m qa ask` over the whole index", whole, None)):
         cmd = [sys.executable, "-m", "qa", "ask", QUESTIONS[0], "--corpus", str(corpus), "--index", str(index), "--backend", enc.backend]
         _wall(cmd, env)
         seconds = float(np.median([_wall(cmd, env) for _ in range(runs)]))
@@ -346,7 +347,7 @@ def bench_cold(enc: Encoder, whole: tuple[Path, Path], runs: int, rep: Report) -
     rows.append(["peak RSS of `python -m qa ask` over the whole index, MiB", f"{data['ask_whole_peak_rss_mib']:.0f}"])
     chat = [chat_first_answer(*seeds, enc.backend, env) for _ in range(2)][-1]  # the first run warms the file cache
     data["chat"] = chat
-    rows.append([f"`python app.py` over the seeds: launch to first /ask answer", rep.check("chat_first_answer_s", chat)])
+    rows.append(["`python app.py` over the seeds: launch to first /ask answer", rep.check("chat_first_answer_s", chat)])
     rep.data["cold_start_s"] = data
     rep.table(["what", f"seconds ({enc.backend})"], rows)
 
@@ -493,7 +494,7 @@ def main() -> int:
     index = args.index or cache / f"{corpus.parent.name}-{corpus.name}-{tag}-{backend}"
     rep = Report()
     rep.data.update(corpus=str(args.corpus), indexed=str(corpus), index=str(index), backend=backend,
-                    machine=f"{__import__('os').cpu_count()} cores", date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                    machine=f"{os.cpu_count()} cores", date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     rep.say(f"## release-qa whole-corpus benchmark: {corpus} ({backend}, {rep.data['machine']}, {rep.data['date']})")
     bench_build(corpus, index, enc, rep)
     if "raw" not in skip:
