@@ -18,12 +18,14 @@ import numpy as np
 
 from .config import BACKENDS, DEFAULT_CACHE, DEFAULT_CORPUS, DEFAULT_MODEL, ONNX_VERIFY_TEXTS, offline_model_environment
 from .errors import QAError
+from .pooling import TokenStates
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["BACKENDS", "DEFAULT_MODEL", "hash_vectors", "Encoder", "TorchEncoder", "OnnxEncoder", "make_encoder", "resolve_model",
-           "export_onnx"]
+__all__ = ["BACKENDS", "DEFAULT_MODEL", "hash_vectors", "Encoder", "TokenStates", "TorchEncoder", "OnnxEncoder", "make_encoder",
+           "resolve_model", "export_onnx"]
+
 
 
 class Encoder(Protocol):
@@ -45,6 +47,8 @@ class Encoder(Protocol):
     def encode_query(self, text: str) -> np.ndarray: ...
 
     def token_vectors(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]: ...
+
+    def token_states(self, texts: Sequence[str]) -> list[TokenStates]: ...
 
     def prepare(self, sample: Sequence[str]) -> None:
         """Texts of the corpus about to be embedded (an ONNX export, if it happens now, is verified on them)."""
@@ -133,14 +137,19 @@ class TorchEncoder:
 
     def token_vectors(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
         """Each text's word pieces with their contextual vectors (unit length), special tokens left out."""
+        return [_word_pieces(t.pieces, t.hidden) for t in self.token_states(texts)]
+
+    def token_states(self, texts: Sequence[str]) -> list[TokenStates]:
+        """One forward pass per text (batched by length), unpooled, with each piece's character offsets."""
         model = self.model
         hidden = model.encode(list(texts), output_value="token_embeddings", convert_to_numpy=False,
                               batch_size=self.batch_size)
-        out = []
-        for text, vectors in zip(texts, hidden):
-            ids = model.tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"]
-            out.append(_word_pieces(model.tokenizer.convert_ids_to_tokens(ids), vectors.float().cpu().numpy()))
-        return out
+        pieces = model.tokenizer(list(texts), truncation=True, max_length=self.max_tokens, return_offsets_mapping=True,
+                                 return_special_tokens_mask=True)
+        return [TokenStates(model.tokenizer.convert_ids_to_tokens(ids), np.asarray(offsets, dtype=np.int32).reshape(-1, 2),
+                            np.asarray(special, dtype=bool), h.float().cpu().numpy())
+                for ids, offsets, special, h in zip(pieces["input_ids"], pieces["offset_mapping"],
+                                                     pieces["special_tokens_mask"], hidden)]
 
 
 def _word_pieces(pieces: Sequence[str], vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -244,9 +253,20 @@ class OnnxEncoder:
 
     def token_vectors(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
         """Each text's word pieces with their contextual vectors (unit length), special tokens left out."""
+        return [_word_pieces(t.pieces, t.hidden) for t in self.token_states(texts)]
+
+    def token_states(self, texts: Sequence[str]) -> list[TokenStates]:
+        """One forward pass per text (batched by length), unpooled, with each piece's character offsets."""
         self._ensure()
-        encodings, mask, hidden = self._hidden(texts)
-        return [_word_pieces(e.tokens[: int(m.sum())], h[: int(m.sum())]) for e, m, h in zip(encodings, mask, hidden)]
+        order = np.argsort([len(t) for t in texts])  # similar lengths per batch: less padding
+        out: list[Any] = [None] * len(texts)
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            encodings, mask, hidden = self._hidden([texts[i] for i in rows])
+            for i, e, h, n in zip(rows, encodings, hidden, mask.sum(axis=1)):
+                out[i] = TokenStates(e.tokens[:n], np.asarray(e.offsets[:n], dtype=np.int32).reshape(-1, 2),
+                                     np.asarray(e.special_tokens_mask[:n], dtype=bool), h[:n])
+        return out
 
     def _run(self, texts: Sequence[str]) -> np.ndarray:
         _, mask, hidden = self._hidden(texts)
