@@ -10,15 +10,17 @@ window has no pieces in that pass and is encoded on its own, as before.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from .chunking import Chunk, Sentences, content_key
 from .config import SENTENCE_POOLING
 
-__all__ = ["SENTENCE_POOLING", "TokenStates", "sentence_keys", "late_vectors", "pooling_of"]
+__all__ = ["SENTENCE_POOLING", "TokenStates", "RecentStates", "sentence_keys", "late_vectors", "pooling_of"]
 
 
 @dataclass
@@ -74,3 +76,30 @@ def late_vectors(chunk: Chunk, states: TokenStates, spans: Sequence[tuple[int, i
         else:
             out.append(_unit(states.hidden[np.concatenate([title, rows])].mean(axis=0)))
     return out
+
+
+class RecentStates:
+    """The forward passes of the last few queries: the coverage check pools the question's word pieces from the
+    retrieval pass instead of running the model on it a second time."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._states: OrderedDict[str, TokenStates] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def vector(self, text: str, run: Callable[[Sequence[str]], list[TokenStates]]) -> np.ndarray:
+        """The query's vector from one pass, whose states are kept."""
+        states = run([text])[0]
+        with self._lock:
+            self._states[text] = states
+            while len(self._states) > self.size:
+                self._states.popitem(last=False)
+        return states.vector()
+
+    def states(self, texts: Sequence[str], run: Callable[[Sequence[str]], list[TokenStates]]) -> list[TokenStates]:
+        """The states of each text: kept ones reused, the others run (together)."""
+        with self._lock:
+            found = [self._states.get(t) for t in texts]
+        missing = [t for t, s in zip(texts, found) if s is None]
+        ran = iter(run(missing) if missing else [])
+        return [s if s is not None else next(ran) for s in found]
