@@ -57,7 +57,7 @@ def test_a_sentence_past_the_window_is_encoded_on_its_own(encoder, tmp_path):
     body = " ".join(words[100:230])
     (corpus / "long-title.md").write_text(f"# {title}\n\n{body}\n", encoding="utf-8")
     logged: list[str] = []
-    build_index(corpus, tmp_path / "index", encoder, log=logged.append)
+    build_index(corpus, tmp_path / "index", encoder, cfg=ChunkConfig(sentence_pooling="late"), log=logged.append)
     index = load_index(tmp_path / "index")
     past = [m for m in logged if "past the model's window" in m]
     assert len(index.chunks) == 1 and past, logged
@@ -68,43 +68,54 @@ def test_a_sentence_past_the_window_is_encoded_on_its_own(encoder, tmp_path):
 
 
 class _Interrupted:
-    """The real encoder, interrupted (as by Ctrl-C) once it has been given ``after`` paragraphs."""
+    """The real encoder, interrupted (as by Ctrl-C) at its ``after``-th call; every text it is given is recorded."""
 
     def __init__(self, encoder, after: int | None = None) -> None:  # type: ignore[no-untyped-def]
-        self.inner, self.after, self.passed = encoder, after, 0
+        self.inner, self.after, self.calls, self.texts = encoder, after, 0, []
 
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
         return getattr(self.inner, name)
 
-    def token_states(self, texts):  # type: ignore[no-untyped-def]
-        if self.after is not None and self.passed + len(texts) > self.after:
+    def _call(self, texts):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.after is not None and self.calls > self.after:
             raise KeyboardInterrupt
-        self.passed += len(texts)
+        self.texts.extend(texts)
+
+    def token_states(self, texts):  # type: ignore[no-untyped-def]
+        self._call(texts)
         return self.inner.token_states(texts)
 
+    def encode(self, texts, progress: bool = False):  # type: ignore[no-untyped-def]
+        self._call(texts)
+        return self.inner.encode(texts)
 
-def test_an_interrupted_build_resumes_without_embedding_again(encoder, tmp_path, monkeypatch):
+
+@pytest.mark.parametrize("pooling", ["separate", "late"])
+def test_an_interrupted_build_resumes_without_embedding_again(encoder, tmp_path, monkeypatch, pooling):
     import qa.build
 
-    monkeypatch.setattr(qa.build, "CHECKPOINT_EVERY", 4)
+    monkeypatch.setattr(qa.build, "CHECKPOINT_EVERY", 4)  # one encoder call per 4 chunks (no sentence is past the window)
+    cfg = ChunkConfig(sentence_pooling=pooling)
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
+    clean = tmp_path / "clean"
+    build_index(corpus, clean, encoder, cfg=cfg, log=lambda msg: None)
+    fresh = load_index(clean)
+    chunk_texts = {c.embed_text for c in fresh.chunks}
     index = tmp_path / "index"
-    first = _Interrupted(encoder, after=9)
+    first = _Interrupted(encoder, after=2)
     with pytest.raises(KeyboardInterrupt):
-        build_index(corpus, index, first, log=lambda msg: None)
-    assert first.passed == 8 and not (index / "manifest.json").exists()
+        build_index(corpus, index, first, cfg=cfg, log=lambda msg: None)
+    assert len(chunk_texts & set(first.texts)) == 8 and not (index / "manifest.json").exists()
     assert sorted(p.name for p in (index / PARTIAL).glob("part-*.json")) == ["part-000000.json", "part-000001.json"]
     logged: list[str] = []
     second = _Interrupted(encoder)
-    report = build_index(corpus, index, second, log=logged.append)
-    total = report.chunks
-    assert second.passed == total - 8, "only the chunks the interrupted build had not saved are embedded"
+    build_index(corpus, index, second, cfg=cfg, log=logged.append)
+    assert chunk_texts & set(second.texts) == chunk_texts - set(first.texts), "only what was not saved is embedded"
     assert any("resuming an interrupted build" in m for m in logged)
     assert not (index / PARTIAL).exists()
-    clean = tmp_path / "clean"
-    build_index(corpus, clean, encoder, log=lambda msg: None)
-    resumed, fresh = load_index(index), load_index(clean)
+    resumed = load_index(index)
     assert [c.key for c in resumed.chunks] == [c.key for c in fresh.chunks]
     assert np.array_equal(resumed.sentence_table, fresh.sentence_table)
     for a, b in ((resumed.vectors, fresh.vectors), (resumed.sentences, fresh.sentences)):
