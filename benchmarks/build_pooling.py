@@ -4,8 +4,9 @@
         [--backend torch] [--pooling separate,late,late-title]
 
 Copies the first --releases files of the corpus to a temporary folder, builds a fresh index with each pooling
-(chunks + sentence vectors, BM25, FAISS, chunk store: the whole `build_index`), and times raw
-`encoder.encode` of the same chunk texts between builds (so a busy machine's drift shows in the raw column).
+(chunks + sentence vectors, BM25, FAISS, chunk store: the whole `build_index`), --rounds times interleaved, and
+times raw `encoder.encode` of the same chunk texts right after each build (the ratio compares neighbours in
+time, so a busy machine's drift shows in the raw column rather than in the ratio).
 Prints a Markdown table; also how many sentences fell past the model's window in their paragraph's pass.
 """
 
@@ -28,6 +29,7 @@ def main() -> None:
     ap.add_argument("--releases", type=int, default=120)
     ap.add_argument("--backend", default="torch")
     ap.add_argument("--pooling", default="separate,late,late-title")
+    ap.add_argument("--rounds", type=int, default=2, help="each pooling built this many times, interleaved")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="build-pooling-"))
     try:
@@ -40,13 +42,13 @@ def main() -> None:
         print(f"\n{args.releases} releases, backend {args.backend}\n")
         print("| pooling | chunks | sentences | past window | build s | build chunks/s | raw encode chunks/s | ratio |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for pooling in args.pooling.split(","):
+        for round_, pooling in ((r, p) for r in range(args.rounds) for p in args.pooling.split(",")):
             logged: list[str] = []
             t = time.perf_counter()
-            report = build_index(corpus, work / pooling, encoder, cfg=ChunkConfig(sentence_pooling=pooling),
+            report = build_index(corpus, work / f"{pooling}-{round_}", encoder, cfg=ChunkConfig(sentence_pooling=pooling),
                                  progress=False, skip_bad=True, log=logged.append)
             build_s = time.perf_counter() - t
-            index = load_index(work / pooling)
+            index = load_index(work / f"{pooling}-{round_}")
             texts = [c.embed_text for c in index.chunks]
             t = time.perf_counter()
             encoder.encode(texts)

@@ -114,12 +114,16 @@ def _embed(job: BuildJob, plan: BuildPlan, encoder: Encoder, old: Index | None, 
     encoder.prepare([plan.chunks[r].embed_text for r in rows[:1000]] or [c.embed_text for c in plan.chunks[:1000]])
     show = job.progress if job.progress is not None else sys.stderr.isatty()
     work = _Work(plan.chunks, sentences, s_keys, bounds, pooling, have)
+    step = min(64, CHECKPOINT_EVERY)  # chunks per encoder call: batches of similar lengths, a progress bar that moves
+    unsaved: dict[str, np.ndarray] = {}
     with tqdm(total=len(rows), unit="chunk", desc="embedding", disable=not show, delay=0 if job.progress else 3) as bar:
-        for start in range(0, len(rows), CHECKPOINT_EVERY):
-            done = work.embed(encoder, rows[start : start + CHECKPOINT_EVERY])
-            checkpoint.save(done)
-            fresh.update(done)
-            bar.update(len(rows[start : start + CHECKPOINT_EVERY]))
+        for start in range(0, len(rows), step):
+            unsaved.update(work.embed(encoder, rows[start : start + step]))
+            bar.update(len(rows[start : start + step]))
+            if (start + step) % CHECKPOINT_EVERY < step or start + step >= len(rows):
+                checkpoint.save(unsaved)
+                fresh.update(unsaved)
+                unsaved = {}
     report = plan.report
     report.embedded = sum(1 for k in dict.fromkeys(c.key for c in plan.chunks) if k in fresh and k not in old_chunk_rows)
     report.reused = len(plan.chunks) - sum(1 for c in plan.chunks if c.key in fresh and c.key not in old_chunk_rows)
