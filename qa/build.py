@@ -207,14 +207,19 @@ class Checkpoint:
     def save(self, vectors: dict[str, np.ndarray]) -> None:
         if not vectors:
             return
-        self.folder.mkdir(exist_ok=True)
-        if not (self.folder / "meta.json").exists():
-            _write_whole(self.folder / "meta.json", json.dumps(self.stamp).encode())
         name = f"part-{self.parts:06d}"
         buffer = io.BytesIO()
         np.save(buffer, np.stack(list(vectors.values())).astype(np.float32), allow_pickle=False)
-        _write_whole(self.folder / f"{name}.npy", buffer.getvalue())
-        _write_whole(self.folder / f"{name}.json", json.dumps(list(vectors)).encode())  # last: marks the part complete
+        try:
+            self.folder.mkdir(exist_ok=True)
+            if not (self.folder / "meta.json").exists():
+                _write_whole(self.folder / "meta.json", json.dumps(self.stamp).encode())
+            _write_whole(self.folder / f"{name}.npy", buffer.getvalue())
+            _write_whole(self.folder / f"{name}.json", json.dumps(list(vectors)).encode())  # last: marks it complete
+        except OSError as exc:  # the index could not be written either: say so now, not after embedding everything
+            raise StoreError(f"could not write the index in {self.folder.parent} ({exc.strerror or exc}): free disk "
+                             "space or make the folder writable, then index again; the previous index was left as it was"
+                             ) from None
         self.parts += 1
 
     def remove(self) -> None:
