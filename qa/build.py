@@ -217,6 +217,10 @@ class Checkpoint:
             _write_whole(self.folder / f"{name}.npy", buffer.getvalue())
             _write_whole(self.folder / f"{name}.json", json.dumps(list(vectors)).encode())  # last: marks it complete
         except OSError as exc:  # the index could not be written either: say so now, not after embedding everything
+            for tmp in self.folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+            if not any(self.folder.glob("part-*.json")):
+                self.remove()  # nothing saved: leave the folder as it was
             raise StoreError(f"could not write the index in {self.folder.parent} ({exc.strerror or exc}): free disk "
                              "space or make the folder writable, then index again; the previous index was left as it was"
                              ) from None
