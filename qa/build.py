@@ -8,25 +8,32 @@ generation holds a vector for. Writing is :func:`qa.index.write_generation`.
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
-from .chunking import ChunkConfig, Sentences, sentence_table
+from .chunking import Chunk, ChunkConfig, Sentences, sentence_table
 from .config import DEFAULT_BACKEND
 from .corpus import SUPPORTED_SUFFIXES, corpus_files, links_outside, unsupported_files
 from .embedding import Encoder, make_encoder, resolve_model
 from .errors import CorpusError, StoreError
-from .index import (Generation, Index, acquire_lock, check_index_folder, clean_leftovers, load_index, reconstruct,
+from .index import (PARTIAL, Generation, Index, acquire_lock, check_index_folder, clean_leftovers, load_index, reconstruct,
                     write_generation)
 from .manifest import MANIFEST, Fit, read_manifest, write_manifest
+from .pooling import late_vectors, pooling_of, sentence_keys
 from .plan import (BuildJob, BuildPlan, BuildReport, Log, duplicate_groups, files_match, is_unchanged, make_plan,
                    nothing_changed)
+
+CHECKPOINT_EVERY = 256  # chunks embedded between two checkpoints of a build
 
 __all__ = ["BuildReport", "IndexStatus", "build_index", "index_status", "duplicate_groups"]
 
@@ -80,33 +87,166 @@ def _assemble(keys: list[str], fresh: dict[str, np.ndarray], old_rows: dict[str,
 
 
 def _embed(job: BuildJob, plan: BuildPlan, encoder: Encoder, old: Index | None, fit: Fit) -> Generation:
-    """Vectors for every chunk and every sentence (title as context): new text embedded, the rest copied."""
-    chunk_texts = {c.key: c.embed_text for c in plan.chunks}
+    """Vectors for every chunk and every sentence: new text embedded, the rest copied from the previous generation
+    or from the checkpoint of a build that was interrupted."""
     sentences: Sentences = sentence_table(plan.chunks, job.cfg)
-    sentence_texts = dict(zip(sentences.keys, sentences.texts))
+    pooling = job.cfg.sentence_pooling
+    s_keys = sentence_keys(plan.chunks, sentences, pooling)
     old_chunk_rows: dict[str, int] = {}
     old_sentence_rows: dict[str, int] = {}
     if old is not None and fit >= Fit.VECTORS:
         old_chunk_rows = {c.key: row for row, c in reversed(list(enumerate(old.chunks)))}
-        old_keys = sentence_table(old.chunks, old.manifest.chunk_config()).keys  # as the old vectors were embedded
+        old_table = sentence_table(old.chunks, old.manifest.chunk_config())  # as the old vectors were embedded
+        old_keys = sentence_keys(old.chunks, old_table, pooling_of(old.manifest.chunking))
         old_sentence_rows = {k: row for row, k in reversed(list(enumerate(old_keys)))}
-    missing = [k for k in chunk_texts if k not in old_chunk_rows] + [k for k in sentence_texts if k not in old_sentence_rows]
-    missing = list(dict.fromkeys(missing))
-    if len(missing) > 64:
-        job.log(f"embedding {len(missing)} new chunks and sentences with {encoder.name}")
-    show = job.progress if job.progress is not None else (len(missing) > 64 and sys.stderr.isatty())
-    texts = [chunk_texts.get(k) or sentence_texts[k] for k in missing]
-    encoder.prepare(texts[:1000] or list(chunk_texts.values())[:1000])
-    fresh = dict(zip(missing, encoder.encode(texts, progress=show)))
+    checkpoint = Checkpoint(job.folder / PARTIAL, encoder)
+    fresh = checkpoint.load()
+    if fresh:
+        job.log(f"resuming an interrupted build: {len(fresh)} vectors already embedded")
+    bounds = np.searchsorted(sentences.table[:, 0], np.arange(len(plan.chunks) + 1))
+    have = set(old_chunk_rows) | set(old_sentence_rows) | set(fresh)
+    todo: dict[str, int] = {}  # chunk key -> a row holding it, for every chunk with something left to embed
+    for row, chunk in enumerate(plan.chunks):
+        if chunk.key not in have or any(s_keys[s] not in have for s in range(bounds[row], bounds[row + 1])):
+            todo.setdefault(chunk.key, row)
+    rows = sorted(todo.values(), key=lambda r: -len(plan.chunks[r].embed_text))  # similar lengths batch together
+    if len(rows) > 64:
+        job.log(f"embedding {len(rows)} new chunks and their sentences with {encoder.name}")
+    encoder.prepare([plan.chunks[r].embed_text for r in rows[:1000]] or [c.embed_text for c in plan.chunks[:1000]])
+    show = job.progress if job.progress is not None else sys.stderr.isatty()
+    work = _Work(plan.chunks, sentences, s_keys, bounds, pooling, have)
+    step = min(64, CHECKPOINT_EVERY)  # chunks per encoder call: batches of similar lengths, a progress bar that moves
+    unsaved: dict[str, np.ndarray] = {}
+    with tqdm(total=len(rows), unit="chunk", desc="embedding", disable=not show, delay=0 if job.progress else 3) as bar:
+        for start in range(0, len(rows), step):
+            unsaved.update(work.embed(encoder, rows[start : start + step]))
+            bar.update(len(rows[start : start + step]))
+            if (start + step) % CHECKPOINT_EVERY < step or start + step >= len(rows):
+                checkpoint.save(unsaved)
+                fresh.update(unsaved)
+                unsaved = {}
     report = plan.report
-    report.embedded = sum(1 for c in chunk_texts if c in fresh)
-    report.reused = len(plan.chunks) - sum(1 for c in plan.chunks if c.key in fresh)
-    report.removed = len(set(old_chunk_rows) - set(chunk_texts)) if old else 0
+    report.embedded = sum(1 for k in dict.fromkeys(c.key for c in plan.chunks) if k in fresh and k not in old_chunk_rows)
+    report.reused = len(plan.chunks) - sum(1 for c in plan.chunks if c.key in fresh and c.key not in old_chunk_rows)
+    report.removed = len(set(old_chunk_rows) - {c.key for c in plan.chunks}) if old else 0
+    if work.past_window:
+        job.log(f"{work.past_window} sentences lay past the model's window in their paragraph's pass: encoded on their own")
     return Generation(
         chunks=plan.chunks, files=plan.files, skipped=plan.skipped, model=job.model, backend=job.backend,
         chunking=job.cfg, index_type=job.index_type, sentence_table=sentences.table,
         vectors=_assemble([c.key for c in plan.chunks], fresh, old_chunk_rows, old.vectors if old else None, encoder),
-        sentence_vectors=_assemble(sentences.keys, fresh, old_sentence_rows, old.sentences if old else None, encoder))
+        sentence_vectors=_assemble(s_keys, fresh, old_sentence_rows, old.sentences if old else None, encoder))
+
+
+@dataclass
+class _Work:
+    """What :func:`_embed` embeds, one slice of chunks at a time."""
+
+    chunks: list[Chunk]
+    sentences: Sentences
+    keys: list[str]  # sentence keys
+    bounds: np.ndarray  # chunk row r owns sentence rows bounds[r]:bounds[r + 1]
+    pooling: str
+    have: set[str]
+    past_window: int = 0  # sentences encoded on their own because their paragraph's pass did not reach them
+
+    def embed(self, encoder: Encoder, rows: list[int]) -> dict[str, np.ndarray]:
+        """Vectors of these chunks and of their sentences: pooled from one pass per chunk, or each encoded on its own."""
+        out: dict[str, np.ndarray] = {}
+        alone: dict[str, str] = {}  # key -> text to encode on its own
+        if self.pooling == "separate":
+            for row in rows:
+                alone[self.chunks[row].key] = self.chunks[row].embed_text
+                alone.update((self.keys[s], self.sentences.texts[s]) for s in range(self.bounds[row], self.bounds[row + 1]))
+        else:
+            for row, states in zip(rows, encoder.token_states([self.chunks[r].embed_text for r in rows])):
+                out[self.chunks[row].key] = states.vector()
+                owned = range(self.bounds[row], self.bounds[row + 1])
+                spans = [(int(self.sentences.table[s, 1]), int(self.sentences.table[s, 2])) for s in owned]
+                for s, vector in zip(owned, late_vectors(self.chunks[row], states, spans, self.pooling)):
+                    if vector is None:
+                        alone[self.keys[s]] = self.sentences.texts[s]
+                    else:
+                        out[self.keys[s]] = vector
+            self.past_window += len(alone)
+        alone = {k: t for k, t in alone.items() if k not in self.have}
+        if alone:
+            out.update(zip(alone, encoder.encode(list(alone.values()))))
+        return out
+
+
+class Checkpoint:
+    """Vectors of a build that has not finished, saved every CHECKPOINT_EVERY chunks in ``<index>/partial/`` (.npy
+    and a JSON list of their content keys; each file written whole or not at all): an interrupted build resumes
+    where it stopped. Removed once a generation is written."""
+
+    def __init__(self, folder: Path, encoder: Encoder) -> None:
+        self.folder = folder
+        self.stamp = {"model": encoder.name, "backend": encoder.backend}
+        self.parts = 0
+
+    def load(self) -> dict[str, np.ndarray]:
+        try:
+            stamp = json.loads((self.folder / "meta.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        if stamp != self.stamp:  # another model's vectors: of no use
+            self.remove()
+            return {}
+        out: dict[str, np.ndarray] = {}
+        for keys_file in sorted(self.folder.glob("part-*.json")):
+            self.parts = max(self.parts, int(keys_file.stem[5:]) + 1)
+            try:
+                keys = json.loads(keys_file.read_text())
+                vectors = np.load(keys_file.with_suffix(".npy"), allow_pickle=False)
+            except (OSError, ValueError):
+                continue
+            if isinstance(keys, list) and vectors.ndim == 2 and len(keys) == len(vectors):
+                out.update(zip(keys, vectors.astype(np.float32)))
+        return out
+
+    def save(self, vectors: dict[str, np.ndarray]) -> None:
+        if not vectors:
+            return
+        name = f"part-{self.parts:06d}"
+        buffer = io.BytesIO()
+        np.save(buffer, np.stack(list(vectors.values())).astype(np.float32), allow_pickle=False)
+        try:
+            self.folder.mkdir(exist_ok=True)
+            if not (self.folder / "meta.json").exists():
+                _write_whole(self.folder / "meta.json", json.dumps(self.stamp).encode())
+            _write_whole(self.folder / f"{name}.npy", buffer.getvalue())
+            _write_whole(self.folder / f"{name}.json", json.dumps(list(vectors)).encode())  # last: marks it complete
+        except OSError as exc:  # the index could not be written either: say so now, not after embedding everything
+            for tmp in self.folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+            if not any(self.folder.glob("part-*.json")):
+                self.remove()  # nothing saved: leave the folder as it was
+            raise StoreError(f"could not write the index in {self.folder.parent} ({exc.strerror or exc}): free disk "
+                             "space or make the folder writable, then index again; the previous index was left as it was"
+                             ) from None
+        self.parts += 1
+
+    def remove(self) -> None:
+        """Delete the checkpoint's own files by their pattern inside its own folder, then the folder."""
+        if not self.folder.is_dir() or self.folder.is_symlink():
+            return
+        for pattern in ("part-*.npy", "part-*.json", ".part-*.tmp", "meta.json", ".meta.json.tmp"):
+            for path in self.folder.glob(pattern):
+                path.unlink(missing_ok=True)
+        try:
+            self.folder.rmdir()
+        except OSError:
+            pass  # something else was put there: leave it
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------- build
@@ -147,6 +287,7 @@ def _build_locked(job: BuildJob, encoder: Encoder | None, model: str | None) -> 
         return plan.report
     generation = _embed(job, plan, encoder, old, fit)
     write_generation(job.folder, generation, old.manifest if old else None)
+    Checkpoint(job.folder / PARTIAL, encoder).remove()
     plan.report.written = True
     plan.report.seconds = time.perf_counter() - job.t0
     return plan.report

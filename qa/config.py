@@ -15,7 +15,8 @@ from typing import Mapping, Sequence
 from .errors import QAError, QueryError
 
 __all__ = ["ChunkConfig", "FusionConfig", "AbstainPolicy", "Settings", "BACKENDS", "FUSION_METHODS", "INDEX_TYPES",
-           "DEFAULT_CORPUS", "DEFAULT_INDEX", "DEFAULT_CACHE", "DEFAULT_MODEL", "DEFAULT_BACKEND", "ONNX_BATCH", "ROOT", "offline_model_environment", "parse_auth",
+           "SENTENCE_POOLING", "DEFAULT_CORPUS", "DEFAULT_INDEX", "DEFAULT_CACHE", "DEFAULT_MODEL", "DEFAULT_BACKEND", "ONNX_BATCH",
+           "ROOT", "offline_model_environment", "parse_auth",
            "child_environment"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,9 @@ ONNX_BATCH = 16  # texts per onnxruntime call: fewer pad tokens than 32 in lengt
 FUSION_METHODS = ("convex", "rrf", "dense", "bm25")
 INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")
 ONNX_VERIFY_TEXTS = 1000  # texts an ONNX export is checked on against sentence-transformers
+# How sentence vectors are made: "separate" encodes title + sentence on its own; "late" pools the sentence's pieces
+# from its paragraph's forward pass; "late-title" pools the title's pieces with them (qa.pooling).
+SENTENCE_POOLING = ("separate", "late", "late-title")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,13 @@ class ChunkConfig:
     min_words: int = 6  # shorter paragraphs join a neighbour
     title_in_embedding: bool = True
     version: int = 2  # 2: breakless text in overlapping windows, no tail fragments
+    # One of SENTENCE_POOLING. "separate" scores best on SQuAD part A and the seed paraphrase set; pooling from the
+    # paragraph's pass saves the sentences' own pass but loses hit@1 there (README "Sentence vectors").
+    sentence_pooling: str = "separate"
+
+    def __post_init__(self) -> None:
+        if self.sentence_pooling not in SENTENCE_POOLING:
+            raise QAError(f"unknown sentence pooling {self.sentence_pooling!r}: use one of {', '.join(SENTENCE_POOLING)}")
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -19,12 +19,14 @@ import numpy as np
 from .config import (BACKENDS, DEFAULT_BACKEND, DEFAULT_CACHE, DEFAULT_MODEL, ONNX_BATCH, ONNX_VERIFY_TEXTS,
                      offline_model_environment)
 from .errors import QAError
+from .pooling import RecentStates, TokenStates
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "DEFAULT_MODEL", "hash_vectors", "Encoder", "TorchEncoder", "OnnxEncoder",
-           "make_encoder", "resolve_model"]
+__all__ = ["BACKENDS", "DEFAULT_BACKEND", "DEFAULT_MODEL", "hash_vectors", "Encoder", "TokenStates", "TorchEncoder",
+           "OnnxEncoder", "make_encoder", "resolve_model"]
+
 
 
 class Encoder(Protocol):
@@ -46,6 +48,8 @@ class Encoder(Protocol):
     def encode_query(self, text: str) -> np.ndarray: ...
 
     def token_vectors(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]: ...
+
+    def token_states(self, texts: Sequence[str]) -> list[TokenStates]: ...
 
     def prepare(self, sample: Sequence[str]) -> None:
         """Texts of the corpus about to be embedded (an ONNX export, if it happens now, is verified on them)."""
@@ -79,6 +83,7 @@ class TorchEncoder:
         self.backend = "torch"
         self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
+        self._recent = RecentStates()
 
     @property
     def model(self) -> "SentenceTransformer":
@@ -127,21 +132,26 @@ class TorchEncoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+        return self._recent.vector(text, self.token_states)  # the pass is kept for the coverage check
 
     def prepare(self, sample: Sequence[str]) -> None:
         """Nothing to prepare: the model is used as published."""
 
     def token_vectors(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
         """Each text's word pieces with their contextual vectors (unit length), special tokens left out."""
+        return [_word_pieces(t.pieces, t.hidden) for t in self._recent.states(texts, self.token_states)]
+
+    def token_states(self, texts: Sequence[str]) -> list[TokenStates]:
+        """One forward pass per text (batched by length), unpooled, with each piece's character offsets."""
         model = self.model
         hidden = model.encode(list(texts), output_value="token_embeddings", convert_to_numpy=False,
                               batch_size=self.batch_size)
-        out = []
-        for text, vectors in zip(texts, hidden):
-            ids = model.tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"]
-            out.append(_word_pieces(model.tokenizer.convert_ids_to_tokens(ids), vectors.float().cpu().numpy()))
-        return out
+        pieces = model.tokenizer(list(texts), truncation=True, max_length=self.max_tokens, return_offsets_mapping=True,
+                                 return_special_tokens_mask=True)
+        return [TokenStates(model.tokenizer.convert_ids_to_tokens(ids), np.asarray(offsets, dtype=np.int32).reshape(-1, 2),
+                            np.asarray(special, dtype=bool), h.float().cpu().numpy())
+                for ids, offsets, special, h in zip(pieces["input_ids"], pieces["offset_mapping"],
+                                                     pieces["special_tokens_mask"], hidden)]
 
 
 def _word_pieces(pieces: Sequence[str], vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -188,6 +198,7 @@ class OnnxEncoder:
         self._session: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
+        self._recent = RecentStates()
         self._verify_texts: Sequence[str] | None = None  # from prepare(): texts to verify an export on
 
     def prepare(self, sample: Sequence[str]) -> None:
@@ -265,9 +276,20 @@ class OnnxEncoder:
 
     def token_vectors(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
         """Each text's word pieces with their contextual vectors (unit length), special tokens left out."""
+        return [_word_pieces(t.pieces, t.hidden) for t in self._recent.states(texts, self.token_states)]
+
+    def token_states(self, texts: Sequence[str]) -> list[TokenStates]:
+        """One forward pass per text (batched by length), unpooled, with each piece's character offsets."""
         self._ensure()
-        encodings, mask, hidden = self._hidden(texts)
-        return [_word_pieces(e.tokens[: int(m.sum())], h[: int(m.sum())]) for e, m, h in zip(encodings, mask, hidden)]
+        order = np.argsort([len(t) for t in texts])  # similar lengths per batch: less padding
+        out: list[Any] = [None] * len(texts)
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            encodings, mask, hidden = self._hidden([texts[i] for i in rows])
+            for i, e, h, n in zip(rows, encodings, hidden, mask.sum(axis=1)):
+                out[i] = TokenStates(e.tokens[:n], np.asarray(e.offsets[:n], dtype=np.int32).reshape(-1, 2),
+                                     np.asarray(e.special_tokens_mask[:n], dtype=bool), h[:n])
+        return out
 
     def _run(self, texts: Sequence[str]) -> np.ndarray:
         _, mask, hidden = self._hidden(texts)
@@ -291,8 +313,7 @@ class OnnxEncoder:
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
-        self._ensure()
-        return self._run([text])[0].astype(np.float32)
+        return self._recent.vector(text, self.token_states)  # the pass is kept for the coverage check
 
 
 def hash_vectors(texts: Sequence[str], dim: int) -> np.ndarray:

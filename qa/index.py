@@ -35,10 +35,11 @@ from .errors import StoreError
 from .manifest import (BM25_PARAMS, GENERATION_FILE, MANIFEST, REBUILD, Manifest, check_files, checksums, fsync_path,
                        read_manifest, recorded_generation, write_manifest)
 
-__all__ = ["Index", "Generation", "load_index", "write_generation", "acquire_lock", "make_faiss", "reconstruct",
+__all__ = ["PARTIAL", "Index", "Generation", "load_index", "write_generation", "acquire_lock", "make_faiss", "reconstruct",
            "check_index_folder", "clean_leftovers"]
 
 FLAT_MAX = 50_000  # vectors per FAISS index (chunks, sentences) searched exactly; IVF above (README "Speed and scale")
+PARTIAL = "partial"  # vectors of a build that has not finished yet (qa.build.Checkpoint)
 IVF_PROBE_SHARE = 1 / 16  # share of IVF lists searched: recall@10 >= 0.97 on the benchmark (README "Scale")
 
 
@@ -181,7 +182,7 @@ def load_index(folder: Path, verify: bool = False) -> Index:
 
 
 def _own_file(folder: Path, name: str) -> bool:
-    return bool(GENERATION_FILE.fullmatch(name))
+    return bool(GENERATION_FILE.fullmatch(name)) or name == PARTIAL
 
 
 def check_index_folder(folder: Path) -> None:

@@ -81,6 +81,25 @@ class FakeEncoder:
     def encode_query(self, text: str):  # type: ignore[no-untyped-def]
         return self.encode([text])[0]
 
+    def token_states(self, texts):  # type: ignore[no-untyped-def]
+        """Pieces = words and marks (first 250), each piece's vector a hash of it: offsets are real, meaning is not."""
+        import re
+
+        import numpy as np
+
+        from qa.embedding import hash_vectors
+        from qa.pooling import TokenStates
+
+        self.encoded.extend(texts)
+        out = []
+        for text in texts:
+            found = [(m.group(0), m.start(), m.end()) for m in re.finditer(r"\w+|[^\w\s]", text)][:250]
+            pieces = ["[CLS]", *(p for p, _, _ in found), "[SEP]"]
+            offsets = np.array([(0, 0), *((a, b) for _, a, b in found), (0, 0)], dtype=np.int32)
+            special = np.array([True] + [False] * len(found) + [True])
+            out.append(TokenStates(pieces, offsets, special, hash_vectors(pieces, self.dim)))
+        return out
+
     def token_vectors(self, texts):  # type: ignore[no-untyped-def]
         raise AssertionError("the fake encoder has no token vectors: use the real model for coverage tests")
 
