@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import typing
 from dataclasses import replace
 from pathlib import Path
@@ -383,6 +384,8 @@ if __name__ == "__main__":
         session.ensure_index()
     except QAError as exc:
         sys.exit(f"error: {exc}")
+    # The encoder session and BM25 load while the page is built and served, not on the first question.
+    threading.Thread(target=session.warm_up, name="warm-up", daemon=True).start()
     demo = build_demo(session, data=settings.data)
     demo.queue(default_concurrency_limit=4).launch(server_name=args.host, server_port=args.port, auth=auth,
                                                    show_error=True, **launch_options())

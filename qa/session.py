@@ -123,6 +123,10 @@ class QA:
             return filter_miss(q.question, result, {"since": q.since, "until": q.until, "source": q.source})
         return compose_answer(q.question, result, retriever.index, policy or self.abstain, self._coverage)
 
+    def warm_up(self) -> None:
+        """Answer one throw-away question so the first real one does not pay for loading the encoder and BM25."""
+        self.ask("press release")
+
     def release_paragraphs(self, source: str) -> list[str]:
         """A release's text as it was indexed (never reread from disk: the file may have changed or become a link)."""
         paragraphs: dict[int, list[str]] = {}
