@@ -38,7 +38,7 @@ class ChunkConfig:
     window_overlap: int = 32  # tokens each such window shares with the one before
     min_words: int = 6  # shorter paragraphs join a neighbour
     title_in_embedding: bool = True
-    version: int = 2  # 2: breakless text in overlapping windows, no tail fragments
+    version: int = 3  # 2: breakless text in overlapping windows, no tail fragments; 3: lead-ins join what they lead into, headline repeats and issue lines dropped
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
