@@ -277,7 +277,8 @@ def strip_repeat(para: str, title: str | None) -> str:
     words = re.findall(r"[^\W_]+", title or "")
     if len(words) < 4:
         return para
-    m = re.match(r"\W*" + r"\W+".join(map(re.escape, words)) + r"(?:\W+|$)", para)  # as set: a sentence may start alike
+    # as set, and followed by a new unit (a capital, a digit, nothing): "IPCC (the Panel) is …" is a sentence, not a repeat
+    m = re.match(r"\W*" + r"\W+".join(map(re.escape, words)) + r"[.!?:;,\"”’']*(?:\s+(?=[A-Z0-9])|\s*$)", para)
     return para[m.end():].strip() if m else para
 
 

@@ -127,6 +127,8 @@ def test_a_sentence_that_starts_like_the_headline_is_kept():
     text = "Smith Votes for the Water Bill\n\nSmith votes for the water bill because it funds levees. It passed today, 91 to 4."
     release = parse_release(text, "smith.txt")
     assert release.paragraphs[0].startswith("Smith votes for the water bill because")
+    text = "# Intergovernmental Panel on Climate Change\n\nIntergovernmental Panel on Climate Change (IPCC) is a scientific body."
+    assert parse_release(text, "ipcc.md").paragraphs[0].startswith("Intergovernmental Panel on Climate Change (IPCC) is")
 
 
 # ------------------------------------------------------------- pattern fixtures
