@@ -123,6 +123,13 @@ def test_real_senate_scrape_headline_said_once_and_issue_lines_dropped():
     assert not any("from the Office of" in p for p in corker.paragraphs)
 
 
+def test_a_page_date_stamp_under_the_deck_is_not_a_section():
+    text = ("Senator Blasts Agency Over Storm Expenses\n\nMedia Release: residents denied help\n\nToday: July 24, 2008\n\n"
+            "WASHINGTON - Residents wrongly are being denied federal disaster assistance, the senator charged today in a letter.")
+    release = parse_release(text, "stamp.txt")
+    assert release.section is None and release.title == "Senator Blasts Agency Over Storm Expenses"
+
+
 def test_a_sentence_that_starts_like_the_headline_is_kept():
     text = "Smith Votes for the Water Bill\n\nSmith votes for the water bill because it funds levees. It passed today, 91 to 4."
     release = parse_release(text, "smith.txt")
