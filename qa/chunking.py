@@ -154,8 +154,18 @@ def _split_long(text: str, cfg: ChunkConfig, count: TokenCounter) -> list[str]:
     return [" ".join(pieces[a:b]) for a, b in windows]
 
 
+_TITLES = frozenset("mr mrs ms dr prof sen sens rep reps gov gen col lt sgt capt cmdr adm hon amb pres st".split())
+
+
+def leads_on(para: str, min_words: int) -> bool:
+    """A paragraph that is not finished: a short lead-in ending in a colon ("The projects include:",
+    "Statement on the nomination:"), or a line cut after a title ("… the nomination of Rep.")."""
+    words = para.split()
+    return bool(words) and ((para.endswith(":") and len(words) <= 4 * min_words) or words[-1].lower().rstrip(".") in _TITLES)
+
+
 def _merge_fragments(paragraphs: tuple[str, ...], min_words: int) -> list[tuple[int, str]]:
-    """Join paragraphs of fewer than ``min_words`` words to a neighbour.
+    """Join paragraphs of fewer than ``min_words`` words, and unfinished ones (:func:`leads_on`), to a neighbour.
 
     A fragment that ends a sentence ("Thanks.") closes the paragraph before it;
     one that does not (a heading, "Background:") leads into the next one. The chunk keeps
@@ -168,7 +178,9 @@ def _merge_fragments(paragraphs: tuple[str, ...], min_words: int) -> list[tuple[
         if carry:
             para = carry[1] + "\n" + para  # a heading joins the paragraph it heads, which keeps its own number
             carry = None
-        if len(para.split()) >= min_words:
+        if leads_on(para, min_words) and number < len(paragraphs):
+            carry = (number, para)
+        elif len(para.split()) >= min_words:
             merged.append((number, para))
         elif merged and para[-1:] in ".!?\"”)":
             prev_number, prev = merged.pop()

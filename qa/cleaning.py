@@ -24,6 +24,8 @@ __all__ = [
     "is_numeric_noise",
     "drop_boilerplate",
     "clean_text",
+    "strip_repeat",
+    "is_issue_line",
 ]
 
 # ---------------------------------------------------------------- normalising
@@ -262,6 +264,46 @@ def _cut_footer(body: list[str]) -> list[str]:
     return body
 
 
+# Issue furniture under a headline: "For Immediate Release", "Embargoed until …", "From the office of Senator …".
+_ISSUE_LINE = re.compile(r"^(?:for\s+)?(?:immediate\s+release|release\s+immediately|embargoed\b|from\s+the\s+office\s+of\b)", re.IGNORECASE)
+
+
+def is_issue_line(para: str) -> bool:
+    return word_count(para) <= 20 and bool(_ISSUE_LINE.match(para))
+
+
+def strip_repeat(para: str, title: str | None) -> str:
+    """``para`` without the headline a scrape repeats at its start ("HEADLINE Thursday June 22 2006")."""
+    words = re.findall(r"[^\W_]+", title or "")
+    if len(words) < 4:
+        return para
+    # as set, and followed by a new unit (a capital, a digit, nothing): "IPCC (the Panel) is …" is a sentence, not a repeat
+    m = re.match(r"\W*" + r"\W+".join(map(re.escape, words)) + r"[.!?:;,\"”’']*(?:\s+(?=[A-Z0-9])|\s*$)", para)
+    return para[m.end():].strip() if m else para
+
+
+def _head_line(para: str, meta: dict[str, str | None], known_title: str | None, latin: bool) -> bool:
+    """Whether a line above the text is furniture or metadata (read into ``meta``), not release text."""
+    if is_issue_line(para):
+        meta["date"] = meta["date"] or find_date(para)
+        return True
+    if is_navigation(para, latin):
+        return True
+    iso = date_line(para)
+    if iso:  # "Published: 3 May 2024", "Prepared by the Statistics Office, May 23, 2021"
+        meta["date"] = meta["date"] or iso
+        return True
+    if known_title and para.strip().lower() == known_title.strip().lower():
+        return True
+    if meta["title"] is None and not known_title and (word_count(para) > 4 or not is_label(para)):
+        meta["title"] = para
+        return True
+    if is_label(para) and find_date(para) is None:  # "Today: July 24, 2008" is a page stamp, not a section
+        meta["section"] = meta["section"] or para
+        return True
+    return False
+
+
 def clean_text(text: str, known_title: str | None = None) -> tuple[dict[str, str | None], list[str]]:
     """Strip navigation, labels, datelines, boilerplate and footers; return (metadata, body paragraphs).
 
@@ -284,34 +326,30 @@ def clean_text(text: str, known_title: str | None = None) -> tuple[dict[str, str
     head = True
     head_seen = 0
     for para in paras:
+        if head and head_seen < 12:  # the headline again, at the start of a head or lead paragraph: said once is enough
+            para = strip_repeat(para, meta["title"] or known_title)
+            if not para:
+                continue
         if head and not is_body(para) and head_seen < 12:
             head_seen += 1
-            if is_navigation(para, latin):
+            if _head_line(para, meta, known_title, latin):
                 continue
-            iso = date_line(para)
-            if iso:  # "Published: 3 May 2024", "Prepared by the Statistics Office, May 23, 2021"
-                meta["date"] = meta["date"] or iso
-                continue
-            if known_title and para.strip().lower() == known_title.strip().lower():
-                continue
-            if meta["title"] is None and not known_title and (word_count(para) > 4 or not is_label(para)):
-                meta["title"] = para
-                continue
-            if is_label(para):
-                meta["section"] = meta["section"] or para
+            if not body and (meta["title"] or known_title):  # a deck under the headline: kept, the head goes on
+                body.append(para)
                 continue
         head = False
         body.append(para)
 
     body = _cut_footer([p for p in body if not is_navigation(p, latin)])
 
+    lead = 1 if len(body) > 1 and not is_body(body[0]) else 0  # after a deck
     if body:
-        dateline = parse_dateline(body[0])
+        dateline = parse_dateline(body[lead])
         if dateline:
             rest, place, when, agency = dateline
             meta.update(place=place, agency=agency)
             meta["date"] = meta["date"] or when
-            body[0] = rest
+            body[lead] = rest
     if meta["title"] is None and meta["section"] and (not body or is_upper_headline(meta["section"])):
         meta["title"], meta["section"] = meta["section"], None  # "PROTECTING HUMAN LIFE": a short headline, not a label
     meta["date"] = meta["date"] or stated_date(body)

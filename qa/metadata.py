@@ -150,6 +150,12 @@ def is_upper_headline(text: str) -> bool:
     return len(re.findall(r"[^\W\d_]{2,}", text)) >= 3 and text.upper() == text and any(ch.isalpha() for ch in text)
 
 
+def all_capitals(text: str) -> bool:
+    """Set in capitals, allowing a stray small letter: scrapes strip apostrophes ("FEMA s DECISION")."""
+    letters = [ch for ch in text if ch.isalpha()]
+    return bool(letters) and sum(ch.islower() for ch in letters) <= len(letters) // 25
+
+
 def _is_headline(text: str) -> bool:
     """Title case or upper case, a few words, no sentence end: how headlines are set."""
     words = text.split()
@@ -167,7 +173,7 @@ def split_run_in_head(para: str) -> list[str]:
         out.append(para[: m.end()].strip())
         para = para[m.end():]
     for pattern in (_UPPER_RUN, _HEADLINE_THEN_DATELINE):
-        m = pattern.match(para) if para.upper() != para else None  # an all-capitals line is one headline
+        m = pattern.match(para) if not all_capitals(para) else None  # an all-capitals line is one headline
         rest_is_place = bool(m) and re.fullmatch(r"[A-Z]{4,}[A-Za-z .,]*", para[m.end():].strip()) is not None
         if (m and _is_headline(m.group("head").strip()) and (word_count(para) > word_count(m.group("head")) + 5 or rest_is_place)
                 and len(re.findall(r"[^\W\d_]{3,}", m.group("head"))) >= 3):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from conftest import FIXTURES, SEEDS
+
+REAL = FIXTURES.parent / "real"
 from qa.chunking import ChunkConfig, approx_tokens, chunk_release, sentence_spans
 from qa.corpus import parse_release, read_release
 
@@ -24,6 +26,18 @@ def test_short_fragments_join_a_neighbour():
     md = chunk_release(read_release(FIXTURES / "release.md", FIXTURES))
     assert md[1].text.startswith("Outlook\nChair Ama Mensah")  # a heading joins the paragraph it heads
     assert md[1].paragraph == 3  # cited as the paragraph that holds the text, not the heading's number
+
+
+def test_unfinished_lines_lead_into_the_next_paragraph():
+    chunks = chunk_release(read_release(REAL / "senate_Warner_10Aug2004Warner119.txt"))
+    lead = chunks[0].text  # a line cut after "Rep." and its colon-ended rest are one passage
+    assert lead.endswith("nomination of Rep.\nPorter Goss as Director of Central Intelligence:") and len(chunks) == 6
+    text = ("Grants Announced Today\n\nThe state receives grants for three projects this year, the senator said today.\n\n"
+            "The projects include:\n\n* A new runway at the county airport, paid by the aviation fund.\n\n"
+            "* A harbor dredging study for the port authority of the city.")
+    chunks = chunk_release(parse_release(text, "grants.txt"))
+    assert [c.text.split("\n")[0] for c in chunks] == ["The state receives grants for three projects this year, the senator said today.",
+                                                       "The projects include:", "* A harbor dredging study for the port authority of the city."]
 
 
 def test_bullets_are_their_own_chunks():

@@ -108,6 +108,36 @@ def test_real_senate_scrape_headline_found_where_the_text_opens_with_one(name, t
     assert "# # #" not in _text(r) and "http://bennett.senate.gov" not in _text(r)
 
 
+
+def test_real_senate_scrape_headline_said_once_and_issue_lines_dropped():
+    kohl = read_release(REAL / "senate_Kohl_23Sep2005Kohl7.txt")
+    assert kohl.title.endswith("ON FEMA s DECISION TO DENY DISASTER AID FOR WISCONSIN COMMUNITIES HIT BY TORNADOES")  # capitals with a stray "s": one headline
+    assert kohl.section == "Press Release" and kohl.date == "2005-09-23"
+    assert kohl.paragraphs == (kohl.paragraphs[0],) and kohl.paragraphs[0].startswith("I am disappointed by FEMA")  # repeat, issue line gone
+    inouye = read_release(REAL / "senate_Inouye_22Jun2006Inouye36.txt")
+    assert inouye.paragraphs[0].startswith("Washington D C U S Senator Daniel K Inouye voted")  # "HEADLINE Thursday June 22 2006" dropped
+    assert inouye.date == "2006-06-22"
+    corker = read_release(REAL / "senate_Corker_16May2007Corker134.txt")
+    assert corker.paragraphs[0] == "Is Disappointed the Bill Doesn t Include Reforms to Set Project Priorities"  # the deck stays
+    assert corker.paragraphs[1].startswith("WASHINGTON D C U S Senator Bob Corker")  # office line and date line under it go
+    assert not any("from the Office of" in p for p in corker.paragraphs)
+
+
+def test_a_page_date_stamp_under_the_deck_is_not_a_section():
+    text = ("Senator Blasts Agency Over Storm Expenses\n\nMedia Release: residents denied help\n\nToday: July 24, 2008\n\n"
+            "WASHINGTON - Residents wrongly are being denied federal disaster assistance, the senator charged today in a letter.")
+    release = parse_release(text, "stamp.txt")
+    assert release.section is None and release.title == "Senator Blasts Agency Over Storm Expenses"
+
+
+def test_a_sentence_that_starts_like_the_headline_is_kept():
+    text = "Smith Votes for the Water Bill\n\nSmith votes for the water bill because it funds levees. It passed today, 91 to 4."
+    release = parse_release(text, "smith.txt")
+    assert release.paragraphs[0].startswith("Smith votes for the water bill because")
+    text = "# Intergovernmental Panel on Climate Change\n\nIntergovernmental Panel on Climate Change (IPCC) is a scientific body."
+    assert parse_release(text, "ipcc.md").paragraphs[0].startswith("Intergovernmental Panel on Climate Change (IPCC) is")
+
+
 # ------------------------------------------------------------- pattern fixtures
 
 WIRE_TAIL = """
