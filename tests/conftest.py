@@ -22,10 +22,21 @@ sys.path.insert(0, str(ROOT))
 
 @pytest.fixture(scope="session")
 def encoder():
+    """The real model on the default backend (what users run); tests of other backends make their own."""
+    from qa.embedding import make_encoder
+
+    enc = make_encoder()
+    enc.dim  # load now, once
+    return enc
+
+
+@pytest.fixture(scope="session")
+def torch_encoder():
+    """sentence-transformers itself: the reference the ONNX backends are checked against."""
     from qa.embedding import TorchEncoder
 
     enc = TorchEncoder()
-    enc.dim  # load now, once
+    enc.dim
     return enc
 
 

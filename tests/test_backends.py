@@ -29,7 +29,8 @@ def seed_texts():
 
 
 @pytest.mark.parametrize("backend,floor", [("onnx", 0.999), ("onnx-int8", 0.99)])
-def test_onnx_backends_agree_with_sentence_transformers(encoder, seed_texts, backend, floor):
+def test_onnx_backends_agree_with_sentence_transformers(torch_encoder, seed_texts, backend, floor):
+    encoder = torch_encoder
     onnx = make_encoder(backend=backend, verify_texts=ONNX_VERIFY)
     assert isinstance(onnx, OnnxEncoder) and onnx.dim == encoder.dim == 384
     cosine = (onnx.encode(seed_texts) * encoder.encode(seed_texts)).sum(axis=1)
@@ -48,7 +49,8 @@ def test_default_backend_is_onnx():
     assert Settings.from_env({"QA_BACKEND": "torch"}).backend == "torch"  # torch stays selectable
 
 
-def test_index_of_another_backend_is_reembedded_with_a_message(tmp_path, encoder):
+def test_index_of_another_backend_is_reembedded_with_a_message(tmp_path, torch_encoder):
+    encoder = torch_encoder
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
     index = tmp_path / "index"

@@ -67,7 +67,7 @@ def test_row_i_is_chunk_i_and_manifest_fields(corpus, tmp_path, encoder):
     build_index(corpus, index, encoder)
     loaded = load_index(index)
     manifest = json.loads((index / "manifest.json").read_text())
-    assert manifest["model"] == {"name": "all-MiniLM-L6-v2", "dim": 384, "backend": "torch"}
+    assert manifest["model"] == {"name": "all-MiniLM-L6-v2", "dim": 384, "backend": encoder.backend}
     assert manifest["chunk_count"] == len(loaded.chunks) == loaded.vectors.ntotal
     assert set(manifest["files"]) == {"000_caf02737a2f89f36.txt", "003_739443eadc7a4b5c.txt"}
     assert {"format_version", "built_at", "chunking", "live"} <= manifest.keys()

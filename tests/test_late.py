@@ -22,7 +22,8 @@ def seed_chunks() -> list[Chunk]:
     return [c for r in read_corpus(SEEDS) for c in chunk_release(r)]
 
 
-def test_sentence_pieces_come_from_the_paragraph_pass(encoder, seed_chunks):
+def test_sentence_pieces_come_from_the_paragraph_pass(torch_encoder, seed_chunks):
+    encoder = torch_encoder
     chunk = max(seed_chunks, key=lambda c: len(sentence_spans(c.text)))
     states = encoder.token_states([chunk.embed_text])[0]
     assert float(states.vector() @ encoder.encode([chunk.embed_text])[0]) > 0.9999  # the chunk's own vector, same pass
@@ -39,7 +40,8 @@ def test_sentence_pieces_come_from_the_paragraph_pass(encoder, seed_chunks):
     assert [states.pieces[i] for i in title_rows] == encoder.model.tokenizer.tokenize(chunk.title)
 
 
-def test_onnx_pieces_and_offsets_match_torch(encoder, seed_chunks):
+def test_onnx_pieces_and_offsets_match_torch(torch_encoder, seed_chunks):
+    encoder = torch_encoder
     onnx = make_encoder(backend="onnx", verify_texts=ONNX_VERIFY)
     texts = [c.embed_text for c in seed_chunks[:6]]
     for ours, theirs in zip(onnx.token_states(texts), encoder.token_states(texts)):
