@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -28,7 +27,7 @@ from .embedding import Encoder, make_encoder, resolve_model
 from .errors import CorpusError, StoreError
 from .index import (PARTIAL, Generation, Index, acquire_lock, check_index_folder, clean_leftovers, load_index, reconstruct,
                     write_generation)
-from .manifest import MANIFEST, Fit, read_manifest, write_manifest
+from .manifest import MANIFEST, Fit, read_manifest, write_atomic, write_manifest
 from .pooling import late_vectors, pooling_of, sentence_keys
 from .plan import (BuildJob, BuildPlan, BuildReport, Log, duplicate_groups, files_match, is_unchanged, make_plan,
                    nothing_changed)
@@ -214,9 +213,9 @@ class Checkpoint:
         try:
             self.folder.mkdir(exist_ok=True)
             if not (self.folder / "meta.json").exists():
-                _write_whole(self.folder / "meta.json", json.dumps(self.stamp).encode())
-            _write_whole(self.folder / f"{name}.npy", buffer.getvalue())
-            _write_whole(self.folder / f"{name}.json", json.dumps(list(vectors)).encode())  # last: marks it complete
+                write_atomic(self.folder / "meta.json", json.dumps(self.stamp).encode())
+            write_atomic(self.folder / f"{name}.npy", buffer.getvalue())
+            write_atomic(self.folder / f"{name}.json", json.dumps(list(vectors)).encode())  # last: marks it complete
         except OSError as exc:  # the index could not be written either: say so now, not after embedding everything
             for tmp in self.folder.glob(".*.tmp"):
                 tmp.unlink(missing_ok=True)
@@ -238,15 +237,6 @@ class Checkpoint:
             self.folder.rmdir()
         except OSError:
             pass  # something else was put there: leave it
-
-
-def _write_whole(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------- build

@@ -22,7 +22,7 @@ from .errors import StoreError
 
 __all__ = ["FORMAT_VERSION", "MANIFEST", "BM25_PARAMS", "REBUILD", "GENERATION_FILE", "LIVE_KEYS", "Fit", "Manifest",
            "read_manifest", "write_manifest", "manifest_stamp", "checksums", "check_files", "recorded_generation",
-           "fsync_path"]
+           "fsync_path", "write_atomic"]
 
 FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
@@ -176,7 +176,8 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Readers see the old file or the new one, never half of it, even after a crash."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as fh:
         fh.write(data)
@@ -202,7 +203,7 @@ def read_manifest(folder: Path) -> Manifest:
 
 
 def write_manifest(folder: Path, manifest: Manifest) -> None:
-    _write_atomic(folder / MANIFEST, json.dumps(manifest.to_json(), indent=1, ensure_ascii=False).encode())
+    write_atomic(folder / MANIFEST, json.dumps(manifest.to_json(), indent=1, ensure_ascii=False).encode())
 
 
 def manifest_stamp(folder: Path) -> tuple[int, int] | None:
