@@ -365,7 +365,7 @@ def bench_senate(corpus: Path, index: Path, enc: Encoder, qa_path: Path, peers: 
     if missing:
         rep.say(f"({len(missing)} questions left out: their release is not in {corpus})\n")
     if peers:
-        print("peers: BM25 over every chunk, and the dense peer (plain sentence-transformers) embeds every chunk once "
+        print("peers: BM25 over every chunk, and the dense peer (the same model and backend, chunk text alone) embeds every chunk once "
               "(cached in the index folder as peer-dense-*.npy)", file=sys.stderr, flush=True)
     session = QA(corpus, index, encoder=enc, auto_build=False)
     evaluator = RetrievalEvaluator(queries, qa_path.stem, 10, peers, ks=(1, 3, 5, 10))

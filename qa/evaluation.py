@@ -30,7 +30,7 @@ __all__ = ["EvalQuery", "GoldQAEvaluator", "RetrievalEvaluator", "Peers", "METHO
 
 METHODS = {  # method id -> how reports name it
     "bm25": "bm25 (bm25s)",
-    "dense": "dense (sentence-transformers + FAISS flat)",
+    "dense": "dense (same model + FAISS flat)",
     "rrf": "rrf hybrid (bm25s + dense)",
     "txtai": "txtai hybrid (same model)",
     "release-qa": "release-qa (hybrid + follow-ups)",

@@ -1,6 +1,6 @@
 """Peers for evaluation: what a user might pick instead of this project, over the same chunks.
 
-BM25 alone (bm25s), dense alone (plain sentence-transformers + FAISS flat), reciprocal-rank fusion of the
+BM25 alone (bm25s), dense alone (the same model on the session's backend + FAISS flat), reciprocal-rank fusion of the
 two, and txtai's hybrid search (the ``eval`` extra) with the same model's vectors.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .chunking import bm25_tokenize
-from .embedding import TorchEncoder
+from .embedding import Encoder
 from .errors import QAError
 from .session import QA
 
@@ -30,20 +30,20 @@ class Peers:
         texts = [c.text for c in index.chunks]
         self.bm25 = bm25s.BM25()
         self.bm25.index(bm25_tokenize(texts), show_progress=False)
-        # The plain SentenceTransformer: the session's own when it runs torch, loaded once otherwise.
-        reference = session.encoder if isinstance(session.encoder, TorchEncoder) else TorchEncoder(session.encoder.name)
-        self.model = reference.model
-        cache = session.folder / f"peer-dense-{hashlib.sha256(''.join(texts).encode()).hexdigest()[:12]}.npy"
+        # The plain model on the session's own backend (ONNX fp32 gives sentence-transformers' vectors to 1e-4),
+        # over the chunk text alone: no title, no sentences, no fusion.
+        self.encoder = session.encoder
+        tag = hashlib.sha256(''.join(texts).encode()).hexdigest()[:12]
+        cache = session.folder / f"peer-dense-{self.encoder.backend}-{tag}.npy"
         if cache.exists():
             vectors = np.load(cache)
         else:
-            vectors = self.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
-                                        show_progress_bar=len(texts) > 200).astype(np.float32)
+            vectors = self.encoder.encode(texts, progress=len(texts) > 200)
             np.save(cache, vectors)
         self.flat = faiss.IndexFlatIP(vectors.shape[1])
         self.flat.add(vectors)
         self.n = len(texts)
-        self.txtai = _txtai_hybrid(texts, vectors, self.model) if txtai else None
+        self.txtai = _txtai_hybrid(texts, vectors, self.encoder) if txtai else None
 
     def bm25_rows(self, question: str, k: int) -> list[int]:
         tokens = bm25_tokenize([question])[0]
@@ -54,8 +54,7 @@ class Peers:
         return [int(i) for i in top if scores[i] > 0]
 
     def dense_rows(self, question: str, k: int) -> list[int]:
-        q = self.model.encode([question], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
-        _, rows = self.flat.search(q, k)
+        _, rows = self.flat.search(self.encoder.encode_query(question)[None, :].astype(np.float32), k)
         return [int(r) for r in rows[0] if r >= 0]
 
     def txtai_rows(self, question: str, k: int) -> list[int]:
@@ -70,11 +69,11 @@ class Peers:
         return sorted(score, key=lambda r: -score[r])[:k]
 
 
-def _txtai_hybrid(texts: list[str], vectors: np.ndarray, model: Any) -> Any:
+def _txtai_hybrid(texts: list[str], vectors: np.ndarray, encoder: Encoder) -> Any:
     """txtai's hybrid index (its own BM25 and score normalisation) over the same chunks and the same model's vectors.
 
     The vectors reach txtai through its external transform, so nothing is encoded twice; questions are encoded by
-    the same sentence-transformers model.
+    the same encoder.
     """
     try:
         from txtai import Embeddings
@@ -84,7 +83,7 @@ def _txtai_hybrid(texts: list[str], vectors: np.ndarray, model: Any) -> Any:
 
     def transform(batch: list[str]) -> np.ndarray:
         new = [t for t in batch if t not in known]
-        fresh = dict(zip(new, model.encode(new, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False))) if new else {}
+        fresh = dict(zip(new, encoder.encode(new))) if new else {}
         return np.stack([known[t] if t in known else fresh[t] for t in batch]).astype(np.float32)
 
     embeddings = Embeddings(method="external", transform=transform, hybrid=True, content=False)

@@ -85,7 +85,7 @@ SQUAD = {"data": [{"title": "Harbour_Authority", "paragraphs": [
 def _check_outputs(out_dir, n_queries):
     data = json.loads((out_dir / "results.json").read_text())
     assert data["queries"] == n_queries and data["primary_metric"] == "mrr@10"
-    assert set(data["methods"]) == {"bm25 (bm25s)", "dense (sentence-transformers + FAISS flat)",
+    assert set(data["methods"]) == {"bm25 (bm25s)", "dense (same model + FAISS flat)",
                                     "rrf hybrid (bm25s + dense)", "release-qa (hybrid + follow-ups)"}
     assert "| release-qa (hybrid + follow-ups) |" in (out_dir / "results.md").read_text()
     assert (out_dir / "results.png").read_bytes()[:4] == b"\x89PNG"

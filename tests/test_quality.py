@@ -76,7 +76,7 @@ def test_eval_all_runs_every_set_with_peers(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     summary = out.stdout[out.stdout.rindex("| set |"):]
     lines = summary.strip().splitlines()
-    assert ["bm25 (bm25s)", "dense (sentence-transformers + FAISS flat)", "rrf hybrid (bm25s + dense)",
+    assert ["bm25 (bm25s)", "dense (same model + FAISS flat)", "rrf hybrid (bm25s + dense)",
             "txtai hybrid (same model)", "release-qa (hybrid + follow-ups)"] == [c.strip() for c in lines[0].split("|")[2:-2]]
     names = [line.split("|")[1].strip() for line in lines[2:]]
     assert names == ["seed paraphrase", "Senate dev", "SQuAD part A", "regression: regression.jsonl"]  # independent sets first
