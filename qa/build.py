@@ -217,8 +217,6 @@ class Checkpoint:
             write_atomic(self.folder / f"{name}.npy", buffer.getvalue())
             write_atomic(self.folder / f"{name}.json", json.dumps(list(vectors)).encode())  # last: marks it complete
         except OSError as exc:  # the index could not be written either: say so now, not after embedding everything
-            for tmp in self.folder.glob(".*.tmp"):
-                tmp.unlink(missing_ok=True)
             if not any(self.folder.glob("part-*.json")):
                 self.remove()  # nothing saved: leave the folder as it was
             raise StoreError(f"could not write the index in {self.folder.parent} ({exc.strerror or exc}): free disk "
@@ -230,7 +228,7 @@ class Checkpoint:
         """Delete the checkpoint's own files by their pattern inside its own folder, then the folder."""
         if not self.folder.is_dir() or self.folder.is_symlink():
             return
-        for pattern in ("part-*.npy", "part-*.json", ".part-*.tmp", "meta.json", ".meta.json.tmp"):
+        for pattern in ("part-*.npy", "part-*.json", ".part-*.tmp-*", "meta.json", ".meta.json.tmp-*"):  # write_atomic's names
             for path in self.folder.glob(pattern):
                 path.unlink(missing_ok=True)
         try:

@@ -342,9 +342,7 @@ def write_generation(folder: Path, gen: Generation, previous: Manifest | None) -
             retired=dict(previous.live) if previous else {}, checksums=checksums(folder, live))
         write_manifest(folder, manifest)  # the switch: readers see the new generation from here on
     except (OSError, RuntimeError) as exc:  # faiss reports a failed write as RuntimeError
-        _remove_files(folder, live)
-        for tmp in folder.glob(f".{MANIFEST}.tmp-{os.getpid()}"):
-            tmp.unlink(missing_ok=True)
+        _remove_files(folder, live)  # write_manifest removes its own temporary file
         reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[-1][:160]
         raise StoreError(f"could not write the index in {folder} ({reason}): free disk space or make the folder "
                          "writable, then index again; the previous index was left as it was") from None
