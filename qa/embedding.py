@@ -139,7 +139,7 @@ class TorchEncoder:
 
     def token_vectors(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
         """Each text's word pieces with their contextual vectors (unit length), special tokens left out."""
-        return [_word_pieces(t.pieces, t.hidden) for t in self._recent.states(texts, self.token_states)]
+        return [t.word_pieces() for t in self._recent.states(texts, self.token_states)]
 
     def token_states(self, texts: Sequence[str]) -> list[TokenStates]:
         """One forward pass per text (batched by length), unpooled, with each piece's character offsets."""
@@ -152,14 +152,6 @@ class TorchEncoder:
                             np.asarray(special, dtype=bool), h.float().cpu().numpy())
                 for ids, offsets, special, h in zip(pieces["input_ids"], pieces["offset_mapping"],
                                                      pieces["special_tokens_mask"], hidden)]
-
-
-def _word_pieces(pieces: Sequence[str], vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
-    n = min(len(pieces), len(vectors))
-    keep = [i for i in range(n) if pieces[i] not in ("[CLS]", "[SEP]", "[PAD]", "<s>", "</s>", "<pad>")]
-    chosen = vectors[keep].astype(np.float32)
-    chosen /= np.maximum(np.linalg.norm(chosen, axis=1, keepdims=True), 1e-12)
-    return [pieces[i] for i in keep], chosen
 
 
 # --------------------------------------------------------------------------- ONNX
@@ -276,7 +268,7 @@ class OnnxEncoder:
 
     def token_vectors(self, texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
         """Each text's word pieces with their contextual vectors (unit length), special tokens left out."""
-        return [_word_pieces(t.pieces, t.hidden) for t in self._recent.states(texts, self.token_states)]
+        return [t.word_pieces() for t in self._recent.states(texts, self.token_states)]
 
     def token_states(self, texts: Sequence[str]) -> list[TokenStates]:
         """One forward pass per text (batched by length), unpooled, with each piece's character offsets."""

@@ -41,6 +41,14 @@ class TokenStates:
         ends = self.offsets[~self.special, 1]
         return int(ends.max()) if len(ends) else 0
 
+    def word_pieces(self) -> tuple[list[str], np.ndarray]:
+        """The text's word pieces with their contextual vectors (unit length), special tokens left out."""
+        n = min(len(self.pieces), len(self.hidden))
+        keep = np.flatnonzero(~self.special[:n])
+        chosen = self.hidden[keep].astype(np.float32)
+        chosen /= np.maximum(np.linalg.norm(chosen, axis=1, keepdims=True), 1e-12)
+        return [self.pieces[i] for i in keep], chosen
+
     def rows(self, start: int, end: int) -> np.ndarray:
         """Pieces overlapping the character span [start, end)."""
         return np.flatnonzero(~self.special & (self.offsets[:, 0] < end) & (self.offsets[:, 1] > start))
