@@ -13,20 +13,38 @@ import os
 import sys
 import threading
 import typing
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, TypedDict
+from typing import Any, TypedDict
 
 import gradio as gr
 
 from qa import QA, QAError, Settings, library
 from qa.answer import MAX_QUESTION_CHARS
-from qa.upload import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
 from qa.config import BACKENDS
 from qa.corpus import SUPPORTED_SUFFIXES
-from qa.ui import (CSS, EMPTY_PANEL, HEAD, LIBRARY_HEADERS, FeedbackLog, Filters, Reply, answer_record, check_question,
-                   escape, example_questions, library_rows, new_reply_id, render_library_release,
-                   render_panel, render_reply, render_uploads, reply_id_of)
+from qa.ui import (
+    CSS,
+    EMPTY_PANEL,
+    HEAD,
+    LIBRARY_HEADERS,
+    FeedbackLog,
+    Filters,
+    Reply,
+    answer_record,
+    check_question,
+    escape,
+    example_questions,
+    library_rows,
+    new_reply_id,
+    render_library_release,
+    render_panel,
+    render_reply,
+    render_uploads,
+    reply_id_of,
+)
+from qa.upload import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
 
 PRIVATE = {"api_visibility": "private"}
 VOTES = {"up": "Like", "down": "Dislike"}
@@ -74,9 +92,11 @@ def _vote(liked: Any) -> str:
 def _stats(session: QA) -> str:
     items = library.releases(session)
     undated = sum(1 for r in items if not r.date)
-    return (f"<div id='app-head'><h1>release-qa</h1><p>Ask the press releases: every answer cites release, date and "
-            f"paragraph. {len(items)} releases, {sum(r.passages for r in items)} passages indexed"
-            f"{f' ({undated} undated)' if undated else ''}.</p></div>")
+    return (
+        f"<div id='app-head'><h1>release-qa</h1><p>Ask the press releases: every answer cites release, date and "
+        f"paragraph. {len(items)} releases, {sum(r.passages for r in items)} passages indexed"
+        f"{f' ({undated} undated)' if undated else ''}.</p></div>"
+    )
 
 
 def _source_choices(session: QA) -> list[tuple[str, str]]:
@@ -88,8 +108,9 @@ def _examples(session: QA) -> list[dict[str, str]]:
 
 
 def _ask_api(session: QA) -> Callable[..., AskResult]:
-    def ask_api(question: str, k: int = 5, history: list[str] | None = None, since: str = "", until: str = "",
-                source: str = "") -> AskResult:
+    def ask_api(
+        question: str, k: int = 5, history: list[str] | None = None, since: str = "", until: str = "", source: str = ""
+    ) -> AskResult:
         """Answer a question; returns the answer and its passages as data (same fields as `qa ask --json`)."""
         try:  # every value checked by the library's validators, the same as the CLI and the Python API
             answer = session.ask(question, k, history, since=since, until=until, source=source)
@@ -122,8 +143,11 @@ class ChatHandlers:
     @staticmethod
     def chat_update(chat: list[dict[str, Any]], records: dict[str, Reply]) -> Any:
         """The conversation with each reply's thumbs state, found by reply id."""
-        votes = [VOTES.get(records[rid].vote or "") if (rid := reply_id_of(m.get("content"))) in records else None
-                 for m in chat if m.get("role") == "assistant"]
+        votes = [
+            VOTES.get(records[rid].vote or "") if (rid := reply_id_of(m.get("content"))) in records else None
+            for m in chat
+            if m.get("role") == "assistant"
+        ]
         return gr.Chatbot(value=chat, feedback_value=votes)
 
     def filters_of(self, since: str, until: str, source: str) -> Filters:
@@ -132,8 +156,16 @@ class ChatHandlers:
             filters.undated_hidden = len(library.undated_releases(self.session))
         return filters
 
-    def respond(self, message: str, chat: list[dict[str, Any]], k: int, records: dict[str, Reply],
-                since: str = "", until: str = "", source: str = ""):
+    def respond(
+        self,
+        message: str,
+        chat: list[dict[str, Any]],
+        k: int,
+        records: dict[str, Reply],
+        since: str = "",
+        until: str = "",
+        source: str = "",
+    ):
         """Ask, append the short reply, show its sources; a question that cannot be asked stays in the box."""
         chat, records = list(chat or []), dict(records or {})
         shown = _encodable(message)  # what goes back into the box must survive JSON: a lone surrogate becomes "?"
@@ -167,8 +199,12 @@ class ChatHandlers:
         record["filters"] = {"since": reply.filters.since, "until": reply.filters.until, "source": reply.filters.source}
         self.feedback.record(record, vote, reply.id)
         reply.vote = None if vote == "none" else vote
-        chat = [dict(m, content=render_reply(reply, vote)) if m.get("role") == "assistant" and reply_id_of(m.get("content")) == rid
-                else m for m in chat]
+        chat = [
+            dict(m, content=render_reply(reply, vote))
+            if m.get("role") == "assistant" and reply_id_of(m.get("content")) == rid
+            else m
+            for m in chat
+        ]
         return self.chat_update(chat, records), records
 
     @staticmethod
@@ -178,8 +214,14 @@ class ChatHandlers:
     def on_filters(self, since: str, until: str, source: str):
         filters = self.filters_of(since, until, source)
         n = sum(bool(x) for x in (filters.since, filters.until, filters.source))
-        chip = (f"<div class='qa-filter-chip' id='active-filters'><span class='qa-filter-icon'>Filters on</span> "
-                f"{escape(filters.describe())}</div>") if filters.active else ""
+        chip = (
+            (
+                f"<div class='qa-filter-chip' id='active-filters'><span class='qa-filter-icon'>Filters on</span> "
+                f"{escape(filters.describe())}</div>"
+            )
+            if filters.active
+            else ""
+        )
         return chip, gr.Accordion(label=f"Filters · {n} active" if n else "Filters"), gr.Button(visible=filters.active)
 
     @staticmethod
@@ -204,8 +246,13 @@ class LibraryHandlers:
     def refreshed(self, query: str = ""):
         """Everything that lists the library: header, table, source filter choices, example questions."""
         table, sources = self.view(query)
-        return (_stats(self.session), table, sources, gr.Dropdown(choices=_source_choices(self.session)),
-                gr.Chatbot(examples=_examples(self.session)))
+        return (
+            _stats(self.session),
+            table,
+            sources,
+            gr.Dropdown(choices=_source_choices(self.session)),
+            gr.Chatbot(examples=_examples(self.session)),
+        )
 
     def on_open(self, evt: gr.SelectData, sources: list[str]):
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -217,15 +264,22 @@ class LibraryHandlers:
 
     def on_remove(self, selected: str, query: str):
         if not selected:
-            return (_error("Open a release first (click its row), then remove it."), "", "",
-                    gr.Button(interactive=False, value="Remove release"), *[gr.skip()] * 5)
+            return (
+                _error("Open a release first (click its row), then remove it."),
+                "",
+                "",
+                gr.Button(interactive=False, value="Remove release"),
+                *[gr.skip()] * 5,
+            )
         try:
             info = library.remove_release(self.session, selected)
         except QAError as exc:
             return (_error(exc), gr.skip(), gr.skip(), gr.skip(), *[gr.skip()] * 5)
-        note = (f"<div class='qa-status'>Removed “{escape(info.title)}” ({escape(', '.join(info.files))}) from the index. "
-                f"The file{'s were' if len(info.files) > 1 else ' was'} moved to {escape(str(self.session.folder / 'removed'))}; "
-                "move it back to the releases folder to restore it.</div>")
+        note = (
+            f"<div class='qa-status'>Removed “{escape(info.title)}” ({escape(', '.join(info.files))}) from the index. "
+            f"The file{'s were' if len(info.files) > 1 else ' was'} moved to {escape(str(self.session.folder / 'removed'))}; "
+            "move it back to the releases folder to restore it.</div>"
+        )
         return (note, "", "", gr.Button(interactive=False, value="Remove release"), *self.refreshed(query))
 
     def on_upload(self, files: list[Any] | None, query: str, progress: gr.Progress = gr.Progress()):
@@ -247,22 +301,46 @@ def _ask_tab(session: QA) -> dict[str, Any]:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=360, elem_id="chat-col"):
             c["chatbot"] = gr.Chatbot(
-                show_label=False, height="58vh", min_height=300, elem_id="chat", latex_delimiters=[],
-                sanitize_html=True, feedback_options=("Like", "Dislike"), buttons=[],
-                placeholder="Ask about the releases, or pick an example below.", examples=_examples(session))
+                show_label=False,
+                height="58vh",
+                min_height=300,
+                elem_id="chat",
+                latex_delimiters=[],
+                sanitize_html=True,
+                feedback_options=("Like", "Dislike"),
+                buttons=[],
+                placeholder="Ask about the releases, or pick an example below.",
+                examples=_examples(session),
+            )
             c["active"] = gr.HTML(elem_id="filter-chip")
             with gr.Row():
-                c["box"] = gr.Textbox(placeholder="Ask a question about the releases…", show_label=False, scale=8,
-                                      max_length=MAX_QUESTION_CHARS, elem_id="question", autofocus=True, lines=1)
+                c["box"] = gr.Textbox(
+                    placeholder="Ask a question about the releases…",
+                    show_label=False,
+                    scale=8,
+                    max_length=MAX_QUESTION_CHARS,
+                    elem_id="question",
+                    autofocus=True,
+                    lines=1,
+                )
                 c["send"] = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask")
             c["ask_error"] = gr.HTML(elem_id="ask-error")
             with gr.Accordion("Filters", open=False, elem_id="filters") as c["filters_box"]:
                 with gr.Row():
-                    c["since"] = gr.Textbox(label="Since", placeholder="2024-01-01", elem_id="since", max_length=10, min_width=120)
-                    c["until"] = gr.Textbox(label="Until", placeholder="2024-12-31", elem_id="until", max_length=10, min_width=120)
-                c["source"] = gr.Dropdown(_source_choices(session), value="", label="Source", allow_custom_value=True,
-                                          info="Organisation or section (releases), or type part of a file name",
-                                          elem_id="source")
+                    c["since"] = gr.Textbox(
+                        label="Since", placeholder="2024-01-01", elem_id="since", max_length=10, min_width=120
+                    )
+                    c["until"] = gr.Textbox(
+                        label="Until", placeholder="2024-12-31", elem_id="until", max_length=10, min_width=120
+                    )
+                c["source"] = gr.Dropdown(
+                    _source_choices(session),
+                    value="",
+                    label="Source",
+                    allow_custom_value=True,
+                    info="Organisation or section (releases), or type part of a file name",
+                    elem_id="source",
+                )
                 gr.Markdown("Undated releases are left out when a date is set; the reply says how many.")
             with gr.Row():
                 c["k"] = gr.Slider(1, 10, value=5, step=1, label="Passages", elem_id="k", min_width=160)
@@ -276,18 +354,30 @@ def _ask_tab(session: QA) -> dict[str, Any]:
 def _library_tab(handlers: LibraryHandlers) -> dict[str, Any]:
     """The Library tab's layout: the upload box, then the searchable table of releases and the release viewer."""
     c: dict[str, Any] = {}
-    gr.Markdown(f"**Add releases**: {', '.join(SUPPORTED_SUFFIXES)} files, up to {MAX_UPLOAD_FILES} at a time, "
-                f"{MAX_UPLOAD_BYTES // 1_000_000} MB each. Each file is checked on its own; files already in "
-                "the library (by content, whatever their name) are not added twice.")
-    c["upload"] = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Release files",
-                          elem_id="upload", height=120)
+    gr.Markdown(
+        f"**Add releases**: {', '.join(SUPPORTED_SUFFIXES)} files, up to {MAX_UPLOAD_FILES} at a time, "
+        f"{MAX_UPLOAD_BYTES // 1_000_000} MB each. Each file is checked on its own; files already in "
+        "the library (by content, whatever their name) are not added twice."
+    )
+    c["upload"] = gr.File(
+        file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Release files", elem_id="upload", height=120
+    )
     c["upload_status"] = gr.HTML(elem_id="upload-status")
-    gr.Markdown("**Indexed releases** (copies of the same release listed once). Click a row to read the release; "
-                "**Remove this release** then takes it out of the index.")
+    gr.Markdown(
+        "**Indexed releases** (copies of the same release listed once). Click a row to read the release; "
+        "**Remove this release** then takes it out of the index."
+    )
     c["search"] = gr.Textbox(label="Search the library", placeholder="title, date, source or file", elem_id="lib-search")
     items = handlers.items()
-    c["table"] = gr.Dataframe(value=library_rows(items), headers=LIBRARY_HEADERS, interactive=False, wrap=True,
-                              elem_id="library", max_height=420, column_widths=["40%", "11%", "17%", "9%", "8%", "15%"])
+    c["table"] = gr.Dataframe(
+        value=library_rows(items),
+        headers=LIBRARY_HEADERS,
+        interactive=False,
+        wrap=True,
+        elem_id="library",
+        max_height=420,
+        column_widths=["40%", "11%", "17%", "9%", "8%", "15%"],
+    )
     c["sources"] = gr.State([r.source for r in items])
     c["selected"] = gr.State("")
     with gr.Row():
@@ -318,8 +408,9 @@ def _wire_library(h: LibraryHandlers, c: dict[str, Any], listing: list[Any]) -> 
     """``listing``: every component that shows the library (header, table, sources, source filter, examples)."""
     c["search"].change(h.view, c["search"], [c["table"], c["sources"]], **PRIVATE)
     c["table"].select(h.on_open, c["sources"], [c["view"], c["selected"], c["remove"]], **PRIVATE)
-    c["remove"].click(h.on_remove, [c["selected"], c["search"]], [c["status"], c["view"], c["selected"], c["remove"], *listing],
-                      **PRIVATE)
+    c["remove"].click(
+        h.on_remove, [c["selected"], c["search"]], [c["status"], c["view"], c["selected"], c["remove"], *listing], **PRIVATE
+    )
     c["upload"].upload(h.on_upload, [c["upload"], c["search"]], [c["upload_status"], c["upload"], *listing], **PRIVATE)
 
 
@@ -362,9 +453,13 @@ def _args(settings: Settings, argv: list[str] | None = None) -> argparse.Namespa
     p.add_argument("--corpus", type=Path, default=settings.corpus)
     p.add_argument("--index", type=Path, default=settings.index)
     p.add_argument("--model", default=settings.model)
-    p.add_argument("--backend", default=settings.backend, choices=BACKENDS,
-                   help=f"encoder (default {settings.backend}, from QA_BACKEND or the library's default); "
-                        "an index embedded with another backend is re-embedded at start")
+    p.add_argument(
+        "--backend",
+        default=settings.backend,
+        choices=BACKENDS,
+        help=f"encoder (default {settings.backend}, from QA_BACKEND or the library's default); "
+        "an index embedded with another backend is re-embedded at start",
+    )
     return p.parse_args(argv)
 
 
@@ -378,7 +473,9 @@ if __name__ == "__main__":
     session = QA.from_settings(settings)
     auth = settings.auth  # QA_AUTH, checked by Settings.from_env: user and password both non-empty
     if auth is None and args.host not in {"127.0.0.1", "localhost", "::1"}:
-        sys.exit(f"error: binding to {args.host} exposes the chat beyond this machine: set QA_AUTH=user:password to require a login")
+        sys.exit(
+            f"error: binding to {args.host} exposes the chat beyond this machine: set QA_AUTH=user:password to require a login"
+        )
     print(f"loading the index over {session.corpus} (built first if missing or stale)…", file=sys.stderr)
     try:
         session.ensure_index()
@@ -387,5 +484,6 @@ if __name__ == "__main__":
     # The encoder session and BM25 load while the page is built and served, not on the first question.
     threading.Thread(target=session.warm_up, name="warm-up", daemon=True).start()
     demo = build_demo(session, data=settings.data)
-    demo.queue(default_concurrency_limit=4).launch(server_name=args.host, server_port=args.port, auth=auth,
-                                                   show_error=True, **launch_options())
+    demo.queue(default_concurrency_limit=4).launch(
+        server_name=args.host, server_port=args.port, auth=auth, show_error=True, **launch_options()
+    )

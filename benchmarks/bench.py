@@ -33,9 +33,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -53,10 +54,16 @@ RECORD = ".bench-build.json"  # suffix of this benchmark's log of build runs, be
 offline_model_environment()
 
 QUESTIONS = [
-    "What did the senator say about the farm bill?", "How much funding will the project receive?",
-    "When will the hearing take place?", "Which agency will award the grants?", "Who introduced the legislation?",
-    "What does the bill do for veterans?", "How many jobs will be created?", "What did the committee approve?",
-    "Why did the senator oppose the amendment?", "What is the cost of the program?",
+    "What did the senator say about the farm bill?",
+    "How much funding will the project receive?",
+    "When will the hearing take place?",
+    "Which agency will award the grants?",
+    "Who introduced the legislation?",
+    "What does the bill do for veterans?",
+    "How many jobs will be created?",
+    "What did the committee approve?",
+    "Why did the senator oppose the amendment?",
+    "What is the cost of the program?",
 ]
 TARGETS = {  # what issue 15 asks; printed beside the figures
     "build_ratio": ("build / raw encode chunks/s", 0.9, ">="),
@@ -180,8 +187,15 @@ def bench_build(corpus: Path, index: Path, enc: Encoder, rep: Report) -> None:
     run: dict[str, Any] = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "backend": enc.backend}
     try:
         built = build_index(corpus, index, enc, progress=True, skip_bad=True)
-        run.update(seconds=time.perf_counter() - t, embedded=built.embedded, reused=built.reused, chunks=built.chunks,
-                   peak_rss_mib=peak_rss_mib(), skipped=len(built.skipped), duplicates=len(built.duplicates))
+        run.update(
+            seconds=time.perf_counter() - t,
+            embedded=built.embedded,
+            reused=built.reused,
+            chunks=built.chunks,
+            peak_rss_mib=peak_rss_mib(),
+            skipped=len(built.skipped),
+            duplicates=len(built.duplicates),
+        )
     except KeyboardInterrupt:
         run.update(seconds=time.perf_counter() - t, interrupted=True, peak_rss_mib=peak_rss_mib())
         index.parent.mkdir(parents=True, exist_ok=True)
@@ -194,30 +208,69 @@ def bench_build(corpus: Path, index: Path, enc: Encoder, rep: Report) -> None:
     loaded = load_index(index)
     chunks, sentences = len(loaded.chunks), int(loaded.manifest.sentence_count)
     sizes = folder_bytes(index)
-    row: dict[str, Any] = {"files": files, "chunks": chunks, "sentences": sentences, "build_runs": len(working),
-                           "index_bytes": sum(sizes.values()), "index_parts": sizes, "this_run": run,
-                           "index_type": loaded.manifest.index_type, "build_s": None, "chunks_per_s": None}
+    row: dict[str, Any] = {
+        "files": files,
+        "chunks": chunks,
+        "sentences": sentences,
+        "build_runs": len(working),
+        "index_bytes": sum(sizes.values()),
+        "index_parts": sizes,
+        "this_run": run,
+        "index_type": loaded.manifest.index_type,
+        "build_s": None,
+        "chunks_per_s": None,
+    }
     rep.data["build"] = row
-    rep.say(f"This run: {run['seconds']:.1f} s, {run.get('embedded', 0):,} chunks embedded, {run.get('reused', 0):,} reused; "
-            f"{run.get('duplicates', 0)} duplicate copies indexed once, {run.get('skipped', 0)} unreadable files skipped.\n")
+    rep.say(
+        f"This run: {run['seconds']:.1f} s, {run.get('embedded', 0):,} chunks embedded, {run.get('reused', 0):,} reused; "
+        f"{run.get('duplicates', 0)} duplicate copies indexed once, {run.get('skipped', 0)} unreadable files skipped.\n"
+    )
     if working:
         seconds, built_chunks = sum(r["seconds"] for r in working), working[-1]["chunks"]
-        row.update(build_s=seconds, chunks_per_s=built_chunks / seconds, texts_per_s=built_chunks * (1 + sentences / chunks) / seconds,
-                   peak_rss_mib=max(r["peak_rss_mib"] for r in working))
+        row.update(
+            build_s=seconds,
+            chunks_per_s=built_chunks / seconds,
+            texts_per_s=built_chunks * (1 + sentences / chunks) / seconds,
+            peak_rss_mib=max(r["peak_rss_mib"] for r in working),
+        )
         if working[-1] is not run:
-            rep.say(f"The build figures are those of the build from nothing recorded on {working[0]['started']} "
-                    f"in {record_path}.\n")
-        cells = [len(working), f"{seconds:.0f}", rep.check("build_minutes", seconds / 60), f"{row['chunks_per_s']:.1f}",
-                 f"{row['texts_per_s']:.1f}", f"{row['peak_rss_mib']:.0f}"]
+            rep.say(
+                f"The build figures are those of the build from nothing recorded on {working[0]['started']} in {record_path}.\n"
+            )
+        cells = [
+            len(working),
+            f"{seconds:.0f}",
+            rep.check("build_minutes", seconds / 60),
+            f"{row['chunks_per_s']:.1f}",
+            f"{row['texts_per_s']:.1f}",
+            f"{row['peak_rss_mib']:.0f}",
+        ]
     else:
         rep.say(f"No build from nothing on record for {index}: delete it (or pass a new --index) to measure one.\n")
         cells = ["-"] * 6
-    rep.table(["files", "chunks", "sentences", "build runs", "wall s", "minutes", "chunks/s", "texts/s (chunks + sentences)",
-               "peak RSS MiB", "index on disk MiB", "FAISS type"],
-              [[f"{files:,}", f"{chunks:,}", f"{sentences:,}", *cells, f"{row['index_bytes'] / 2**20:.1f}", row["index_type"]]])
-    rep.table(["index part", "MiB", "bytes per chunk", "per million chunks GB"],
-              [[part, f"{size / 2**20:.1f}", f"{size / chunks:,.0f}", f"{size / chunks * 1e6 / 1e9:.2f}"]
-               for part, size in sorted(sizes.items(), key=lambda kv: -kv[1])])
+    rep.table(
+        [
+            "files",
+            "chunks",
+            "sentences",
+            "build runs",
+            "wall s",
+            "minutes",
+            "chunks/s",
+            "texts/s (chunks + sentences)",
+            "peak RSS MiB",
+            "index on disk MiB",
+            "FAISS type",
+        ],
+        [[f"{files:,}", f"{chunks:,}", f"{sentences:,}", *cells, f"{row['index_bytes'] / 2**20:.1f}", row["index_type"]]],
+    )
+    rep.table(
+        ["index part", "MiB", "bytes per chunk", "per million chunks GB"],
+        [
+            [part, f"{size / 2**20:.1f}", f"{size / chunks:,.0f}", f"{size / chunks * 1e6 / 1e9:.2f}"]
+            for part, size in sorted(sizes.items(), key=lambda kv: -kv[1])
+        ],
+    )
 
 
 def bench_raw_encode(index: Path, enc: Encoder, sample: int, rep: Report) -> None:
@@ -229,9 +282,13 @@ def bench_raw_encode(index: Path, enc: Encoder, sample: int, rep: Report) -> Non
     raw = len(texts) / (time.perf_counter() - t)
     build = rep.data["build"]["chunks_per_s"]
     rep.data["raw_encode"] = {"sample": len(texts), "chunks_per_s": raw, "ratio": build / raw if build else None}
-    rep.say(f"\n### Build vs raw `encode` of {len(texts)} of the same chunk texts ({enc.backend}, batch {getattr(enc, 'batch_size', '?')})\n")
-    rep.table(["raw encode chunks/s", "build chunks/s (with sentence vectors, reading and chunking)", "build / raw"],
-              [[f"{raw:.1f}", f"{build:.1f}" if build else "-", rep.check("build_ratio", build / raw) if build else "-"]])
+    rep.say(
+        f"\n### Build vs raw `encode` of {len(texts)} of the same chunk texts ({enc.backend}, batch {getattr(enc, 'batch_size', '?')})\n"
+    )
+    rep.table(
+        ["raw encode chunks/s", "build chunks/s (with sentence vectors, reading and chunking)", "build / raw"],
+        [[f"{raw:.1f}", f"{build:.1f}" if build else "-", rep.check("build_ratio", build / raw) if build else "-"]],
+    )
 
 
 # ------------------------------------------------------------------ 3. queries
@@ -264,8 +321,10 @@ def small_index(corpus: Path, index: Path, enc: Encoder, want: int) -> tuple[Pat
 
 def bench_queries(targets: list[tuple[str, Path, Path]], enc: Encoder, repeat: int, rep: Report) -> None:
     rep.say("\n### Query latency (warm, in-process, one question at a time, k=10)\n")
-    rep.say(f"raw = `encode_query` + the index's own FAISS search with the same encoder ({enc.backend}); "
-            "full = `QA.ask` (dense + sentences + BM25 + fusion + answer sentence).\n")
+    rep.say(
+        f"raw = `encode_query` + the index's own FAISS search with the same encoder ({enc.backend}); "
+        "full = `QA.ask` (dense + sentences + BM25 + fusion + answer sentence).\n"
+    )
     rows = []
     for label, corpus, index in targets:
         session = QA(corpus, index, encoder=enc, auto_build=False)
@@ -276,13 +335,30 @@ def bench_queries(targets: list[tuple[str, Path, Path]], enc: Encoder, repeat: i
         dense = timed(lambda i: session.ask(q(i), 10, method="dense"), repeat)
         bm25 = timed(lambda i: session.ask(q(i), 10, method="bm25"), repeat)
         full = timed(lambda i: session.ask(q(i), 10), repeat)
-        r = {"label": label, "chunks": len(loaded.chunks), "faiss": loaded.manifest.index_type, "raw": p50_95(raw),
-             "dense": p50_95(dense), "bm25": p50_95(bm25), "full": p50_95(full)}
+        r = {
+            "label": label,
+            "chunks": len(loaded.chunks),
+            "faiss": loaded.manifest.index_type,
+            "raw": p50_95(raw),
+            "dense": p50_95(dense),
+            "bm25": p50_95(bm25),
+            "full": p50_95(full),
+        }
         r["full_over_raw"] = r["full"][0] / r["raw"][0]
         rep.data.setdefault("queries", []).append(r)
         fmt = lambda p: f"{p[0]:.1f} / {p[1]:.1f}"  # noqa: E731
-        rows.append([label, f"{r['chunks']:,}", r["faiss"], fmt(r["raw"]), fmt(r["dense"]), fmt(r["bm25"]), fmt(r["full"]),
-                     rep.check("full_over_raw", r["full_over_raw"], f"at {r['chunks']:,} chunks")])
+        rows.append(
+            [
+                label,
+                f"{r['chunks']:,}",
+                r["faiss"],
+                fmt(r["raw"]),
+                fmt(r["dense"]),
+                fmt(r["bm25"]),
+                fmt(r["full"]),
+                rep.check("full_over_raw", r["full_over_raw"], f"at {r['chunks']:,} chunks"),
+            ]
+        )
     rep.table(["index", "chunks", "FAISS", "raw p50/p95 ms", "dense p50/p95", "BM25 p50/p95", "full p50/p95", "full / raw"], rows)
 
 
@@ -309,8 +385,13 @@ def chat_first_answer(corpus: Path, index: Path, backend: str, env: dict[str, st
 
     port = _free_port()
     t = time.perf_counter()
-    app = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--corpus", str(corpus), "--index", str(index),
-                            "--backend", backend], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    app = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port), "--corpus", str(corpus), "--index", str(index), "--backend", backend],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         while True:
             if app.poll() is not None:
@@ -330,14 +411,30 @@ def chat_first_answer(corpus: Path, index: Path, backend: str, env: dict[str, st
 
 
 def bench_cold(enc: Encoder, whole: tuple[Path, Path], runs: int, rep: Report) -> None:
-    rep.say(f"\n### Cold start: a new process to its first answer (index built, OS file cache warm; median of {runs} after one warm-up)\n")
+    rep.say(
+        f"\n### Cold start: a new process to its first answer (index built, OS file cache warm; median of {runs} after one warm-up)\n"
+    )
     env = child_environment(PYTHONPATH=str(ROOT), TRANSFORMERS_VERBOSITY="error")
     seeds = (ROOT / "seeds", whole[1].parent / f"{whole[1].name}-seeds")
     build_index(*seeds, enc, progress=False)
     rows, data = [], {}
-    for label, (corpus, index), key in (("`python -m qa ask` over the seeds", seeds, "cold_ask_s"),
-                                        ("`python -m qa ask` over the whole index", whole, None)):
-        cmd = [sys.executable, "-m", "qa", "ask", QUESTIONS[0], "--corpus", str(corpus), "--index", str(index), "--backend", enc.backend]
+    for label, (corpus, index), key in (
+        ("`python -m qa ask` over the seeds", seeds, "cold_ask_s"),
+        ("`python -m qa ask` over the whole index", whole, None),
+    ):
+        cmd = [
+            sys.executable,
+            "-m",
+            "qa",
+            "ask",
+            QUESTIONS[0],
+            "--corpus",
+            str(corpus),
+            "--index",
+            str(index),
+            "--backend",
+            enc.backend,
+        ]
         _wall(cmd, env)
         seconds = float(np.median([_wall(cmd, env) for _ in range(runs)]))
         data[label] = seconds
@@ -360,13 +457,19 @@ def bench_senate(corpus: Path, index: Path, enc: Encoder, qa_path: Path, peers: 
     missing = [q for q in queries if q.id in files and not (corpus / files[q.id]).is_file()]
     queries = [q for q in queries if q not in missing]
     n_unans = sum(1 for q in queries if not q.answerable)
-    rep.say(f"\n### {qa_path.name}: {len(queries)} questions ({len(queries) - n_unans} answerable, {n_unans} unanswerable) "
-            f"over the whole index, every other release a distractor\n")
+    rep.say(
+        f"\n### {qa_path.name}: {len(queries)} questions ({len(queries) - n_unans} answerable, {n_unans} unanswerable) "
+        f"over the whole index, every other release a distractor\n"
+    )
     if missing:
         rep.say(f"({len(missing)} questions left out: their release is not in {corpus})\n")
     if peers:
-        print("peers: BM25 over every chunk, and the dense peer (the same model and backend, chunk text alone) embeds every chunk once "
-              "(cached in the index folder as peer-dense-*.npy)", file=sys.stderr, flush=True)
+        print(
+            "peers: BM25 over every chunk, and the dense peer (the same model and backend, chunk text alone) embeds every chunk once "
+            "(cached in the index folder as peer-dense-*.npy)",
+            file=sys.stderr,
+            flush=True,
+        )
     session = QA(corpus, index, encoder=enc, auto_build=False)
     evaluator = RetrievalEvaluator(queries, qa_path.stem, 10, peers, ks=(1, 3, 5, 10))
     evaluator(session)
@@ -375,10 +478,23 @@ def bench_senate(corpus: Path, index: Path, enc: Encoder, qa_path: Path, peers: 
     for method, m in evaluator.run.methods.items():
         abstained = f"{m['abstained']:.0f} / {m['unanswerable']:.0f}" if "unanswerable" in m else "-"
         refused = f"{m['refused']:.0f} / {m['answerable']:.0f}" if "answerable" in m else "-"
-        rows.append([METHODS[method], f"{m.get('hit@1', 0):.3f}", f"{m.get('mrr@10', 0):.3f}", f"{m.get('hit@10', 0):.3f}",
-                     abstained, refused, f"{m['p50_ms']:.1f}"])
-    rep.data["senate"] = {"questions": len(queries), "left_out": len(missing), "chunks": evaluator.run.chunks,
-                          "methods": evaluator.run.methods}
+        rows.append(
+            [
+                METHODS[method],
+                f"{m.get('hit@1', 0):.3f}",
+                f"{m.get('mrr@10', 0):.3f}",
+                f"{m.get('hit@10', 0):.3f}",
+                abstained,
+                refused,
+                f"{m['p50_ms']:.1f}",
+            ]
+        )
+    rep.data["senate"] = {
+        "questions": len(queries),
+        "left_out": len(missing),
+        "chunks": evaluator.run.chunks,
+        "methods": evaluator.run.methods,
+    }
     rep.table(["method", "hit@1", "MRR@10", "hit@10", "abstained (unanswerable)", "refused (answerable)", "p50 ms"], rows)
     rep.say("A passage answers when it holds a gold string (the dev set's rule), from whichever release.\n")
 
@@ -394,15 +510,20 @@ def bench_ann(index: Path, enc: Encoder, extra_questions: list[str], rep: Report
     q = enc.encode(QUESTIONS + extra_questions)
     n, dim = x.shape
     rep.say(f"\n### ANN over the index's {n:,} real chunk vectors ({dim}-d), {len(q)} real questions, recall@10 against flat\n")
-    kinds: list[tuple[str, Callable[[], Any]]] = [("flat", lambda: make_faiss(x, "flat")), ("IVF (the library's)", lambda: make_faiss(x, "ivf"))]
+    kinds: list[tuple[str, Callable[[], Any]]] = [
+        ("flat", lambda: make_faiss(x, "flat")),
+        ("IVF (the library's)", lambda: make_faiss(x, "ivf")),
+    ]
     nlist = max(1, min(int(4 * np.sqrt(n)), n // 39 or 1))
     if n >= 10_000:  # PQ's 256 codes per sub-vector need thousands of training vectors
+
         def ivfpq() -> Any:
             index_pq = faiss.index_factory(dim, f"IVF{nlist},PQ{dim // 8}", faiss.METRIC_INNER_PRODUCT)
             index_pq.train(x)
             index_pq.add(x)
             index_pq.nprobe = max(8, nlist // 16)
             return index_pq
+
         kinds.append((f"IVF-PQ ({dim // 8} bytes/vector codes)", ivfpq))
     truth, rows = None, []
     for label, make in kinds:
@@ -414,10 +535,25 @@ def bench_ann(index: Path, enc: Encoder, extra_questions: list[str], rep: Report
         truth = found if truth is None else truth
         recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found)]))
         per_vector = len(faiss.serialize_index(built)) / n
-        rep.data.setdefault("ann", {})[label] = {"n": n, "build_s": build_s, "p50_ms": p50, "p95_ms": p95, "recall@10": recall,
-                                                 "bytes_per_vector": per_vector}
-        rows.append([label, f"{build_s:.1f}", f"{p50:.2f}", f"{p95:.2f}", f"{recall:.3f}", f"{per_vector:,.0f}",
-                     f"{per_vector * 1e6 / 1e9:.2f}"])
+        rep.data.setdefault("ann", {})[label] = {
+            "n": n,
+            "build_s": build_s,
+            "p50_ms": p50,
+            "p95_ms": p95,
+            "recall@10": recall,
+            "bytes_per_vector": per_vector,
+        }
+        rows.append(
+            [
+                label,
+                f"{build_s:.1f}",
+                f"{p50:.2f}",
+                f"{p95:.2f}",
+                f"{recall:.3f}",
+                f"{per_vector:,.0f}",
+                f"{per_vector * 1e6 / 1e9:.2f}",
+            ]
+        )
     rep.table(["index", "build s", "p50 ms", "p95 ms", "recall@10", "bytes per vector", "GB per million vectors"], rows)
 
 
@@ -426,8 +562,10 @@ def bench_ann(index: Path, enc: Encoder, extra_questions: list[str], rep: Report
 
 def summary(rep: Report) -> None:
     rep.say("\n### Targets (issue 15)\n")
-    rep.table(["target", "limit", "measured", "result"],
-              [[what, limit, f"{value:.2f}", "pass" if ok else "MISS"] for what, limit, value, ok in rep.checks])
+    rep.table(
+        ["target", "limit", "measured", "result"],
+        [[what, limit, f"{value:.2f}", "pass" if ok else "MISS"] for what, limit, value, ok in rep.checks],
+    )
     rep.data["targets"] = [{"target": w, "limit": lim, "value": v, "pass": ok} for w, lim, v, ok in rep.checks]
 
 
@@ -448,8 +586,9 @@ def write(rep: Report, out: Path) -> None:
         keys = (("raw", "raw encode + search"), ("dense", "dense"), ("bm25", "BM25"), ("full", "full pipeline"))
         width = 0.8 / len(rows)
         for i, r in enumerate(rows):
-            bars = ax.bar([k + i * width for k in range(len(keys))], [r[key][0] for key, _ in keys], width,
-                          label=f"{r['chunks']:,} chunks")
+            bars = ax.bar(
+                [k + i * width for k in range(len(keys))], [r[key][0] for key, _ in keys], width, label=f"{r['chunks']:,} chunks"
+            )
             ax.bar_label(bars, fmt="%.1f", fontsize=7)
         ax.set_xticks([k + width * (len(rows) - 1) / 2 for k in range(len(keys))], [label for _, label in keys])
         ax.set_ylabel("p50 ms")
@@ -467,7 +606,9 @@ def _interrupt(signum: int, frame: Any) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, required=True, help="folder of releases: every file is indexed")
-    ap.add_argument("--index", type=Path, default=None, help="index folder (default: .cache/bench/<corpus>-<backend>); kept and reused")
+    ap.add_argument(
+        "--index", type=Path, default=None, help="index folder (default: .cache/bench/<corpus>-<backend>); kept and reused"
+    )
     ap.add_argument("--backend", default=None, help="encoder backend (default: the library's default, or QA_BACKEND)")
     ap.add_argument("--senate-qa", type=Path, default=None, help="gold JSONL asked over the whole corpus (senate_dev_qa.jsonl)")
     ap.add_argument("--no-peers", action="store_true", help="skip the BM25/dense/RRF peers beside the Senate questions")
@@ -493,8 +634,14 @@ def main() -> int:
     tag = hashlib.sha256(str(corpus).encode()).hexdigest()[:8]
     index = args.index or cache / f"{corpus.parent.name}-{corpus.name}-{tag}-{backend}"
     rep = Report()
-    rep.data.update(corpus=str(args.corpus), indexed=str(corpus), index=str(index), backend=backend,
-                    machine=f"{os.cpu_count()} cores", date=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    rep.data.update(
+        corpus=str(args.corpus),
+        indexed=str(corpus),
+        index=str(index),
+        backend=backend,
+        machine=f"{os.cpu_count()} cores",
+        date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
     rep.say(f"## release-qa whole-corpus benchmark: {corpus} ({backend}, {rep.data['machine']}, {rep.data['date']})")
     bench_build(corpus, index, enc, rep)
     if "raw" not in skip:

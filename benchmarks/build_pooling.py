@@ -41,14 +41,23 @@ def main() -> None:
         encoder = make_encoder(backend=args.backend)
         encoder.encode(["warm up the model", "and its threads"])
         print(f"\n{args.releases} releases, backend {args.backend}\n")
-        print("| pooling | chunks | sentences | past window | build s | build chunks/s | raw encode chunks/s | ratio | "
-              "ratio in CPU time |")
+        print(
+            "| pooling | chunks | sentences | past window | build s | build chunks/s | raw encode chunks/s | ratio | "
+            "ratio in CPU time |"
+        )
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for round_, pooling in ((r, p) for r in range(args.rounds) for p in args.pooling.split(",")):
             logged: list[str] = []
             t, cpu = time.perf_counter(), time.process_time()
-            report = build_index(corpus, work / f"{pooling}-{round_}", encoder, cfg=ChunkConfig(sentence_pooling=pooling),
-                                 progress=False, skip_bad=True, log=logged.append)
+            report = build_index(
+                corpus,
+                work / f"{pooling}-{round_}",
+                encoder,
+                cfg=ChunkConfig(sentence_pooling=pooling),
+                progress=False,
+                skip_bad=True,
+                log=logged.append,
+            )
             build_s, build_cpu = time.perf_counter() - t, time.process_time() - cpu
             index = load_index(work / f"{pooling}-{round_}")
             texts = [c.embed_text for c in index.chunks]
@@ -56,9 +65,11 @@ def main() -> None:
             encoder.encode(texts)
             raw, raw_cpu = len(texts) / (time.perf_counter() - t), time.process_time() - cpu
             past = next((int(m.split()[0]) for m in logged if "past the model's window" in m), 0)
-            print(f"| {pooling} | {report.chunks} | {index.manifest.sentence_count} | {past} | {build_s:.1f} | "
-                  f"{report.chunks / build_s:.1f} | {raw:.1f} | {report.chunks / build_s / raw:.2f} | {raw_cpu / build_cpu:.2f} |",
-                  flush=True)
+            print(
+                f"| {pooling} | {report.chunks} | {index.manifest.sentence_count} | {past} | {build_s:.1f} | "
+                f"{report.chunks / build_s:.1f} | {raw:.1f} | {report.chunks / build_s / raw:.2f} | {raw_cpu / build_cpu:.2f} |",
+                flush=True,
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -72,7 +72,9 @@ def plain(path: Path, layout: bool = False) -> Parsed:
 
             found = trafilatura.extract(data.decode("utf-8", "replace"), output_format="json", with_metadata=True)
             doc = json.loads(found) if found else {}
-            return Parsed(doc.get("title"), find_date(doc.get("date") or ""), [p for p in (doc.get("text") or "").split("\n") if p.strip()])
+            return Parsed(
+                doc.get("title"), find_date(doc.get("date") or ""), [p for p in (doc.get("text") or "").split("\n") if p.strip()]
+            )
         if suffix == ".pdf":
             from pypdf import PdfReader
 
@@ -85,13 +87,16 @@ def plain(path: Path, layout: bool = False) -> Parsed:
         text = data.decode("utf-8", "replace")
         paras = _blank_line_paragraphs(text)
         return Parsed(paras[0].lstrip("# ") if paras else None, find_date(text), paras)
-    except Exception as exc:  # noqa: BLE001 - a baseline that crashes is a result too
+    except Exception as exc:
         return Parsed(None, None, [], f"{type(exc).__name__}: {exc}")
 
 
 def mid_sentence(paragraphs: list[str]) -> int:
-    return sum(1 for a, b in zip(paragraphs, paragraphs[1:])
-               if not re.search(r"[.!?:;\"”’)\]]$", a) and re.match(r"[a-z]{2,}\b(?![.)])", b))
+    return sum(
+        1
+        for a, b in zip(paragraphs, paragraphs[1:])
+        if not re.search(r"[.!?:;\"”’)\]]$", a) and re.match(r"[a-z]{2,}\b(?![.)])", b)
+    )
 
 
 def check(parsed: Parsed, exp: dict) -> dict[str, object]:
@@ -148,11 +153,15 @@ def main(argv: list[str] | None = None) -> int:
                 misses = [k for k in ("title", "date", "count") if not result[k]]
                 if misses or result["boilerplate"] or result["mid"] or result["error"]:
                     got = fn(path)
-                    print(f"{key}: misses {misses} boilerplate {result['boilerplate']} mid {result['mid']} "
-                          f"| got title={got.title!r} date={got.date} paragraphs={len(got.paragraphs)} {result['error'] or ''}")
+                    print(
+                        f"{key}: misses {misses} boilerplate {result['boilerplate']} mid {result['mid']} "
+                        f"| got title={got.title!r} date={got.date} paragraphs={len(got.paragraphs)} {result['error'] or ''}"
+                    )
     plain_name = {"HTML": "trafilatura", "PDF": "pypdf", "Markdown": "raw text", "Senate text": "raw text"}
-    print(f"\n{'format':<12} {'method':<13} {'files':>5} {'titles':>7} {'dates':>6} {'boilerplate left':>17} "
-          f"{'para count ok':>14} {'mid-sentence':>13}")
+    print(
+        f"\n{'format':<12} {'method':<13} {'files':>5} {'titles':>7} {'dates':>6} {'boilerplate left':>17} "
+        f"{'para count ok':>14} {'mid-sentence':>13}"
+    )
     order = ["HTML", "Markdown", "PDF", "Senate text"]
     totals: dict[str, list[int]] = {}
     for fmt in order:
@@ -171,24 +180,31 @@ def main(argv: list[str] | None = None) -> int:
                 for i, v in enumerate((n, t, d, b, c, m)):
                     tot[i] += v
     for name, (n, t, d, b, c, m) in totals.items():
-        print(f"{'all':<12} {'ours' if name == 'ours' else 'plain':<13} {n:>5} {t:>4}/{n:<2} {d:>3}/{n:<2} {b:>10} files {c:>8}/{n:<2} {m:>10}")
+        print(
+            f"{'all':<12} {'ours' if name == 'ours' else 'plain':<13} {n:>5} {t:>4}/{n:<2} {d:>3}/{n:<2} {b:>10} files {c:>8}/{n:<2} {m:>10}"
+        )
+
     def shingles(paragraphs: list[str]) -> set[str]:
         words = re.findall(r"\w+", " ".join(paragraphs).lower())
-        return {" ".join(words[i:i + 3]) for i in range(len(words) - 2)}
+        return {" ".join(words[i : i + 3]) for i in range(len(words) - 2)}
 
     pairs = [(k, e["same_release_as"]) for k, e in expected.items() if e.get("same_release_as")]
     if pairs:
         print("\ncopies of one release (word 3-shingle Jaccard; near-duplicate merging needs >= 0.7):")
         for a, b in pairs:
             pa, pb = args.folder / a, args.folder / b
-            j = {name: (lambda x, y: len(x & y) / max(1, len(x | y)))(shingles(fn(pa).paragraphs), shingles(fn(pb).paragraphs))
-                 for name, fn in (("ours", ours), ("plain", plain))}
+            j = {
+                name: (lambda x, y: len(x & y) / max(1, len(x | y)))(shingles(fn(pa).paragraphs), shingles(fn(pb).paragraphs))
+                for name, fn in (("ours", ours), ("plain", plain))
+            }
             print(f"  {a[:48]:<48} ~ {b[:40]:<40} ours {j['ours']:.2f}  plain {j['plain']:.2f}")
     shared = [r for (fmt, name), res in rows.items() if name == "ours" and fmt != "Senate text" for r in res]
-    print(f"\nshared real releases: titles right {sum(r['title'] for r in shared)}/{len(shared)}, "
-          f"dates right {sum(r['date'] for r in shared)}/{len(shared)}, files with boilerplate left "
-          f"{sum(bool(r['boilerplate']) for r in shared)}, PDF mid-sentence breaks "
-          f"{sum(r['mid'] for r in rows.get(('PDF', 'ours'), []))}")
+    print(
+        f"\nshared real releases: titles right {sum(r['title'] for r in shared)}/{len(shared)}, "
+        f"dates right {sum(r['date'] for r in shared)}/{len(shared)}, files with boilerplate left "
+        f"{sum(bool(r['boilerplate']) for r in shared)}, PDF mid-sentence breaks "
+        f"{sum(r['mid'] for r in rows.get(('PDF', 'ours'), []))}"
+    )
     return 0
 
 

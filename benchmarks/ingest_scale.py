@@ -60,15 +60,28 @@ def main() -> int:
     t_dedup = time.perf_counter() - t
     exact = sum(1 for s, c in duplicates.items() if records[s]["doc_id"] == records[c]["doc_id"])
     summary = {
-        "files": len(files), "ingested": len(records), "skipped": len(skipped), "unsupported_types": len(skipped_types),
-        "chunks": chunks_total, "sentences": sentences_total, "dated": dated, "languages": dict(languages.most_common(5)),
-        "duplicate_copies": len(duplicates), "exact_duplicates": exact, "near_duplicates": len(duplicates) - exact,
-        "read_clean_chunk_s": round(t_read, 1), "dedup_s": round(t_dedup, 1),
+        "files": len(files),
+        "ingested": len(records),
+        "skipped": len(skipped),
+        "unsupported_types": len(skipped_types),
+        "chunks": chunks_total,
+        "sentences": sentences_total,
+        "dated": dated,
+        "languages": dict(languages.most_common(5)),
+        "duplicate_copies": len(duplicates),
+        "exact_duplicates": exact,
+        "near_duplicates": len(duplicates) - exact,
+        "read_clean_chunk_s": round(t_read, 1),
+        "dedup_s": round(t_dedup, 1),
     }
-    print("| files | ingested | skipped | chunks | sentences | dated | duplicate copies (exact / near) | read+clean+chunk s | dedup s |")
+    print(
+        "| files | ingested | skipped | chunks | sentences | dated | duplicate copies (exact / near) | read+clean+chunk s | dedup s |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---|---:|---:|")
-    print(f"| {len(files)} | {len(records)} | {len(skipped)} | {chunks_total} | {sentences_total} | {dated} | "
-          f"{len(duplicates)} ({exact} / {len(duplicates) - exact}) | {t_read:.1f} | {t_dedup:.1f} |")
+    print(
+        f"| {len(files)} | {len(records)} | {len(skipped)} | {chunks_total} | {sentences_total} | {dated} | "
+        f"{len(duplicates)} ({exact} / {len(duplicates) - exact}) | {t_read:.1f} | {t_dedup:.1f} |"
+    )
     for source, reason in list(skipped.items())[:20]:
         print(f"skipped {source}: {reason}")
     for copy, canonical in list(duplicates.items())[:5]:
@@ -85,14 +98,23 @@ def main() -> int:
         report = build_index(sub, work / "index", backend=args.backend, progress=False)
         seconds = time.perf_counter() - t
         per_chunk = seconds / max(1, report.chunks)
-        summary.update(embed_files=args.embed, embed_chunks=report.chunks, embed_seconds=round(seconds, 1),
-                       projected_full_hours=round(per_chunk * chunks_total / 3600, 2), backend=args.backend)
-        print(f"\nindexed {args.embed} files ({report.chunks} chunks + their sentences) with {args.backend} in {seconds:.0f}s: "
-              f"{report.chunks / seconds:.1f} chunks/s; all {chunks_total} chunks would take about "
-              f"{per_chunk * chunks_total / 3600:.1f} h on this machine")
+        summary.update(
+            embed_files=args.embed,
+            embed_chunks=report.chunks,
+            embed_seconds=round(seconds, 1),
+            projected_full_hours=round(per_chunk * chunks_total / 3600, 2),
+            backend=args.backend,
+        )
+        print(
+            f"\nindexed {args.embed} files ({report.chunks} chunks + their sentences) with {args.backend} in {seconds:.0f}s: "
+            f"{report.chunks / seconds:.1f} chunks/s; all {chunks_total} chunks would take about "
+            f"{per_chunk * chunks_total / 3600:.1f} h on this machine"
+        )
         shutil.rmtree(work, ignore_errors=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ingest.json").write_text(json.dumps({"summary": summary, "skipped": skipped, "duplicates": duplicates}, indent=1))
+    (args.out / "ingest.json").write_text(
+        json.dumps({"summary": summary, "skipped": skipped, "duplicates": duplicates}, indent=1)
+    )
     return 0
 
 

@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_corpus(folder: Path, n: int, rng: random.Random, first: int = 0) -> None:
-    paragraphs = [p for src in (ROOT / "seeds", ROOT / "tests" / "fixtures" / "releases") for r in read_corpus(src) for p in r.paragraphs]
+    paragraphs = [
+        p for src in (ROOT / "seeds", ROOT / "tests" / "fixtures" / "releases") for r in read_corpus(src) for p in r.paragraphs
+    ]
     for i in range(first, first + n):
         body = rng.sample(paragraphs, k=min(6, len(paragraphs)))
         text = f"Release Number {i} On Regional Cooperation And Security\n\nPublished {1 + i % 28} March 2024\n\n"
@@ -40,8 +42,13 @@ def make_corpus(folder: Path, n: int, rng: random.Random, first: int = 0) -> Non
 
 
 def qa_index(corpus: Path, index: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "qa", "index", "--corpus", str(corpus), "--index", str(index)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=child_environment(PYTHONPATH=str(ROOT)))
+    return subprocess.Popen(
+        [sys.executable, "-m", "qa", "index", "--corpus", str(corpus), "--index", str(index)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=child_environment(PYTHONPATH=str(ROOT)),
+    )
 
 
 def main() -> int:
@@ -86,22 +93,31 @@ def main() -> int:
             survived += 1
             switched = len(loaded.chunks) != before
             outcomes["new index" if switched else "old index"] += 1
-            print(f"kill {i + 1:2d} at {delay:5.1f}s: {'new' if switched else 'previous'} index loads "
-                  f"({len(loaded.chunks)} chunks) and answers", flush=True)
-        except Exception as exc:  # noqa: BLE001 - report, keep count
+            print(
+                f"kill {i + 1:2d} at {delay:5.1f}s: {'new' if switched else 'previous'} index loads "
+                f"({len(loaded.chunks)} chunks) and answers",
+                flush=True,
+            )
+        except Exception as exc:
             print(f"kill {i + 1:2d} at {delay:5.1f}s: FAILED {type(exc).__name__}: {exc}", flush=True)
     baseline = len(load_index(index).chunks)
     t = time.perf_counter()
     finished = qa_index(corpus, index).wait() == 0
     final = len(load_index(index).chunks) if finished else 0
     print()
-    print("| kills | survived (index loads and answers) | old index after kill | new index after kill | "
-          "baseline build s | update build s | final `qa index` | final chunks |")
+    print(
+        "| kills | survived (index loads and answers) | old index after kill | new index after kill | "
+        "baseline build s | update build s | final `qa index` | final chunks |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---|---:|")
-    print(f"| {args.kills} | {survived} | {outcomes['old index']} | {outcomes['new index']} | {baseline_s:.1f} | {update_s:.1f} | "
-          f"{'finished' if finished else 'FAILED'} in {time.perf_counter() - t:.1f}s | {final} |")
+    print(
+        f"| {args.kills} | {survived} | {outcomes['old index']} | {outcomes['new index']} | {baseline_s:.1f} | {update_s:.1f} | "
+        f"{'finished' if finished else 'FAILED'} in {time.perf_counter() - t:.1f}s | {final} |"
+    )
     shutil.rmtree(work, ignore_errors=True)
-    return 0 if survived == args.kills and finished and final >= baseline and index_status(corpus, index) == IndexStatus.FRESH else 1
+    return (
+        0 if survived == args.kills and finished and final >= baseline and index_status(corpus, index) == IndexStatus.FRESH else 1
+    )
 
 
 if __name__ == "__main__":

@@ -15,11 +15,12 @@ import random
 from pathlib import Path
 
 import numpy as np
+from tuning import minmax as mm  # benchmarks/tuning.py, beside this script
+from tuning import replay, save_best
 
 from qa import QA, ChunkConfig, Settings, build_index, load_index
 from qa.eval_data import load_squad
 from qa.retrieval import Retriever
-from tuning import minmax as mm, replay, save_best  # benchmarks/tuning.py, beside this script
 
 
 def z(x: np.ndarray) -> np.ndarray:

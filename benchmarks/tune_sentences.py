@@ -15,12 +15,13 @@ import random
 from pathlib import Path
 
 import numpy as np
+from tuning import minmax as mm  # benchmarks/tuning.py, beside this script
+from tuning import replay, save_best, score
 
 from qa import Settings, load_index
 from qa.chunking import ChunkConfig, bm25_tokenize, embed_text, sentence_spans
 from qa.embedding import TorchEncoder
 from qa.eval_data import load_squad
-from tuning import minmax as mm, replay, save_best, score  # benchmarks/tuning.py, beside this script
 
 
 def main() -> None:

@@ -25,7 +25,9 @@ def replay(name: str, fused: np.ndarray, relevant: np.ndarray, half: int, report
     """Score one fusion variant on the tuning half and the held-out half; record and print it."""
     tune, held = score(fused, relevant, slice(0, half)), score(fused, relevant, slice(half, None))
     report[name] = {"tune_mrr": tune["mrr@10"], "test_mrr": held["mrr@10"], "test_hit@1": held["hit@1"]}
-    print(f"{name:44} tune MRR@10 {tune['mrr@10']:.4f}  held-out MRR@10 {held['mrr@10']:.4f} hit@1 {held['hit@1']:.4f}", flush=True)
+    print(
+        f"{name:44} tune MRR@10 {tune['mrr@10']:.4f}  held-out MRR@10 {held['mrr@10']:.4f} hit@1 {held['hit@1']:.4f}", flush=True
+    )
 
 
 def save_best(report: dict, path: Path) -> None:

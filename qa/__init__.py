@@ -1,8 +1,8 @@
 """release-qa: ask plain-language questions of press releases, get the cited passage that answers them.
 
-    >>> from qa import ask
-    >>> answer = ask("Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?")
-    >>> answer.passages[0].title, answer.passages[0].paragraph
+>>> from qa import ask
+>>> answer = ask("Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?")
+>>> answer.passages[0].title, answer.passages[0].paragraph
 """
 
 from .answer import Answer, Passage
@@ -15,21 +15,21 @@ from .upload import UploadResult
 
 __all__ = [
     "QA",
+    "AbstainPolicy",
     "Answer",
+    "BuildReport",
+    "ChunkConfig",
+    "CorpusError",
+    "FusionConfig",
+    "IndexStatus",
     "Passage",
+    "QAError",
+    "QueryError",
+    "Settings",
+    "StoreError",
+    "UploadResult",
     "ask",
     "build_index",
-    "load_index",
     "index_status",
-    "IndexStatus",
-    "BuildReport",
-    "UploadResult",
-    "Settings",
-    "ChunkConfig",
-    "FusionConfig",
-    "AbstainPolicy",
-    "QAError",
-    "CorpusError",
-    "StoreError",
-    "QueryError",
+    "load_index",
 ]

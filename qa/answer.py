@@ -17,8 +17,9 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -29,9 +30,26 @@ from .errors import QueryError
 from .index import Index
 from .retrieval import Hit, SearchResult, stop_word
 
-__all__ = ["Answer", "Passage", "AbstainPolicy", "Coverage", "compose_answer", "best_sentence", "question_coverage",
-           "validate_question", "validate_query", "validate_k", "validate_history", "validate_source", "check_text", "Query",
-           "parse_day", "filter_miss", "MAX_QUESTION_CHARS", "MAX_K"]
+__all__ = [
+    "MAX_K",
+    "MAX_QUESTION_CHARS",
+    "AbstainPolicy",
+    "Answer",
+    "Coverage",
+    "Passage",
+    "Query",
+    "best_sentence",
+    "check_text",
+    "compose_answer",
+    "filter_miss",
+    "parse_day",
+    "question_coverage",
+    "validate_history",
+    "validate_k",
+    "validate_query",
+    "validate_question",
+    "validate_source",
+]
 
 MAX_QUESTION_CHARS = 1000
 MAX_K = 50
@@ -65,13 +83,27 @@ class Passage:
     answer_end: int | None = None
 
     @classmethod
-    def from_chunk(cls, chunk: Chunk, rank: int, hit: Hit) -> "Passage":
-        return cls(rank=rank, score=round(hit.score, 6), text=chunk.text, title=chunk.title, date=chunk.date,
-                   source=chunk.source, paragraph=chunk.paragraph, doc_id=chunk.doc_id, section=chunk.section,
-                   organisation=chunk.organisation, language=chunk.language, also_in=list(chunk.also_in),
-                   part=chunk.part, dense_rank=hit.dense_rank, bm25_rank=hit.bm25_rank,
-                   dense_score=round(hit.dense_score, 6), bm25_score=round(hit.bm25_score, 6),
-                   sentence_score=round(hit.sentence_score, 6))
+    def from_chunk(cls, chunk: Chunk, rank: int, hit: Hit) -> Passage:
+        return cls(
+            rank=rank,
+            score=round(hit.score, 6),
+            text=chunk.text,
+            title=chunk.title,
+            date=chunk.date,
+            source=chunk.source,
+            paragraph=chunk.paragraph,
+            doc_id=chunk.doc_id,
+            section=chunk.section,
+            organisation=chunk.organisation,
+            language=chunk.language,
+            also_in=list(chunk.also_in),
+            part=chunk.part,
+            dense_rank=hit.dense_rank,
+            bm25_rank=hit.bm25_rank,
+            dense_score=round(hit.dense_score, 6),
+            bm25_score=round(hit.bm25_score, 6),
+            sentence_score=round(hit.sentence_score, 6),
+        )
 
 
 @dataclass
@@ -93,14 +125,22 @@ class Answer:
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of `python -m qa ask --json` (core fields first, extras after)."""
         data: dict[str, Any] = {
-            "id": self.id, "question": self.question, "answer": self.answer, "no_answer": self.no_answer,
+            "id": self.id,
+            "question": self.question,
+            "answer": self.answer,
+            "no_answer": self.no_answer,
             "passages": [asdict(p) for p in self.passages],
         }
-        data.update(message=self.message, query=self.query, followup=self.followup,
-                    confidence=round(self.confidence, 4),
-                    coverage=None if self.coverage is None else round(self.coverage, 4),
-                    coverage_words=[[w, c] for w, c in self.coverage_words], uncovered=self.uncovered,
-                    timings={k: round(v, 2) for k, v in self.timings.items()})
+        data.update(
+            message=self.message,
+            query=self.query,
+            followup=self.followup,
+            confidence=round(self.confidence, 4),
+            coverage=None if self.coverage is None else round(self.coverage, 4),
+            coverage_words=[[w, c] for w, c in self.coverage_words],
+            uncovered=self.uncovered,
+            timings={k: round(v, 2) for k, v in self.timings.items()},
+        )
         return data
 
 
@@ -148,8 +188,10 @@ def check_text(value: str, name: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise QueryError(f"{name} contains a character that is not valid Unicode at position {exc.start}: "
-                         "retype it or paste it again as plain text") from None
+        raise QueryError(
+            f"{name} contains a character that is not valid Unicode at position {exc.start}: "
+            "retype it or paste it again as plain text"
+        ) from None
     return value
 
 
@@ -172,9 +214,9 @@ def validate_k(k: Any) -> int:
 
 def validate_question(question: Any, k: Any = 5) -> tuple[str, int]:
     if question is not None and not isinstance(question, str):
-        raise QueryError(f"the question must be text, got {type(question).__name__}: ask e.g. \"Who co-chaired the meeting?\"")
+        raise QueryError(f'the question must be text, got {type(question).__name__}: ask e.g. "Who co-chaired the meeting?"')
     if not question or not question.strip():
-        raise QueryError("the question is empty: ask something, e.g. \"Who co-chaired the meeting?\"")
+        raise QueryError('the question is empty: ask something, e.g. "Who co-chaired the meeting?"')
     if len(question) > MAX_QUESTION_CHARS:
         raise QueryError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}: shorten it")
     check_text(question, "the question")
@@ -218,8 +260,9 @@ class Query:
     source: str | None
 
 
-def validate_query(question: Any, k: Any = 5, history: Any = None, since: Any = None, until: Any = None,
-                   source: Any = None) -> Query:
+def validate_query(
+    question: Any, k: Any = 5, history: Any = None, since: Any = None, until: Any = None, source: Any = None
+) -> Query:
     """The one set of checks for every entry point; each message names the option and how to fix it."""
     question, k = validate_question(question, k)
     first, last = parse_day(since, "since"), parse_day(until, "until", end=True)
@@ -228,8 +271,9 @@ def validate_query(question: Any, k: Any = 5, history: Any = None, since: Any = 
     return Query(question, k, validate_history(history), first, last, validate_source(source))
 
 
-def best_sentence(index: Index, query: str, qvec: np.ndarray, passages: list[Passage], rows: list[int],
-                  top: int = 3) -> tuple[str | None, float]:
+def best_sentence(
+    index: Index, query: str, qvec: np.ndarray, passages: list[Passage], rows: list[int], top: int = 3
+) -> tuple[str | None, float]:
     """Mark the answering sentence in its passage; return it with the evidence strength used for abstention.
 
     Sentence vectors come from the index (no encoding at query time).
@@ -250,10 +294,12 @@ def best_sentence(index: Index, query: str, qvec: np.ndarray, passages: list[Pas
     weight = {t: math.log(1 + len(candidates) / df) for t in qstems if (df := sum(t in s for s in stems))}
     total = sum(weight.values()) or 1.0
     titles = [set(t) for t in bm25_tokenize([p.title for p in passages[:top]])]
-    lexical = np.array([
-        sum(w * (0.3 if t in titles[c[0]] else 1.0) for t, w in weight.items() if t in s) / total
-        for c, s in zip(candidates, stems)
-    ])
+    lexical = np.array(
+        [
+            sum(w * (0.3 if t in titles[c[0]] else 1.0) for t, w in weight.items() if t in s) / total
+            for c, s in zip(candidates, stems)
+        ]
+    )
     cue = np.array([answer_type_bonus(query, t) for t in texts])
     prior = np.array([-0.05 * c[0] for c in candidates])
     best = int(np.argmax(sims + 0.5 * lexical + cue + prior))
@@ -267,10 +313,16 @@ def best_sentence(index: Index, query: str, qvec: np.ndarray, passages: list[Pas
 
 
 _CUES = [  # question form -> what its answer looks like
-    (re.compile(r"^\s*(?:when|what (?:year|date|day|month)|since when)\b", re.I),
-     re.compile(r"\b(?:1[89]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|October|November|December)\b")),
-    (re.compile(r"^\s*(?:how (?:many|much|long|old|far)|what (?:number|percentage|share|amount))\b", re.I),
-     re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b", re.I)),
+    (
+        re.compile(r"^\s*(?:when|what (?:year|date|day|month)|since when)\b", re.I),
+        re.compile(
+            r"\b(?:1[89]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|October|November|December)\b"
+        ),
+    ),
+    (
+        re.compile(r"^\s*(?:how (?:many|much|long|old|far)|what (?:number|percentage|share|amount))\b", re.I),
+        re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b", re.I),
+    ),
     (re.compile(r"^\s*(?:who|whom|whose)\b", re.I), re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b")),
     (re.compile(r"^\s*where\b", re.I), re.compile(r"\b(?:in|at|from|to) (?:the )?[A-Z][a-z]+")),
 ]
@@ -285,8 +337,9 @@ def answer_type_bonus(question: str, sentence: str) -> float:
     return 0.0
 
 
-def question_coverage(question: tuple[list[str], np.ndarray], passage: tuple[list[str], np.ndarray],
-                      passage_stems: set[str], idf: Any) -> tuple[float, list[tuple[str, float]]]:
+def question_coverage(
+    question: tuple[list[str], np.ndarray], passage: tuple[list[str], np.ndarray], passage_stems: set[str], idf: Any
+) -> tuple[float, list[tuple[str, float]]]:
     """How much of what the question asks about the passage talks about, from 0 to 1; and each word's share.
 
     Each question word is matched against the passage's words in context (the
@@ -347,8 +400,16 @@ class Coverage:
 def filter_miss(question: str, result: SearchResult, filters: dict[str, str | None]) -> Answer:
     """The answer when a filter leaves no release to search."""
     wanted = ", ".join(f"{name} {value}" for name, value in filters.items() if value)
-    return Answer(question, None, True, [], message=f"No releases match the filter ({wanted}): widen it or remove it.",
-                  query=result.query, followup=result.followup, timings=result.timings)
+    return Answer(
+        question,
+        None,
+        True,
+        [],
+        message=f"No releases match the filter ({wanted}): widen it or remove it.",
+        query=result.query,
+        followup=result.followup,
+        timings=result.timings,
+    )
 
 
 def compose_answer(question: str, result: SearchResult, index: Index, policy: AbstainPolicy, coverage: Coverage) -> Answer:
@@ -366,8 +427,23 @@ def compose_answer(question: str, result: SearchResult, index: Index, policy: Ab
     uncovered = [w for w, share in words if share < policy.word]
     message = ""
     if no_answer:
-        message = (f"The releases don't cover this question: the closest passage never mentions {', '.join(uncovered)}. "
-                   "The closest passages are listed below." if uncovered else NO_ANSWER_MESSAGE)
-    return Answer(question=question, answer=None if no_answer else sentence, no_answer=no_answer, passages=passages,
-                  message=message, query=result.query, followup=result.followup, confidence=confidence,
-                  coverage=covered, coverage_words=words, uncovered=uncovered, timings=result.timings)
+        message = (
+            f"The releases don't cover this question: the closest passage never mentions {', '.join(uncovered)}. "
+            "The closest passages are listed below."
+            if uncovered
+            else NO_ANSWER_MESSAGE
+        )
+    return Answer(
+        question=question,
+        answer=None if no_answer else sentence,
+        no_answer=no_answer,
+        passages=passages,
+        message=message,
+        query=result.query,
+        followup=result.followup,
+        confidence=confidence,
+        coverage=covered,
+        coverage_words=words,
+        uncovered=uncovered,
+        timings=result.timings,
+    )

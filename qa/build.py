@@ -25,16 +25,24 @@ from .config import DEFAULT_BACKEND
 from .corpus import SUPPORTED_SUFFIXES, corpus_files, links_outside, unsupported_files
 from .embedding import Encoder, make_encoder, resolve_model
 from .errors import CorpusError, StoreError
-from .index import (PARTIAL, Generation, Index, acquire_lock, check_index_folder, clean_leftovers, load_index, reconstruct,
-                    write_generation)
+from .index import (
+    PARTIAL,
+    Generation,
+    Index,
+    acquire_lock,
+    check_index_folder,
+    clean_leftovers,
+    load_index,
+    reconstruct,
+    write_generation,
+)
 from .manifest import MANIFEST, Fit, read_manifest, write_atomic, write_manifest
+from .plan import BuildJob, BuildPlan, BuildReport, Log, duplicate_groups, files_match, is_unchanged, make_plan, nothing_changed
 from .pooling import late_vectors, pooling_of, sentence_keys
-from .plan import (BuildJob, BuildPlan, BuildReport, Log, duplicate_groups, files_match, is_unchanged, make_plan,
-                   nothing_changed)
 
 CHECKPOINT_EVERY = 256  # chunks embedded between two checkpoints of a build
 
-__all__ = ["BuildReport", "IndexStatus", "build_index", "index_status", "duplicate_groups"]
+__all__ = ["BuildReport", "IndexStatus", "build_index", "duplicate_groups", "index_status"]
 
 
 class IndexStatus(str, Enum):
@@ -47,8 +55,9 @@ class IndexStatus(str, Enum):
     OTHER_BACKEND = "other-backend"  # vectors from another encoder backend
 
 
-def index_status(corpus: Path, folder: Path, model: str | None = None, cfg: ChunkConfig = ChunkConfig(),
-                 backend: str | None = None) -> IndexStatus:
+def index_status(
+    corpus: Path, folder: Path, model: str | None = None, cfg: ChunkConfig = ChunkConfig(), backend: str | None = None
+) -> IndexStatus:
     """How the index in ``folder`` stands against ``corpus`` and these settings -- reads no model."""
     if not (Path(folder) / MANIFEST).exists():
         return IndexStatus.MISSING
@@ -72,8 +81,9 @@ def index_status(corpus: Path, folder: Path, model: str | None = None, cfg: Chun
 # ---------------------------------------------------------------------- embed
 
 
-def _assemble(keys: list[str], fresh: dict[str, np.ndarray], old_rows: dict[str, int], old_index: Any,
-              encoder: Encoder) -> np.ndarray:
+def _assemble(
+    keys: list[str], fresh: dict[str, np.ndarray], old_rows: dict[str, int], old_index: Any, encoder: Encoder
+) -> np.ndarray:
     """Row i = vector of keys[i], from the new embeddings or copied out of the previous index."""
     reused = [k for k in dict.fromkeys(keys) if k not in fresh]
     old_vectors = reconstruct(old_index, [old_rows[k] for k in reused]) if reused else None
@@ -131,10 +141,17 @@ def _embed(job: BuildJob, plan: BuildPlan, encoder: Encoder, old: Index | None, 
     if work.past_window:
         job.log(f"{work.past_window} sentences lay past the model's window in their paragraph's pass: encoded on their own")
     return Generation(
-        chunks=plan.chunks, files=plan.files, skipped=plan.skipped, model=job.model, backend=job.backend,
-        chunking=job.cfg, index_type=job.index_type, sentence_table=sentences.table,
+        chunks=plan.chunks,
+        files=plan.files,
+        skipped=plan.skipped,
+        model=job.model,
+        backend=job.backend,
+        chunking=job.cfg,
+        index_type=job.index_type,
+        sentence_table=sentences.table,
         vectors=_assemble([c.key for c in plan.chunks], fresh, old_chunk_rows, old.vectors if old else None, encoder),
-        sentence_vectors=_assemble(s_keys, fresh, old_sentence_rows, old.sentences if old else None, encoder))
+        sentence_vectors=_assemble(s_keys, fresh, old_sentence_rows, old.sentences if old else None, encoder),
+    )
 
 
 @dataclass
@@ -219,9 +236,10 @@ class Checkpoint:
         except OSError as exc:  # the index could not be written either: say so now, not after embedding everything
             if not any(self.folder.glob("part-*.json")):
                 self.remove()  # nothing saved: leave the folder as it was
-            raise StoreError(f"could not write the index in {self.folder.parent} ({exc.strerror or exc}): free disk "
-                             "space or make the folder writable, then index again; the previous index was left as it was"
-                             ) from None
+            raise StoreError(
+                f"could not write the index in {self.folder.parent} ({exc.strerror or exc}): free disk "
+                "space or make the folder writable, then index again; the previous index was left as it was"
+            ) from None
         self.parts += 1
 
     def remove(self) -> None:
@@ -264,8 +282,10 @@ def _build_locked(job: BuildJob, encoder: Encoder | None, model: str | None) -> 
     encoder = encoder or make_encoder(model, job.backend)
     fit = old.manifest.compatible_with(job.model, job.backend, job.cfg, job.index_type) if old else Fit.NONE
     if old is not None and old.manifest.backend != job.backend and old.manifest.model == job.model:
-        job.log(f"the index was embedded with {old.manifest.backend}; re-embedding with {job.backend} "
-                "(vectors of different backends are never mixed)")
+        job.log(
+            f"the index was embedded with {old.manifest.backend}; re-embedding with {job.backend} "
+            "(vectors of different backends are never mixed)"
+        )
     plan = make_plan(job, encoder, old, fit)
     if is_unchanged(plan, old, fit) and old is not None:
         plan.report.reused = len(plan.chunks)
@@ -307,27 +327,46 @@ def build_index(
     unsupported = unsupported_files(corpus)
     if unsupported:
         shown = ", ".join(unsupported[:10]) + (f" and {len(unsupported) - 10} more" if len(unsupported) > 10 else "")
-        log(f"warning: skipping {len(unsupported)} file(s) of unsupported type: {shown} "
-            f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
+        log(
+            f"warning: skipping {len(unsupported)} file(s) of unsupported type: {shown} "
+            f"(supported: {', '.join(SUPPORTED_SUFFIXES)})"
+        )
     outside = links_outside(corpus)
     if outside:
-        log(f"warning: skipping {len(outside)} link(s) to files outside the corpus: {', '.join(outside[:10])} "
-            "(copy the file into the corpus to index it)")
+        log(
+            f"warning: skipping {len(outside)} link(s) to files outside the corpus: {', '.join(outside[:10])} "
+            "(copy the file into the corpus to index it)"
+        )
     check_index_folder(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         lock = acquire_lock(folder, lock_wait)
     except OSError as exc:
-        raise StoreError(f"cannot write the index folder {folder} ({exc.strerror or exc}): make it writable or choose "
-                         "another folder for the index; nothing was changed") from None
-    job = BuildJob(corpus, folder, cfg, encoder.name if encoder else resolve_model(model)[0],
-               encoder.backend if encoder else (backend or DEFAULT_BACKEND), rebuild, skip_bad, index_type, progress, log, t0,
-               len(files))
+        raise StoreError(
+            f"cannot write the index folder {folder} ({exc.strerror or exc}): make it writable or choose "
+            "another folder for the index; nothing was changed"
+        ) from None
+    job = BuildJob(
+        corpus,
+        folder,
+        cfg,
+        encoder.name if encoder else resolve_model(model)[0],
+        encoder.backend if encoder else (backend or DEFAULT_BACKEND),
+        rebuild,
+        skip_bad,
+        index_type,
+        progress,
+        log,
+        t0,
+        len(files),
+    )
     try:
         return _build_locked(job, encoder, model)
     except OSError as exc:  # a write the generation's own clean-up does not cover (e.g. the touched manifest)
-        raise StoreError(f"{exc.filename or folder}: {exc.strerror or exc}; check that the index folder is writable, "
-                         "the disk has space and the release files are readable; the previous index was left as it "
-                         "was") from None
+        raise StoreError(
+            f"{exc.filename or folder}: {exc.strerror or exc}; check that the index folder is writable, "
+            "the disk has space and the release files are readable; the previous index was left as it "
+            "was"
+        ) from None
     finally:
         lock.release()

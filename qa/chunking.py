@@ -12,16 +12,27 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from .config import ChunkConfig
 from .corpus import Release
 
-__all__ = ["Chunk", "ChunkConfig", "Sentences", "chunk_release", "sentence_spans", "sentence_table", "approx_tokens",
-           "embed_text", "content_key", "bm25_tokenize"]
+__all__ = [
+    "Chunk",
+    "ChunkConfig",
+    "Sentences",
+    "approx_tokens",
+    "bm25_tokenize",
+    "chunk_release",
+    "content_key",
+    "embed_text",
+    "sentence_spans",
+    "sentence_table",
+]
 
 TokenCounter = Callable[[str], int]
 
@@ -69,9 +80,72 @@ class Chunk:
 # ------------------------------------------------------------------ sentences
 
 _ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sen sens rep reps gov gen col lt sgt capt cmdr adm st jr sr inc corp co ltd llc no nos vs etc
-    e.g i.e u.s u.k u.n e.u jan feb mar apr jun jul aug sep sept oct nov dec dept est approx fig p pp vol ft rev hon
-    amb pres min sec gov't a.m p.m""".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sen",
+        "sens",
+        "rep",
+        "reps",
+        "gov",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "capt",
+        "cmdr",
+        "adm",
+        "st",
+        "jr",
+        "sr",
+        "inc",
+        "corp",
+        "co",
+        "ltd",
+        "llc",
+        "no",
+        "nos",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "u.s",
+        "u.k",
+        "u.n",
+        "e.u",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "dept",
+        "est",
+        "approx",
+        "fig",
+        "p",
+        "pp",
+        "vol",
+        "ft",
+        "rev",
+        "hon",
+        "amb",
+        "pres",
+        "min",
+        "sec",
+        "gov't",
+        "a.m",
+        "p.m",
+    ]
 )
 _SENTENCE_END = re.compile(r"[.!?]+[\"”’')\]]*(?=\s+[\"“‘'(\[]?[A-Z0-9])")
 
@@ -154,7 +228,31 @@ def _split_long(text: str, cfg: ChunkConfig, count: TokenCounter) -> list[str]:
     return [" ".join(pieces[a:b]) for a, b in windows]
 
 
-_TITLES = frozenset("mr mrs ms dr prof sen sens rep reps gov gen col lt sgt capt cmdr adm hon amb pres st".split())
+_TITLES = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sen",
+        "sens",
+        "rep",
+        "reps",
+        "gov",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "capt",
+        "cmdr",
+        "adm",
+        "hon",
+        "amb",
+        "pres",
+        "st",
+    ]
+)
 
 
 def leads_on(para: str, min_words: int) -> bool:
@@ -182,7 +280,7 @@ def _merge_fragments(paragraphs: tuple[str, ...], min_words: int) -> list[tuple[
             carry = (number, para)
         elif len(para.split()) >= min_words:
             merged.append((number, para))
-        elif merged and para[-1:] in ".!?\"”)":
+        elif merged and para[-1:] in '.!?"”)':
             prev_number, prev = merged.pop()
             merged.append((prev_number, prev + "\n" + para))
         else:
@@ -202,9 +300,19 @@ def chunk_release(release: Release, cfg: ChunkConfig = ChunkConfig(), count_toke
         parts = [para] if count_tokens(para) <= cfg.max_tokens else _split_long(para, cfg, count_tokens)
         for i, text in enumerate(parts, start=1 if len(parts) > 1 else 0):
             chunks.append(
-                Chunk(release.doc_id, release.source, release.title, release.date, release.section, number, i, text,
-                      embed_text(release.title, text, cfg),
-                      release.organisation, release.language)
+                Chunk(
+                    release.doc_id,
+                    release.source,
+                    release.title,
+                    release.date,
+                    release.section,
+                    number,
+                    i,
+                    text,
+                    embed_text(release.title, text, cfg),
+                    release.organisation,
+                    release.language,
+                )
             )
     return chunks
 

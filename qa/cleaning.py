@@ -15,17 +15,17 @@ import unicodedata
 from .metadata import date_line, find_date, is_upper_headline, parse_dateline, split_run_in_head, stated_date, word_count
 
 __all__ = [
+    "clean_text",
+    "drop_boilerplate",
+    "is_body",
+    "is_footer",
+    "is_issue_line",
+    "is_label",
+    "is_navigation",
+    "is_numeric_noise",
     "normalise",
     "split_paragraphs",
-    "is_navigation",
-    "is_footer",
-    "is_label",
-    "is_body",
-    "is_numeric_noise",
-    "drop_boilerplate",
-    "clean_text",
     "strip_repeat",
-    "is_issue_line",
 ]
 
 # ---------------------------------------------------------------- normalising
@@ -69,7 +69,7 @@ def _block_paragraphs(lines: list[str]) -> list[str]:
             prev is None
             or BULLET.match(line) is not None
             or (last := len(last_line := prev.rsplit("\n", 1)[-1])) < 0.6 * widest  # a short line ends a paragraph or heading
-            or (last < 0.85 * widest and last_line[-1:] in ".!?:\"”’")
+            or (last < 0.85 * widest and last_line[-1:] in '.!?:"”’')
         )
         if starts_new:
             paras.append(line)
@@ -165,7 +165,7 @@ def is_label(line: str) -> bool:
 
 def is_body(line: str) -> bool:
     """A line that reads like running text rather than a headline or label."""
-    return word_count(line) >= 25 or (word_count(line) >= 8 and line[-1:] in ".!?:;\"”") or bool(BULLET.match(line))
+    return word_count(line) >= 25 or (word_count(line) >= 8 and line[-1:] in '.!?:;"”') or bool(BULLET.match(line))
 
 
 # ------------------------------------------------- distribution furniture, contacts
@@ -208,7 +208,11 @@ def _is_contact_line(para: str) -> bool:
     if word_count(para) > 25:
         return False
     has_contact = bool(_EMAIL.search(para) or (_PHONE.search(para) and find_date(para) is None))
-    return has_contact and (para[-1:] not in ".!?" or word_count(para) <= 6 or bool(re.match(r"^[\w .&'-]{0,40}(?:contact|e-?mail|tel|phone|fax)\b", para, re.I)))
+    return has_contact and (
+        para[-1:] not in ".!?"
+        or word_count(para) <= 6
+        or bool(re.match(r"^[\w .&'-]{0,40}(?:contact|e-?mail|tel|phone|fax)\b", para, re.I))
+    )
 
 
 def is_numeric_noise(para: str) -> bool:
@@ -237,7 +241,13 @@ def drop_boilerplate(paras: list[str]) -> list[str]:
             in_contact = True
             continue
         if _is_contact_line(para):
-            if not in_contact and kept and word_count(kept[-1]) <= 4 and kept[-1][-1:] not in ".!?:" and not kept[-1].lower().startswith("about "):
+            if (
+                not in_contact
+                and kept
+                and word_count(kept[-1]) <= 4
+                and kept[-1][-1:] not in ".!?:"
+                and not kept[-1].lower().startswith("about ")
+            ):
                 kept.pop()  # the label over the contact ("Corporate Communications")
             in_contact = True
             continue
@@ -265,7 +275,9 @@ def _cut_footer(body: list[str]) -> list[str]:
 
 
 # Issue furniture under a headline: "For Immediate Release", "Embargoed until …", "From the office of Senator …".
-_ISSUE_LINE = re.compile(r"^(?:for\s+)?(?:immediate\s+release|release\s+immediately|embargoed\b|from\s+the\s+office\s+of\b)", re.IGNORECASE)
+_ISSUE_LINE = re.compile(
+    r"^(?:for\s+)?(?:immediate\s+release|release\s+immediately|embargoed\b|from\s+the\s+office\s+of\b)", re.IGNORECASE
+)
 
 
 def is_issue_line(para: str) -> bool:
@@ -279,7 +291,7 @@ def strip_repeat(para: str, title: str | None) -> str:
         return para
     # as set, and followed by a new unit (a capital, a digit, nothing): "IPCC (the Panel) is …" is a sentence, not a repeat
     m = re.match(r"\W*" + r"\W+".join(map(re.escape, words)) + r"[.!?:;,\"”’']*(?:\s+(?=[A-Z0-9])|\s*$)", para)
-    return para[m.end():].strip() if m else para
+    return para[m.end() :].strip() if m else para
 
 
 def _head_line(para: str, meta: dict[str, str | None], known_title: str | None, latin: bool) -> bool:

@@ -18,16 +18,17 @@ import os
 import stat
 import sys
 import textwrap
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .answer import validate_k, validate_query
 from .build import build_index
+from .cli_eval import add_eval_parser, add_model_args, chosen
 from .config import INDEX_TYPES, Settings
 from .embedding import OnnxEncoder, make_encoder
 from .errors import QAError, QueryError
-from .cli_eval import add_eval_parser, add_model_args, chosen
 from .session import QA
 
 EXIT_USAGE = 2
@@ -66,17 +67,26 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     _common(p, settings)
     p.add_argument("--rebuild", action="store_true", help="ignore the existing index and embed everything")
     p.add_argument("--skip-bad", action="store_true", help="index the readable files and list the others, instead of stopping")
-    p.add_argument("--index-type", choices=INDEX_TYPES, default="auto",
-                   help="FAISS index: flat (exact) up to 50,000 vectors, ivf above (auto), or forced")
+    p.add_argument(
+        "--index-type",
+        choices=INDEX_TYPES,
+        default="auto",
+        help="FAISS index: flat (exact) up to 50,000 vectors, ivf above (auto), or forced",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("ask", help="answer a question (or a batch of them) from the releases")
     _common(p, settings)
     p.add_argument("question", nargs="?", help="the question, in quotes")
     p.add_argument("--k", type=_positive_int, default=5, help="number of passages (1-50, default 5)")
-    p.add_argument("--history", action="append", default=[], metavar="Q",
-                   help="an earlier question in the conversation (repeat for several: --history A --history B)")
-    p.add_argument("--batch", type=Path, help="JSONL file of {\"id\", \"question\", \"history\"?}; prints JSONL")
+    p.add_argument(
+        "--history",
+        action="append",
+        default=[],
+        metavar="Q",
+        help="an earlier question in the conversation (repeat for several: --history A --history B)",
+    )
+    p.add_argument("--batch", type=Path, help='JSONL file of {"id", "question", "history"?}; prints JSONL')
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--since", help="only releases dated on or after (YYYY-MM-DD, YYYY-MM or YYYY)")
     p.add_argument("--until", help="only releases dated on or before")
@@ -104,7 +114,7 @@ def _print_human(answer: Any) -> None:
         print(cite)
         text = p.text
         if p.answer_start is not None and p.answer_end is not None:
-            text = f"{text[:p.answer_start]}»{text[p.answer_start:p.answer_end]}«{text[p.answer_end:]}"
+            text = f"{text[: p.answer_start]}»{text[p.answer_start : p.answer_end]}«{text[p.answer_end :]}"
         print(textwrap.indent(textwrap.fill(text, width - 4), "    ") + "\n")
 
 
@@ -121,7 +131,9 @@ def _run_parse(paths: Sequence[Path], as_json: bool) -> int:
             if not path.exists():
                 raise QAError(f"{path} does not exist: check the path")
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                raise QAError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+                raise QAError(
+                    f"{path}: unsupported file type {path.suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+                )
             release = read_release(path)
         except QAError as exc:
             failures += 1
@@ -130,16 +142,27 @@ def _run_parse(paths: Sequence[Path], as_json: bool) -> int:
             else:
                 print(f"{path}\n  error: {exc}\n", flush=True)
             continue
-        record = {"source": str(path), "title": release.title, "date": release.date, "paragraphs": list(release.paragraphs),
-                  "organisation": release.organisation, "language": release.language, "section": release.section,
-                  **release.meta, "doc_id": release.doc_id, "sha256": release.sha256}
+        record = {
+            "source": str(path),
+            "title": release.title,
+            "date": release.date,
+            "paragraphs": list(release.paragraphs),
+            "organisation": release.organisation,
+            "language": release.language,
+            "section": release.section,
+            **release.meta,
+            "doc_id": release.doc_id,
+            "sha256": release.sha256,
+        }
         if as_json:
             print(json.dumps(record, ensure_ascii=False), flush=True)
             continue
         width = 100
         title_from, date_from = release.meta.get("title_from"), release.meta.get("date_from")
-        print(f"{path}\n  title:        {release.title}  ({title_from})\n"
-              f"  date:         {release.date or 'not found'}" + (f"  ({date_from})" if date_from else ""))
+        print(
+            f"{path}\n  title:        {release.title}  ({title_from})\n"
+            f"  date:         {release.date or 'not found'}" + (f"  ({date_from})" if date_from else "")
+        )
         for key in ("organisation", "language", "section", "place", "url"):
             if record.get(key):
                 print(f"  {key + ':':<14}{record[key]}")
@@ -180,18 +203,27 @@ def _run_batch(session: Any, lines: list[str], k: int) -> int:
             except json.JSONDecodeError as exc:
                 raise QueryError(f"line {number} is not valid JSON ({exc.msg}): write one object per line") from None
             except (ValueError, RecursionError):  # a number of thousands of digits, nesting thousands deep
-                raise QueryError(f"line {number} holds a number or nesting too large to read: "
-                                 'write one flat object like {"id": 1, "question": "..."}') from None
+                raise QueryError(
+                    f"line {number} holds a number or nesting too large to read: "
+                    'write one flat object like {"id": 1, "question": "..."}'
+                ) from None
             if not isinstance(item, dict):
                 raise QueryError(f'line {number} must be a JSON object like {{"id": 1, "question": "..."}}')
             ident = item.get("id") if isinstance(item.get("id"), (str, int, float, type(None))) else None
             try:
-                query = validate_query(item.get("question"), item.get("k", k), item.get("history"), item.get("since"),
-                                       item.get("until"), item.get("source"))
+                query = validate_query(
+                    item.get("question"),
+                    item.get("k", k),
+                    item.get("history"),
+                    item.get("since"),
+                    item.get("until"),
+                    item.get("source"),
+                )
             except QueryError as exc:
                 raise QueryError(f"line {number}: {exc}") from None
-            answer = session.ask(query.question, query.k, query.history, since=query.since, until=query.until,
-                                 source=query.source)
+            answer = session.ask(
+                query.question, query.k, query.history, since=query.since, until=query.until, source=query.source
+            )
             answer.id = ident
             out = json.dumps(answer.to_dict(), ensure_ascii=False)
         except QAError as exc:
@@ -208,8 +240,10 @@ def _run_export(settings: Settings) -> int:
         print(f"the ONNX export of {encoder.name} is ready in {encoder.folder}")
         return 0
     meta = encoder.export()
-    print(f"exported {encoder.name} to {encoder.folder}: agrees with sentence-transformers at cosine "
-          f"{meta['cosine_onnx']:.4f} (onnx) and {meta['cosine_onnx-int8']:.4f} (onnx-int8) on {meta['verified_on']} texts")
+    print(
+        f"exported {encoder.name} to {encoder.folder}: agrees with sentence-transformers at cosine "
+        f"{meta['cosine_onnx']:.4f} (onnx) and {meta['cosine_onnx-int8']:.4f} (onnx-int8) on {meta['verified_on']} texts"
+    )
     return 0
 
 
@@ -252,8 +286,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "index":
         mine = chosen(settings, args)
         encoder = make_encoder(mine.model, mine.backend, cache=mine.cache, verify_texts=mine.onnx_verify_texts)
-        report = build_index(args.corpus, args.index, encoder, rebuild=args.rebuild, skip_bad=args.skip_bad,
-                             index_type=args.index_type)
+        report = build_index(
+            args.corpus, args.index, encoder, rebuild=args.rebuild, skip_bad=args.skip_bad, index_type=args.index_type
+        )
         print(json.dumps(report.to_dict()) if args.json else report.summary())
         return 0
     if args.command == "ask":

@@ -22,16 +22,24 @@ __all__ = ["add_eval_parser", "add_model_args", "chosen", "write_report"]
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
-    p.add_argument("--backend", choices=BACKENDS, default=None,
-                   help=f"encoder: onnxruntime (onnx, onnx-int8) or sentence-transformers (torch); default {DEFAULT_BACKEND} "
-                   "or env QA_BACKEND; an index embedded with another backend is re-embedded")
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help=f"encoder: onnxruntime (onnx, onnx-int8) or sentence-transformers (torch); default {DEFAULT_BACKEND} "
+        "or env QA_BACKEND; an index embedded with another backend is re-embedded",
+    )
 
 
 def chosen(settings: Settings, args: argparse.Namespace, corpus: Path | None = None, index: Path | None = None) -> Settings:
     """The environment's settings with this command's --corpus/--index/--model/--backend on top."""
-    return replace(settings, corpus=corpus or args.corpus, index=index or args.index,
-                   model=args.model or settings.model, backend=args.backend or settings.backend)
-
+    return replace(
+        settings,
+        corpus=corpus or args.corpus,
+        index=index or args.index,
+        model=args.model or settings.model,
+        backend=args.backend or settings.backend,
+    )
 
 
 # ----------------------------------------------------------------------- eval
@@ -47,7 +55,9 @@ def add_eval_parser(sub: Any, settings: Settings) -> None:
         q.add_argument("--k", type=int, default=10)
         q.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
         q.add_argument("--no-peers", action="store_true", help="skip the BM25/dense/RRF peers")
-        q.add_argument("--weights", default=None, metavar="P,S,B", help="fusion weights: paragraph, sentence, BM25 (default: the tuned ones)")
+        q.add_argument(
+            "--weights", default=None, metavar="P,S,B", help="fusion weights: paragraph, sentence, BM25 (default: the tuned ones)"
+        )
         q.add_argument("--fusion", choices=FUSION_METHODS, default=None)
         q.add_argument("--out", type=Path, default=Path("eval/results") / default_out)
 
@@ -67,11 +77,19 @@ def add_eval_parser(sub: Any, settings: Settings) -> None:
     common(b, "beir")
     b.set_defaults(run=_run_beir)
     a = esub.add_parser("all", help="every evaluation set in one run, peers beside release-qa (README: Retrieval quality)")
-    a.add_argument("data", type=Path, help="folder with seed_paraphrase_dev.jsonl, senate_dev_qa.jsonl + senate_dev_files.txt, "
-                   "squad-dev-v1.1-part-a.json (a missing one is skipped)")
+    a.add_argument(
+        "data",
+        type=Path,
+        help="folder with seed_paraphrase_dev.jsonl, senate_dev_qa.jsonl + senate_dev_files.txt, "
+        "squad-dev-v1.1-part-a.json (a missing one is skipped)",
+    )
     a.add_argument("--seeds", type=Path, default=None, help="the paraphrase set's releases (default: DATA/../seeds)")
-    a.add_argument("--senate-corpus", type=Path, default=None,
-                   help="folder the Senate files list is relative to (default: DATA/../corpora/senate-press-releases/raw)")
+    a.add_argument(
+        "--senate-corpus",
+        type=Path,
+        default=None,
+        help="folder the Senate files list is relative to (default: DATA/../corpora/senate-press-releases/raw)",
+    )
     a.add_argument("--regression", type=Path, default=Path("eval/seed_qa.jsonl"), help="the project's own set, run last")
     a.add_argument("--no-txtai", action="store_true", help="skip the txtai hybrid peer (it needs the eval extra)")
     common(a, "all")
@@ -89,14 +107,17 @@ def _eval_session(args: argparse.Namespace, settings: Settings, corpus: Path, na
     fusion = FusionConfig()
     if args.weights or args.fusion:
         try:
-            p, s, b = (float(x) for x in args.weights.split(",")) if args.weights else (fusion.paragraph, fusion.sentence, fusion.bm25)
+            p, s, b = (
+                (float(x) for x in args.weights.split(",")) if args.weights else (fusion.paragraph, fusion.sentence, fusion.bm25)
+            )
         except ValueError:
             raise QAError(f"--weights takes three numbers like 0.3,0.4,0.3, got {args.weights!r}") from None
         fusion = FusionConfig(method=args.fusion or fusion.method, paragraph=p, sentence=s, bm25=b)
     cache = settings.cache / "eval"
     backend = args.backend or settings.backend  # one cached index per backend: switching never re-embeds a set
-    folder = args.index or (corpus.parent / f"index-{backend}" if str(corpus).startswith(str(cache))
-                            else cache / f"{name}-{backend}-index")
+    folder = args.index or (
+        corpus.parent / f"index-{backend}" if str(corpus).startswith(str(cache)) else cache / f"{name}-{backend}-index"
+    )
     return QA.from_settings(chosen(settings, args, corpus, folder), fusion=fusion)
 
 
@@ -104,9 +125,15 @@ def _evaluate(evaluator: RetrievalEvaluator, session: QA, out: Path) -> int:
     metrics = evaluator(session)
     run = evaluator.run
     assert run is not None
-    results = {"dataset": run.dataset, "queries": run.queries, "chunks": run.chunks,
-               "methods": {METHODS[m]: values for m, values in run.methods.items()}, "misses": run.misses,
-               "primary_metric": "mrr@10", "primary": metrics.get(evaluator.primary_metric, 0.0)}
+    results = {
+        "dataset": run.dataset,
+        "queries": run.queries,
+        "chunks": run.chunks,
+        "methods": {METHODS[m]: values for m, values in run.methods.items()},
+        "misses": run.misses,
+        "primary_metric": "mrr@10",
+        "primary": metrics.get(evaluator.primary_metric, 0.0),
+    }
     print(write_report(results, out))
     if results["misses"]:
         print(f"{len(results['misses'])} misses (first 10):")
@@ -124,8 +151,13 @@ def _run_gold(args: argparse.Namespace, settings: Settings) -> int:
     queries = _gold_queries(args)
     if not queries:
         raise QAError(f"no questions with split {args.split!r} in {args.data}")
-    evaluator = RetrievalEvaluator(queries[: args.limit] if args.limit else queries, f"{args.data.name} [{args.split}]",
-                                   args.k, not args.no_peers, ks=(1, 3, 5, 10))
+    evaluator = RetrievalEvaluator(
+        queries[: args.limit] if args.limit else queries,
+        f"{args.data.name} [{args.split}]",
+        args.k,
+        not args.no_peers,
+        ks=(1, 3, 5, 10),
+    )
     return _evaluate(evaluator, _eval_session(args, settings, args.corpus, "gold"), args.out)
 
 
@@ -158,8 +190,10 @@ def _all_sets(args: argparse.Namespace, settings: Settings) -> list[tuple[str, P
         corpus, queries = load_squad(data / "squad-dev-v1.1-part-a.json", None, settings.cache)
         sets.append(("SQuAD part A", corpus, queries, "squad"))
     if not sets:
-        raise QAError(f"no evaluation files in {data}: expected seed_paraphrase_dev.jsonl, senate_dev_qa.jsonl + "
-                      "senate_dev_files.txt or squad-dev-v1.1-part-a.json")
+        raise QAError(
+            f"no evaluation files in {data}: expected seed_paraphrase_dev.jsonl, senate_dev_qa.jsonl + "
+            "senate_dev_files.txt or squad-dev-v1.1-part-a.json"
+        )
     if args.regression.is_file():
         sets.append((f"regression: {args.regression.name}", seeds, load_gold(args.regression), "seeds"))
     for name, corpus, _, _ in sets:
@@ -192,16 +226,33 @@ def _run_calibrate(args: argparse.Namespace, settings: Settings) -> int:
 
 # -------------------------------------------------------------------- reports
 
-REPORT_COLUMNS = ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10", "p50_ms", "p95_ms", "retrieval_p50_ms",
-                  "abstain_precision", "abstain_recall", "false_abstain", "followup_hit@1")
+REPORT_COLUMNS = (
+    "hit@1",
+    "hit@3",
+    "hit@5",
+    "hit@10",
+    "mrr@10",
+    "ndcg@10",
+    "p50_ms",
+    "p95_ms",
+    "retrieval_p50_ms",
+    "abstain_precision",
+    "abstain_recall",
+    "false_abstain",
+    "followup_hit@1",
+)
 
 
 def write_report(results: dict[str, Any], out: Path) -> str:
     """Markdown table + JSON + bar chart PNG in ``out``; returns the Markdown."""
     out.mkdir(parents=True, exist_ok=True)
     cols = [c for c in REPORT_COLUMNS if any(c in m for m in results["methods"].values())]
-    lines = [f"**{results['dataset']}** — {results['queries']} queries over {results['chunks']} chunks", "",
-             "| method | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    lines = [
+        f"**{results['dataset']}** — {results['queries']} queries over {results['chunks']} chunks",
+        "",
+        "| method | " + " | ".join(cols) + " |",
+        "|---|" + "---:|" * len(cols),
+    ]
     for name, m in results["methods"].items():
         cells = [(f"{m[c]:.1f}" if c.endswith("_ms") else f"{m[c]:.3f}") if c in m else "" for c in cols]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")

@@ -8,16 +8,32 @@ reads nothing and a test can pass any setting directly.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from .errors import QAError, QueryError
 
-__all__ = ["ChunkConfig", "FusionConfig", "AbstainPolicy", "Settings", "BACKENDS", "FUSION_METHODS", "INDEX_TYPES",
-           "SENTENCE_POOLING", "DEFAULT_CORPUS", "DEFAULT_INDEX", "DEFAULT_CACHE", "DEFAULT_MODEL", "DEFAULT_BACKEND", "ONNX_BATCH",
-           "ROOT", "offline_model_environment", "parse_auth",
-           "child_environment"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
+    "DEFAULT_CACHE",
+    "DEFAULT_CORPUS",
+    "DEFAULT_INDEX",
+    "DEFAULT_MODEL",
+    "FUSION_METHODS",
+    "INDEX_TYPES",
+    "ONNX_BATCH",
+    "ROOT",
+    "SENTENCE_POOLING",
+    "AbstainPolicy",
+    "ChunkConfig",
+    "FusionConfig",
+    "Settings",
+    "child_environment",
+    "offline_model_environment",
+    "parse_auth",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT / "seeds"
@@ -113,16 +129,18 @@ class AbstainPolicy:
     word: float = 0.24
 
     @classmethod
-    def parse(cls, raw: str) -> "AbstainPolicy":
-        """"floor,check_below,coverage,word" (the form of QA_ABSTAIN and of `qa eval calibrate`'s output)."""
+    def parse(cls, raw: str) -> AbstainPolicy:
+        """ "floor,check_below,coverage,word" (the form of QA_ABSTAIN and of `qa eval calibrate`'s output)."""
         try:
             values = [float(x) for x in raw.split(",")]
             if len(values) != 4:
                 raise ValueError(raw)
             return cls(*values)
         except ValueError:
-            raise QueryError(f"QA_ABSTAIN={raw!r} is not four numbers 'floor,check_below,coverage,word': "
-                             f"unset it to use the calibrated {cls()}") from None
+            raise QueryError(
+                f"QA_ABSTAIN={raw!r} is not four numbers 'floor,check_below,coverage,word': "
+                f"unset it to use the calibrated {cls()}"
+            ) from None
 
     def checks(self, confidence: float) -> bool:
         """Whether a confidence falls in the band where coverage decides."""
@@ -151,7 +169,7 @@ class Settings:
     auth: tuple[str, str] | None = None  # the chat's login (QA_AUTH="user:password"); required off loopback
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """QA_CORPUS, QA_INDEX, QA_MODEL, QA_BACKEND, QA_CACHE, QA_ABSTAIN, QA_ONNX_VERIFY_TEXTS, QA_DATA, QA_AUTH."""
         env = os.environ if environ is None else environ
         backend = env.get("QA_BACKEND") or DEFAULT_BACKEND

@@ -20,24 +20,24 @@ from .loaders import LOADERS
 from .metadata import date_by_evidence, detect_language, find_date, parse_dateline, stated_date, title_by_evidence
 
 __all__ = [
-    "Release",
     "SUPPORTED_SUFFIXES",
+    "Release",
+    "check_size",
     "clean_text",
     "corpus_files",
-    "links_outside",
+    "drop_boilerplate",
     "find_date",
-    "parse_release",
-    "read_release",
-    "read_corpus",
-    "safe_filename",
+    "is_navigation",
+    "links_outside",
+    "minhash_signature",
     "parse_bytes",
     "parse_dateline",
-    "unsupported_files",
-    "minhash_signature",
-    "check_size",
-    "drop_boilerplate",
+    "parse_release",
+    "read_corpus",
+    "read_release",
+    "safe_filename",
     "stated_date",
-    "is_navigation",
+    "unsupported_files",
 ]
 
 SUPPORTED_SUFFIXES = tuple(sorted(LOADERS))
@@ -75,8 +75,16 @@ def parse_bytes(data: bytes, source: str, suffix: str = ".txt", sha256: str = ""
     title, title_source = title_by_evidence(hints, meta["title"], stem)
     date, date_source = date_by_evidence(hints, meta["date"], stem, body)
     digest = hashlib.sha256("\n\n".join([title, *body]).encode()).hexdigest()
-    extra = {k: v for k, v in {"place": meta.get("place"), "url": hints.get("url"), "title_from": title_source,
-                               "date_from": date_source}.items() if v}
+    extra = {
+        k: v
+        for k, v in {
+            "place": meta.get("place"),
+            "url": hints.get("url"),
+            "title_from": title_source,
+            "date_from": date_source,
+        }.items()
+        if v
+    }
     return Release(
         doc_id=digest[:12],
         source=source,
@@ -113,8 +121,10 @@ def file_sha256(data: bytes) -> str:
 def check_size(source: str, size: int) -> None:
     """Refuse files far too big to be a release (the same limit for `qa index`, uploads and readers)."""
     if size > MAX_FILE_BYTES:
-        raise CorpusError(f"{source} is {size / 1e6:.1f} MB; releases over {MAX_FILE_BYTES / 1e6:.0f} MB are not indexed: "
-                          "split it into releases")
+        raise CorpusError(
+            f"{source} is {size / 1e6:.1f} MB; releases over {MAX_FILE_BYTES / 1e6:.0f} MB are not indexed: "
+            "split it into releases"
+        )
 
 
 def read_release(path: Path, root: Path | None = None) -> Release:
@@ -142,8 +152,10 @@ def unsupported_files(folder: Path) -> list[str]:
     """Files in the corpus folder that no loader reads (reported once per index run, then skipped)."""
     folder = Path(folder)
     return sorted(
-        p.relative_to(folder).as_posix() for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() not in LOADERS
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() not in LOADERS
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
 
@@ -151,8 +163,11 @@ def unsupported_files(folder: Path) -> list[str]:
 def links_outside(folder: Path) -> list[str]:
     """Links under ``folder`` whose target lies outside it: never read (``ln -s /etc/passwd corpus/`` indexes nothing)."""
     root = Path(folder).resolve()
-    return sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*")
-                  if p.is_symlink() and not p.resolve().is_relative_to(root))
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in Path(folder).rglob("*")
+        if p.is_symlink() and not p.resolve().is_relative_to(root)
+    )
 
 
 def corpus_files(folder: Path) -> list[Path]:
@@ -163,8 +178,10 @@ def corpus_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise CorpusError(f"corpus {folder} is not a folder: pass --corpus with a folder of release files")
     files = sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in LOADERS
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in LOADERS
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
         and p.resolve().is_relative_to(folder.resolve())
     )

@@ -11,22 +11,39 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .config import (BACKENDS, DEFAULT_BACKEND, DEFAULT_CACHE, DEFAULT_MODEL, ONNX_BATCH, ONNX_VERIFY_TEXTS,
-                     offline_model_environment)
+from .config import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    DEFAULT_CACHE,
+    DEFAULT_MODEL,
+    ONNX_BATCH,
+    ONNX_VERIFY_TEXTS,
+    offline_model_environment,
+)
 from .errors import QAError
 from .pooling import RecentStates, TokenStates
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["BACKENDS", "DEFAULT_BACKEND", "DEFAULT_MODEL", "hash_vectors", "Encoder", "TokenStates", "TorchEncoder",
-           "OnnxEncoder", "make_encoder", "resolve_model"]
-
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
+    "DEFAULT_MODEL",
+    "Encoder",
+    "OnnxEncoder",
+    "TokenStates",
+    "TorchEncoder",
+    "hash_vectors",
+    "make_encoder",
+    "resolve_model",
+]
 
 
 class Encoder(Protocol):
@@ -86,7 +103,7 @@ class TorchEncoder:
         self._recent = RecentStates()
 
     @property
-    def model(self) -> "SentenceTransformer":
+    def model(self) -> SentenceTransformer:
         with self._lock:
             if self._model is None:
                 offline_model_environment()
@@ -101,7 +118,7 @@ class TorchEncoder:
 
                 try:
                     self._model = SentenceTransformer(self._load_from, device=self.device)
-                except Exception as exc:  # noqa: BLE001 - any load failure gets the same advice
+                except Exception as exc:
                     raise QAError(
                         f"cannot load embedding model {self.name!r} ({type(exc).__name__}: {str(exc)[:200]}): "
                         "pass --model with a local sentence-transformers folder; nothing is downloaded here"
@@ -144,20 +161,34 @@ class TorchEncoder:
     def token_states(self, texts: Sequence[str]) -> list[TokenStates]:
         """One forward pass per text (batched by length), unpooled, with each piece's character offsets."""
         model = self.model
-        hidden = model.encode(list(texts), output_value="token_embeddings", convert_to_numpy=False,
-                              batch_size=self.batch_size)
-        pieces = model.tokenizer(list(texts), truncation=True, max_length=self.max_tokens, return_offsets_mapping=True,
-                                 return_special_tokens_mask=True)
-        return [TokenStates(model.tokenizer.convert_ids_to_tokens(ids), np.asarray(offsets, dtype=np.int32).reshape(-1, 2),
-                            np.asarray(special, dtype=bool), h.float().cpu().numpy())
-                for ids, offsets, special, h in zip(pieces["input_ids"], pieces["offset_mapping"],
-                                                     pieces["special_tokens_mask"], hidden)]
+        hidden = model.encode(list(texts), output_value="token_embeddings", convert_to_numpy=False, batch_size=self.batch_size)
+        pieces = model.tokenizer(
+            list(texts), truncation=True, max_length=self.max_tokens, return_offsets_mapping=True, return_special_tokens_mask=True
+        )
+        return [
+            TokenStates(
+                model.tokenizer.convert_ids_to_tokens(ids),
+                np.asarray(offsets, dtype=np.int32).reshape(-1, 2),
+                np.asarray(special, dtype=bool),
+                h.float().cpu().numpy(),
+            )
+            for ids, offsets, special, h in zip(
+                pieces["input_ids"], pieces["offset_mapping"], pieces["special_tokens_mask"], hidden
+            )
+        ]
 
 
 # --------------------------------------------------------------------------- ONNX
 
-def make_encoder(model: str | None = None, backend: str | None = None, batch_size: int | None = None, *,
-                 cache: Path = DEFAULT_CACHE, verify_texts: int = ONNX_VERIFY_TEXTS) -> Encoder:
+
+def make_encoder(
+    model: str | None = None,
+    backend: str | None = None,
+    batch_size: int | None = None,
+    *,
+    cache: Path = DEFAULT_CACHE,
+    verify_texts: int = ONNX_VERIFY_TEXTS,
+) -> Encoder:
     """The encoder for a backend name: 'torch' (sentence-transformers), 'onnx' or 'onnx-int8' (onnxruntime).
 
     None is :data:`DEFAULT_BACKEND`, the ONNX variant chosen by evaluation (README "Encoder backends").
@@ -180,8 +211,15 @@ class OnnxEncoder:
     Query-time code needs neither torch nor transformers: tokenizers + onnxruntime only.
     """
 
-    def __init__(self, model: str | None = None, backend: str = "onnx", batch_size: int = ONNX_BATCH, *,
-                 cache: Path = DEFAULT_CACHE, verify_count: int = ONNX_VERIFY_TEXTS) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        backend: str = "onnx",
+        batch_size: int = ONNX_BATCH,
+        *,
+        cache: Path = DEFAULT_CACHE,
+        verify_count: int = ONNX_VERIFY_TEXTS,
+    ) -> None:
         self.name, self._load_from = resolve_model(model)
         self.backend = backend
         self.batch_size = batch_size
@@ -209,15 +247,19 @@ class OnnxEncoder:
         """Export and verify the model now (needs torch; ``make setup`` runs it, else the first index does)."""
         from .onnx_export import export_onnx
 
-        print(f"exporting {self.name} to ONNX once and checking it against sentence-transformers "
-              f"(cached in {self.folder})…", file=sys.stderr)
+        print(
+            f"exporting {self.name} to ONNX once and checking it against sentence-transformers (cached in {self.folder})…",
+            file=sys.stderr,
+        )
         try:
             return export_onnx(self._load_from, self.name, self.folder, self._verify_texts, self.verify_count)
         except QAError:
             raise
-        except Exception as exc:  # noqa: BLE001 - torch, onnx or onnxruntime missing or failing: one way out
-            raise QAError(f"cannot export {self.name} to ONNX ({type(exc).__name__}: {str(exc)[:200]}): use the torch "
-                          "backend instead (--backend torch, or QA_BACKEND=torch)") from None
+        except Exception as exc:
+            raise QAError(
+                f"cannot export {self.name} to ONNX ({type(exc).__name__}: {str(exc)[:200]}): use the torch "
+                "backend instead (--backend torch, or QA_BACKEND=torch)"
+            ) from None
 
     def _ensure(self) -> None:
         with self._lock:
@@ -279,8 +321,12 @@ class OnnxEncoder:
             rows = order[start : start + self.batch_size]
             encodings, mask, hidden = self._hidden([texts[i] for i in rows])
             for i, e, h, n in zip(rows, encodings, hidden, mask.sum(axis=1)):
-                out[i] = TokenStates(e.tokens[:n], np.asarray(e.offsets[:n], dtype=np.int32).reshape(-1, 2),
-                                     np.asarray(e.special_tokens_mask[:n], dtype=bool), h[:n])
+                out[i] = TokenStates(
+                    e.tokens[:n],
+                    np.asarray(e.offsets[:n], dtype=np.int32).reshape(-1, 2),
+                    np.asarray(e.special_tokens_mask[:n], dtype=bool),
+                    h[:n],
+                )
         return out
 
     def _run(self, texts: Sequence[str]) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["QAError", "CorpusError", "StoreError", "QueryError", "plain_error"]
+__all__ = ["CorpusError", "QAError", "QueryError", "StoreError", "plain_error"]
 
 
 class QAError(Exception):
@@ -27,7 +27,10 @@ def plain_error(exc: BaseException | str) -> str:
     """An error in the chat's words: no command lines, no flags (the chat and upload results use it)."""
     text = str(exc)
     replacements = {
-        "--since": "“Since”", "--until": "“Until”", "--source": "“Source”", "--k": "“Passages”",
+        "--since": "“Since”",
+        "--until": "“Until”",
+        "--source": "“Source”",
+        "--k": "“Passages”",
         "(fix the file, or pass --skip-bad to index the rest)": "(fix the file and upload it again)",
     }
     for old, new in replacements.items():

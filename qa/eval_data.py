@@ -23,7 +23,7 @@ from pathlib import Path
 from .config import DEFAULT_CACHE
 from .errors import QAError
 
-__all__ = ["EvalQuery", "load_gold", "load_squad", "load_listed", "load_beir"]
+__all__ = ["EvalQuery", "load_beir", "load_gold", "load_listed", "load_squad"]
 
 
 @dataclass
@@ -49,11 +49,21 @@ def load_gold(path: Path) -> list[EvalQuery]:
             continue
         try:
             item = json.loads(line)
-            queries.append(EvalQuery(str(item["id"]), item["question"], list(item.get("history") or []),
-                                     list(item.get("gold") or []), split=item.get("split", "test"),
-                                     style=item.get("style"), fact=item.get("fact")))
+            queries.append(
+                EvalQuery(
+                    str(item["id"]),
+                    item["question"],
+                    list(item.get("history") or []),
+                    list(item.get("gold") or []),
+                    split=item.get("split", "test"),
+                    style=item.get("style"),
+                    fact=item.get("fact"),
+                )
+            )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise QAError(f"{path} line {number} is not a gold QA record ({exc}): expected {{\"id\", \"question\", \"gold\": [...]}}") from None
+            raise QAError(
+                f'{path} line {number} is not a gold QA record ({exc}): expected {{"id", "question", "gold": [...]}}'
+            ) from None
     return queries
 
 
@@ -99,8 +109,10 @@ def load_listed(questions: Path, files: Path, root: Path, cache: Path = DEFAULT_
     names = [line.strip() for line in Path(files).read_text(encoding="utf-8").splitlines() if line.strip()]
     missing = [n for n in names if not (Path(root) / n).is_file()]
     if missing:
-        raise QAError(f"{len(missing)} of the {len(names)} files listed in {files} are not under {root} (first: {missing[0]}): "
-                      "pass the folder they are relative to")
+        raise QAError(
+            f"{len(missing)} of the {len(names)} files listed in {files} are not under {root} (first: {missing[0]}): "
+            "pass the folder they are relative to"
+        )
     digest = hashlib.sha256("\n".join(names).encode()).hexdigest()[:10]
     folder = Path(cache) / "eval" / f"{Path(files).stem}-{digest}" / "corpus"
     if not folder.exists():
@@ -113,8 +125,9 @@ def load_listed(questions: Path, files: Path, root: Path, cache: Path = DEFAULT_
     return folder, load_gold(questions)
 
 
-def load_beir(folder: Path, split: str = "test", limit: int | None = None,
-              cache: Path = DEFAULT_CACHE) -> tuple[Path, list[EvalQuery]]:
+def load_beir(
+    folder: Path, split: str = "test", limit: int | None = None, cache: Path = DEFAULT_CACHE
+) -> tuple[Path, list[EvalQuery]]:
     folder = Path(folder)
     for need in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
         if not (folder / need).exists():

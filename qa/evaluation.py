@@ -14,8 +14,9 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +26,22 @@ from .eval_data import EvalQuery, load_beir, load_gold, load_listed, load_squad
 from .peers import Peers
 from .session import QA
 
-__all__ = ["EvalQuery", "GoldQAEvaluator", "RetrievalEvaluator", "Peers", "METHODS", "load_gold", "load_squad", "load_listed",
-           "load_beir", "metrics_at", "percentiles", "style_metrics", "summary_table", "calibrate"]
+__all__ = [
+    "METHODS",
+    "EvalQuery",
+    "GoldQAEvaluator",
+    "Peers",
+    "RetrievalEvaluator",
+    "calibrate",
+    "load_beir",
+    "load_gold",
+    "load_listed",
+    "load_squad",
+    "metrics_at",
+    "percentiles",
+    "style_metrics",
+    "summary_table",
+]
 
 METHODS = {  # method id -> how reports name it
     "bm25": "bm25 (bm25s)",
@@ -45,8 +60,12 @@ def _norm(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
-def metrics_at(rankings: Sequence[Sequence[bool]], ks: Sequence[int] = (1, 3, 5, 10), gains: Sequence[Sequence[float]] | None = None,
-               n_relevant: Sequence[int] | None = None) -> dict[str, float]:
+def metrics_at(
+    rankings: Sequence[Sequence[bool]],
+    ks: Sequence[int] = (1, 3, 5, 10),
+    gains: Sequence[Sequence[float]] | None = None,
+    n_relevant: Sequence[int] | None = None,
+) -> dict[str, float]:
     """hit@k, MRR@10 and nDCG@10 from per-query relevance lists (rank order)."""
     n = len(rankings)
     if n == 0:
@@ -107,8 +126,15 @@ class RetrievalEvaluator:
     :attr:`primary_metric` among them; the details of the last call are in :attr:`run`.
     """
 
-    def __init__(self, queries: list[EvalQuery], name: str = "eval", k: int = 10, peers: bool = True,
-                 ks: Sequence[int] = (1, 3, 5, 10), txtai: bool = False) -> None:
+    def __init__(
+        self,
+        queries: list[EvalQuery],
+        name: str = "eval",
+        k: int = 10,
+        peers: bool = True,
+        ks: Sequence[int] = (1, 3, 5, 10),
+        txtai: bool = False,
+    ) -> None:
         self.queries = queries
         self.name = name
         self.k = k
@@ -135,8 +161,9 @@ class RetrievalEvaluator:
         rankers["release-qa"] = full
         return rankers
 
-    def _score(self, outcomes: list[tuple[list[int], Any, float]], chunks: list[Any]
-               ) -> tuple[dict[str, float], list[list[bool]], list[list[int]], list[Any]]:
+    def _score(
+        self, outcomes: list[tuple[list[int], Any, float]], chunks: list[Any]
+    ) -> tuple[dict[str, float], list[list[bool]], list[list[int]], list[Any]]:
         """Metrics of one method from its (rows, answer, milliseconds) per query."""
         rankings, gains = [], []
         for q, (rows, _, _) in zip(self.queries, outcomes):
@@ -145,13 +172,19 @@ class RetrievalEvaluator:
             gains.append([q.relevant.get(chunks[r].source, 0.0) if q.relevant else float(x) for r, x in zip(rows, rel)])
         answers = [a for _, a, _ in outcomes]
         answerable = [i for i, q in enumerate(self.queries) if q.answerable]
-        m = metrics_at([rankings[i] for i in answerable], self.ks, [gains[i] for i in answerable],
-                       [max(1, len(self.queries[i].relevant)) for i in answerable])
+        m = metrics_at(
+            [rankings[i] for i in answerable],
+            self.ks,
+            [gains[i] for i in answerable],
+            [max(1, len(self.queries[i].relevant)) for i in answerable],
+        )
         m.update(percentiles([ms for _, _, ms in outcomes]))
         m.update(style_metrics(self.queries, rankings))
         if answers and answers[0] is not None:
             stages = [a.timings for a in answers]
-            m["retrieval_p50_ms"] = float(np.percentile([s["encode_ms"] + s["dense_ms"] + s["bm25_ms"] + s["fusion_ms"] for s in stages], 50))
+            m["retrieval_p50_ms"] = float(
+                np.percentile([s["encode_ms"] + s["dense_ms"] + s["bm25_ms"] + s["fusion_ms"] for s in stages], 50)
+            )
             m.update(_answer_metrics(self.queries, rankings, answers))
         return m, rankings, [rows for rows, _, _ in outcomes], answers
 
@@ -171,8 +204,14 @@ class RetrievalEvaluator:
         for method in rankers:
             run.methods[method], rankings, rows, answers = self._score(outcomes[method], chunks)
         run.misses = [
-            {"id": q.id, "question": q.question, "history": q.history, "gold": q.gold or sorted(q.relevant),
-             "got": chunks[r[0]].text[:160] if r else None, "no_answer": a.no_answer}
+            {
+                "id": q.id,
+                "question": q.question,
+                "history": q.history,
+                "gold": q.gold or sorted(q.relevant),
+                "got": chunks[r[0]].text[:160] if r else None,
+                "no_answer": a.no_answer,
+            }
             for q, rel, r, a in zip(self.queries, rankings, rows, answers)
             if (q.answerable and not (rel and rel[0])) or (q.answerable == a.no_answer)
         ][:200]
@@ -212,7 +251,10 @@ def _answer_metrics(queries: list[EvalQuery], rankings: list[list[bool]], answer
     follow = [i for i in ans if queries[i].history]
     if follow:
         out["followup_hit@1"] = sum(1 for i in follow if rankings[i] and rankings[i][0]) / len(follow)
-        out["followups_right"], out["followups"] = float(sum(1 for i in follow if rankings[i] and rankings[i][0])), float(len(follow))
+        out["followups_right"], out["followups"] = (
+            float(sum(1 for i in follow if rankings[i] and rankings[i][0])),
+            float(len(follow)),
+        )
     return out
 
 
@@ -222,8 +264,10 @@ GoldQAEvaluator = RetrievalEvaluator  # gold substrings are judged by the same e
 def summary_table(rows: list[tuple[str, dict[str, dict[str, float]]]], names: dict[str, str]) -> str:
     """One table: each set's hit@1 / MRR@10 per method, then what only the full pipeline has (styles, abstention, latency)."""
     methods = [m for m in names if any(m in r for _, r in rows)]
-    lines = ["| set | " + " | ".join(names[m] for m in methods) + " | release-qa details |",
-             "|---|" + "---|" * (len(methods) + 1)]
+    lines = [
+        "| set | " + " | ".join(names[m] for m in methods) + " | release-qa details |",
+        "|---|" + "---|" * (len(methods) + 1),
+    ]
     for name, result in rows:
         cells = [f"{result[m]['hit@1']:.3f} / {result[m]['mrr@10']:.3f}" if m in result else "" for m in methods]
         ours = result.get("release-qa", {})
@@ -264,8 +308,11 @@ def calibrate(session: QA, queries: list[EvalQuery], max_false_abstain: float = 
     c, v, w, ans = (np.array(x)[:, None] for x in (conf, cov, worst, answerable))
     allowed = int(math.floor(max_false_abstain * int(ans.sum())))
     best: tuple[Any, ...] | None = None
-    grid = [(cv, wd) for cv in np.round(np.arange(0.30, 0.801, 0.02), 2)
-            for wd in np.round(np.concatenate([[0.0], np.arange(0.15, 0.301, 0.01)]), 2)]
+    grid = [
+        (cv, wd)
+        for cv in np.round(np.arange(0.30, 0.801, 0.02), 2)
+        for wd in np.round(np.concatenate([[0.0], np.arange(0.15, 0.301, 0.01)]), 2)
+    ]
     cvs = np.array([g[0] for g in grid])[None, :]
     wds = np.array([g[1] for g in grid])[None, :]
     for floor in np.round(np.arange(0.0, 0.301, 0.01), 2):
@@ -278,11 +325,18 @@ def calibrate(session: QA, queries: list[EvalQuery], max_false_abstain: float = 
                 if best is None or key < best:
                     best = key
     if best is None:
-        raise QAError(f"no policy keeps false abstentions at or under {max_false_abstain:.0%} on this split: "
-                      "check that its answerable questions have gold passages in the corpus")
+        raise QAError(
+            f"no policy keeps false abstentions at or under {max_false_abstain:.0%} on this split: "
+            "check that its answerable questions have gold passages in the corpus"
+        )
     check_below, floor, coverage, word = (float(x) for x in best[2:])
     policy = AbstainPolicy(floor=floor, check_below=check_below, coverage=coverage, word=word)
     n_ans, n_unans = int(ans.sum()), int((~ans).sum())
-    return {"policy": asdict(policy), "abstain_recall": -best[0] / n_unans if n_unans else 0.0,
-            "false_abstain": best[1] / n_ans, "answerable": n_ans, "unanswerable": n_unans,
-            "set": f"QA_ABSTAIN={policy.floor},{policy.check_below},{policy.coverage},{policy.word}"}
+    return {
+        "policy": asdict(policy),
+        "abstain_recall": -best[0] / n_unans if n_unans else 0.0,
+        "false_abstain": best[1] / n_ans,
+        "answerable": n_ans,
+        "unanswerable": n_unans,
+        "set": f"QA_ABSTAIN={policy.floor},{policy.check_below},{policy.coverage},{policy.word}",
+    }

@@ -32,11 +32,32 @@ import numpy as np
 
 from .chunking import Chunk, ChunkConfig, bm25_tokenize, embed_text
 from .errors import StoreError
-from .manifest import (BM25_PARAMS, GENERATION_FILE, MANIFEST, REBUILD, Manifest, check_files, checksums, fsync_path,
-                       read_manifest, recorded_generation, write_manifest)
+from .manifest import (
+    BM25_PARAMS,
+    GENERATION_FILE,
+    MANIFEST,
+    REBUILD,
+    Manifest,
+    check_files,
+    checksums,
+    fsync_path,
+    read_manifest,
+    recorded_generation,
+    write_manifest,
+)
 
-__all__ = ["PARTIAL", "Index", "Generation", "load_index", "write_generation", "acquire_lock", "make_faiss", "reconstruct",
-           "check_index_folder", "clean_leftovers"]
+__all__ = [
+    "PARTIAL",
+    "Generation",
+    "Index",
+    "acquire_lock",
+    "check_index_folder",
+    "clean_leftovers",
+    "load_index",
+    "make_faiss",
+    "reconstruct",
+    "write_generation",
+]
 
 FLAT_MAX = 50_000  # vectors per FAISS index (chunks, sentences) searched exactly; IVF above (README "Speed and scale")
 PARTIAL = "partial"  # vectors of a build that has not finished yet (qa.build.Checkpoint)
@@ -62,8 +83,10 @@ class Index:
 
     def sentence_spans(self, chunk_row: int) -> list[tuple[int, int, int]]:
         """(sentence row, start, end) of each sentence of one chunk."""
-        return [(s_row, int(self.sentence_table[s_row, 1]), int(self.sentence_table[s_row, 2]))
-                for s_row in self.sentence_rows(chunk_row)]
+        return [
+            (s_row, int(self.sentence_table[s_row, 1]), int(self.sentence_table[s_row, 2]))
+            for s_row in self.sentence_rows(chunk_row)
+        ]
 
     def bm25_idf(self, stem: str) -> float:
         """BM25's IDF of a stem in this corpus; a stem the corpus never uses gets the highest."""
@@ -164,14 +187,21 @@ def load_index(folder: Path, verify: bool = False) -> Index:
             raise StoreError(f"index in {folder} is corrupt ({type(exc).__name__}: {str(exc)[:120]}): {REBUILD}") from None
     n = manifest.chunk_count
     if not (vectors.ntotal == len(chunks) == n):
-        raise StoreError(f"index in {folder} is inconsistent: {vectors.ntotal} vectors, {len(chunks)} chunks, "
-                         f"manifest says {n}: {REBUILD}")
+        raise StoreError(
+            f"index in {folder} is inconsistent: {vectors.ntotal} vectors, {len(chunks)} chunks, manifest says {n}: {REBUILD}"
+        )
     if vectors.d != manifest.dim or sentences.d != manifest.dim:
         raise StoreError(f"index in {folder} has {vectors.d}-d vectors but the manifest says {manifest.dim}: {REBUILD}")
-    table_ok = (sentence_table.ndim == 2 and sentence_table.shape[1] == 3 and sentence_table.dtype.kind == "i"
-                and sentences.ntotal == len(sentence_table))
-    if not table_ok or (len(sentence_table) and (sentence_table[:, 0].min() < 0 or sentence_table[:, 0].max() >= n
-                                                 or np.any(np.diff(sentence_table[:, 0]) < 0))):
+    table_ok = (
+        sentence_table.ndim == 2
+        and sentence_table.shape[1] == 3
+        and sentence_table.dtype.kind == "i"
+        and sentences.ntotal == len(sentence_table)
+    )
+    if not table_ok or (
+        len(sentence_table)
+        and (sentence_table[:, 0].min() < 0 or sentence_table[:, 0].max() >= n or np.any(np.diff(sentence_table[:, 0]) < 0))
+    ):
         raise StoreError(f"sentence vectors in {folder} do not match the chunks: {REBUILD}")
     problem = _bm25_problem(bm25, n)
     if problem:
@@ -196,8 +226,9 @@ def check_index_folder(folder: Path) -> None:
     foreign = sorted(p.name for p in folder.iterdir() if not p.name.startswith(".") and not _own_file(folder, p.name))
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-        raise StoreError(f"{folder} holds other files ({shown}) and no index: choose an empty or new folder for the "
-                         "index; nothing was changed")
+        raise StoreError(
+            f"{folder} holds other files ({shown}) and no index: choose an empty or new folder for the index; nothing was changed"
+        )
 
 
 def clean_leftovers(folder: Path, manifest: Manifest | None) -> None:
@@ -209,8 +240,13 @@ def clean_leftovers(folder: Path, manifest: Manifest | None) -> None:
 
 
 def _names(number: int) -> dict[str, str]:
-    return {"vectors": f"vectors.{number}.faiss", "chunks": f"chunks.{number}.jsonl", "bm25": f"bm25.{number}",
-            "sentences": f"sentences.{number}.faiss", "sentence_table": f"sentences.{number}.npy"}
+    return {
+        "vectors": f"vectors.{number}.faiss",
+        "chunks": f"chunks.{number}.jsonl",
+        "bm25": f"bm25.{number}",
+        "sentences": f"sentences.{number}.faiss",
+        "sentence_table": f"sentences.{number}.npy",
+    }
 
 
 def _remove_files(folder: Path, names: dict[str, str]) -> None:
@@ -237,7 +273,9 @@ def acquire_lock(folder: Path, wait: float) -> Any:
         try:
             lock.acquire(timeout=wait)
         except Timeout:
-            raise StoreError(f"{folder} is still locked by another `qa index` after {wait:.0f}s: try again when it ends") from None
+            raise StoreError(
+                f"{folder} is still locked by another `qa index` after {wait:.0f}s: try again when it ends"
+            ) from None
     return lock
 
 
@@ -334,18 +372,30 @@ def write_generation(folder: Path, gen: Generation, previous: Manifest | None) -
     try:
         index = _write_files(folder, gen, live)
         manifest = Manifest(
-            model=gen.model, dim=int(gen.vectors.shape[1]), backend=gen.backend, chunking=gen.chunking.to_dict(),
-            files=gen.files, skipped=gen.skipped, live=live, chunk_count=len(gen.chunks), generation=number,
+            model=gen.model,
+            dim=int(gen.vectors.shape[1]),
+            backend=gen.backend,
+            chunking=gen.chunking.to_dict(),
+            files=gen.files,
+            skipped=gen.skipped,
+            live=live,
+            chunk_count=len(gen.chunks),
+            generation=number,
             index_type="hnsw" if hasattr(index, "hnsw") else "ivf" if hasattr(index, "nprobe") else "flat",
-            bm25=dict(BM25_PARAMS), sentence_count=int(len(gen.sentence_table)),
+            bm25=dict(BM25_PARAMS),
+            sentence_count=len(gen.sentence_table),
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            retired=dict(previous.live) if previous else {}, checksums=checksums(folder, live))
+            retired=dict(previous.live) if previous else {},
+            checksums=checksums(folder, live),
+        )
         write_manifest(folder, manifest)  # the switch: readers see the new generation from here on
     except (OSError, RuntimeError) as exc:  # faiss reports a failed write as RuntimeError
         _remove_files(folder, live)  # write_manifest removes its own temporary file
         reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[-1][:160]
-        raise StoreError(f"could not write the index in {folder} ({reason}): free disk space or make the folder "
-                         "writable, then index again; the previous index was left as it was") from None
+        raise StoreError(
+            f"could not write the index in {folder} ({reason}): free disk space or make the folder "
+            "writable, then index again; the previous index was left as it was"
+        ) from None
     if previous is not None:
         _remove_files(folder, previous.retired)  # the one before the previous (a reader may still open the previous)
     # What a manifest this release could not load had recorded as its own (never the files just written).
@@ -371,4 +421,3 @@ def _write_files(folder: Path, gen: Generation, live: dict[str, str]) -> Any:
         os.fsync(fh.fileno())
     _write_bm25(folder, live["bm25"], gen.chunks)
     return index
-

@@ -14,16 +14,25 @@ import shutil
 import time
 import weakref
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .errors import CorpusError, plain_error
 from .session import QA
 from .upload import UploadResult
 
-__all__ = ["ReleaseInfo", "UploadResult", "releases", "search_releases", "source_counts", "undated_releases",
-           "remove_release", "plain_error"]
+__all__ = [
+    "ReleaseInfo",
+    "UploadResult",
+    "plain_error",
+    "releases",
+    "remove_release",
+    "search_releases",
+    "source_counts",
+    "undated_releases",
+]
 
 
 @dataclass
@@ -68,8 +77,17 @@ def _list_releases(index: Any) -> list[ReleaseInfo]:
     for chunk in index.chunks:
         info = out.get(chunk.source)
         if info is None:
-            out[chunk.source] = ReleaseInfo(chunk.source, chunk.title, chunk.date, chunk.organisation, chunk.section,
-                                            chunk.language, 1, chunk.doc_id, sorted(chunk.also_in))
+            out[chunk.source] = ReleaseInfo(
+                chunk.source,
+                chunk.title,
+                chunk.date,
+                chunk.organisation,
+                chunk.section,
+                chunk.language,
+                1,
+                chunk.doc_id,
+                sorted(chunk.also_in),
+            )
         else:
             info.passages += 1
     return sorted(out.values(), key=lambda r: (r.date is None, "" if r.date is None else _negate(r.date), r.title.lower()))
@@ -85,8 +103,12 @@ def search_releases(items: Sequence[ReleaseInfo], query: str) -> list[ReleaseInf
     words = (query or "").lower().split()
     if not words:
         return list(items)
+
     def haystack(r: ReleaseInfo) -> str:
-        return " ".join(str(x) for x in (r.title, r.date or "undated", r.organisation, r.section, r.language, *r.files) if x).lower()
+        return " ".join(
+            str(x) for x in (r.title, r.date or "undated", r.organisation, r.section, r.language, *r.files) if x
+        ).lower()
+
     return [r for r in items if all(w in haystack(r) for w in words)]
 
 

@@ -20,9 +20,24 @@ from typing import Any
 from .chunking import ChunkConfig
 from .errors import StoreError
 
-__all__ = ["FORMAT_VERSION", "MANIFEST", "BM25_PARAMS", "REBUILD", "GENERATION_FILE", "LIVE_KEYS", "Fit", "Manifest",
-           "read_manifest", "write_manifest", "manifest_stamp", "checksums", "check_files", "recorded_generation",
-           "fsync_path", "write_atomic"]
+__all__ = [
+    "BM25_PARAMS",
+    "FORMAT_VERSION",
+    "GENERATION_FILE",
+    "LIVE_KEYS",
+    "MANIFEST",
+    "REBUILD",
+    "Fit",
+    "Manifest",
+    "check_files",
+    "checksums",
+    "fsync_path",
+    "manifest_stamp",
+    "read_manifest",
+    "recorded_generation",
+    "write_atomic",
+    "write_manifest",
+]
 
 FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
@@ -62,27 +77,43 @@ class Manifest:
     format_version: int = FORMAT_VERSION
 
     @classmethod
-    def from_json(cls, data: Any, path: Path) -> "Manifest":
+    def from_json(cls, data: Any, path: Path) -> Manifest:
         """Checked against the schema (types, not only keys): a hand-edited or damaged manifest is a StoreError."""
         if not isinstance(data, dict):
             raise StoreError(f"{path} is not a JSON object: {REBUILD}")
         if data.get("format_version") != FORMAT_VERSION:
-            raise StoreError(f"{path} has format version {data.get('format_version')!r}, this release reads "
-                             f"{FORMAT_VERSION}: {REBUILD}")
+            raise StoreError(
+                f"{path} has format version {data.get('format_version')!r}, this release reads {FORMAT_VERSION}: {REBUILD}"
+            )
         problem = _schema_problem(data)
         if problem:
             raise StoreError(f"{path} is not a manifest this release reads ({problem}): {REBUILD}")
         model = data["model"]
         known = {f.name for f in fields(cls)} - {"model", "dim", "backend"}
-        return cls(model=model["name"], dim=model["dim"], backend=model.get("backend", "torch"),
-                   **{k: v for k, v in data.items() if k in known})
+        return cls(
+            model=model["name"],
+            dim=model["dim"],
+            backend=model.get("backend", "torch"),
+            **{k: v for k, v in data.items() if k in known},
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"format_version": self.format_version, "generation": self.generation,
-                "model": {"name": self.model, "dim": self.dim, "backend": self.backend}, "chunking": self.chunking,
-                "index_type": self.index_type, "bm25": self.bm25, "sentence_count": self.sentence_count,
-                "chunk_count": self.chunk_count, "built_at": self.built_at, "files": self.files,
-                "skipped": self.skipped, "live": self.live, "retired": self.retired, "checksums": self.checksums}
+        return {
+            "format_version": self.format_version,
+            "generation": self.generation,
+            "model": {"name": self.model, "dim": self.dim, "backend": self.backend},
+            "chunking": self.chunking,
+            "index_type": self.index_type,
+            "bm25": self.bm25,
+            "sentence_count": self.sentence_count,
+            "chunk_count": self.chunk_count,
+            "built_at": self.built_at,
+            "files": self.files,
+            "skipped": self.skipped,
+            "live": self.live,
+            "retired": self.retired,
+            "checksums": self.checksums,
+        }
 
     def compatible_with(self, model: str, backend: str, chunking: ChunkConfig, index_type: str = "auto") -> Fit:
         """The one comparison of this index with the settings of a build or a session."""
@@ -103,7 +134,9 @@ class Manifest:
 
 
 # A generation file's name: nothing else in the folder is ever read or deleted as part of the index.
-GENERATION_FILE = re.compile(r"(?:vectors|sentences)\.\d{1,9}\.faiss|chunks\.\d{1,9}\.jsonl|sentences\.\d{1,9}\.npy|bm25\.\d{1,9}")
+GENERATION_FILE = re.compile(
+    r"(?:vectors|sentences)\.\d{1,9}\.faiss|chunks\.\d{1,9}\.jsonl|sentences\.\d{1,9}\.npy|bm25\.\d{1,9}"
+)
 LIVE_KEYS = ("vectors", "chunks", "bm25", "sentences", "sentence_table")
 
 
@@ -114,19 +147,29 @@ def _is_int(value: Any, low: int = 0) -> bool:
 def _schema_problem(data: dict[str, Any]) -> str | None:
     """The first way ``data`` differs from the manifest schema, or None. Types, ranges and file names are checked."""
     model = data.get("model")
-    if not (isinstance(model, dict) and isinstance(model.get("name"), str) and _is_int(model.get("dim"), 1)
-            and isinstance(model.get("backend", "torch"), str)):
+    if not (
+        isinstance(model, dict)
+        and isinstance(model.get("name"), str)
+        and _is_int(model.get("dim"), 1)
+        and isinstance(model.get("backend", "torch"), str)
+    ):
         return "model must be {name: text, dim: positive whole number, backend: text}"
     chunking = data.get("chunking")
     defaults = ChunkConfig().to_dict()
     # Keys of another release's chunking are allowed (an older index re-chunks and keeps its vectors); known keys
     # must have the types of the defaults.
-    if not (isinstance(chunking, dict) and "version" in chunking
-            and all(type(chunking[k]) is type(v) for k, v in defaults.items() if k in chunking)):
+    if not (
+        isinstance(chunking, dict)
+        and "version" in chunking
+        and all(type(chunking[k]) is type(v) for k, v in defaults.items() if k in chunking)
+    ):
         return f"chunking must be an object with a version and the settings {sorted(defaults)} typed as the defaults"
     live = data.get("live")
-    if not (isinstance(live, dict) and set(live) == set(LIVE_KEYS)
-            and all(isinstance(v, str) and GENERATION_FILE.fullmatch(v) for v in live.values())):
+    if not (
+        isinstance(live, dict)
+        and set(live) == set(LIVE_KEYS)
+        and all(isinstance(v, str) and GENERATION_FILE.fullmatch(v) for v in live.values())
+    ):
         return f"live must name the generation files {list(LIVE_KEYS)}"
     if "chunk_count" not in data:
         return "chunk_count is missing"
@@ -136,8 +179,9 @@ def _schema_problem(data: dict[str, Any]) -> str | None:
     if data.get("index_type", "flat") not in ("flat", "ivf", "hnsw"):
         return "index_type must be flat, ivf or hnsw"
     bm25 = data.get("bm25")
-    if bm25 is not None and not (isinstance(bm25, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                               for v in bm25.values())):
+    if bm25 is not None and not (
+        isinstance(bm25, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bm25.values())
+    ):
         return "bm25 must map parameter names to numbers"
     if not isinstance(data.get("built_at", ""), str):
         return "built_at must be text"
@@ -149,20 +193,29 @@ def _schema_problem(data: dict[str, Any]) -> str | None:
         if not isinstance(records, dict):
             return f"{group} must map file names to records"
         for source, record in records.items():
-            if not (isinstance(record, dict) and isinstance(record.get("sha256"), str) and _is_int(record.get("size"))
-                    and _is_int(record.get("mtime_ns"))):
+            if not (
+                isinstance(record, dict)
+                and isinstance(record.get("sha256"), str)
+                and _is_int(record.get("size"))
+                and _is_int(record.get("mtime_ns"))
+            ):
                 return f"{group}[{source!r}] must have sha256 (text), size and mtime_ns (whole numbers)"
-            if group == "files" and not (_is_int(record.get("chunks")) and isinstance(record.get("minhash"), str)
-                                         and isinstance(record.get("doc_id"), (str, type(None)))
-                                         and isinstance(record.get("date"), (str, type(None)))
-                                         and isinstance(record.get("duplicate_of", ""), str)):
+            if group == "files" and not (
+                _is_int(record.get("chunks"))
+                and isinstance(record.get("minhash"), str)
+                and isinstance(record.get("doc_id"), (str, type(None)))
+                and isinstance(record.get("date"), (str, type(None)))
+                and isinstance(record.get("duplicate_of", ""), str)
+            ):
                 return f"files[{source!r}] must have chunks (whole number), minhash (text), doc_id and date (text or null)"
     retired = data.get("retired", {})
     if not (isinstance(retired, dict) and all(isinstance(v, str) and GENERATION_FILE.fullmatch(v) for v in retired.values())):
         return "retired must name generation files"
     checksums = data.get("checksums", {})
-    if not (isinstance(checksums, dict) and all(
-            isinstance(v, list) and len(v) == 2 and _is_int(v[0]) and isinstance(v[1], str) for v in checksums.values())):
+    if not (
+        isinstance(checksums, dict)
+        and all(isinstance(v, list) and len(v) == 2 and _is_int(v[0]) and isinstance(v[1], str) for v in checksums.values())
+    ):
         return "checksums must map file names to [size, sha256]"
     return None
 

@@ -10,22 +10,22 @@ never outranks the release's own. Nothing here removes text: that is :mod:`qa.cl
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from datetime import date as _date
-from typing import Iterable, Sequence
 
 __all__ = [
-    "word_count",
-    "find_date",
-    "filename_date",
-    "metadata_date",
+    "date_by_evidence",
     "date_line",
-    "stated_date",
+    "detect_language",
+    "filename_date",
+    "find_date",
+    "is_upper_headline",
+    "metadata_date",
     "parse_dateline",
     "split_run_in_head",
-    "is_upper_headline",
-    "detect_language",
+    "stated_date",
     "title_by_evidence",
-    "date_by_evidence",
+    "word_count",
 ]
 
 
@@ -39,9 +39,18 @@ _MONTHS = {
     m: i
     for i, names in enumerate(
         [
-            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
-            ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
-            ("oct", "october"), ("nov", "november"), ("dec", "december"),
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
         ],
         start=1,
     )
@@ -86,7 +95,8 @@ def find_date(text: str, patterns: Iterable[re.Pattern[str]] = _DATE_PATTERNS) -
 
 
 _DATE_LINE = re.compile(
-    r"^(?:(?:date|published|posted|released?|updated|issued|for\s+immediate\s+release)\s*:?\s*)?(?P<rest>.{6,40})$", re.IGNORECASE)
+    r"^(?:(?:date|published|posted|released?|updated|issued|for\s+immediate\s+release)\s*:?\s*)?(?P<rest>.{6,40})$", re.IGNORECASE
+)
 
 
 def _date_only(line: str) -> str | None:
@@ -98,11 +108,32 @@ def _date_only(line: str) -> str | None:
     if iso is None:
         return None
     leftover = re.sub(r"[\d\W_]+", " ", m.group("rest")).split()
-    return iso if all(w.lower().rstrip(".") in _MONTHS or w.lower() in {"st", "nd", "rd", "th", "of"} or
-                      w.lower() in {"mon", "tue", "wed", "thu", "fri", "sat", "sun", "monday", "tuesday",
-                                    "wednesday", "thursday", "friday", "saturday", "sunday"}
-                      for w in leftover) else None
-
+    return (
+        iso
+        if all(
+            w.lower().rstrip(".") in _MONTHS
+            or w.lower() in {"st", "nd", "rd", "th", "of"}
+            or w.lower()
+            in {
+                "mon",
+                "tue",
+                "wed",
+                "thu",
+                "fri",
+                "sat",
+                "sun",
+                "monday",
+                "tuesday",
+                "wednesday",
+                "thursday",
+                "friday",
+                "saturday",
+                "sunday",
+            }
+            for w in leftover
+        )
+        else None
+    )
 
 
 # ------------------------------------------------------------------- datelines
@@ -126,9 +157,7 @@ def parse_dateline(paragraph: str) -> tuple[str, str | None, str | None, str | N
         return None  # "Kim - the minister ..." is prose, not a dateline
     when = find_date(m.group("when") or "")
     agency = (m.group("agency") or m.group("wire") or "").strip() or None
-    return paragraph[m.end():], place, when, agency
-
-
+    return paragraph[m.end() :], place, when, agency
 
 
 # ------------------------------------------------------------------- headlines
@@ -171,30 +200,35 @@ def split_run_in_head(para: str) -> list[str]:
     m = _DATE_PREFIX.match(para)
     if m and len(para) > m.end() + 20:
         out.append(para[: m.end()].strip())
-        para = para[m.end():]
+        para = para[m.end() :]
     for pattern in (_UPPER_RUN, _HEADLINE_THEN_DATELINE):
         m = pattern.match(para) if not all_capitals(para) else None  # an all-capitals line is one headline
-        rest_is_place = bool(m) and re.fullmatch(r"[A-Z]{4,}[A-Za-z .,]*", para[m.end():].strip()) is not None
-        if (m and _is_headline(m.group("head").strip()) and (word_count(para) > word_count(m.group("head")) + 5 or rest_is_place)
-                and len(re.findall(r"[^\W\d_]{3,}", m.group("head"))) >= 3):
+        rest_is_place = bool(m) and re.fullmatch(r"[A-Z]{4,}[A-Za-z .,]*", para[m.end() :].strip()) is not None
+        if (
+            m
+            and _is_headline(m.group("head").strip())
+            and (word_count(para) > word_count(m.group("head")) + 5 or rest_is_place)
+            and len(re.findall(r"[^\W\d_]{3,}", m.group("head"))) >= 3
+        ):
             head = m.group("head").strip()
-            rest = para[m.end():]
+            rest = para[m.end() :]
             # "… dealers May 9 2007 WASHINGTON …": the date after the headline is its own line
             d = re.search(rf"\s(?:{_MONTH}\s+\d{{1,2}},?\s+(?:19|20)\d\d)$", head, re.IGNORECASE)
             if d:
-                out.extend([head[: d.start()].strip(), head[d.start():].strip()])
+                out.extend([head[: d.start()].strip(), head[d.start() :].strip()])
             else:
                 out.append(head)
             out.append(rest.strip())
             return out
     # "Coburn amendment fines medical marijuana dealers May 9 2007 WASHINGTON …"
-    d = re.match(rf"^(?P<head>.{{15,200}}?)\s(?P<date>{_MONTH}\s+\d{{1,2}},?\s+(?:19|20)\d\d)\s+(?=[A-Z]{{4,}})", para, re.IGNORECASE)
+    d = re.match(
+        rf"^(?P<head>.{{15,200}}?)\s(?P<date>{_MONTH}\s+\d{{1,2}},?\s+(?:19|20)\d\d)\s+(?=[A-Z]{{4,}})", para, re.IGNORECASE
+    )
     if d and not re.search(r"[.!?]", d.group("head")):
-        out.extend([d.group("head").strip(), d.group("date").strip(), para[d.end():].strip()])
+        out.extend([d.group("head").strip(), d.group("date").strip(), para[d.end() :].strip()])
         return out
     out.append(para)
     return out
-
 
 
 # ---------------------------------------------------------- the release's own date
@@ -216,9 +250,10 @@ def stated_date(paras: Sequence[str], first: int = 8) -> str | None:
         if not found:
             continue
         m = min(found, key=lambda x: x.start())
-        before, rest = head[: m.start()], head[m.end():]
+        before, rest = head[: m.start()], head[m.end() :]
         separated = re.search(r"(?:[-–—|:,(/]|^)\s*$", before) is not None and (
-            not rest.strip() or rest.lstrip()[:1] in "-–—|:)/(" or rest.lstrip()[:1].isupper())
+            not rest.strip() or rest.lstrip()[:1] in "-–—|:)/(" or rest.lstrip()[:1].isupper()
+        )
         prepared = re.match(r"^\s*prepared\s+by\b", before, re.IGNORECASE) is not None
         if (word_count(before) <= 8 and separated) or prepared:
             return _to_iso(m)
@@ -288,7 +323,11 @@ def date_by_evidence(
     …, DATE"), the file name, and only then a date the opening text mentions (often an event, not
     the release).
     """
-    dates = [("metadata", metadata_date(hints.get("date", ""))), ("text", text_date),
-             ("file name", filename_date(stem)), ("opening text", find_date(" ".join(body[:2])))]
+    dates = [
+        ("metadata", metadata_date(hints.get("date", ""))),
+        ("text", text_date),
+        ("file name", filename_date(stem)),
+        ("opening text", find_date(" ".join(body[:2]))),
+    ]
     source, date = next(((where, iso) for where, iso in dates if iso), (None, None))
     return date, source

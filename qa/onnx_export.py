@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .config import DEFAULT_CORPUS, ONNX_VERIFY_TEXTS
 from .embedding import OnnxEncoder, TorchEncoder
@@ -23,8 +24,9 @@ __all__ = ["MIN_COSINE", "export_onnx"]
 MIN_COSINE = 0.99  # an exported model must agree with sentence-transformers at least this well
 
 
-def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | None = None,
-                count: int = ONNX_VERIFY_TEXTS) -> dict[str, Any]:
+def export_onnx(
+    load_from: str, name: str, folder: Path, texts: Sequence[str] | None = None, count: int = ONNX_VERIFY_TEXTS
+) -> dict[str, Any]:
     """Export the model with torch.onnx, quantise it per channel, verify both against sentence-transformers."""
     import logging
     import shutil
@@ -55,16 +57,24 @@ def export_onnx(load_from: str, name: str, folder: Path, texts: Sequence[str] | 
         with warnings.catch_warnings():  # tracer notes on code paths that never vary for this model
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                _Hidden(transformer), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
-                str(tmp / "model.onnx"), input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                _Hidden(transformer),
+                (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
+                str(tmp / "model.onnx"),
+                input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["last_hidden_state"],
+                opset_version=17,
+                dynamo=False,
                 dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "last_hidden_state": axes},
             )
         quantize_dynamic(str(tmp / "model.onnx"), str(tmp / "model-int8.onnx"), per_channel=True, weight_type=QuantType.QInt8)
         _fuse(tmp / "model.onnx", transformer.config)  # after quantising: the quantiser cannot type fused graphs
         st.tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
-        meta: dict[str, Any] = {"model": name, "dim": reference.dim, "max_seq_length": reference.max_tokens,
-                                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        meta: dict[str, Any] = {
+            "model": name,
+            "dim": reference.dim,
+            "max_seq_length": reference.max_tokens,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         (tmp / "meta.json").write_text(json.dumps(meta))
         _verify(reference, load_from, tmp, _verification_texts(texts, count), meta)
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -85,8 +95,10 @@ def _verify(reference: TorchEncoder, load_from: str, tmp: Path, probe: list[str]
         cosine = float((candidate.encode(probe) * expected).sum(axis=1).mean())
         meta[f"cosine_{backend}"] = round(cosine, 5)
         if cosine < MIN_COSINE:
-            raise QAError(f"the {backend} export of {meta['model']} agrees with sentence-transformers at cosine "
-                          f"{cosine:.3f} (< {MIN_COSINE}): use the torch backend (--backend torch, or QA_BACKEND=torch)")
+            raise QAError(
+                f"the {backend} export of {meta['model']} agrees with sentence-transformers at cosine "
+                f"{cosine:.3f} (< {MIN_COSINE}): use the torch backend (--backend torch, or QA_BACKEND=torch)"
+            )
     meta["verified_on"] = len(probe)
     (tmp / "meta.json").write_text(json.dumps(meta))
 
@@ -96,11 +108,12 @@ def _fuse(path: Path, config: Any) -> None:
     try:
         from onnxruntime.transformers import optimizer
 
-        fused = optimizer.optimize_model(str(path), model_type="bert", num_heads=int(config.num_attention_heads),
-                                         hidden_size=int(config.hidden_size))
+        fused = optimizer.optimize_model(
+            str(path), model_type="bert", num_heads=int(config.num_attention_heads), hidden_size=int(config.hidden_size)
+        )
         fused.save_model_to_file(str(path.with_suffix(".fused.onnx")))
         os.replace(path.with_suffix(".fused.onnx"), path)
-    except Exception:  # noqa: BLE001 - an unfused model is still correct, only slower
+    except Exception:
         path.with_suffix(".fused.onnx").unlink(missing_ok=True)
 
 

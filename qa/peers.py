@@ -33,7 +33,7 @@ class Peers:
         # The plain model on the session's own backend (ONNX fp32 gives sentence-transformers' vectors to 1e-4),
         # over the chunk text alone: no title, no sentences, no fusion.
         self.encoder = session.encoder
-        tag = hashlib.sha256(''.join(texts).encode()).hexdigest()[:12]
+        tag = hashlib.sha256("".join(texts).encode()).hexdigest()[:12]
         cache = session.folder / f"peer-dense-{self.encoder.backend}-{tag}.npy"
         if cache.exists():
             vectors = np.load(cache)

@@ -7,9 +7,10 @@ Unchanged files keep their chunks; the others are parsed and chunked here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -20,8 +21,16 @@ from .errors import CorpusError
 from .index import Index
 from .manifest import Fit, Manifest, write_manifest
 
-__all__ = ["BuildJob", "BuildPlan", "BuildReport", "files_match", "nothing_changed", "make_plan", "is_unchanged",
-           "duplicate_groups"]
+__all__ = [
+    "BuildJob",
+    "BuildPlan",
+    "BuildReport",
+    "duplicate_groups",
+    "files_match",
+    "is_unchanged",
+    "make_plan",
+    "nothing_changed",
+]
 
 Log = Callable[[str], None]
 
@@ -139,8 +148,9 @@ def nothing_changed(job: BuildJob, manifest: Manifest) -> Manifest | None:
     ``manifest`` is that of an index that loaded and verified. Comparing the corpus costs a stat
     per file (see :func:`files_match`).
     """
-    if (manifest.compatible_with(job.model, job.backend, job.cfg, job.index_type) < Fit.ALL
-            or not all((job.folder / name).exists() for name in manifest.live.values())):
+    if manifest.compatible_with(job.model, job.backend, job.cfg, job.index_type) < Fit.ALL or not all(
+        (job.folder / name).exists() for name in manifest.live.values()
+    ):
         return None
     # Files skipped as unreadable last time count as known while they stay the same (with --skip-bad).
     recorded = {**(manifest.skipped if job.skip_bad else {}), **manifest.files}
@@ -152,8 +162,9 @@ def nothing_changed(job: BuildJob, manifest: Manifest) -> Manifest | None:
     return manifest
 
 
-def _read_changed(job: BuildJob, encoder: Encoder, old: Index | None, previous: dict[str, Any], report: BuildReport) -> tuple[
-        dict[str, list[Chunk]], dict[str, Any], dict[str, Any], list[str]]:
+def _read_changed(
+    job: BuildJob, encoder: Encoder, old: Index | None, previous: dict[str, Any], report: BuildReport
+) -> tuple[dict[str, list[Chunk]], dict[str, Any], dict[str, Any], list[str]]:
     """Chunks and records per file: unchanged files keep their old chunks, the others are parsed and chunked."""
     old_chunks: dict[str, list[Chunk]] = {}
     for chunk in old.chunks if old and previous else []:
@@ -192,13 +203,21 @@ def _read_changed(job: BuildJob, encoder: Encoder, old: Index | None, previous: 
                 signature = minhash_signature(release)
             except CorpusError as exc:
                 errors.append(str(exc))
-                skipped[state.source] = {"sha256": state.sha256, "size": state.size, "mtime_ns": state.mtime_ns,
-                                         "reason": str(exc)}
+                skipped[state.source] = {
+                    "sha256": state.sha256,
+                    "size": state.size,
+                    "mtime_ns": state.mtime_ns,
+                    "reason": str(exc),
+                }
                 continue
         per_file[state.source] = chunks
         records[state.source] = {
-            "sha256": state.sha256, "size": state.size, "mtime_ns": state.mtime_ns,
-            "doc_id": chunks[0].doc_id if chunks else None, "chunks": len(chunks), "minhash": signature,
+            "sha256": state.sha256,
+            "size": state.size,
+            "mtime_ns": state.mtime_ns,
+            "doc_id": chunks[0].doc_id if chunks else None,
+            "chunks": len(chunks),
+            "minhash": signature,
             "date": chunks[0].date if chunks else None,
         }
     return per_file, records, skipped, errors
@@ -214,8 +233,10 @@ def make_plan(job: BuildJob, encoder: Encoder, old: Index | None, fit: Fit) -> B
         report.skipped = errors
     elif errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise CorpusError(f"{errors[0]}{more}; the index in {job.folder} was left unchanged "
-                          "(fix the file, or pass --skip-bad to index the rest)")
+        raise CorpusError(
+            f"{errors[0]}{more}; the index in {job.folder} was left unchanged "
+            "(fix the file, or pass --skip-bad to index the rest)"
+        )
     report.files_removed = sorted(set(previous) - set(records))
     # Syndicated copies: the same release from the ministry site and from a wire is indexed once;
     # its passages list every file it appeared in.
@@ -236,9 +257,15 @@ def make_plan(job: BuildJob, encoder: Encoder, old: Index | None, fit: Fit) -> B
 def is_unchanged(plan: BuildPlan, old: Index | None, fit: Fit) -> bool:
     """Same files, same chunks in the same order, same settings: nothing to embed or write."""
     r = plan.report
-    return (old is not None and fit == Fit.ALL and not r.files_new and not r.files_changed and not r.files_removed
-            and [c.key for c in plan.chunks] == [c.key for c in old.chunks]
-            and [c.also_in for c in plan.chunks] == [c.also_in for c in old.chunks])
+    return (
+        old is not None
+        and fit == Fit.ALL
+        and not r.files_new
+        and not r.files_changed
+        and not r.files_removed
+        and [c.key for c in plan.chunks] == [c.key for c in old.chunks]
+        and [c.also_in for c in plan.chunks] == [c.also_in for c in old.chunks]
+    )
 
 
 def duplicate_groups(records: dict[str, Any], threshold: float = 0.7) -> dict[str, str]:

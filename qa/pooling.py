@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
 from .chunking import Chunk, Sentences, content_key
 from .config import SENTENCE_POOLING
 
-__all__ = ["SENTENCE_POOLING", "TokenStates", "RecentStates", "sentence_keys", "late_vectors", "pooling_of"]
+__all__ = ["SENTENCE_POOLING", "RecentStates", "TokenStates", "late_vectors", "pooling_of", "sentence_keys"]
 
 
 @dataclass
@@ -70,8 +70,7 @@ def sentence_keys(chunks: Sequence[Chunk], sentences: Sentences, pooling: str) -
     return [content_key(f"{pooling}\0{chunks[row].embed_text}\0{a}:{b}") for row, a, b in sentences.table.tolist()]
 
 
-def late_vectors(chunk: Chunk, states: TokenStates, spans: Sequence[tuple[int, int]],
-                 pooling: str) -> list[np.ndarray | None]:
+def late_vectors(chunk: Chunk, states: TokenStates, spans: Sequence[tuple[int, int]], pooling: str) -> list[np.ndarray | None]:
     """Each sentence span's (in ``chunk.text``) vector pooled from the chunk's pass; None when past the window."""
     shift = len(chunk.embed_text) - len(chunk.text)  # the text follows "title\n" in what was embedded
     title = states.rows(0, shift - 1) if pooling == "late-title" and shift > 1 else np.zeros(0, dtype=np.int64)

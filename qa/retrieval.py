@@ -18,19 +18,31 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
+from .chunking import bm25_tokenize
 from .config import FusionConfig, check_method
 from .embedding import Encoder
-from .chunking import bm25_tokenize
 from .index import Index
 from .manifest import BM25_PARAMS
 
-__all__ = ["FusionConfig", "Hit", "ReleaseBM25", "Retriever", "SearchResult", "Fusion", "FUSIONS", "resolve_followup", "content_words",
-           "stop_word", "carry_weight", "minmax"]
+__all__ = [
+    "FUSIONS",
+    "Fusion",
+    "FusionConfig",
+    "Hit",
+    "ReleaseBM25",
+    "Retriever",
+    "SearchResult",
+    "carry_weight",
+    "content_words",
+    "minmax",
+    "resolve_followup",
+    "stop_word",
+]
 
 
 @dataclass
@@ -56,11 +68,84 @@ class SearchResult:
 # ------------------------------------------------------------------ follow-ups
 
 CARRY_WEIGHT = 0.5  # how much the earlier topic counts for a follow-up with one or two words of its own
-_PRONOUNS = frozenset("it its they them their theirs he him his she her this that these those there such".split())
+_PRONOUNS = frozenset(
+    [
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "theirs",
+        "he",
+        "him",
+        "his",
+        "she",
+        "her",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "such",
+    ]
+)
 _QUESTION_WORDS = frozenset(
-    """who whom whose what which when where why how and also about did does do was were is are be been
-    has have had will would can could should may might the a an of in on at to for with by from as
-    tell me please say said else other more many much""".split()
+    [
+        "who",
+        "whom",
+        "whose",
+        "what",
+        "which",
+        "when",
+        "where",
+        "why",
+        "how",
+        "and",
+        "also",
+        "about",
+        "did",
+        "does",
+        "do",
+        "was",
+        "were",
+        "is",
+        "are",
+        "be",
+        "been",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "may",
+        "might",
+        "the",
+        "a",
+        "an",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "with",
+        "by",
+        "from",
+        "as",
+        "tell",
+        "me",
+        "please",
+        "say",
+        "said",
+        "else",
+        "other",
+        "more",
+        "many",
+        "much",
+    ]
 )
 _WORD = re.compile(r"[\w][\w'’-]*")
 
@@ -140,8 +225,12 @@ def _lexical(x: np.ndarray) -> np.ndarray:
 def _convex(s: Signals, f: FusionConfig) -> np.ndarray:
     """Weighted sum of the normalised signals, divided by the weights' total so a passage scores in [0, 1]."""
     total = (f.paragraph + f.sentence + f.bm25 + f.release) or 1.0
-    return (f.paragraph * minmax(s.dense) + f.sentence * minmax(s.sentence) + f.bm25 * _lexical(s.bm25)
-            + f.release * _lexical(s.release)) / total
+    return (
+        f.paragraph * minmax(s.dense)
+        + f.sentence * minmax(s.sentence)
+        + f.bm25 * _lexical(s.bm25)
+        + f.release * _lexical(s.release)
+    ) / total
 
 
 def _rrf(s: Signals, f: FusionConfig) -> np.ndarray:
@@ -237,12 +326,17 @@ class Retriever:
             mask &= np.array([bool(d) and (not since or d >= since) and (not until or d <= until) for d in dates])
         if source:
             needle = source.lower()
-            mask &= np.array([any(needle in (field or "").lower() for field in (c.organisation, c.section, c.source, *c.also_in))
-                              for c in chunks])
+            mask &= np.array(
+                [
+                    any(needle in (field or "").lower() for field in (c.organisation, c.section, c.source, *c.also_in))
+                    for c in chunks
+                ]
+            )
         return mask
 
-    def search(self, question: str, k: int = 5, history: Sequence[str] = (), method: str | None = None,
-               allowed: np.ndarray | None = None) -> SearchResult:
+    def search(
+        self, question: str, k: int = 5, history: Sequence[str] = (), method: str | None = None, allowed: np.ndarray | None = None
+    ) -> SearchResult:
         """Rank chunks for a question; with ``allowed`` (a boolean mask), only those chunks compete: k come from inside."""
         fusion = FUSIONS[check_method(method or self.fusion.method)]
         timings: dict[str, float] = {}
@@ -251,9 +345,15 @@ class Retriever:
         allowed_rows = np.flatnonzero(allowed) if allowed is not None else None
         if allowed_rows is not None and len(allowed_rows) == 0:
             return SearchResult([], query, np.zeros(self.index.vectors.d, np.float32), used_history, timings)
-        carried = query[len(question):].strip() if used_history else ""
-        q = _Query(question, carried, carry_weight(question) if carried else 0.0,
-                   min(n if allowed_rows is None else len(allowed_rows), max(self.fusion.candidates, k)), allowed, allowed_rows)
+        carried = query[len(question) :].strip() if used_history else ""
+        q = _Query(
+            question,
+            carried,
+            carry_weight(question) if carried else 0.0,
+            min(n if allowed_rows is None else len(allowed_rows), max(self.fusion.candidates, k)),
+            allowed,
+            allowed_rows,
+        )
         t = time.perf_counter()
         qvec = self._query_vector(q) if fusion.dense else np.zeros(self.index.vectors.d, np.float32)
         timings["encode_ms"] = (time.perf_counter() - t) * 1000
@@ -306,23 +406,51 @@ class Retriever:
         rows = top[np.argsort(-bm25_all[top], kind="stable")]
         return bm25_all, rows[bm25_all[rows] > 0]
 
-    def _fuse(self, q: _Query, k: int, fusion: Fusion, qvec: np.ndarray, dense_rows: np.ndarray,
-              best_sentence: dict[int, float], floor: float, bm25_all: np.ndarray, bm25_rows: np.ndarray) -> list[Hit]:
+    def _fuse(
+        self,
+        q: _Query,
+        k: int,
+        fusion: Fusion,
+        qvec: np.ndarray,
+        dense_rows: np.ndarray,
+        best_sentence: dict[int, float],
+        floor: float,
+        bm25_all: np.ndarray,
+        bm25_rows: np.ndarray,
+    ) -> list[Hit]:
         sentence_rows = np.fromiter(best_sentence, dtype=np.int64, count=len(best_sentence))
         rows = np.unique(np.concatenate([dense_rows, bm25_rows, sentence_rows])).astype(np.int64)
         if len(rows) == 0:
             rows = (np.arange(len(self.index)) if q.allowed_rows is None else q.allowed_rows)[:k].astype(np.int64)
         dense = self.index.vectors.reconstruct_batch(rows) @ qvec if fusion.dense else np.zeros(len(rows), np.float32)
-        release = (self.releases.scores(f"{q.question} {q.carried}")[rows] if fusion.sentences and self.fusion.release
-                   else np.zeros(len(rows), np.float32))
-        signals = Signals(rows, dense, bm25_all[rows],
-                          np.array([best_sentence.get(int(r), floor) for r in rows], dtype=np.float32), release,
-                          {int(r): i + 1 for i, r in enumerate(dense_rows)}, {int(r): i + 1 for i, r in enumerate(bm25_rows)})
+        release = (
+            self.releases.scores(f"{q.question} {q.carried}")[rows]
+            if fusion.sentences and self.fusion.release
+            else np.zeros(len(rows), np.float32)
+        )
+        signals = Signals(
+            rows,
+            dense,
+            bm25_all[rows],
+            np.array([best_sentence.get(int(r), floor) for r in rows], dtype=np.float32),
+            release,
+            {int(r): i + 1 for i, r in enumerate(dense_rows)},
+            {int(r): i + 1 for i, r in enumerate(bm25_rows)},
+        )
         fused = fusion.combine(signals, self.fusion)
         order = np.argsort(-fused, kind="stable")[:k]
-        return [Hit(int(rows[i]), float(fused[i]), float(dense[i]), float(signals.bm25[i]),
-                    signals.dense_rank.get(int(rows[i])), signals.bm25_rank.get(int(rows[i])), float(signals.sentence[i]))
-                for i in order]
+        return [
+            Hit(
+                int(rows[i]),
+                float(fused[i]),
+                float(dense[i]),
+                float(signals.bm25[i]),
+                signals.dense_rank.get(int(rows[i])),
+                signals.bm25_rank.get(int(rows[i])),
+                float(signals.sentence[i]),
+            )
+            for i in order
+        ]
 
 
 def _search(index: object, qvec: np.ndarray, k: int, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

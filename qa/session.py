@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .answer import Answer, Coverage, compose_answer, filter_miss, validate_query
 from .build import BuildReport, IndexStatus, build_index, index_status
@@ -29,9 +29,18 @@ __all__ = ["QA", "ask"]
 class QA:
     """A question-answering session over one corpus and index: load once, ask many times."""
 
-    def __init__(self, corpus: str | Path | None = None, index: str | Path | None = None, model: str | None = None, *,
-                 backend: str | None = None, fusion: FusionConfig = FusionConfig(), abstain: AbstainPolicy | None = None,
-                 auto_build: bool = True, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self,
+        corpus: str | Path | None = None,
+        index: str | Path | None = None,
+        model: str | None = None,
+        *,
+        backend: str | None = None,
+        fusion: FusionConfig = FusionConfig(),
+        abstain: AbstainPolicy | None = None,
+        auto_build: bool = True,
+        encoder: Encoder | None = None,
+    ) -> None:
         self.corpus = Path(corpus) if corpus else DEFAULT_CORPUS
         self.folder = Path(index) if index else DEFAULT_INDEX
         self.encoder = encoder or make_encoder(model, backend)
@@ -44,10 +53,9 @@ class QA:
         self._stamp: tuple[int, int] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: object) -> "QA":
+    def from_settings(cls, settings: Settings, **kwargs: object) -> QA:
         """The session a deployment's settings describe (what the CLI and the chat use)."""
-        encoder = make_encoder(settings.model, settings.backend, cache=settings.cache,
-                               verify_texts=settings.onnx_verify_texts)
+        encoder = make_encoder(settings.model, settings.backend, cache=settings.cache, verify_texts=settings.onnx_verify_texts)
         return cls(settings.corpus, settings.index, abstain=settings.abstain, encoder=encoder, **kwargs)  # type: ignore[arg-type]
 
     def ensure_index(self) -> Index:
@@ -70,7 +78,8 @@ class QA:
             raise StoreError(
                 f"the index in {self.folder} holds vectors from another encoder backend; this session uses "
                 f"{self.encoder.backend}: re-embed it with `python -m qa index --backend {self.encoder.backend}` "
-                "or ask with the backend it was built with (vectors of different backends are never mixed)")
+                "or ask with the backend it was built with (vectors of different backends are never mixed)"
+            )
         if self._retriever is None and self.auto_build and status != IndexStatus.FRESH:
             try:
                 build_index(self.corpus, self.folder, self.encoder, log=_log)
@@ -108,9 +117,18 @@ class QA:
         assert self._retriever is not None
         return self._retriever
 
-    def ask(self, question: str, k: int = 5, history: Sequence[str] | None = None, *, method: str | None = None,
-            since: str | None = None, until: str | None = None, source: str | None = None,
-            policy: AbstainPolicy | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int = 5,
+        history: Sequence[str] | None = None,
+        *,
+        method: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        source: str | None = None,
+        policy: AbstainPolicy | None = None,
+    ) -> Answer:
         """Answer from the releases; ``since``/``until`` (YYYY-MM-DD) and ``source`` filter before ranking.
 
         ``policy`` overrides the session's abstention policy for this question (calibration uses it).
@@ -144,9 +162,18 @@ _DEFAULT: dict[tuple[str, str, str | None], QA] = {}
 _DEFAULT_LOCK = threading.Lock()
 
 
-def ask(question: str, k: int = 5, history: Sequence[str] | None = None, *, corpus: str | Path | None = None,
-        index: str | Path | None = None, model: str | None = None, since: str | None = None, until: str | None = None,
-        source: str | None = None) -> Answer:
+def ask(
+    question: str,
+    k: int = 5,
+    history: Sequence[str] | None = None,
+    *,
+    corpus: str | Path | None = None,
+    index: str | Path | None = None,
+    model: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    source: str | None = None,
+) -> Answer:
     """Answer one question from the releases, building the index on first use if it is missing.
 
     >>> from qa import ask

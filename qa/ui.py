@@ -19,15 +19,34 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from .answer import Answer, Passage
 
-__all__ = ["escape", "Filters", "Reply", "new_reply_id", "reply_id_of", "check_question", "citation_text",
-           "render_reply", "render_panel", "render_release", "render_uploads", "render_library_release",
-           "library_rows", "example_questions", "answer_record", "FeedbackLog", "CSS", "HEAD", "EMPTY_PANEL"]
+__all__ = [
+    "CSS",
+    "EMPTY_PANEL",
+    "HEAD",
+    "FeedbackLog",
+    "Filters",
+    "Reply",
+    "answer_record",
+    "check_question",
+    "citation_text",
+    "escape",
+    "example_questions",
+    "library_rows",
+    "new_reply_id",
+    "render_library_release",
+    "render_panel",
+    "render_release",
+    "render_reply",
+    "render_uploads",
+    "reply_id_of",
+]
 
 # One pass: HTML specials and Markdown/LaTeX punctuation all become numeric entities.
 _ENTITIES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$=:"}
@@ -55,8 +74,11 @@ class Filters:
         return bool(self.since or self.until or self.source)
 
     def describe(self) -> str:
-        parts = [f"since {self.since}" if self.since else "", f"until {self.until}" if self.until else "",
-                 f"source “{self.source}”" if self.source else ""]
+        parts = [
+            f"since {self.since}" if self.since else "",
+            f"until {self.until}" if self.until else "",
+            f"source “{self.source}”" if self.source else "",
+        ]
         text = " · ".join(p for p in parts if p)
         if self.undated_hidden and (self.since or self.until):
             n = self.undated_hidden
@@ -124,8 +146,10 @@ def citation_text(answer: Answer) -> str:
 
 
 def _chip(reply: Reply, p: Passage) -> str:
-    return (f"<button type='button' class='qa-chip qa-r-{reply.id} qa-n-{p.rank}' title='{escape(p.title)}'"
-            f" aria-label='Source {p.rank}: {escape(p.title)}'>{p.rank}</button>")
+    return (
+        f"<button type='button' class='qa-chip qa-r-{reply.id} qa-n-{p.rank}' title='{escape(p.title)}'"
+        f" aria-label='Source {p.rank}: {escape(p.title)}'>{p.rank}</button>"
+    )
 
 
 def _filter_chip(filters: Filters) -> str:
@@ -138,12 +162,17 @@ def _copy_button(reply: Reply) -> str:
     text = citation_text(reply.answer)
     if not text:
         return ""
-    return (f"<button type='button' class='qa-copy qa-r-{reply.id}'>Copy with citation</button>"
-            f"<span class='qa-copytext'>{escape(text)}</span>")
+    return (
+        f"<button type='button' class='qa-copy qa-r-{reply.id}'>Copy with citation</button>"
+        f"<span class='qa-copytext'>{escape(text)}</span>"
+    )
 
 
-_VOTE_NOTE = {"up": "Thanks: your 👍 is saved for this answer.", "down": "Thanks: your 👎 is saved for this answer.",
-              "none": "Your vote on this answer is withdrawn."}
+_VOTE_NOTE = {
+    "up": "Thanks: your 👍 is saved for this answer.",
+    "down": "Thanks: your 👎 is saved for this answer.",
+    "none": "Your vote on this answer is withdrawn.",
+}
 
 
 def render_reply(reply: Reply, feedback: str | None = None) -> str:
@@ -154,7 +183,9 @@ def render_reply(reply: Reply, feedback: str | None = None) -> str:
     if answer.no_answer and not answer.passages:  # e.g. a filter that nothing matches
         parts.append(f"<div class='qa-noanswer'>{escape(answer.message)}</div>")
     elif answer.no_answer:
-        message = answer.message.replace("The releases", "The indexed releases").replace(" The closest passages are listed below.", "")
+        message = answer.message.replace("The releases", "The indexed releases").replace(
+            " The closest passages are listed below.", ""
+        )
         parts.append(f"<div class='qa-noanswer'><strong>Not in the releases.</strong> {escape(message)}</div>")
         chips = " ".join(_chip(reply, p) for p in answer.passages)
         parts.append(f"<div class='qa-sources-line'>Closest passages: {chips}</div>")
@@ -163,8 +194,10 @@ def render_reply(reply: Reply, feedback: str | None = None) -> str:
         lead_chip = _chip(reply, held) if held else ""
         parts.append(f"<div class='qa-lead'>{escape(answer.answer or '')} {lead_chip}</div>")
         if held:
-            parts.append(f"<div class='qa-meta'>— <cite>{escape(held.title)}</cite>, {escape(_date(held))}, "
-                         f"paragraph {held.paragraph} ({escape(held.source)})</div>")
+            parts.append(
+                f"<div class='qa-meta'>— <cite>{escape(held.title)}</cite>, {escape(_date(held))}, "
+                f"paragraph {held.paragraph} ({escape(held.source)})</div>"
+            )
         others = " ".join(_chip(reply, p) for p in answer.passages if p is not held)
         tools = _copy_button(reply)
         parts.append(f"<div class='qa-sources-line'>{'Other sources: ' + others if others else ''}{tools}</div>")
@@ -200,9 +233,11 @@ def render_release(paragraphs: Sequence[str], passage: Passage | None = None, ma
     return "".join(out)
 
 
-EMPTY_PANEL = ("<div class='qa-panel qa-panel-empty'><div class='qa-panel-title'>Sources</div>"
-               "<p>Ask a question: the passages behind the answer appear here, with the answering sentence marked "
-               "and the whole release open at the cited paragraph.</p></div>")
+EMPTY_PANEL = (
+    "<div class='qa-panel qa-panel-empty'><div class='qa-panel-title'>Sources</div>"
+    "<p>Ask a question: the passages behind the answer appear here, with the answering sentence marked "
+    "and the whole release open at the cited paragraph.</p></div>"
+)
 
 
 def render_panel(reply: Reply | None, pick: int | None, paragraphs: Callable[[str], list[str]]) -> str:
@@ -213,9 +248,12 @@ def render_panel(reply: Reply | None, pick: int | None, paragraphs: Callable[[st
     rid = reply.id
     pick = pick or reply.default_pick()
     held = reply.answer_passage
-    head = [f"<div class='qa-panel qa-r-{rid}'><div class='qa-panel-top'><span class='qa-panel-title'>Sources</span>"
-            f"{_copy_button(reply)}</div>",
-            f"<div class='qa-panel-q'>for “{escape(answer.question)}”</div>", _filter_chip(reply.filters)]
+    head = [
+        f"<div class='qa-panel qa-r-{rid}'><div class='qa-panel-top'><span class='qa-panel-title'>Sources</span>"
+        f"{_copy_button(reply)}</div>",
+        f"<div class='qa-panel-q'>for “{escape(answer.question)}”</div>",
+        _filter_chip(reply.filters),
+    ]
     if answer.no_answer and answer.passages:
         head.append("<div class='qa-panel-note'>Not in the releases: these are only the closest passages.</div>")
     if not answer.passages:
@@ -235,14 +273,17 @@ def render_panel(reply: Reply | None, pick: int | None, paragraphs: Callable[[st
             f"<div class='qa-card-meta'>{where} · paragraph {p.paragraph}{f', part {p.part}' if p.part else ''} · "
             f"<span class='qa-file'>{escape(p.source)}</span>"
             f"{' · also in ' + escape(', '.join(p.also_in)) if p.also_in else ''}</div>"
-            f"<div class='qa-card-text'>{text}</div></li>")
+            f"<div class='qa-card-text'>{text}</div></li>"
+        )
     cards.append("</ol></div>")
     chosen = chosen or answer.passages[0]
     # The release comes first: it shows the cited paragraph in context; the cards below switch between passages.
-    viewer = (f"<div class='qa-viewer-head'>Release [{chosen.rank}]: <strong>{escape(chosen.title)}</strong> · "
-              f"{escape(_date(chosen))} · paragraph {chosen.paragraph} highlighted</div>"
-              f"<div class='qa-viewer' tabindex='0' aria-label='Whole release'>"
-              f"{render_release(paragraphs(chosen.source), chosen, mark=chosen is held)}</div>")
+    viewer = (
+        f"<div class='qa-viewer-head'>Release [{chosen.rank}]: <strong>{escape(chosen.title)}</strong> · "
+        f"{escape(_date(chosen))} · paragraph {chosen.paragraph} highlighted</div>"
+        f"<div class='qa-viewer' tabindex='0' aria-label='Whole release'>"
+        f"{render_release(paragraphs(chosen.source), chosen, mark=chosen is held)}</div>"
+    )
     return "".join(head) + viewer + "".join(cards)
 
 
@@ -256,8 +297,10 @@ def render_uploads(results: Iterable[Any]) -> str:
         name = f"<strong>{escape(r.name)}</strong>"
         if r.status == "added":
             saved = f" (saved as {escape(r.source)})" if r.source and r.source != r.name else ""
-            rows.append(f"<li class='qa-up qa-up-added'>✓ {name} added{saved}: “{escape(r.title)}”, {r.passages} passage"
-                        f"{'s' if r.passages != 1 else ''}. Ask away.</li>")
+            rows.append(
+                f"<li class='qa-up qa-up-added'>✓ {name} added{saved}: “{escape(r.title)}”, {r.passages} passage"
+                f"{'s' if r.passages != 1 else ''}. Ask away.</li>"
+            )
         elif r.status == "already indexed":
             what = f"“{escape(r.title)}” ({escape(r.source)})" if r.title else escape(r.source)
             why = f" ({escape(r.reason)})" if r.reason else ""
@@ -269,9 +312,17 @@ def render_uploads(results: Iterable[Any]) -> str:
 
 def library_rows(items: Iterable[Any]) -> list[list[Any]]:
     """Rows of the Library table."""
-    return [[r.title, r.date or "undated", r.organisation or r.section or "", r.passages, r.language or "",
-             r.source + (f" (+{len(r.copies)} cop{'y' if len(r.copies) == 1 else 'ies'})" if r.copies else "")]
-            for r in items]
+    return [
+        [
+            r.title,
+            r.date or "undated",
+            r.organisation or r.section or "",
+            r.passages,
+            r.language or "",
+            r.source + (f" (+{len(r.copies)} cop{'y' if len(r.copies) == 1 else 'ies'})" if r.copies else ""),
+        ]
+        for r in items
+    ]
 
 
 LIBRARY_HEADERS = ["Title", "Date", "Source", "Passages", "Language", "File"]
@@ -279,10 +330,12 @@ LIBRARY_HEADERS = ["Title", "Date", "Source", "Passages", "Language", "File"]
 
 def render_library_release(info: Any, paragraphs: Sequence[str]) -> str:
     copies = f" · also in {escape(', '.join(info.copies))}" if info.copies else ""
-    return (f"<div class='qa-panel'><div class='qa-viewer-head'><strong>{escape(info.title)}</strong> · "
-            f"{escape(info.date or 'undated')} · {escape(info.organisation or info.section or 'no source named')} · "
-            f"{info.passages} passages · <span class='qa-file'>{escape(info.source)}</span>{copies}</div>"
-            f"<div class='qa-viewer qa-viewer-tall'>{render_release(paragraphs)}</div></div>")
+    return (
+        f"<div class='qa-panel'><div class='qa-viewer-head'><strong>{escape(info.title)}</strong> · "
+        f"{escape(info.date or 'undated')} · {escape(info.organisation or info.section or 'no source named')} · "
+        f"{info.passages} passages · <span class='qa-file'>{escape(info.source)}</span>{copies}</div>"
+        f"<div class='qa-viewer qa-viewer-tall'>{render_release(paragraphs)}</div></div>"
+    )
 
 
 def example_questions(items: Sequence[Any], n: int = 4) -> list[str]:
@@ -324,8 +377,10 @@ class FeedbackLog:
             "answer": record.get("answer"),
             "no_answer": record.get("no_answer"),
             "filters": record.get("filters", {}),
-            "passages": [{k: p[k] for k in ("rank", "score", "source", "paragraph", "doc_id", "title", "date", "text")}
-                         for p in record.get("passages", [])],
+            "passages": [
+                {k: p[k] for k in ("rank", "score", "source", "paragraph", "doc_id", "title", "date", "text")}
+                for p in record.get("passages", [])
+            ],
         }
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,16 +22,17 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from .build import BuildReport
 from .corpus import SUPPORTED_SUFFIXES, file_sha256, parse_bytes, safe_filename
 from .errors import CorpusError, QAError, plain_error
 from .index import Index
 
-__all__ = ["UploadResult", "add_files", "MAX_UPLOAD_FILES", "MAX_UPLOAD_BYTES"]
+__all__ = ["MAX_UPLOAD_BYTES", "MAX_UPLOAD_FILES", "UploadResult", "add_files"]
 
 MAX_UPLOAD_FILES = 20
 MAX_UPLOAD_BYTES = 5_000_000
@@ -69,7 +70,7 @@ class _Known:
     batch: dict[str, str] = field(default_factory=dict)  # sha256 -> name, for files accepted in this upload
 
     @classmethod
-    def of(cls, index: Index) -> "_Known":
+    def of(cls, index: Index) -> _Known:
         docs = {c.doc_id: (c.source, c.title) for c in index.chunks}
         titles = {c.source: c.title for c in index.chunks}
         for source, rec in index.manifest.files.items():
@@ -102,7 +103,7 @@ def _unreadable(exc: CorpusError, display: str) -> str:
     """A parse error as a reason about this file (the file's name is already on the line)."""
     reason = plain_error(str(exc))
     for prefix in (f"{display}: ", f"{display} "):
-        reason = reason[len(prefix):] if reason.startswith(prefix) else reason
+        reason = reason[len(prefix) :] if reason.startswith(prefix) else reason
     return reason[3:] if reason.startswith("is ") else reason
 
 
@@ -147,8 +148,9 @@ def _save(result: UploadResult, data: bytes, corpus: Path) -> Path | None:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
         result.status, result.title = "rejected", ""
-        result.reason = (f"another release is already saved as {result.source}: rename the file, "
-                         "or remove the old one in the Library first")
+        result.reason = (
+            f"another release is already saved as {result.source}: rename the file, or remove the old one in the Library first"
+        )
         return None
     try:
         with os.fdopen(fd, "wb") as fh:

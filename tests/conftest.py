@@ -63,8 +63,9 @@ def run_cli(*args: str, cwd: Path = ROOT, input: str | None = None, timeout: int
     import subprocess
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "qa", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env, input=input)
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, input=input
+    )
 
 
 class FakeEncoder:
@@ -148,13 +149,25 @@ def running_app(root: Path, corpus: Path, data: Path):
     import time
     import urllib.request
 
-    env = {**os.environ, "QA_CORPUS": str(corpus), "QA_INDEX": str(root / "index"), "QA_DATA": str(data),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "QA_CORPUS": str(corpus),
+        "QA_INDEX": str(root / "index"),
+        "QA_DATA": str(data),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(ROOT),
+    }
     log_path = root / "app.log"
     url = f"http://127.0.0.1:{free_port()}/"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", url.rsplit(":", 1)[1].strip("/")], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "app.py", "--port", url.rsplit(":", 1)[1].strip("/")],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.time() + 240
         while time.time() < deadline:

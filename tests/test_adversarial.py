@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SEEDS, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SEEDS, run_cli
 from qa import QA, build_index, load_index
 from qa.answer import Answer, parse_day, validate_query
 from qa.config import Settings
@@ -26,8 +26,10 @@ from qa.ui import FeedbackLog
 ANSWERING = "003_739443eadc7a4b5c.txt"  # one real release holding the answer: every build here stays a few seconds
 QUESTION = "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"
 SECRET = "TOP-SECRET-LINE root:x:0:0 this text lives outside the corpus and must never be indexed or shown"
-NEW = ("Harbour Authority Opens New Ferry Terminal\n\nPublished 2 May 2024\n\n"
-       "The Harbour Authority opened a new ferry terminal on the north quay that handles 4,000 passengers a day.\n")
+NEW = (
+    "Harbour Authority Opens New Ferry Terminal\n\nPublished 2 May 2024\n\n"
+    "The Harbour Authority opened a new ferry terminal on the north quay that handles 4,000 passengers a day.\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +65,13 @@ def _session(corpus: Path, index: Path, encoder) -> QA:
 
 def test_index_deletes_only_files_it_wrote(built, encoder):
     corpus, index = built
-    mine = {"chunks.2023.csv": "a,b\n", "vectors.12.png": "png", "report.2024.pdf": "%PDF", "bm25.7/keep.txt": "x",
-            "sentences.3.faiss.bak": "backup"}
+    mine = {
+        "chunks.2023.csv": "a,b\n",
+        "vectors.12.png": "png",
+        "report.2024.pdf": "%PDF",
+        "bm25.7/keep.txt": "x",
+        "sentences.3.faiss.bak": "backup",
+    }
     for name, text in mine.items():
         (index / name).parent.mkdir(exist_ok=True)
         (index / name).write_text(text)
@@ -169,8 +176,19 @@ def _damage(index: Path, how: str) -> None:
             path.write_text(json.dumps({w: i + 1 for w, i in vocab.items()}))
 
 
-DAMAGES = ["truncate-vectors", "truncate-sentence-table", "truncate-chunks", "flip-byte-in-sentences",
-           "delete-bm25-vocab", "chunk_count", "dim", "model-null", "files-list", "num_docs", "shift-vocab"]
+DAMAGES = [
+    "truncate-vectors",
+    "truncate-sentence-table",
+    "truncate-chunks",
+    "flip-byte-in-sentences",
+    "delete-bm25-vocab",
+    "chunk_count",
+    "dim",
+    "model-null",
+    "files-list",
+    "num_docs",
+    "shift-vocab",
+]
 
 
 @pytest.mark.parametrize("how", DAMAGES)
@@ -199,9 +217,11 @@ def test_cli_index_and_ask_report_the_rebuild(built):
     assert "rebuilding it" in result.stderr and "Kim Yong Hyun" in json.loads(result.stdout)["answer"]
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-                    max_leaves=8)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
 
 
 def _paths(data, prefix=()):
@@ -334,8 +354,12 @@ def test_lone_surrogates_are_refused_at_every_entry(built, encoder):
     with pytest.raises(QueryError, match="source contains"):
         session.ask(QUESTION, source="\udfff")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    result = subprocess.run([sys.executable, "-m", "qa", "ask", b"Who co-chaired \xff?", "--corpus", str(corpus),
-                             "--index", str(index)], capture_output=True, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", b"Who co-chaired \xff?", "--corpus", str(corpus), "--index", str(index)],
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
     err = result.stderr.decode("utf-8", "replace")
     assert result.returncode == 1 and "not valid Unicode" in err and "Traceback" not in err
 
@@ -385,11 +409,18 @@ def test_batch_path_that_is_not_a_regular_file_is_refused(tmp_path):
 def test_python_api_checks_types(built, encoder):
     corpus, index = built
     session = _session(corpus, index, encoder)
-    for kwargs, message in [({"history": 5}, "history must be a list"), ({"history": "earlier"}, "history must be a list"),
-                            ({"history": [1]}, "history item 1 must be text"), ({"k": "abc"}, "k must be a whole number"),
-                            ({"k": 5.9}, "k must be a whole number"), ({"k": True}, "k must be a whole number"),
-                            ({"k": 10**5000}, "k must be from 1 to 50"), ({"source": 5}, "source must be text"),
-                            ({"since": 2024}, "since must be a date as text"), ({"until": "2024-00"}, "months run")]:
+    for kwargs, message in [
+        ({"history": 5}, "history must be a list"),
+        ({"history": "earlier"}, "history must be a list"),
+        ({"history": [1]}, "history item 1 must be text"),
+        ({"k": "abc"}, "k must be a whole number"),
+        ({"k": 5.9}, "k must be a whole number"),
+        ({"k": True}, "k must be a whole number"),
+        ({"k": 10**5000}, "k must be from 1 to 50"),
+        ({"source": 5}, "source must be text"),
+        ({"since": 2024}, "since must be a date as text"),
+        ({"until": "2024-00"}, "months run"),
+    ]:
         with pytest.raises(QueryError, match=message):
             session.ask(QUESTION, **kwargs)
     assert len(session.ask(QUESTION, k=2.0).passages) == 2  # a whole float is a whole number, everywhere
@@ -418,9 +449,14 @@ def test_corpus_file_deleted_during_indexing_is_left_out(built, encoder):
 
 
 @settings(max_examples=300, deadline=None)
-@given(question=JSON | st.text(), k=JSON | st.integers(min_value=-(10**50), max_value=10**50),
-       history=JSON | st.lists(st.text(alphabet=st.characters(), max_size=5), max_size=3),
-       since=JSON, until=JSON, source=JSON | st.text(alphabet=st.characters(categories=["Cs", "Ll"]), max_size=3))
+@given(
+    question=JSON | st.text(),
+    k=JSON | st.integers(min_value=-(10**50), max_value=10**50),
+    history=JSON | st.lists(st.text(alphabet=st.characters(), max_size=5), max_size=3),
+    since=JSON,
+    until=JSON,
+    source=JSON | st.text(alphabet=st.characters(categories=["Cs", "Ll"]), max_size=3),
+)
 def test_validators_accept_or_explain_any_json_value(question, k, history, since, until, source):
     try:
         query = validate_query(question, k, history, since, until, source)
@@ -432,8 +468,11 @@ def test_validators_accept_or_explain_any_json_value(question, k, history, since
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(question=st.text(alphabet=st.characters(categories=["Cs", "Ll", "Zs", "Po"]), max_size=30),
-       k=JSON, history=JSON | st.lists(st.text(alphabet=st.characters(categories=["Cs", "Ll"]), max_size=5), max_size=2))
+@given(
+    question=st.text(alphabet=st.characters(categories=["Cs", "Ll", "Zs", "Po"]), max_size=30),
+    k=JSON,
+    history=JSON | st.lists(st.text(alphabet=st.characters(categories=["Cs", "Ll"]), max_size=5), max_size=2),
+)
 def test_session_answers_or_explains_any_value(template, encoder, question, k, history):
     session = _SHARED.setdefault("qa", QA(template / "corpus", template / "index", encoder=encoder))
     try:
@@ -471,8 +510,14 @@ def test_auth_needs_a_user_and_a_password(tmp_path):
             Settings.from_env({"QA_AUTH": raw})
     assert Settings.from_env({"QA_AUTH": "admin:pw"}).auth == ("admin", "pw")
     env = {**os.environ, "QA_AUTH": "admin:", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    result = subprocess.run([sys.executable, "app.py", "--host", "0.0.0.0"], cwd=Path(__file__).resolve().parent.parent,
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "app.py", "--host", "0.0.0.0"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1 and "QA_AUTH must be user:password" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -480,14 +525,19 @@ def test_auth_needs_a_user_and_a_password(tmp_path):
 def test_forged_like_values_never_reach_the_log(tmp_path):
     import app
 
-    assert [app._vote(v) for v in (True, "Like", False, "Dislike", "<script>", 7, None)] == ["up", "up", "down", "down",
-                                                                                           "none", "none", "none"]
+    assert [app._vote(v) for v in (True, "Like", False, "Dislike", "<script>", 7, None)] == [
+        "up",
+        "up",
+        "down",
+        "down",
+        "none",
+        "none",
+        "none",
+    ]
     log = FeedbackLog(tmp_path)
     with pytest.raises(ValueError, match="vote must be 'up', 'down' or 'none'"):
         log.record({"question": "q", "passages": []}, "arbitrary")
     assert not log.path.exists()
-
-
 
 
 def test_chat_box_with_a_lone_surrogate_gets_a_message_and_an_encodable_box(seed_qa, tmp_path):

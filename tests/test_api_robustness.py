@@ -11,10 +11,9 @@ import shutil
 import urllib.request
 
 import pytest
+from conftest import SEEDS, running_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import SEEDS, running_app
 
 QUESTION = "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"
 
@@ -32,8 +31,11 @@ def api(tmp_path_factory):
 
 
 def _error(api, *args) -> str:
-    if any("\ud800" <= ch <= "\udfff" for a in args for ch in (a if isinstance(a, str) else "".join(map(str, a))
-                                                               if isinstance(a, list) else "")):
+    if any(
+        "\ud800" <= ch <= "\udfff"
+        for a in args
+        for ch in (a if isinstance(a, str) else "".join(map(str, a)) if isinstance(a, list) else "")
+    ):
         return _raw_error(api, *args)
     with pytest.raises(Exception) as info:
         api["client"].predict(*args, api_name="/ask")
@@ -44,8 +46,11 @@ def _raw_call(api, *args, endpoint: str = "ask", **body: object) -> tuple[str, o
     """Values as a hostile client sends them (lone surrogates as JSON escapes, which gradio_client cannot encode):
     ("complete", the result) or ("error", the message)."""
     data = list(args) + ["", "", ""][: 6 - len(args)] if endpoint == "ask" else list(args)
-    request = urllib.request.Request(api["url"] + f"gradio_api/call/{endpoint}", data=json.dumps({"data": data, **body}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        api["url"] + f"gradio_api/call/{endpoint}",
+        data=json.dumps({"data": data, **body}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     event = json.loads(urllib.request.urlopen(request, timeout=30).read())["event_id"]
     stream = urllib.request.urlopen(api["url"] + f"gradio_api/call/{endpoint}/{event}", timeout=120).read().decode()
     kind = stream.split("\n", 1)[0].removeprefix("event: ").strip()
@@ -59,20 +64,23 @@ def _raw_error(api, *args) -> str:
     return str(message)
 
 
-@pytest.mark.parametrize("args, message", [
-    ((QUESTION, "abc", []), "k must be a whole number from 1 to 50"),
-    ((QUESTION, 5.9, []), "k must be a whole number from 1 to 50"),
-    ((QUESTION, 500, []), "k must be from 1 to 50"),
-    ((QUESTION, 5, 7), "history must be a list of earlier questions"),
-    ((QUESTION, 5, [3]), "history item 1 must be text"),
-    ((QUESTION, 5, [], "", "", 5), "source must be text"),
-    ((QUESTION, 5, [], "2024-13"), "since 2024-13 has month 13"),
-    ((QUESTION, 5, [], "2024-00"), "months run from 01 to 12"),
-    (("Who co-chaired \ud800?", 5, []), "the question contains a character that is not valid Unicode"),
-    ((QUESTION, 5, ["earlier \udcff"]), "history item 1 contains a character that is not valid Unicode"),
-    ((None, 5, []), "the question is empty"),
-    ((12, 5, []), "the question must be text"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((QUESTION, "abc", []), "k must be a whole number from 1 to 50"),
+        ((QUESTION, 5.9, []), "k must be a whole number from 1 to 50"),
+        ((QUESTION, 500, []), "k must be from 1 to 50"),
+        ((QUESTION, 5, 7), "history must be a list of earlier questions"),
+        ((QUESTION, 5, [3]), "history item 1 must be text"),
+        ((QUESTION, 5, [], "", "", 5), "source must be text"),
+        ((QUESTION, 5, [], "2024-13"), "since 2024-13 has month 13"),
+        ((QUESTION, 5, [], "2024-00"), "months run from 01 to 12"),
+        (("Who co-chaired \ud800?", 5, []), "the question contains a character that is not valid Unicode"),
+        ((QUESTION, 5, ["earlier \udcff"]), "history item 1 contains a character that is not valid Unicode"),
+        ((None, 5, []), "the question is empty"),
+        ((12, 5, []), "the question must be text"),
+    ],
+)
 def test_bad_values_get_the_library_message(api, args, message):
     text = _error(api, *args)
     assert message.lower() in text.lower() and "--" not in text  # the API's words, not the CLI's flags
@@ -84,10 +92,15 @@ def test_whole_floats_are_whole_numbers_and_the_server_logs_no_traceback(api):
     assert "Traceback" not in api["log"].read_text()
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30)
-                    | st.floats(allow_nan=False) | st.text(alphabet=st.characters(categories=["Cs", "Ll", "Nd"]), max_size=6),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
-                    max_leaves=6)
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=False)
+    | st.text(alphabet=st.characters(categories=["Cs", "Ll", "Nd"]), max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+    max_leaves=6,
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -107,8 +120,9 @@ def _queue(api, session: str, elem_id: str, event: str, data: list, event_data: 
     component = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
     fn = next(d["id"] for d in config["dependencies"] if [component, event] in [list(t) for t in d["targets"]])
     body = {"data": data, "event_data": event_data, "fn_index": fn, "trigger_id": component, "session_hash": session}
-    request = urllib.request.Request(api["url"] + "gradio_api/queue/join", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        api["url"] + "gradio_api/queue/join", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     urllib.request.urlopen(request, timeout=30).read()
     with urllib.request.urlopen(api["url"] + f"gradio_api/queue/data?session_hash={session}", timeout=120) as stream:
         for raw in stream:
@@ -125,8 +139,7 @@ def test_forged_like_events_log_only_real_votes(api):
     out = _queue(api, "forger", "question", "submit", [QUESTION, [], 5, None, "", "", ""])
     chat = out["data"][1]["value"] if isinstance(out["data"][1], dict) and "value" in out["data"][1] else out["data"][1]
     reply = next(m["content"] for m in chat if m["role"] == "assistant")
-    for index, value, liked in ((-1, "no reply here", True), (-1, reply, "<img src=x onerror=alert(1)>"),
-                                ([-1, 0], reply, 7)):
+    for index, value, liked in ((-1, "no reply here", True), (-1, reply, "<img src=x onerror=alert(1)>"), ([-1, 0], reply, 7)):
         _queue(api, "forger", "chat", "like", [chat, None], {"index": index, "value": value, "liked": liked})
     _queue(api, "forger", "chat", "like", [chat, None], {"index": 1, "value": reply, "liked": True})
     votes = [json.loads(line)["vote"] for line in (api["data"] / "feedback.jsonl").read_text().splitlines()]

@@ -16,15 +16,20 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SEEDS, running_app
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "test-artifacts"
 DOCS = ROOT / "docs"
 CHROMIUM = os.environ.get("QA_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 SEED_TITLE = "ROK-UNCMS Defense Ministerial Meeting Statement Released"
 
@@ -125,7 +130,9 @@ def in_view(page, locator) -> bool:
 def upload(page, *paths: Path) -> str:
     """Upload through the Library tab; returns the new per-file report."""
     page.get_by_role("tab", name="Library").click()
-    page.evaluate("document.querySelectorAll('#upload-status .qa-uploads, #upload-status .qa-error').forEach(e => e.dataset.old = 1)")
+    page.evaluate(
+        "document.querySelectorAll('#upload-status .qa-uploads, #upload-status .qa-error').forEach(e => e.dataset.old = 1)"
+    )
     page.set_input_files("#upload input[type=file]", [str(p) for p in paths])
     fresh = page.locator("#upload-status .qa-uploads:not([data-old]), #upload-status .qa-error:not([data-old])")
     fresh.wait_for(timeout=120_000)
@@ -198,10 +205,12 @@ def test_page_requests_nothing_outside_the_machine_and_uses_local_fonts(browser,
 
 
 def test_answer_stays_in_view_after_each_reply_desktop_and_phone(browser, app):
-    questions = ["Which country became the 18th UNC Member State?",
-                 "What anniversary does the ROK-UN Joint Conference mark this year?",
-                 "When was it first held?",
-                 "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"]
+    questions = [
+        "Which country became the 18th UNC Member State?",
+        "What anniversary does the ROK-UN Joint Conference mark this year?",
+        "When was it first held?",
+        "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?",
+    ]
     for viewport in (DESKTOP, PHONE):
         page = open_page(browser, app, viewport)
         width = page.locator("#chat").bounding_box()["width"]
@@ -215,8 +224,11 @@ def test_answer_stays_in_view_after_each_reply_desktop_and_phone(browser, app):
         if viewport is PHONE:  # the sources panel sits below the chat on a phone; a chip brings it into view
             assert page.locator("#sources").bounding_box()["y"] > page.locator("#chat").bounding_box()["y"] + 200
             page.locator("#chat .qa-reply").last.locator(".qa-chip").last.click()
-            page.wait_for_function("(() => { const r = document.querySelector('#sources').getBoundingClientRect(); "
-                                   "return r.top >= -2 && r.top < window.innerHeight / 2; })()", timeout=10_000)
+            page.wait_for_function(
+                "(() => { const r = document.querySelector('#sources').getBoundingClientRect(); "
+                "return r.top >= -2 && r.top < window.innerHeight / 2; })()",
+                timeout=10_000,
+            )
         page.context.close()
 
 
@@ -233,7 +245,9 @@ def test_blank_and_one_letter_questions_add_no_bubble(page):
     for text, expected in (("   ", "Type a question first"), ("x", "too short")):
         page.fill("#question textarea", text)
         page.press("#question textarea", "Enter")
-        page.wait_for_function("(t) => (document.querySelector('#ask-error')?.innerText || '').includes(t)", arg=expected, timeout=20_000)
+        page.wait_for_function(
+            "(t) => (document.querySelector('#ask-error')?.innerText || '').includes(t)", arg=expected, timeout=20_000
+        )
         assert page.locator("#chat .message").count() == 0, "a question that cannot be asked must not add a bubble"
     page.locator("#k input[type=number]").fill("2")
     page.locator("#k input[type=number]").press("Enter")
@@ -261,11 +275,18 @@ def test_theme_contrast_meets_wcag_aa(browser, app, scheme):
     ask(page, "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?")
     shot(page, f"screenshot-{scheme}-desktop", docs=True)
     ask(page, "What is the recipe for kimchi?")
-    checks = {"answer": "#chat .qa-lead", "answer citation": "#chat .qa-meta", "chip": "#chat .qa-chip",
-              "not-found box": "#chat .qa-noanswer", "passage title": "#sources .qa-card-title",
-              "passage text": "#sources .qa-card-text", "passage meta": "#sources .qa-card-meta",
-              "release view": "#sources .qa-viewer .qa-ptext", "cited paragraph": "#sources .qa-viewer .qa-cited .qa-ptext",
-              "panel note": "#sources .qa-panel-note"}
+    checks = {
+        "answer": "#chat .qa-lead",
+        "answer citation": "#chat .qa-meta",
+        "chip": "#chat .qa-chip",
+        "not-found box": "#chat .qa-noanswer",
+        "passage title": "#sources .qa-card-title",
+        "passage text": "#sources .qa-card-text",
+        "passage meta": "#sources .qa-card-meta",
+        "release view": "#sources .qa-viewer .qa-ptext",
+        "cited paragraph": "#sources .qa-viewer .qa-cited .qa-ptext",
+        "panel note": "#sources .qa-panel-note",
+    }
     page.locator("#chat .qa-reply").first.locator(".qa-chip", has_text="1").click()  # back to the answered reply
     page.wait_for_selector("#sources mark.qa-mark", timeout=10_000)
     checks["marked sentence"] = "#sources mark.qa-mark"
@@ -309,7 +330,9 @@ def test_feedback_lands_on_the_right_reply_after_clearing_and_unvoting(page, app
     page.locator("#chat button[aria-label='Liked']").click()  # un-vote
     lines = wait_feedback(app, start + 2)
     assert lines[-1]["vote"] == "none" and lines[-1]["reply_id"] == rid
-    page.wait_for_function(f"(document.querySelector('#chat .qa-r-{rid} .qa-fb')?.innerText || '').includes('withdrawn')", timeout=10_000)
+    page.wait_for_function(
+        f"(document.querySelector('#chat .qa-r-{rid} .qa-fb')?.innerText || '').includes('withdrawn')", timeout=10_000
+    )
     page.click("#new-chat")  # the other clear control, same effect
     page.wait_for_function("document.querySelectorAll('#chat .qa-reply').length === 0", timeout=10_000)
     page.wait_for_function("(document.querySelector('#sources')?.innerText || '').includes('Ask a question')", timeout=10_000)
@@ -369,8 +392,12 @@ def test_copy_gives_answer_with_citation_as_plain_text(page):
     page.wait_for_function("window.__qaCopied !== undefined", timeout=5_000)
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == page.evaluate("window.__qaCopied")
-    assert re.fullmatch(r"“The meeting was co-chaired by Kim Yong Hyun[^<>”]*” — " + re.escape(SEED_TITLE)
-                        + r", 2024-09-10, paragraph 1 \(003_739443eadc7a4b5c\.txt\)", copied), copied
+    assert re.fullmatch(
+        r"“The meeting was co-chaired by Kim Yong Hyun[^<>”]*” — "
+        + re.escape(SEED_TITLE)
+        + r", 2024-09-10, paragraph 1 \(003_739443eadc7a4b5c\.txt\)",
+        copied,
+    ), copied
 
 
 def test_public_api_is_ask_only_and_returns_data(app):
@@ -411,7 +438,9 @@ def test_upload_sequences_each_file_on_its_own(page, app, tmp_path):
     hostile = tmp_path / "safety.txt"
     hostile.write_text(HOSTILE_RELEASE, encoding="utf-8")
     status = upload(page, bad, hostile, good)  # one upload, three outcomes
-    assert "broken.txt rejected" in status and "safety.txt added" in status and "ferry terminal.txt is already indexed as" in status
+    assert (
+        "broken.txt rejected" in status and "safety.txt added" in status and "ferry terminal.txt is already indexed as" in status
+    )
     names = sorted(p.name for p in app["corpus"].iterdir())
     assert not any(re.search(r"-\d+\.txt$", n) for n in names), names  # no numbered copies
     assert names.count("ferry_terminal.txt") == 1 and "copy_of_the_ferry_release.txt" not in names
@@ -431,7 +460,10 @@ def test_release_markup_is_shown_as_text_never_run(page):
     assert '<img src=x onerror="window.__xss = 2">' in viewer and "**bold**" in viewer
     assert reply.locator(".qa-chip").count() >= 1
     assert page.evaluate("window.__xss") is None
-    assert page.locator("#chat img[src='x'], #chat script, #sources img[src='x'], #sources script, a[href^='javascript']").count() == 0
+    assert (
+        page.locator("#chat img[src='x'], #chat script, #sources img[src='x'], #sources script, a[href^='javascript']").count()
+        == 0
+    )
     shot(page, "5-markup-as-text")
 
 
@@ -442,7 +474,14 @@ def test_library_lists_searches_opens_and_removes(page, app):
     # the listing is refreshed on page load (it may have been built before the upload): wait for that refresh
     page.wait_for_function("document.querySelector('#library').innerText.includes('Ferry Terminal')", timeout=30_000)
     text = table.inner_text()
-    for expected in (SEED_TITLE, "2024-09-10", "National Defence", "Harbour Authority Opens North Quay Ferry Terminal", "undated", "en"):
+    for expected in (
+        SEED_TITLE,
+        "2024-09-10",
+        "National Defence",
+        "Harbour Authority Opens North Quay Ferry Terminal",
+        "undated",
+        "en",
+    ):
         assert expected in text, expected
     page.fill("#lib-search textarea, #lib-search input", "ferry")
     page.wait_for_function("!document.querySelector('#library').innerText.includes('ROK-UNCMS')", timeout=10_000)

@@ -11,15 +11,14 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ONNX_VERIFY, ROOT, SEEDS, run_cli
-from qa import QA
+
+from qa import QA, IndexStatus, build_index, index_status
 from qa.chunking import chunk_release
-from qa.corpus import read_corpus
 from qa.config import DEFAULT_BACKEND, Settings
+from qa.corpus import read_corpus
 from qa.embedding import OnnxEncoder, make_encoder
-from qa.errors import StoreError, QAError
-from qa import IndexStatus, build_index, index_status
+from qa.errors import QAError, StoreError
 from qa.index import make_faiss
 
 
@@ -90,8 +89,9 @@ def test_a_query_process_never_imports_torch(tmp_path):
     build_index(corpus, index, make_encoder(verify_texts=ONNX_VERIFY))  # the default backend, as `make run` builds it
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("QA_BACKEND", None)
-    out = subprocess.run([sys.executable, "-c", QUERY_PROBE, str(corpus), str(index)], capture_output=True, text=True,
-                         timeout=180, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", QUERY_PROBE, str(corpus), str(index)], capture_output=True, text=True, timeout=180, env=env
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert "Germany" in out.stdout and result["code"] == 0
@@ -129,6 +129,9 @@ def test_a_failed_export_says_to_use_torch(tmp_path, monkeypatch):
 
     monkeypatch.setattr(qa.onnx_export, "export_onnx", broken)
     encoder = make_encoder(cache=tmp_path)  # an empty cache: the export has to happen now
-    with pytest.raises(QAError, match=r"cannot export all-MiniLM-L6-v2 to ONNX \(RuntimeError: Exporting.*use the torch "
-                                      r"backend instead \(--backend torch, or QA_BACKEND=torch\)"):
+    with pytest.raises(
+        QAError,
+        match=r"cannot export all-MiniLM-L6-v2 to ONNX \(RuntimeError: Exporting.*use the torch "
+        r"backend instead \(--backend torch, or QA_BACKEND=torch\)",
+    ):
         encoder.encode_query("Which country became the 18th UNC Member State?")

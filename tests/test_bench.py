@@ -11,15 +11,19 @@ import subprocess
 import sys
 
 import numpy as np
-
 from conftest import ROOT
 
 SENATE = ROOT / "tests" / "fixtures" / "eval_all"
 
 
 def run_bench(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "benchmarks/bench.py", "--corpus", str(SENATE / "senate"), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "benchmarks/bench.py", "--corpus", str(SENATE / "senate"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_bench_whole_corpus_tiny(tmp_path):
@@ -28,11 +32,32 @@ def test_bench_whole_corpus_tiny(tmp_path):
     from qa.embedding import make_encoder
 
     index, out = tmp_path / "index", tmp_path / "out"
-    proc = run_bench("--index", str(index), "--out", str(out), "--senate-qa", str(SENATE / "senate_dev_qa.jsonl"),
-                     "--small", "8", "--repeat", "3", "--cold-runs", "1", "--raw-sample", "16")
+    proc = run_bench(
+        "--index",
+        str(index),
+        "--out",
+        str(out),
+        "--senate-qa",
+        str(SENATE / "senate_dev_qa.jsonl"),
+        "--small",
+        "8",
+        "--repeat",
+        "3",
+        "--cold-runs",
+        "1",
+        "--raw-sample",
+        "16",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for heading in ("### Build", "### Build vs raw", "### Query latency", "### Cold start", "### senate_dev_qa", "### ANN",
-                    "### Targets"):
+    for heading in (
+        "### Build",
+        "### Build vs raw",
+        "### Query latency",
+        "### Cold start",
+        "### senate_dev_qa",
+        "### ANN",
+        "### Targets",
+    ):
         assert heading in proc.stdout
     assert (out / "bench.md").read_text().strip() in proc.stdout
     report = json.loads((out / "bench.json").read_text())
@@ -55,7 +80,10 @@ def test_bench_whole_corpus_tiny(tmp_path):
     assert report["senate"]["questions"] == len(questions) and report["senate"]["chunks"] == len(built.chunks)
     assert set(report["senate"]["methods"]) == {"bm25", "dense", "rrf", "release-qa"}
     assert report["ann"]["flat"]["recall@10"] == 1.0
-    assert {t["target"].split(" at ")[0] for t in report["targets"]} >= {"build / raw encode chunks/s", "cold `qa ask` on the seeds, s"}
+    assert {t["target"].split(" at ")[0] for t in report["targets"]} >= {
+        "build / raw encode chunks/s",
+        "cold `qa ask` on the seeds, s",
+    }
 
     again = run_bench("--index", str(index), "--out", str(tmp_path / "again"), "--skip", "raw,queries,cold,senate,ann")
     assert again.returncode == 0, again.stderr[-3000:]

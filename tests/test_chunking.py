@@ -16,7 +16,10 @@ def test_one_chunk_per_paragraph_with_title_only_in_embedded_text():
     assert all(c.part == 0 for c in chunks)
     assert chunks[0].text == release.paragraphs[0]  # stored text is the paragraph as written
     assert chunks[0].embed_text == f"{release.title}\n{release.paragraphs[0]}"
-    assert ChunkConfig(title_in_embedding=False) and chunk_release(release, ChunkConfig(title_in_embedding=False))[0].embed_text == chunks[0].text
+    assert (
+        ChunkConfig(title_in_embedding=False)
+        and chunk_release(release, ChunkConfig(title_in_embedding=False))[0].embed_text == chunks[0].text
+    )
 
 
 def test_short_fragments_join_a_neighbour():
@@ -32,12 +35,17 @@ def test_unfinished_lines_lead_into_the_next_paragraph():
     chunks = chunk_release(read_release(REAL / "senate_Warner_10Aug2004Warner119.txt"))
     lead = chunks[0].text  # a line cut after "Rep." and its colon-ended rest are one passage
     assert lead.endswith("nomination of Rep.\nPorter Goss as Director of Central Intelligence:") and len(chunks) == 6
-    text = ("Grants Announced Today\n\nThe state receives grants for three projects this year, the senator said today.\n\n"
-            "The projects include:\n\n* A new runway at the county airport, paid by the aviation fund.\n\n"
-            "* A harbor dredging study for the port authority of the city.")
+    text = (
+        "Grants Announced Today\n\nThe state receives grants for three projects this year, the senator said today.\n\n"
+        "The projects include:\n\n* A new runway at the county airport, paid by the aviation fund.\n\n"
+        "* A harbor dredging study for the port authority of the city."
+    )
     chunks = chunk_release(parse_release(text, "grants.txt"))
-    assert [c.text.split("\n")[0] for c in chunks] == ["The state receives grants for three projects this year, the senator said today.",
-                                                       "The projects include:", "* A harbor dredging study for the port authority of the city."]
+    assert [c.text.split("\n")[0] for c in chunks] == [
+        "The state receives grants for three projects this year, the senator said today.",
+        "The projects include:",
+        "* A harbor dredging study for the port authority of the city.",
+    ]
 
 
 def test_bullets_are_their_own_chunks():
@@ -48,7 +56,9 @@ def test_bullets_are_their_own_chunks():
 
 
 def test_long_paragraph_splits_at_sentences_within_the_model_window(encoder):
-    sentences = [f"Sentence number {i} says that the ministry will fund project {i} in the region of Valley {i}." for i in range(40)]
+    sentences = [
+        f"Sentence number {i} says that the ministry will fund project {i} in the region of Valley {i}." for i in range(40)
+    ]
     release = parse_release("Big Funding Release Title\n\n" + " ".join(sentences), "long.txt")
     cfg = ChunkConfig()
     chunks = chunk_release(release, cfg, encoder.count_tokens)
@@ -86,5 +96,8 @@ def test_text_with_no_punctuation_uses_word_windows():
 def test_sentence_spans_respect_abbreviations():
     text = "Sen. Pat Rivers met U.S. officials on Sept. 10. They agreed. Dr. Kim left at 5 p.m. Then it rained."
     spans = [text[a:b] for a, b in sentence_spans(text)]
-    assert spans == ["Sen. Pat Rivers met U.S. officials on Sept. 10.", "They agreed.", "Dr. Kim left at 5 p.m. Then it rained."] or \
-        spans == ["Sen. Pat Rivers met U.S. officials on Sept. 10.", "They agreed.", "Dr. Kim left at 5 p.m.", "Then it rained."]
+    assert spans == [
+        "Sen. Pat Rivers met U.S. officials on Sept. 10.",
+        "They agreed.",
+        "Dr. Kim left at 5 p.m. Then it rained.",
+    ] or spans == ["Sen. Pat Rivers met U.S. officials on Sept. 10.", "They agreed.", "Dr. Kim left at 5 p.m.", "Then it rained."]

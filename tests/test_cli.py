@@ -6,7 +6,6 @@ import json
 import shutil
 
 import pytest
-
 from conftest import SEEDS, run_cli
 
 QUESTION = "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"
@@ -52,13 +51,24 @@ def test_second_index_embeds_nothing_and_human_output(built):
 def test_batch_keeps_order_and_reports_bad_lines(built, tmp_path):
     corpus, index = built
     batch = tmp_path / "batch.jsonl"
-    batch.write_text("\n".join([
-        json.dumps({"id": "a", "question": QUESTION}),
-        "{not json",
-        json.dumps({"id": 7, "question": "When was it first held?", "history": ["What anniversary does the ROK-UN Joint Conference mark this year?"]}),
-        json.dumps({"id": "empty", "question": "  "}),
-        json.dumps({"id": "c", "question": "What is the recipe for kimchi?"}),
-    ]) + "\n")
+    batch.write_text(
+        "\n".join(
+            [
+                json.dumps({"id": "a", "question": QUESTION}),
+                "{not json",
+                json.dumps(
+                    {
+                        "id": 7,
+                        "question": "When was it first held?",
+                        "history": ["What anniversary does the ROK-UN Joint Conference mark this year?"],
+                    }
+                ),
+                json.dumps({"id": "empty", "question": "  "}),
+                json.dumps({"id": "c", "question": "What is the recipe for kimchi?"}),
+            ]
+        )
+        + "\n"
+    )
     out = run_cli("ask", "--batch", str(batch), "--k", "2", "--corpus", str(corpus), "--index", str(index))
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in out.stdout.splitlines()]
@@ -70,15 +80,18 @@ def test_batch_keeps_order_and_reports_bad_lines(built, tmp_path):
     assert rows[4]["no_answer"] is True and len(rows[4]["passages"]) == 2
 
 
-@pytest.mark.parametrize("args,message", [
-    (["ask", ""], "the question is empty"),
-    (["ask", "   "], "the question is empty"),
-    (["ask", "x" * 10_000], "10000 characters"),
-    (["ask", "ok", "--k", "0"], "--k must be from 1 to 50"),
-    (["ask", "ok", "--k", "five"], "--k must be a whole number"),
-    (["ask"], "the question is empty"),
-    (["index", "--corpus", "/nonexistent/releases"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["ask", ""], "the question is empty"),
+        (["ask", "   "], "the question is empty"),
+        (["ask", "x" * 10_000], "10000 characters"),
+        (["ask", "ok", "--k", "0"], "--k must be from 1 to 50"),
+        (["ask", "ok", "--k", "five"], "--k must be a whole number"),
+        (["ask"], "the question is empty"),
+        (["index", "--corpus", "/nonexistent/releases"], "does not exist"),
+    ],
+)
 def test_bad_input_one_line_error_no_traceback(args, message):
     out = run_cli(*args)
     assert out.returncode != 0
@@ -89,8 +102,10 @@ def test_bad_input_one_line_error_no_traceback(args, message):
 def test_bad_corpus_files_leave_index_untouched(built, tmp_path):
     corpus, index = built
     manifest = (index / "manifest.json").read_bytes()
-    for name, data, message in [("empty.txt", b"", "empty.txt is empty"),
-                                ("latin.txt", "R\xe9sum\xe9 of the minister".encode("latin-1"), "latin.txt is not UTF-8")]:
+    for name, data, message in [
+        ("empty.txt", b"", "empty.txt is empty"),
+        ("latin.txt", "R\xe9sum\xe9 of the minister".encode("latin-1"), "latin.txt is not UTF-8"),
+    ]:
         bad = tmp_path / name
         shutil.copytree(corpus, bad)
         (bad / name).write_bytes(data)

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import FIXTURES, SEEDS
+
 from qa.corpus import clean_text, find_date, is_navigation, parse_release, read_corpus, read_release
 from qa.errors import CorpusError
 
-NOISE = ["바로가기", "Skip to", "Cookies", "Menu", "Share this", "Back to top", "Crown copyright", "Public Release",
-         "Mirage.News", "View in full", "###", "Media contact", "press@acme", "SOURCE Acme", "ページ", "メニュー", "Facebook"]
+NOISE = [
+    "바로가기",
+    "Skip to",
+    "Cookies",
+    "Menu",
+    "Share this",
+    "Back to top",
+    "Crown copyright",
+    "Public Release",
+    "Mirage.News",
+    "View in full",
+    "###",
+    "Media contact",
+    "press@acme",
+    "SOURCE Acme",
+    "ページ",
+    "メニュー",
+    "Facebook",
+]
 
 
 def _release(name: str):
@@ -80,8 +97,11 @@ def test_bullets_and_inline_disclaimer():
     r = _release("syndicated.txt")
     assert r.section == "Transport"
     assert r.date is None
-    assert r.paragraphs[1:4] == ("- The subsidy applies to all licensed rural operators.",
-                                 "- Operators must apply by the end of the quarter.", "* Passengers need no new card.")
+    assert r.paragraphs[1:4] == (
+        "- The subsidy applies to all licensed rural operators.",
+        "- Operators must apply by the end of the quarter.",
+        "* Passengers need no new card.",
+    )
     assert r.paragraphs[-1].endswith("according to its impact assessment.")
     run_on = "Title of a statement here\n\nThe statement says a great deal about many things in the world today./Public Release. This material from the originating organization/author(s) might be of the point-in-time nature."
     assert parse_release(run_on, "x.txt").paragraphs[-1].endswith("world today.")
@@ -99,12 +119,14 @@ def test_markdown_headings_links_and_front_matter():
 
 
 def test_hard_wrapped_text_is_rejoined():
-    text = ("A Headline For The Wrapped Release\n\n"
-            "The council approved the new budget on Tuesday after a long debate that\n"
-            "lasted most of the afternoon and ended with a vote of seven to two in\n"
-            "favour of the proposal.\n"
-            "A second paragraph starts here and it is also wrapped at about seventy\n"
-            "characters per line like old plain-text releases.\n")
+    text = (
+        "A Headline For The Wrapped Release\n\n"
+        "The council approved the new budget on Tuesday after a long debate that\n"
+        "lasted most of the afternoon and ended with a vote of seven to two in\n"
+        "favour of the proposal.\n"
+        "A second paragraph starts here and it is also wrapped at about seventy\n"
+        "characters per line like old plain-text releases.\n"
+    )
     _, body = clean_text(text)
     assert body == [
         "The council approved the new budget on Tuesday after a long debate that lasted most of the afternoon and ended with a vote of seven to two in favour of the proposal.",
@@ -112,20 +134,33 @@ def test_hard_wrapped_text_is_rejoined():
     ]
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("held in Seoul on September 10, 2024.", "2024-09-10"), ("on 3 March 2023", "2023-03-03"),
-    ("Sept. 10, 2024 (Yonhap)", "2024-09-10"), ("2022.04.15", "2022-04-15"), ("2021-01-14", "2021-01-14"),
-    ("on January 14 in a virtual format", None), ("in 2019", None), ("February 30, 2024", None),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("held in Seoul on September 10, 2024.", "2024-09-10"),
+        ("on 3 March 2023", "2023-03-03"),
+        ("Sept. 10, 2024 (Yonhap)", "2024-09-10"),
+        ("2022.04.15", "2022-04-15"),
+        ("2021-01-14", "2021-01-14"),
+        ("on January 14 in a virtual format", None),
+        ("in 2019", None),
+        ("February 30, 2024", None),
+    ],
+)
 def test_dates_need_a_year(text, expected):
     assert find_date(text) == expected
 
 
 def test_date_from_archive_file_name():
-    assert parse_release("Senator speaks about farms and the broadband bill for rural towns today.", "10Apr2006Boxer254.txt").date == "2006-04-10"
+    assert (
+        parse_release("Senator speaks about farms and the broadband bill for rural towns today.", "10Apr2006Boxer254.txt").date
+        == "2006-04-10"
+    )
 
 
-@pytest.mark.parametrize("line", ["Skip to main content", "본문 바로가기", "Home > News > Press releases", "Share this page", "|", "Menu"])
+@pytest.mark.parametrize(
+    "line", ["Skip to main content", "본문 바로가기", "Home > News > Press releases", "Share this page", "|", "Menu"]
+)
 def test_navigation_patterns(line):
     assert is_navigation(line)
 

@@ -6,10 +6,10 @@ import json
 import shutil
 
 import pytest
-
 from conftest import SEEDS
-from qa.errors import CorpusError, StoreError
+
 from qa import IndexStatus, build_index, index_status, load_index
+from qa.errors import CorpusError, StoreError
 
 EXTRA = """Harbour Authority Opens New Ferry Terminal
 

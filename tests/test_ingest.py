@@ -6,16 +6,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES
-from qa import QA
+
+from qa import QA, build_index, load_index
 from qa.corpus import parse_dateline, read_release
-from qa import build_index, load_index
 
 WEB = Path(__file__).resolve().parent / "fixtures" / "web"
-WATER = ("The Minister of Environment today announced a 300 million euro fund to replace lead water pipes in 40 cities over the next six years.",
-         "The fund will be administered by regional water boards, which must submit their replacement plans by the end of June 2024.",
-         "“Every family deserves safe drinking water,” the Minister said at the launch of the fund in Lyon.")
+WATER = (
+    "The Minister of Environment today announced a 300 million euro fund to replace lead water pipes in 40 cities over the next six years.",
+    "The fund will be administered by regional water boards, which must submit their replacement plans by the end of June 2024.",
+    "“Every family deserves safe drinking water,” the Minister said at the launch of the fund in Lyon.",
+)
 
 
 def make_pdf(path: Path) -> None:
@@ -39,8 +40,12 @@ def make_pdf(path: Path) -> None:
     pdf.set_font("Helvetica", size=11)
     pdf.multi_cell(0, 6, "Budget Surplus Reported for 2023")
     pdf.ln(4)
-    pdf.multi_cell(0, 6, "ATHENS, January 30, 2024 -- The Ministry of Finance reported a primary budget surplus of 1.9 percent "
-                         "of output for 2023, above the target of 1.1 percent agreed with lenders.")
+    pdf.multi_cell(
+        0,
+        6,
+        "ATHENS, January 30, 2024 -- The Ministry of Finance reported a primary budget surplus of 1.9 percent "
+        "of output for 2023, above the target of 1.1 percent agreed with lenders.",
+    )
     pdf.ln(4)
     pdf.multi_cell(0, 6, "Tax revenue rose by 8 percent, mainly because of stronger collection of value added tax.")
     pdf.add_page()
@@ -58,7 +63,11 @@ def test_ministry_html_main_text_and_metadata():
 
 def test_second_ministry_html_page():
     r = read_release(WEB / "ministry_rail.html", WEB)
-    assert (r.title, r.date, r.organisation) == ("Night Trains Return Between Vienna and Rome", "2023-11-02", "Ministry of Transport")
+    assert (r.title, r.date, r.organisation) == (
+        "Night Trains Return Between Vienna and Rome",
+        "2023-11-02",
+        "Ministry of Transport",
+    )
     assert r.paragraphs[0].startswith("Night train services between Vienna and Rome will resume on 10 December 2023")
     assert len(r.paragraphs) == 3 and not any("cookies" in p.lower() or "More news" in p for p in r.paragraphs)
 
@@ -69,13 +78,16 @@ def test_wire_copy_dateline_header_and_footer():
     assert (r.date, r.organisation, r.meta["place"]) == ("2024-03-12", "EnviroWire", "LYON")
 
 
-@pytest.mark.parametrize("line,expected", [
-    ("SEOUL, Sept. 10 (Yonhap) -- South Korea said", ("South Korea said", "SEOUL", None, "Yonhap")),
-    ("WASHINGTON – The senator said", ("The senator said", "WASHINGTON", None, None)),
-    ("January 14, 2021 — The ministry said", ("The ministry said", None, "2021-01-14", None)),
-    ("NEW YORK, March 5, 2023 /PRNewswire/ -- Acme said", ("Acme said", "NEW YORK", "2023-03-05", "PRNewswire")),
-    ("Kim - the minister said", None),
-])
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ("SEOUL, Sept. 10 (Yonhap) -- South Korea said", ("South Korea said", "SEOUL", None, "Yonhap")),
+        ("WASHINGTON – The senator said", ("The senator said", "WASHINGTON", None, None)),
+        ("January 14, 2021 — The ministry said", ("The ministry said", None, "2021-01-14", None)),
+        ("NEW YORK, March 5, 2023 /PRNewswire/ -- Acme said", ("Acme said", "NEW YORK", "2023-03-05", "PRNewswire")),
+        ("Kim - the minister said", None),
+    ],
+)
 def test_datelines(line, expected):
     assert parse_dateline(line) == expected
 

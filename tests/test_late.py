@@ -7,8 +7,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import ONNX_VERIFY, SEEDS
+
 from qa import ChunkConfig, build_index, load_index
 from qa.chunking import Chunk, chunk_release, sentence_spans
 from qa.corpus import read_corpus

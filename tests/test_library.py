@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from conftest import SEEDS
+
 from qa import QA, QAError
 from qa.library import releases, remove_release, search_releases, source_counts, undated_releases
 
@@ -71,8 +71,10 @@ def test_concurrent_uploads_with_one_name_never_overwrite_each_other(session, tm
     """Four people upload "notice.txt" at once, each a different release: one is saved, the others are told it was not."""
     import threading
 
-    texts = [f"Harbour Notice Number {n}\n\nThe harbour master announced that berth {n} closes for {n + 2} weeks of repairs.\n"
-             for n in range(1, 5)]
+    texts = [
+        f"Harbour Notice Number {n}\n\nThe harbour master announced that berth {n} closes for {n + 2} weeks of repairs.\n"
+        for n in range(1, 5)
+    ]
     barrier, results = threading.Barrier(4), {}
 
     def upload(n: int) -> None:

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, run_cli
+
 from qa.config import AbstainPolicy, FusionConfig
 
 MOFA, MND = "000_caf02737a2f89f36.txt", "003_739443eadc7a4b5c.txt"
@@ -35,6 +35,7 @@ def test_release_score_enters_fusion_with_its_weight(seed_qa):
     with_release = Retriever(index, encoder, FusionConfig()).search(question, k=len(index))
     without = Retriever(index, encoder, FusionConfig(release=0.0)).search(question, k=len(index))
     assert index.chunks[with_release.hits[0].row].source == MND and "Germany" in index.chunks[with_release.hits[0].row].text
+
     def total(f: FusionConfig) -> float:  # fused scores are divided by the weights' total
         return f.paragraph + f.sentence + f.bm25 + f.release
 
@@ -46,8 +47,11 @@ def test_release_score_enters_fusion_with_its_weight(seed_qa):
     assert max(gained.values()) == pytest.approx(FusionConfig().release, abs=1e-6)
 
 
-OFF_TOPIC = ["How long should I bake a sourdough loaf?", "Who won the 1998 world chess championship?",
-             "What is the best way to learn the guitar?"]
+OFF_TOPIC = [
+    "How long should I bake a sourdough loaf?",
+    "Who won the 1998 world chess championship?",
+    "What is the best way to learn the guitar?",
+]
 REWORDED = [  # written for this test, answerable from the seeds in other words than theirs
     ("Which nation was welcomed into the UN Command as its newest member?", "Germany"),
     ("Did the two sides meet face to face for the disarmament talks?", "virtual format"),
@@ -70,19 +74,47 @@ def test_default_policy_answers_reworded_questions(seed_qa, question, needle):
 
 
 def test_eval_all_runs_every_set_with_peers(tmp_path):
-    out = run_cli("eval", "all", str(EVAL_ALL), "--seeds", str(ROOT / "seeds"), "--senate-corpus", str(EVAL_ALL / "senate"),
-                  "--regression", str(EVAL_ALL / "regression.jsonl"), "--k", "5", "--out", str(tmp_path / "out"),
-                  timeout=900, env={"QA_CACHE": str(tmp_path / "cache")})
+    out = run_cli(
+        "eval",
+        "all",
+        str(EVAL_ALL),
+        "--seeds",
+        str(ROOT / "seeds"),
+        "--senate-corpus",
+        str(EVAL_ALL / "senate"),
+        "--regression",
+        str(EVAL_ALL / "regression.jsonl"),
+        "--k",
+        "5",
+        "--out",
+        str(tmp_path / "out"),
+        timeout=900,
+        env={"QA_CACHE": str(tmp_path / "cache")},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
-    summary = out.stdout[out.stdout.rindex("| set |"):]
+    summary = out.stdout[out.stdout.rindex("| set |") :]
     lines = summary.strip().splitlines()
-    assert ["bm25 (bm25s)", "dense (same model + FAISS flat)", "rrf hybrid (bm25s + dense)",
-            "txtai hybrid (same model)", "release-qa (hybrid + follow-ups)"] == [c.strip() for c in lines[0].split("|")[2:-2]]
+    assert [c.strip() for c in lines[0].split("|")[2:-2]] == [
+        "bm25 (bm25s)",
+        "dense (same model + FAISS flat)",
+        "rrf hybrid (bm25s + dense)",
+        "txtai hybrid (same model)",
+        "release-qa (hybrid + follow-ups)",
+    ]
     names = [line.split("|")[1].strip() for line in lines[2:]]
     assert names == ["seed paraphrase", "Senate dev", "SQuAD part A", "regression: regression.jsonl"]  # independent sets first
     paraphrase = lines[2]
-    for part in ("casual", "formal", "keyword", "inverted", "all phrasings right", "abstained 1/1 unanswerable",
-                 "refused", "follow-ups", "x dense"):
+    for part in (
+        "casual",
+        "formal",
+        "keyword",
+        "inverted",
+        "all phrasings right",
+        "abstained 1/1 unanswerable",
+        "refused",
+        "follow-ups",
+        "x dense",
+    ):
         assert part in paraphrase, paraphrase
     results = json.loads((tmp_path / "out" / "senate-dev" / "results.json").read_text())
     ours = results["methods"]["release-qa (hybrid + follow-ups)"]

@@ -44,7 +44,7 @@ def test_answer_is_typed_and_cited(seed_qa):
     assert answer.passages[0].score >= answer.passages[1].score >= answer.passages[2].score
     assert "co-chaired by Kim Yong Hyun" in answer.answer
     marked = next(p for p in answer.passages if p.answer_start is not None)
-    assert marked.text[marked.answer_start:marked.answer_end] == answer.answer
+    assert marked.text[marked.answer_start : marked.answer_end] == answer.answer
     assert set(answer.timings) >= {"encode_ms", "dense_ms", "bm25_ms", "fusion_ms", "answer_ms"}
     assert top.dense_rank is not None and top.bm25_rank is not None
 
@@ -66,16 +66,26 @@ def test_followup_resolves_against_history(seed_qa):
 
 
 def test_new_topic_is_not_dragged_back(seed_qa):
-    answer = seed_qa.ask("Which UN resolution did Korea lead the drafting of in 2019?",
-                         history=["Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"])
+    answer = seed_qa.ask(
+        "Which UN resolution did Korea lead the drafting of in 2019?",
+        history=["Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"],
+    )
     assert not answer.followup and answer.query == answer.question
     assert "Resolution on Youth" in answer.passages[0].text
 
 
-@pytest.mark.parametrize("question,k,match", [
-    ("", 5, "empty"), ("   \n", 5, "empty"), ("x" * 10_000, 5, "10000 characters"), ("ok?", 0, "k must be from 1"),
-    ("ok?", "many", "whole number"), ("ok?", -3, "k must be from 1"), (None, 5, "empty"),
-])
+@pytest.mark.parametrize(
+    "question,k,match",
+    [
+        ("", 5, "empty"),
+        ("   \n", 5, "empty"),
+        ("x" * 10_000, 5, "10000 characters"),
+        ("ok?", 0, "k must be from 1"),
+        ("ok?", "many", "whole number"),
+        ("ok?", -3, "k must be from 1"),
+        (None, 5, "empty"),
+    ],
+)
 def test_bad_input_to_the_function(seed_qa, question, k, match):
     with pytest.raises(QueryError, match=match):
         seed_qa.ask(question, k)
@@ -96,8 +106,10 @@ def test_on_topic_question_the_release_does_not_answer_abstains_and_says_why(see
     # with it opened, as QA_ABSTAIN can, it catches this one and says why.
     from qa.config import AbstainPolicy
 
-    answer = seed_qa.ask("What was the budget of the United Nations Command in 2024?",
-                         policy=AbstainPolicy(floor=0.30, check_below=0.50, coverage=0.38, word=0.24))
+    answer = seed_qa.ask(
+        "What was the budget of the United Nations Command in 2024?",
+        policy=AbstainPolicy(floor=0.30, check_below=0.50, coverage=0.38, word=0.24),
+    )
     assert answer.no_answer and answer.answer is None
     assert answer.passages[0].source == MND  # the closest passages are still listed
     assert "budget" in answer.uncovered and "never mentions budget" in answer.message
@@ -111,8 +123,9 @@ def test_coverage_matches_question_words_in_context(seed_qa):
     index = seed_qa.retriever.index
     passage = next(c.text for c in index.chunks if "combined exercises and training" in c.text)
     stems = set(bm25_tokenize([passage])[0])
-    tokens = seed_qa.encoder.token_vectors(["What did the ministers agree about joint drills?",
-                                            "What was the budget for the joint drills?", passage])
+    tokens = seed_qa.encoder.token_vectors(
+        ["What did the ministers agree about joint drills?", "What was the budget for the joint drills?", passage]
+    )
     paraphrase, words = question_coverage(tokens[0], tokens[2], stems, index.bm25_idf)
     shares = dict(words)
     assert shares["ministers"] == 1.0 and shares["agree"] == 1.0  # same stem in the passage

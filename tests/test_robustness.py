@@ -7,18 +7,20 @@ import shutil
 import time
 
 import pytest
+from conftest import SEEDS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SEEDS
-from qa import QA, QAError
+from qa import QA, IndexStatus, QAError, build_index, index_status, load_index
 from qa.chunking import approx_tokens, chunk_release, sentence_spans
 from qa.corpus import MAX_FILE_BYTES, clean_text, parse_release, read_release, safe_filename
-from qa.errors import CorpusError, StoreError, QueryError
-from qa import IndexStatus, build_index, index_status, load_index
+from qa.errors import CorpusError, QueryError, StoreError
 
 # Arbitrary Unicode, with the awkward parts over-represented: controls, RTL marks, NBSP, bullets, newlines.
-AWKWARD = st.sampled_from(list("\n\n\r\t\u00a0\u200b\u202e\u200f\u0000\u0007•o-*1.#>[]()<>&\"'") + ["\u05e9\u05dc\u05d5\u05dd", "مرحبا", "바로가기", "Menu", "###"])
+AWKWARD = st.sampled_from(
+    list("\n\n\r\t\u00a0\u200b\u202e\u200f\u0000\u0007•o-*1.#>[]()<>&\"'")
+    + ["\u05e9\u05dc\u05d5\u05dd", "مرحبا", "바로가기", "Menu", "###"]
+)
 TEXT = st.lists(st.one_of(st.text(max_size=40), AWKWARD), max_size=60).map("".join)
 
 
@@ -104,9 +106,8 @@ def test_second_writer_waits_then_fails_clearly(corpus, tmp_path, encoder, capsy
 
     index = tmp_path / "index"
     index.mkdir()
-    with FileLock(str(index / ".lock")):
-        with pytest.raises(StoreError, match="still locked by another `qa index`"):
-            build_index(corpus, index, encoder, lock_wait=0.5)
+    with FileLock(str(index / ".lock")), pytest.raises(StoreError, match="still locked by another `qa index`"):
+        build_index(corpus, index, encoder, lock_wait=0.5)
     assert "waiting up to" in capsys.readouterr().err
     assert build_index(corpus, index, encoder).chunks == 19  # lock released: works
 
@@ -135,7 +136,9 @@ def test_session_rebuilds_corrupt_index_and_sees_new_generations(corpus, tmp_pat
     reader = QA(corpus, index)
     reader.encoder = encoder
     assert "Germany" in reader.ask("Which country became the 18th UNC Member State?").passages[0].text  # rebuilt
-    (corpus / "ferry.txt").write_text("Ferry Terminal Opens On North Quay\n\nThe new ferry terminal on the north quay handles 4,000 passengers a day.\n")
+    (corpus / "ferry.txt").write_text(
+        "Ferry Terminal Opens On North Quay\n\nThe new ferry terminal on the north quay handles 4,000 passengers a day.\n"
+    )
     writer = QA(corpus, index)
     writer.encoder = encoder
     writer.update()  # another process re-indexes...
@@ -157,8 +160,11 @@ def test_upload_names_stay_inside_corpus_and_each_bad_file_is_rejected_alone(cor
     other.write_text("Port Dredging Starts In May\n\nDredging of the inner harbour starts in May and lasts six weeks.\n")
     before = sorted(p.name for p in corpus.iterdir())
     results = session.add_releases([good, bad, other], ["second.txt", "bad.txt", "dredging.txt"])
-    assert [(r.name, r.status) for r in results] == [("second.txt", "already indexed"), ("bad.txt", "rejected"),
-                                                     ("dredging.txt", "added")]
+    assert [(r.name, r.status) for r in results] == [
+        ("second.txt", "already indexed"),
+        ("bad.txt", "rejected"),
+        ("dredging.txt", "added"),
+    ]
     assert results[0].source == "outside.txt" and "not UTF-8" in results[1].reason
     assert sorted(p.name for p in corpus.iterdir()) == sorted([*before, "dredging.txt"])  # no bad.txt, no second copy
     [exe] = session.add_releases([good], ["script.exe"])

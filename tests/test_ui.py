@@ -14,13 +14,18 @@ TEXT = "First sentence. The answer <b>is</b> here. Last one."
 def _reply(no_answer: bool = False, filters: Filters | None = None) -> Reply:
     p = Passage(1, 0.9, TEXT, "Title & Co", "2024-01-02", "a.txt", 3, "abc", answer_start=16, answer_end=42)
     q = Passage(2, 0.5, "Other passage.", "Other", None, "b.txt", 1, "def")
-    answer = Answer("q?", None if no_answer else TEXT[16:42], no_answer, [p, q],
-                    message="The releases don't cover this question. The closest passages are listed below." if no_answer else "")
+    answer = Answer(
+        "q?",
+        None if no_answer else TEXT[16:42],
+        no_answer,
+        [p, q],
+        message="The releases don't cover this question. The closest passages are listed below." if no_answer else "",
+    )
     return Reply("0123456789ab", answer, [], filters or Filters())
 
 
 def test_escape_leaves_no_markup_markdown_or_maths():
-    out = escape('<script>x()</script> **b** [l](javascript:y) $x$ `c` &amp;\nnext')
+    out = escape("<script>x()</script> **b** [l](javascript:y) $x$ `c` &amp;\nnext")
     for raw in ("<", ">", "*", "[", "]", "(", ")", "$", "`", "&amp;"):
         assert raw not in out.replace("<br>", "").replace("&#", "")
     assert out.endswith("<br>next")
@@ -63,7 +68,9 @@ def test_active_filters_show_in_reply_and_panel_with_undated_count():
 
 
 def test_empty_filter_reads_as_a_filter_message_not_an_abstention():
-    reply = Reply("0123456789ab", Answer("q", None, True, [], message="No releases match the filter (source x): widen it or remove it."))
+    reply = Reply(
+        "0123456789ab", Answer("q", None, True, [], message="No releases match the filter (source x): widen it or remove it.")
+    )
     html = render_reply(reply)
     assert "No releases match the filter" in html and "Not in the releases" not in html
 
@@ -78,6 +85,11 @@ def test_feedback_log_keeps_the_last_vote_per_reply(tmp_path):
 
 
 def test_plain_error_speaks_the_chats_words():
-    assert plain_error("--since 2025-01-01 is after --until 2024-12-31: swap them") == "“Since” 2025-01-01 is after “Until” 2024-12-31: swap them"
-    text = plain_error("x.txt is not UTF-8 text (bad byte at offset 3): re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 x.txt`")
+    assert (
+        plain_error("--since 2025-01-01 is after --until 2024-12-31: swap them")
+        == "“Since” 2025-01-01 is after “Until” 2024-12-31: swap them"
+    )
+    text = plain_error(
+        "x.txt is not UTF-8 text (bad byte at offset 3): re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 x.txt`"
+    )
     assert text.startswith("x.txt is not UTF-8 text") and "iconv" not in text and "`" not in text

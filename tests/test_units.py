@@ -18,19 +18,23 @@ from qa.retrieval import FUSIONS, Retriever
 def test_build_embeds_only_new_text_and_reports_each_file(small_corpus, tmp_path, fake_encoder):
     index = tmp_path / "index"
     first = build_index(small_corpus, index, fake_encoder, log=lambda msg: None)
-    assert first.written and first.embedded == first.chunks > 0 and first.files_new == sorted(p.name for p in small_corpus.iterdir())
+    assert (
+        first.written and first.embedded == first.chunks > 0 and first.files_new == sorted(p.name for p in small_corpus.iterdir())
+    )
     assert build_index(small_corpus, index, fake_encoder).written is False  # nothing changed: nothing written
     before = len(fake_encoder.encoded)
     edited = sorted(small_corpus.iterdir())[0]
-    edited.write_text(edited.read_text(encoding="utf-8") + "\n\nA new closing paragraph with enough words to stand.\n",
-                      encoding="utf-8")
+    edited.write_text(
+        edited.read_text(encoding="utf-8") + "\n\nA new closing paragraph with enough words to stand.\n", encoding="utf-8"
+    )
     second = build_index(small_corpus, index, fake_encoder)
     assert second.files_changed == [edited.name] and second.embedded == 1
     new_texts = fake_encoder.encoded[before:]
     assert new_texts and all("new closing paragraph" in t for t in new_texts)  # the chunk and its one sentence
     loaded = load_index(index)
-    assert [c.key for c in loaded.chunks] == [json.loads(line)["key"] for line in
-                                             (index / loaded.manifest.live["chunks"]).read_text().splitlines()]
+    assert [c.key for c in loaded.chunks] == [
+        json.loads(line)["key"] for line in (index / loaded.manifest.live["chunks"]).read_text().splitlines()
+    ]
 
 
 def test_status_follows_corpus_and_settings(small_corpus, tmp_path, fake_encoder):

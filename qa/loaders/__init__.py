@@ -8,14 +8,14 @@ The corpus stage cleans what they return the same way for every format.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .html import load_html
 from .markdown import load_markdown
 from .pdf import load_pdf
 from .text import decode, load_text, repair
 
-__all__ = ["LOADERS", "Loader", "decode", "repair", "load_text", "load_markdown", "load_html", "load_pdf"]
+__all__ = ["LOADERS", "Loader", "decode", "load_html", "load_markdown", "load_pdf", "load_text", "repair"]
 
 # hints: "title", "date", "organisation", "url", "section", "title_source" (where the title came from)
 Loader = Callable[[bytes, str], tuple[str, dict[str, str]]]

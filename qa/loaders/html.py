@@ -8,13 +8,42 @@ import re
 from ..errors import CorpusError
 from .text import decode, repair
 
-__all__ = ["load_html", "blocks_from_html", "strip_site_suffix"]
+__all__ = ["blocks_from_html", "load_html", "strip_site_suffix"]
 
 _BLOCK_TAGS = frozenset(
-    "p div h1 h2 h3 h4 h5 h6 li ul ol blockquote pre table tr dt dd dl section article header footer aside "
-    "figure figcaption main nav address hr".split()
+    [
+        "p",
+        "div",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "ul",
+        "ol",
+        "blockquote",
+        "pre",
+        "table",
+        "tr",
+        "dt",
+        "dd",
+        "dl",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "aside",
+        "figure",
+        "figcaption",
+        "main",
+        "nav",
+        "address",
+        "hr",
+    ]
 )
-_SKIP_TAGS = frozenset("script style noscript template".split())
+_SKIP_TAGS = frozenset(["script", "style", "noscript", "template"])
 _BR = "\u2028"  # stands for <br> until the block is flushed
 
 
@@ -75,7 +104,7 @@ _SEPARATORS = re.compile(r"\s+(?:\||–|—|-|::|·|•|»)\s+")
 
 
 def strip_site_suffix(title: str, site: str | None = None) -> str:
-    """"Venezuela: … sanctions | News | European Parliament" -> "Venezuela: … sanctions".
+    """ "Venezuela: … sanctions | News | European Parliament" -> "Venezuela: … sanctions".
 
     Trailing parts after a separator go when they name the site (its name or host) or when a
     pipe-separated tail of short parts follows a longer headline, as page titles are built.
@@ -85,7 +114,7 @@ def strip_site_suffix(title: str, site: str | None = None) -> str:
     site_words = set(re.findall(r"\w+", (site or "").lower())) - {"www", "com", "org", "gov", "net", "co", "jp", "uk"}
     end = len(title)
     for m in reversed(cuts):
-        tail, head = title[m.end():end], title[: m.start()]
+        tail, head = title[m.end() : end], title[: m.start()]
         words = set(re.findall(r"\w+", tail.lower()))
         names_site = bool(site_words) and bool(words) and words <= site_words | {"the", "of", "news", "press", "releases", "room"}
         short_after_pipe = "|" in m.group() and len(tail.split()) <= 4 and len(head.split()) >= 3
@@ -101,9 +130,16 @@ def load_html(data: bytes, name: str) -> tuple[str, dict[str, str]]:
 
     html = decode(data, name)
     try:
-        found = trafilatura.extract(html, output_format="json", with_metadata=True, include_comments=False,
-                                    include_tables=True, favor_recall=True, deduplicate=False)
-    except Exception as exc:  # noqa: BLE001 - lxml/trafilatura failures on broken markup
+        found = trafilatura.extract(
+            html,
+            output_format="json",
+            with_metadata=True,
+            include_comments=False,
+            include_tables=True,
+            favor_recall=True,
+            deduplicate=False,
+        )
+    except Exception as exc:
         raise CorpusError(f"{name} could not be parsed as HTML ({type(exc).__name__}): check that it is a web page") from None
     if not found:
         raise CorpusError(f"{name} has no main text that could be extracted from its HTML")
@@ -115,15 +151,23 @@ def load_html(data: bytes, name: str) -> tuple[str, dict[str, str]]:
         if candidate and not _UI_STRING.match(candidate):
             title = candidate
             break
-    hints = {"title": title, "date": doc.get("date"), "organisation": doc.get("source-hostname") or doc.get("sitename") or doc.get("hostname"),
-             "url": doc.get("source"), "title_source": "metadata" if title else None}
+    hints = {
+        "title": title,
+        "date": doc.get("date"),
+        "organisation": doc.get("source-hostname") or doc.get("sitename") or doc.get("hostname"),
+        "url": doc.get("source"),
+        "title_source": "metadata" if title else None,
+    }
     # trafilatura puts one paragraph per line; blank lines keep them apart for the cleaner.
     lines = [_table_row(line) for line in repair(doc.get("text", "")).split("\n")]
     return "\n\n".join(line for line in lines if line), {k: v for k, v in hints.items() if v}
 
 
-_UI_STRING = re.compile(r"^(?:original\s+text|untitled(?:\s+document)?|home(?:\s*page)?|news|press\s+releases?|index|welcome|"
-                        r"document|page\s+not\s+found|translate)$", re.IGNORECASE)
+_UI_STRING = re.compile(
+    r"^(?:original\s+text|untitled(?:\s+document)?|home(?:\s*page)?|news|press\s+releases?|index|welcome|"
+    r"document|page\s+not\s+found|translate)$",
+    re.IGNORECASE,
+)
 _BRACKET_LABEL = re.compile(r"^\s*[\[【〔(](?:news|press|release|update|info|pr)[^\]】〕)]{0,20}[\]】〕)]\s*", re.IGNORECASE)
 
 
@@ -135,7 +179,7 @@ def _title_tag(html: str) -> str | None:
 
 
 def _table_row(line: str) -> str:
-    """"| a | | b |" (trafilatura's table row) -> "a | b"."""
+    """ "| a | | b |" (trafilatura's table row) -> "a | b"."""
     if not (line.startswith("|") and line.rstrip().endswith("|")):
         return line
     cells = [c.strip() for c in line.strip().strip("|").split("|")]

@@ -12,7 +12,7 @@ import re
 from .html import blocks_from_html
 from .text import decode, repair, split_runs
 
-__all__ = ["load_markdown", "front_matter"]
+__all__ = ["front_matter", "load_markdown"]
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 
@@ -29,7 +29,7 @@ def front_matter(text: str) -> tuple[dict[str, object], str]:
     except yaml.YAMLError:
         data = dict(line.partition(":")[::2] for line in m.group(1).splitlines() if ":" in line)
         data = {k.strip(): v.strip().strip("\"'") for k, v in data.items()}
-    return (data if isinstance(data, dict) else {}), text[m.end():]
+    return (data if isinstance(data, dict) else {}), text[m.end() :]
 
 
 def _as_text(value: object) -> str | None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..errors import CorpusError
 from .text import repair
 
-__all__ = ["load_pdf", "PdfLine", "pdf_lines", "paragraphs_from_lines"]
+__all__ = ["PdfLine", "load_pdf", "paragraphs_from_lines", "pdf_lines"]
 
 
 @dataclass
@@ -88,16 +88,32 @@ def pdf_lines(data: bytes, name: str) -> tuple[list[PdfLine], int, str]:
                     found = upright.extract_text_lines(return_chars=True, strip=True, x_tolerance=1, use_text_flow=True)
                 for line in found:
                     chars = [c for c in line["chars"] if c["text"].strip()]
-                    if not chars or line["x0"] < 0 or line["x1"] > page.width + 1 or line["top"] < 0 or line["bottom"] > page.height + 1:
+                    if (
+                        not chars
+                        or line["x0"] < 0
+                        or line["x1"] > page.width + 1
+                        or line["top"] < 0
+                        or line["bottom"] > page.height + 1
+                    ):
                         continue  # rotated or off-page text (chart axes, crop marks)
                     sizes = [round(float(c["size"]), 1) for c in chars]
                     bold = sum("bold" in str(c.get("fontname", "")).lower() for c in chars) > len(chars) / 2
-                    lines.append(PdfLine(number, repair(line["text"]).strip(), float(line["x0"]), float(line["x1"]),
-                                         float(line["top"]), float(line["bottom"]), statistics.median(sizes), bold,
-                                         float(page.height)))
+                    lines.append(
+                        PdfLine(
+                            number,
+                            repair(line["text"]).strip(),
+                            float(line["x0"]),
+                            float(line["x1"]),
+                            float(line["top"]),
+                            float(line["bottom"]),
+                            statistics.median(sizes),
+                            bold,
+                            float(page.height),
+                        )
+                    )
     except (PDFSyntaxError, ValueError, KeyError, TypeError, OSError, IndexError, AssertionError) as exc:
         raise CorpusError(f"{name} is not a readable PDF ({type(exc).__name__}): export it again as PDF or as text") from None
-    except Exception as exc:  # noqa: BLE001 - pdfminer raises many private types on damaged files
+    except Exception as exc:
         if type(exc).__module__.startswith(("pdfminer", "pdfplumber", "pypdfium2")):
             raise CorpusError(f"{name} is not a readable PDF ({type(exc).__name__}): export it again as PDF or as text") from None
         raise
@@ -116,10 +132,13 @@ def _drop_furniture(lines: list[PdfLine], n_pages: int) -> list[PdfLine]:
             edge_pages.setdefault(_mask(ln.text), set()).add(ln.page)
     # on half the pages, or on three: pages that are all picture carry no text line to repeat
     running = {k for k, pages in edge_pages.items() if n_pages > 1 and len(pages) >= min(3, max(2, (n_pages + 1) // 2))}
-    kept = [ln for ln in lines
-            if not ((ln.top < 0.15 * ln.page_height or ln.bottom > 0.88 * ln.page_height) and _mask(ln.text) in running)
-            and not _PAGE_NUMBER.match(re.sub(r"\s+", "", ln.text.lower()))
-            and not _is_chart_text(ln.text)]
+    kept = [
+        ln
+        for ln in lines
+        if not ((ln.top < 0.15 * ln.page_height or ln.bottom > 0.88 * ln.page_height) and _mask(ln.text) in running)
+        and not _PAGE_NUMBER.match(re.sub(r"\s+", "", ln.text.lower()))
+        and not _is_chart_text(ln.text)
+    ]
     body = _body_size(kept)
     wide = [ln for ln in kept if abs(ln.size - body) < 0.6 and len(ln.text) > 40]
     if wide:  # text standing right of the body column is a margin decoration ("MEDIA / RELEASE" down the side)
@@ -163,8 +182,13 @@ def _find_headline(lines: list[PdfLine], body: float, stem: str) -> tuple[str | 
     groups: list[list[tuple[int, PdfLine]]] = []
     for i, ln in cands:
         last = groups[-1][-1] if groups else None
-        if (last and last[0] == i - 1 and abs(last[1].size - ln.size) < 0.3 and last[1].bold == ln.bold
-                and ln.top - last[1].bottom < 1.0 * ln.size):
+        if (
+            last
+            and last[0] == i - 1
+            and abs(last[1].size - ln.size) < 0.3
+            and last[1].bold == ln.bold
+            and ln.top - last[1].bottom < 1.0 * ln.size
+        ):
             groups[-1].append((i, ln))
         else:
             groups.append([(i, ln)])
@@ -185,8 +209,9 @@ def _find_headline(lines: list[PdfLine], body: float, stem: str) -> tuple[str | 
         chosen = max(display, key=lambda g: (len(_words(" ".join(ln.text for _, ln in g)) & echo), score(g)))
     else:  # the first of the largest; where several share that type, the one the file name echoes
         echo = _words(stem)
-        tied = [g for g in groups if score(g) == best and g[0][0] < (cands[display_cut - 1][0] + 1 if display_cut else 0)] or \
-            [g for g in groups if score(g) == best]
+        tied = [g for g in groups if score(g) == best and g[0][0] < (cands[display_cut - 1][0] + 1 if display_cut else 0)] or [
+            g for g in groups if score(g) == best
+        ]
         chosen = max(tied, key=lambda g: (len(_words(" ".join(ln.text for _, ln in g)) & echo), -g[0][0]))
     text = " ".join(ln.text for _, ln in chosen)
     return text, {i for i, _ in chosen}
@@ -194,13 +219,22 @@ def _find_headline(lines: list[PdfLine], body: float, stem: str) -> tuple[str | 
 
 def paragraphs_from_lines(lines: list[PdfLine], body: float) -> list[str]:
     """Join printed lines into the paragraphs a reader sees."""
-    pitches = [b.top - a.top for a, b in zip(lines, lines[1:])
-               if a.page == b.page and abs(a.size - body) < 0.6 and abs(b.size - body) < 0.6 and 0 < b.top - a.top < 2.2 * body]
+    pitches = [
+        b.top - a.top
+        for a, b in zip(lines, lines[1:])
+        if a.page == b.page and abs(a.size - body) < 0.6 and abs(b.size - body) < 0.6 and 0 < b.top - a.top < 2.2 * body
+    ]
     pitch = statistics.median(pitches) if pitches else 1.2 * body
     page_pitch: dict[int, float] = {}  # line spacing can change from page to page (1.5 lines here, single there)
     for page in {ln.page for ln in lines}:
-        own = [b.top - a.top for a, b in zip(lines, lines[1:])
-               if a.page == b.page == page and abs(a.size - body) < 0.6 and abs(b.size - body) < 0.6 and 0 < b.top - a.top < 2.2 * body]
+        own = [
+            b.top - a.top
+            for a, b in zip(lines, lines[1:])
+            if a.page == b.page == page
+            and abs(a.size - body) < 0.6
+            and abs(b.size - body) < 0.6
+            and 0 < b.top - a.top < 2.2 * body
+        ]
         page_pitch[page] = statistics.median(own) if len(own) >= 3 else pitch
     body_lines = [ln for ln in lines if abs(ln.size - body) < 0.6 and len(ln.text) > 40]
     left = min((ln.x0 for ln in body_lines), default=0.0)
@@ -212,8 +246,12 @@ def paragraphs_from_lines(lines: list[PdfLine], body: float) -> list[str]:
             paras.append([ln])
             continue
         if prev.page != ln.page or ln.top < prev.top - 2 * prev.size:  # a new page, or the top of the next column
-            runs_on = (not _SENTENCE_END.search(prev.text) and abs(prev.size - ln.size) < 0.6 and prev.bold == ln.bold
-                       and not _BULLET_START.match(ln.text))
+            runs_on = (
+                not _SENTENCE_END.search(prev.text)
+                and abs(prev.size - ln.size) < 0.6
+                and prev.bold == ln.bold
+                and not _BULLET_START.match(ln.text)
+            )
             new = not runs_on
         else:
             gap = ln.top - prev.top
@@ -224,11 +262,22 @@ def paragraphs_from_lines(lines: list[PdfLine], body: float) -> list[str]:
             else:
                 spaced = gap > max(1.35 * page_pitch[ln.page], 1.9 * height)
             new = (
-                spaced or gap < 0
-                or abs(prev.size - ln.size) >= 0.6 or prev.bold != ln.bold and (prev.bold or ln.bold) and _SENTENCE_END.search(prev.text) is None and len(prev.text) < 0.8 * (right - left) / max(prev.size * 0.5, 1)
+                spaced
+                or gap < 0
+                or abs(prev.size - ln.size) >= 0.6
+                or (
+                    prev.bold != ln.bold
+                    and (prev.bold or ln.bold)
+                    and _SENTENCE_END.search(prev.text) is None
+                    and len(prev.text) < 0.8 * (right - left) / max(prev.size * 0.5, 1)
+                )
                 or bool(_BULLET_START.match(ln.text))
-                or (abs(prev.size - body) < 0.6 and prev.x1 < right - 0.15 * (right - left) and _SENTENCE_END.search(prev.text) is not None
-                    and abs(prev.x0 - left) < 20)
+                or (
+                    abs(prev.size - body) < 0.6
+                    and prev.x1 < right - 0.15 * (right - left)
+                    and _SENTENCE_END.search(prev.text) is not None
+                    and abs(prev.x0 - left) < 20
+                )
             )
         if new:
             paras.append([ln])

@@ -7,7 +7,7 @@ import unicodedata
 
 from ..errors import CorpusError
 
-__all__ = ["decode", "repair", "load_text", "split_runs"]
+__all__ = ["decode", "load_text", "repair", "split_runs"]
 
 
 def decode(data: bytes, name: str) -> str:
@@ -33,7 +33,9 @@ def repair(text: str) -> str:
     text = ftfy.fix_text(text, uncurl_quotes=False, normalization="NFC")
     # NFKC everywhere except on marks it would turn into letters or digits glued to a word
     # ("Miners™ Index" -> "MinersTM Index", "m²" -> "m2").
-    return "".join(piece if piece and piece in _KEEP else unicodedata.normalize("NFKC", piece) for piece in _KEEP_SPLIT.split(text))
+    return "".join(
+        piece if piece and piece in _KEEP else unicodedata.normalize("NFKC", piece) for piece in _KEEP_SPLIT.split(text)
+    )
 
 
 _KEEP = frozenset("™℠¹²³⁰⁴⁵⁶⁷⁸⁹₀₁₂₃₄₅₆₇₈₉")
