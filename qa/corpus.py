@@ -9,7 +9,7 @@ size limits, content hashes and near-duplicate signatures.
 from __future__ import annotations
 
 import hashlib
-import re
+from . import linear as re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path

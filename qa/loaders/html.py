@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import re
+from .. import linear as re
 
 from ..errors import CorpusError
 from .text import decode, repair

@@ -7,7 +7,7 @@ and raw HTML inside the body is parsed as HTML and kept as its text.
 from __future__ import annotations
 
 import datetime as _dt
-import re
+from .. import linear as re
 
 from .html import blocks_from_html
 from .text import decode, repair, split_runs

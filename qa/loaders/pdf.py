@@ -11,7 +11,7 @@ line at the same edge of most pages), page numbers, margin decorations and chart
 from __future__ import annotations
 
 import io
-import re
+from .. import linear as re
 import statistics
 from dataclasses import dataclass
 
