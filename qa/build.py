@@ -12,6 +12,7 @@ import io
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -20,8 +21,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from . import sandbox
 from .chunking import Chunk, ChunkConfig, Sentences, sentence_table
-from .config import DEFAULT_BACKEND
+from .config import DEFAULT_BACKEND, ParseLimits
 from .corpus import SUPPORTED_SUFFIXES, corpus_files, links_outside, unsupported_files
 from .embedding import Encoder, make_encoder, resolve_model
 from .errors import CorpusError, StoreError
@@ -39,6 +41,7 @@ from .index import (
 from .manifest import MANIFEST, Fit, read_manifest, write_atomic, write_manifest
 from .plan import BuildJob, BuildPlan, BuildReport, Log, duplicate_groups, files_match, is_unchanged, make_plan, nothing_changed
 from .pooling import late_vectors, pooling_of, sentence_keys
+from .sandbox import Parsed
 
 CHECKPOINT_EVERY = 256  # chunks embedded between two checkpoints of a build
 
@@ -279,6 +282,7 @@ def _build_locked(job: BuildJob, encoder: Encoder | None, model: str | None) -> 
     if old is not None and nothing_changed(job, old.manifest) is not None:
         n = old.manifest.chunk_count
         return BuildReport(reused=n, chunks=n, files=job.files, seconds=time.perf_counter() - job.t0)
+    sandbox.shared(job.limits).start()  # readers start while the model loads
     encoder = encoder or make_encoder(model, job.backend)
     fit = old.manifest.compatible_with(job.model, job.backend, job.cfg, job.index_type) if old else Fit.NONE
     if old is not None and old.manifest.backend != job.backend and old.manifest.model == job.model:
@@ -315,11 +319,15 @@ def build_index(
     progress: bool | None = None,
     lock_wait: float = 600.0,
     log: Log = lambda msg: print(msg, file=sys.stderr),
+    limits: ParseLimits | None = None,
+    on_file: Callable[[Parsed], None] | None = None,
 ) -> BuildReport:
     """Bring the index in ``folder`` up to date with ``corpus``, embedding only text it has not seen.
 
     Nothing is written unless every file reads cleanly: a bad file raises
     :class:`CorpusError` naming it, and the previous index keeps working.
+    Files are read in the sandbox under ``limits`` (:mod:`qa.sandbox`); ``on_file`` hears of each
+    file read, with its error if it could not be (what a background build shows as progress).
     """
     t0 = time.perf_counter()
     corpus, folder = Path(corpus), Path(folder)
@@ -359,6 +367,8 @@ def build_index(
         log,
         t0,
         len(files),
+        limits=limits or ParseLimits(),
+        on_file=on_file,
     )
     try:
         return _build_locked(job, encoder, model)

@@ -29,6 +29,7 @@ __all__ = [
     "AbstainPolicy",
     "ChunkConfig",
     "FusionConfig",
+    "ParseLimits",
     "Settings",
     "child_environment",
     "offline_model_environment",
@@ -74,6 +75,22 @@ class ChunkConfig:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """What reading one release file may cost (:mod:`qa.sandbox`); a file over either limit is skipped by name."""
+
+    seconds: float = 20.0  # CPU time per file
+    memory_mb: int = 1024  # memory per file, beyond what the reader had before it
+    workers: int = 2  # reader processes
+
+    def __post_init__(self) -> None:
+        if self.seconds <= 0 or self.memory_mb < 64 or self.workers < 1:
+            raise QAError(
+                f"parse limits must be positive (seconds {self.seconds}, memory {self.memory_mb} MB of at least 64, "
+                f"workers {self.workers}): unset QA_PARSE_SECONDS, QA_PARSE_MEMORY_MB and QA_PARSE_WORKERS to use the defaults"
+            )
 
 
 @dataclass(frozen=True)
@@ -167,10 +184,13 @@ class Settings:
     onnx_verify_texts: int = ONNX_VERIFY_TEXTS
     data: Path = Path("data")  # the chat's feedback log
     auth: tuple[str, str] | None = None  # the chat's login (QA_AUTH="user:password"); required off loopback
+    parse: ParseLimits = field(default_factory=ParseLimits)  # what reading one release file may cost
+    trash: Path | None = None  # where removed releases go; None: a ".removed" folder beside the corpus
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """QA_CORPUS, QA_INDEX, QA_MODEL, QA_BACKEND, QA_CACHE, QA_ABSTAIN, QA_ONNX_VERIFY_TEXTS, QA_DATA, QA_AUTH."""
+        """QA_CORPUS, QA_INDEX, QA_MODEL, QA_BACKEND, QA_CACHE, QA_ABSTAIN, QA_ONNX_VERIFY_TEXTS, QA_DATA, QA_AUTH,
+        QA_PARSE_SECONDS, QA_PARSE_MEMORY_MB, QA_PARSE_WORKERS, QA_TRASH."""
         env = os.environ if environ is None else environ
         backend = env.get("QA_BACKEND") or DEFAULT_BACKEND
         if backend not in BACKENDS:
@@ -189,7 +209,24 @@ class Settings:
             onnx_verify_texts=int(verify) if verify else ONNX_VERIFY_TEXTS,
             data=Path(env.get("QA_DATA") or "data"),
             auth=parse_auth(env.get("QA_AUTH")),
+            parse=parse_limits(env),
+            trash=Path(env["QA_TRASH"]) if env.get("QA_TRASH") else None,
         )
+
+
+def parse_limits(env: Mapping[str, str]) -> ParseLimits:
+    """QA_PARSE_SECONDS (a number), QA_PARSE_MEMORY_MB and QA_PARSE_WORKERS (whole numbers); unset: the defaults."""
+    default = ParseLimits()
+    values: dict[str, float | int] = {}
+    for name, key, kind in (("QA_PARSE_SECONDS", "seconds", float), ("QA_PARSE_MEMORY_MB", "memory_mb", int), ("QA_PARSE_WORKERS", "workers", int)):
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            values[key] = kind(raw)
+        except ValueError:
+            raise QAError(f"{name}={raw!r} is not a number: unset it to use {getattr(default, key)}") from None
+    return ParseLimits(**values)  # type: ignore[arg-type]
 
 
 def parse_auth(raw: str | None) -> tuple[str, str] | None:

@@ -149,7 +149,7 @@ def _compiled(pattern: str, flags: int) -> Any:
     return compiled
 
 
-def compile(pattern: str, flags: int = 0) -> Any:  # noqa: A001 - the re interface
+def compile(pattern: str, flags: int = 0) -> Any:
     return _compiled(pattern, int(flags))
 
 
@@ -158,28 +158,28 @@ def escape(text: str) -> str:
 
 
 def search(pattern: str, text: str, flags: int = 0) -> Any:
-    return compile(pattern, flags).search(text)
+    return _compiled(pattern, flags).search(text)
 
 
 def match(pattern: str, text: str, flags: int = 0) -> Any:
-    return compile(pattern, flags).match(text)
+    return _compiled(pattern, flags).match(text)
 
 
 def fullmatch(pattern: str, text: str, flags: int = 0) -> Any:
-    return compile(pattern, flags).fullmatch(text)
+    return _compiled(pattern, flags).fullmatch(text)
 
 
 def findall(pattern: str, text: str, flags: int = 0) -> list[Any]:
-    return compile(pattern, flags).findall(text)  # type: ignore[no-any-return]
+    return _compiled(pattern, flags).findall(text)  # type: ignore[no-any-return]
 
 
 def finditer(pattern: str, text: str, flags: int = 0) -> Any:
-    return compile(pattern, flags).finditer(text)
+    return _compiled(pattern, flags).finditer(text)
 
 
 def sub(pattern: str, repl: Any, text: str, count: int = 0, flags: int = 0) -> str:
-    return compile(pattern, flags).sub(repl, text, count)  # type: ignore[no-any-return]
+    return _compiled(pattern, flags).sub(repl, text, count)  # type: ignore[no-any-return]
 
 
 def split(pattern: str, text: str, maxsplit: int = 0, flags: int = 0) -> list[str]:
-    return compile(pattern, flags).split(text, maxsplit)  # type: ignore[no-any-return]
+    return _compiled(pattern, flags).split(text, maxsplit)  # type: ignore[no-any-return]

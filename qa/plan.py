@@ -7,6 +7,7 @@ Unchanged files keep their chunks; the others are parsed and chunked here.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -14,12 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from .chunking import Chunk, ChunkConfig, approx_tokens, chunk_release
-from .corpus import check_size, corpus_files, file_sha256, minhash_signature, parse_bytes
+from .chunking import Chunk, ChunkConfig, chunk_release
+from .config import ParseLimits
+from .corpus import check_size, corpus_files, file_sha256
 from .embedding import Encoder
 from .errors import CorpusError
 from .index import Index
 from .manifest import Fit, Manifest, write_manifest
+from .sandbox import FileJob, Parsed, parse_files, tokenizer_of
 
 __all__ = [
     "BuildJob",
@@ -130,6 +133,8 @@ class BuildJob:
     log: Log
     t0: float
     files: int
+    limits: ParseLimits = field(default_factory=ParseLimits)  # what reading one file may cost
+    on_file: Callable[[Parsed], None] | None = None  # hears of each file read (progress, skips)
 
 
 @dataclass
@@ -165,62 +170,72 @@ def nothing_changed(job: BuildJob, manifest: Manifest) -> Manifest | None:
 def _read_changed(
     job: BuildJob, encoder: Encoder, old: Index | None, previous: dict[str, Any], report: BuildReport
 ) -> tuple[dict[str, list[Chunk]], dict[str, Any], dict[str, Any], list[str]]:
-    """Chunks and records per file: unchanged files keep their old chunks, the others are parsed and chunked."""
+    """Chunks and records per file: unchanged files keep their old chunks, the others are read in the sandbox
+    (:mod:`qa.sandbox`: a file over its time or memory limit is reported like any unreadable file)."""
     old_chunks: dict[str, list[Chunk]] = {}
     for chunk in old.chunks if old and previous else []:
         old_chunks.setdefault(chunk.source, []).append(chunk)
-    per_file: dict[str, list[Chunk]] = {}
-    records: dict[str, Any] = {}
-    skipped: dict[str, Any] = {}
+    kept: dict[str, tuple[_FileState, list[Chunk], str]] = {}  # source -> (state, chunks, signature), in corpus order
+    jobs: list[FileJob] = []
     errors: list[str] = []
+    states: list[_FileState] = []
     for state in _scan(job.corpus, previous):
-        data = None
         try:
             check_size(state.source, state.size)
+            data = state.path.read_bytes() if state.sha256 is None or state.source not in old_chunks else None
+        except FileNotFoundError:  # deleted while indexing: left out, like a file removed before the run
+            continue
         except CorpusError as exc:
             errors.append(str(exc))
             continue
-        try:
-            if state.sha256 is None:
-                data = state.path.read_bytes()
-                state.sha256 = file_sha256(data)
-        except FileNotFoundError:  # deleted while indexing: left out, like a file removed before the run
+        except OSError as exc:
+            errors.append(f"cannot read {state.source}: {exc.strerror}")
             continue
+        state.sha256 = state.sha256 or file_sha256(data or b"")
         prev = previous.get(state.source)
         unchanged = bool(prev and prev["sha256"] == state.sha256)
+        states.append(state)
         if unchanged and state.source in old_chunks:
-            chunks, signature = [replace(c, also_in=()) for c in old_chunks[state.source]], prev["minhash"]
+            kept[state.source] = (state, [replace(c, also_in=()) for c in old_chunks[state.source]], prev["minhash"])
+            continue
+        if not unchanged:  # (an unchanged copy that was a duplicate before is simply read again)
+            (report.files_changed if prev else report.files_new).append(state.source)
+        data = data if data is not None else state.path.read_bytes()
+        jobs.append(FileJob(state.source, state.path.suffix, data, state.sha256, job.cfg))
+    parsed: dict[str, Parsed] = {}
+    if jobs:
+        tokenizer = tokenizer_of(encoder)
+        loading = threading.Thread(target=lambda: encoder.dim, daemon=True)  # the model loads while workers read
+        loading.start()
+        parsed = parse_files(jobs, job.limits, tokenizer, job.on_file)
+        loading.join()
+    per_file: dict[str, list[Chunk]] = {}
+    records: dict[str, Any] = {}
+    skipped: dict[str, Any] = {}
+    for state in states:
+        if state.source in kept:
+            _, chunks, signature = kept[state.source]
         else:
-            if not unchanged:  # (an unchanged copy that was a duplicate before is simply read again)
-                (report.files_changed if prev else report.files_new).append(state.source)
-            try:
-                try:
-                    data = data if data is not None else state.path.read_bytes()
-                except FileNotFoundError:
-                    continue
-                release = parse_bytes(data, state.source, state.path.suffix, state.sha256)
-                chunks = chunk_release(release, job.cfg, encoder.count_tokens if len(data) < 2_000_000 else approx_tokens)
-                signature = minhash_signature(release)
-            except CorpusError as exc:
-                errors.append(str(exc))
-                skipped[state.source] = {
-                    "sha256": state.sha256,
-                    "size": state.size,
-                    "mtime_ns": state.mtime_ns,
-                    "reason": str(exc),
-                }
+            result = parsed[state.source]
+            if result.error or result.release is None:
+                errors.append(result.error or f"{state.source} could not be read")
+                skipped[state.source] = {**_stamp(state), "reason": errors[-1]}
                 continue
+            chunks = result.chunks if result.chunks is not None else chunk_release(result.release, job.cfg, encoder.count_tokens)
+            signature = result.signature or ""
         per_file[state.source] = chunks
         records[state.source] = {
-            "sha256": state.sha256,
-            "size": state.size,
-            "mtime_ns": state.mtime_ns,
+            **_stamp(state),
             "doc_id": chunks[0].doc_id if chunks else None,
             "chunks": len(chunks),
             "minhash": signature,
             "date": chunks[0].date if chunks else None,
         }
     return per_file, records, skipped, errors
+
+
+def _stamp(state: _FileState) -> dict[str, Any]:
+    return {"sha256": state.sha256, "size": state.size, "mtime_ns": state.mtime_ns}
 
 
 def make_plan(job: BuildJob, encoder: Encoder, old: Index | None, fit: Fit) -> BuildPlan:
