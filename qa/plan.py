@@ -8,7 +8,7 @@ Unchanged files keep their chunks; the others are parsed and chunked here.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import numpy as np
 from .chunking import Chunk, ChunkConfig, chunk_release
 from .config import ParseLimits
 from .corpus import check_size, corpus_files, file_sha256
+from .dedupe import JACCARD, same_facts
 from .embedding import Encoder
 from .errors import CorpusError
 from .index import Index
@@ -255,7 +256,9 @@ def make_plan(job: BuildJob, encoder: Encoder, old: Index | None, fit: Fit) -> B
     report.files_removed = sorted(set(previous) - set(records))
     # Syndicated copies: the same release from the ministry site and from a wire is indexed once;
     # its passages list every file it appeared in.
-    duplicates = duplicate_groups(records)
+    texts = {source: "\n\n".join(c.text for c in file_chunks) for source, file_chunks in per_file.items()}
+    citable = [s for s, rec in previous.items() if not rec.get("duplicate_of")]
+    duplicates = duplicate_groups(records, texts=texts, first=citable)
     chunks: list[Chunk] = []
     for source, file_chunks in per_file.items():
         if source in duplicates:
@@ -283,15 +286,22 @@ def is_unchanged(plan: BuildPlan, old: Index | None, fit: Fit) -> bool:
     )
 
 
-def duplicate_groups(records: dict[str, Any], threshold: float = 0.7) -> dict[str, str]:
-    """{copy: canonical} for exact (same cleaned text) and near duplicates (MinHash LSH, Jaccard >= threshold).
+def duplicate_groups(
+    records: dict[str, Any],
+    threshold: float = JACCARD,
+    texts: Mapping[str, str] | None = None,
+    first: Collection[str] = (),
+) -> dict[str, str]:
+    """{copy: canonical} for exact (same cleaned text) and near duplicates (MinHash LSH, Jaccard >= threshold)
+    whose texts agree on their facts (:func:`qa.dedupe.same_facts`, when ``texts`` are given).
 
-    The canonical copy is the first dated one in path order (a dateline-less wire copy
-    should not hide the ministry's dated original), so the choice is stable across runs.
+    The canonical copy is one indexed before (``first``: a later copy never takes over a release),
+    then the first dated one in path order (a dateline-less wire copy should not hide the ministry's
+    dated original), so the choice is stable across runs.
     """
     from datasketch import LeanMinHash, MinHashLSH
 
-    order = sorted(records, key=lambda s: (records[s].get("date") is None, s))
+    order = sorted(records, key=lambda s: (s not in first, records[s].get("date") is None, s))
     canonical_of: dict[str, str] = {}
     by_doc: dict[str, str] = {}
     for source in order:
@@ -314,6 +324,11 @@ def duplicate_groups(records: dict[str, Any], threshold: float = 0.7) -> dict[st
         if source in canonical_of:
             continue
         for other in sorted(lsh.query(hashes[source]), key=rank.__getitem__):
-            if rank[other] > rank[source] and other not in canonical_of and hashes[source].jaccard(hashes[other]) >= threshold:
+            if (
+                rank[other] > rank[source]
+                and other not in canonical_of
+                and hashes[source].jaccard(hashes[other]) >= threshold
+                and (texts is None or same_facts(texts[source], texts[other]))
+            ):
                 canonical_of[other] = source
     return canonical_of

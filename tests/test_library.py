@@ -8,7 +8,15 @@ import pytest
 from conftest import SEEDS
 
 from qa import QA, QAError
-from qa.library import releases, remove_release, search_releases, source_counts, undated_releases
+from qa.library import (
+    releases,
+    remove_release,
+    removed_releases,
+    search_releases,
+    source_counts,
+    undated_releases,
+    undo_removal,
+)
 
 FERRY = "Harbour Authority Opens North Quay Ferry Terminal\n\nPublished 2 May 2024\n\nThe Harbour Authority opened a new ferry terminal on the north quay that can handle 4,000 passengers a day.\n"
 
@@ -59,12 +67,20 @@ def test_remove_updates_the_index_and_keeps_the_file_recoverable(session, tmp_pa
     session.add_releases([up], ["ferry.txt"])
     assert any(r.source == "ferry.txt" for r in releases(session))
     removed = remove_release(session, "ferry.txt")
-    assert removed.title.startswith("Harbour Authority")
+    assert removed.title.startswith("Harbour Authority") and removed.files == ["ferry.txt"]
     assert not any(c.source == "ferry.txt" for c in session.ensure_index().chunks)
-    assert not (session.corpus / "ferry.txt").exists() and list((session.folder / "removed").rglob("ferry.txt"))
+    trash = session.corpus.parent / ".corpus-removed"  # outside the corpus and the index folder
+    assert not (session.corpus / "ferry.txt").exists() and list(trash.rglob("ferry.txt"))
+    assert not list(session.folder.rglob("ferry.txt"))
     assert "ferry" not in session.ask("How many passengers a day can the ferry terminal handle?").passages[0].source
     with pytest.raises(QAError, match="not in the library"):
         remove_release(session, "ferry.txt")
+    assert [r.id for r in removed_releases(session)] == [removed.id]
+    back = undo_removal(session, removed)
+    assert back.state == "restored" and (session.corpus / "ferry.txt").read_text(encoding="utf-8") == FERRY
+    assert any(c.source == "ferry.txt" for c in session.ensure_index().chunks) and not removed_releases(session)
+    with pytest.raises(QAError, match="restored already"):
+        undo_removal(session, removed.id)
 
 
 def test_concurrent_uploads_with_one_name_never_overwrite_each_other(session, tmp_path):
