@@ -331,6 +331,11 @@ def build_index(
     """
     t0 = time.perf_counter()
     corpus, folder = Path(corpus), Path(folder)
+    if folder.resolve() == corpus.resolve() or folder.resolve().is_relative_to(corpus.resolve()):
+        raise StoreError(
+            f"the index folder {folder} is inside the corpus folder {corpus}: its files would be read as releases; "
+            "choose an index folder outside the corpus"
+        )
     files = corpus_files(corpus)  # fails early and clearly on a missing or empty corpus
     unsupported = unsupported_files(corpus)
     if unsupported:

@@ -27,10 +27,10 @@ from typing import Any
 
 from .chunking import Chunk, ChunkConfig, approx_tokens, chunk_release
 from .config import ParseLimits
-from .corpus import Release, minhash_signature, parse_bytes
+from .corpus import Release, check_size, file_sha256, minhash_signature, parse_bytes
 from .errors import CorpusError
 
-__all__ = ["FileJob", "ParseLimits", "Parsed", "Sandbox", "parse_files", "shared", "tokenizer_of"]
+__all__ = ["FileJob", "ParseLimits", "Parsed", "Sandbox", "parse_files", "read_file", "shared", "tokenizer_of"]
 
 # A worker imports the qa modules that read files and not the package's own __init__ (the query side: model,
 # index, session), so it starts in a fraction of a second.
@@ -333,3 +333,18 @@ def parse_files(
         if on_file is not None:
             on_file(result)
     return out
+
+
+def read_file(path: Path, limits: ParseLimits | None = None) -> Release:
+    """:func:`qa.corpus.read_release` in the sandbox: one file's release, or a CorpusError with the plain reason."""
+    path = Path(path)
+    try:
+        check_size(path.name, path.stat().st_size)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"cannot read {path.name}: {(exc.strerror or 'error').lower()}") from None
+    job = FileJob(path.name, path.suffix, data, file_sha256(data), ChunkConfig())
+    result = parse_files([job], limits)[path.name]
+    if result.release is None:
+        raise CorpusError(result.error or f"{path.name} could not be read")
+    return result.release

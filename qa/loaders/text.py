@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from .. import linear as re
+import codecs
 import unicodedata
 
+from .. import linear as re
 from ..errors import CorpusError
 
 __all__ = ["decode", "load_text", "repair", "split_runs"]
 
 
 def decode(data: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM); anything else gets an error that says how to convert it."""
+    """UTF-8 (with or without BOM), or UTF-16 with its BOM; anything else gets an error that says how to convert it."""
     if not data.strip():
         raise CorpusError(f"{name} is empty: add the release text or remove the file")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise CorpusError(
+                f"{name} starts as UTF-16 text but is not valid UTF-16: re-save it as UTF-8, e.g. `iconv -f utf-16 -t utf-8 {name}`"
+            ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
