@@ -149,7 +149,6 @@ _ABBREVIATIONS = frozenset(
 )
 # A sentence ends at its marks and closing quotes (group "end"), before space and a capital or digit.
 _SENTENCE_END = re.compile(r"[.!?]+[\"”’')\]]*(?P<end>\s+)[\"“‘'(\[]?[A-Z0-9]")
-_INITIAL = re.compile(r"[a-z]")
 _SPACES = (" ", "\n", "\t")
 
 
@@ -170,7 +169,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         end, word_start, after_previous = m.start("end"), after_previous, m.end("end")
         if text[m.start()] == ".":
             last = _last_word(text, word_start, m.start() + 1).lower().rstrip(".").lstrip("(\"“'")
-            if last in _ABBREVIATIONS or _INITIAL.fullmatch(last):
+            if last in _ABBREVIATIONS or (len(last) == 1 and "a" <= last <= "z"):  # an initial
                 continue
         spans.append((start, end))
         start = after_previous
