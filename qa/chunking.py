@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from . import linear as re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from . import linear as re
 from .config import ChunkConfig
 from .corpus import Release
 

@@ -9,9 +9,9 @@ stand, and every one of them is exercised by the fixture releases in ``tests/fix
 
 from __future__ import annotations
 
-from . import linear as re
 import unicodedata
 
+from . import linear as re
 from .metadata import date_line, find_date, is_upper_headline, parse_dateline, split_run_in_head, stated_date, word_count
 
 __all__ = [
@@ -211,7 +211,7 @@ def _is_contact_line(para: str) -> bool:
     return has_contact and (
         para[-1:] not in ".!?"
         or word_count(para) <= 6
-        or bool(re.match(r"^[\w .&'-]{0,40}(?:contact|e-?mail|tel|phone|fax)\b", para, re.I))
+        or bool(re.match(r"^[\w .&'-]{0,40}(?:contact|e-?mail|tel|phone|fax)\b", para, re.IGNORECASE))
     )
 
 

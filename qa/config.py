@@ -218,7 +218,11 @@ def parse_limits(env: Mapping[str, str]) -> ParseLimits:
     """QA_PARSE_SECONDS (a number), QA_PARSE_MEMORY_MB and QA_PARSE_WORKERS (whole numbers); unset: the defaults."""
     default = ParseLimits()
     values: dict[str, float | int] = {}
-    for name, key, kind in (("QA_PARSE_SECONDS", "seconds", float), ("QA_PARSE_MEMORY_MB", "memory_mb", int), ("QA_PARSE_WORKERS", "workers", int)):
+    for name, key, kind in (
+        ("QA_PARSE_SECONDS", "seconds", float),
+        ("QA_PARSE_MEMORY_MB", "memory_mb", int),
+        ("QA_PARSE_WORKERS", "workers", int),
+    ):
         raw = env.get(name, "").strip()
         if not raw:
             continue

@@ -9,11 +9,11 @@ size limits, content hashes and near-duplicate signatures.
 from __future__ import annotations
 
 import hashlib
-from . import linear as re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import linear as re
 from .cleaning import clean_text, drop_boilerplate, is_navigation
 from .errors import CorpusError
 from .loaders import LOADERS

@@ -179,9 +179,7 @@ def _failed_removal(title: str, exc: BaseException, kept: list[str]) -> str:
     why = plain_error(exc) if isinstance(exc, QAError) else (getattr(exc, "strerror", None) or "a file could not be moved")
     message = f"“{title}” was not removed: {why[:1].lower() + why[1:]}"
     if kept:
-        message += (
-            f"; {', '.join(kept)} now holds another file, so the removed copy was kept in the list of removed releases"
-        )
+        message += f"; {', '.join(kept)} now holds another file, so the removed copy was kept in the list of removed releases"
     return message
 
 
@@ -192,7 +190,9 @@ def _move(src: Path, dst: Path, name: str) -> bool:
     except FileNotFoundError:
         return False  # gone already (another process removed it)
     except OSError as exc:
-        raise CorpusError(f"cannot move {name}: {(exc.strerror or 'error').lower()}; check that the folders are writable") from None
+        raise CorpusError(
+            f"cannot move {name}: {(exc.strerror or 'error').lower()}; check that the folders are writable"
+        ) from None
 
 
 def _put_back(corpus: Path, record: RemovalRecord, names: list[str]) -> list[str]:
@@ -242,8 +242,7 @@ def undo_removal(session: QA, record: RemovalRecord | str) -> RemovalRecord:
         _write(found)
         if len(kept) == len(waiting):
             raise CorpusError(
-                f"“{found.title}” was not restored: {', '.join(kept)} now holds another file; "
-                "remove or rename that file first"
+                f"“{found.title}” was not restored: {', '.join(kept)} now holds another file; remove or rename that file first"
             )
         try:
             session.update(skip_bad=True)

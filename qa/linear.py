@@ -42,11 +42,11 @@ __all__ = [
     "sub",
 ]
 
-IGNORECASE = I = _re.IGNORECASE
-DOTALL = S = _re.DOTALL
-MULTILINE = M = _re.MULTILINE
-VERBOSE = X = _re.VERBOSE
-UNICODE = U = _re.UNICODE
+IGNORECASE = _re.IGNORECASE
+DOTALL = _re.DOTALL
+MULTILINE = _re.MULTILINE
+VERBOSE = _re.VERBOSE
+UNICODE = _re.UNICODE
 
 Pattern = Any  # re2's compiled pattern: .match, .search, .fullmatch, .finditer, .findall, .sub, .split
 Match = Any

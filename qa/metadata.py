@@ -9,9 +9,10 @@ never outranks the release's own. Nothing here removes text: that is :mod:`qa.cl
 
 from __future__ import annotations
 
-from . import linear as re
 from collections.abc import Iterable, Sequence
 from datetime import date as _date
+
+from . import linear as re
 
 __all__ = [
     "date_by_evidence",

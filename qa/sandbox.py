@@ -13,6 +13,7 @@ the cost of starting them is paid once per process (:func:`shared`).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import subprocess
@@ -293,10 +294,8 @@ class Sandbox:
 
     def close(self) -> None:
         for slot in self._slots:
-            try:
+            with contextlib.suppress(OSError):
                 slot.send.send(None)
-            except OSError:
-                pass
             self._retire(slot)
         self._slots = []
 

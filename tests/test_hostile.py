@@ -184,7 +184,29 @@ def test_a_file_over_the_limits_is_skipped_by_name_and_the_others_are_read():
 # ------------------------------------------------------------------ linear time
 
 # Inputs that make backtracking engines blow up: runs of one character class, with a tail that fails.
-PUMPS = ["/", " ", "a", "A", ".", "Mr. ", "<title", "@", "1", "-", "a.", "A ", "#", ", ", "*a", "/ ", "Aa ", "x@a", "é", "A. ", "\t"]
+PUMPS = [
+    "/",
+    " ",
+    "a",
+    "A",
+    ".",
+    "Mr. ",
+    "<title",
+    "@",
+    "1",
+    "-",
+    "a.",
+    "A ",
+    "#",
+    ", ",
+    "*a",
+    "/ ",
+    "Aa ",
+    "x@a",
+    "é",
+    "A. ",
+    "\t",
+]
 TAILS = ["", " x", "!\n"]
 FAST_PUMPS = ["/", "a", "A ", " ", "Mr. ", "<title", "*a", "x@a", "é"]  # what once blew up, and the usual suspects
 BASE = 1_000  # characters at 1x; then 4x and 16x
@@ -222,6 +244,7 @@ def _elapsed(run: Callable[[], object]) -> float:
 
 def assert_linear(label: str, run: Callable[[str], object], pump: str, tail: str, base: int = BASE) -> None:
     """Time at 1x, 4x, 16x: a 16-fold input may take at most 48 times as long (quadratic would be 256)."""
+
     def measure() -> list[float]:
         return [_elapsed(lambda n=n: run(pump * (base * n // len(pump)) + tail)) for n in (1, 4, 16)]
 
@@ -301,9 +324,8 @@ def test_text_functions_run_in_linear_time(pump):
     from qa.chunking import chunk_release, sentence_spans
     from qa.cleaning import clean_text
     from qa.corpus import parse_release
-    from qa.loaders.text import split_runs
-
     from qa.errors import CorpusError
+    from qa.loaders.text import split_runs
 
     def parse_and_chunk(text: str) -> object:
         try:

@@ -277,7 +277,9 @@ def test_upload_failing_at_any_step_takes_back_only_what_it_wrote(session, tmp_p
 def test_an_upload_that_would_merge_into_a_release_says_so_and_is_not_saved(session, tmp_path):
     _with_ferry(session, tmp_path)
     copy = tmp_path / "copy"
-    copy.write_text(FERRY.replace("Published 2 May 2024", "Posted by the wire service") + "\nShare this story\n", encoding="utf-8")
+    copy.write_text(
+        FERRY.replace("Published 2 May 2024", "Posted by the wire service") + "\nShare this story\n", encoding="utf-8"
+    )
     result = session.add_releases([copy], ["wire-ferry.txt"])[0]
     assert result.status == "already indexed" and result.source == "ferry.txt"
     assert not (session.corpus / "wire-ferry.txt").exists()

@@ -48,9 +48,7 @@ def load_markdown(data: bytes, name: str) -> tuple[str, dict[str, str]]:
     try:
         meta, body = front_matter(text)
     except RecursionError:
-        raise CorpusError(
-            f"{name} has front matter nested too deeply to read: keep it to plain “key: value” lines"
-        ) from None
+        raise CorpusError(f"{name} has front matter nested too deeply to read: keep it to plain “key: value” lines") from None
     hints: dict[str, str] = {}
     for key in ("title", "date", "source", "section", "organisation", "author", "url"):
         value = _as_text(meta.get(key))

@@ -20,7 +20,8 @@ def decode(data: bytes, name: str) -> str:
             return data.decode("utf-16")
         except UnicodeDecodeError:
             raise CorpusError(
-                f"{name} starts as UTF-16 text but is not valid UTF-16: re-save it as UTF-8, e.g. `iconv -f utf-16 -t utf-8 {name}`"
+                f"{name} starts as UTF-16 text but is not valid UTF-16: re-save it as UTF-8, "
+                f"e.g. `iconv -f utf-16 -t utf-8 {name}`"
             ) from None
     try:
         return data.decode("utf-8-sig")
