@@ -20,13 +20,10 @@ from typing import Any
 from .errors import CorpusError, QAError, plain_error
 from .session import QA
 from .trash import RemovalRecord, corpus_lock, move_no_clobber, new_record, read_records, trash_folder, write_record
-from .upload import UploadResult
 
 __all__ = [
     "ReleaseInfo",
     "RemovalRecord",
-    "UploadResult",
-    "plain_error",
     "releases",
     "remove_release",
     "removed_releases",

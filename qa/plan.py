@@ -15,15 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from .chunking import Chunk, ChunkConfig, chunk_release
-from .config import ParseLimits
+from .chunking import Chunk, chunk_release
+from .config import ChunkConfig, ParseLimits
 from .corpus import check_size, corpus_files, file_sha256
 from .dedupe import JACCARD, same_facts
 from .embedding import Encoder
 from .errors import CorpusError
-from .index import Index
-from .manifest import Fit, Manifest, write_manifest
 from .sandbox import FileJob, Parsed, parse_files, tokenizer_of
+from .store.index import Index
+from .store.manifest import FileRecord, Fit, Manifest, SkippedFile
 
 __all__ = [
     "BuildJob",
@@ -34,6 +34,7 @@ __all__ = [
     "is_unchanged",
     "make_plan",
     "nothing_changed",
+    "recorded_times",
 ]
 
 Log = Callable[[str], None]
@@ -80,7 +81,10 @@ class _FileState:
     sha256: str | None = None  # None until read
 
 
-def _scan(corpus: Path, previous: dict[str, Any]) -> list[_FileState]:
+Recorded = Mapping[str, FileRecord | SkippedFile]
+
+
+def _scan(corpus: Path, previous: Recorded) -> list[_FileState]:
     """Stat every file; reuse the recorded hash when size and mtime are unchanged (fast re-index)."""
     states = []
     for path in corpus_files(corpus):
@@ -91,36 +95,38 @@ def _scan(corpus: Path, previous: dict[str, Any]) -> list[_FileState]:
         source = path.relative_to(corpus).as_posix()
         state = _FileState(source, path, st.st_size, st.st_mtime_ns)
         old = previous.get(source)
-        if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
-            state.sha256 = old["sha256"]
+        if old and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
+            state.sha256 = old.sha256
         states.append(state)
     return states
 
 
-def files_match(corpus: Path, recorded: dict[str, Any]) -> bool:
-    """Whether the corpus holds exactly the recorded files with the recorded contents.
-
-    Files are compared by size and modification time first and hashed only when those
-    differ; a file touched but not changed gets its new time written into ``recorded``.
-    """
+def recorded_times(corpus: Path, recorded: Recorded) -> dict[str, int] | None:
+    """Each file's modification time now, if the corpus holds exactly the recorded files with the recorded
+    contents (None otherwise). Files are compared by size and modification time first and hashed only when
+    those differ; a file touched but not changed keeps its record but shows its new time here."""
     states = _scan(corpus, recorded)
     if {s.source for s in states} != set(recorded):
-        return False
+        return None
     for s in states:
         if s.sha256 is None:
             try:
-                if file_sha256(s.path.read_bytes()) != recorded[s.source]["sha256"]:
-                    return False
+                if file_sha256(s.path.read_bytes()) != recorded[s.source].sha256:
+                    return None
             except FileNotFoundError:
-                return False
-            recorded[s.source]["mtime_ns"] = s.mtime_ns
-    return True
+                return None
+    return {s.source: s.mtime_ns for s in states}
+
+
+def files_match(corpus: Path, recorded: Recorded) -> bool:
+    """Whether the corpus holds exactly the recorded files with the recorded contents (see :func:`recorded_times`)."""
+    return recorded_times(corpus, recorded) is not None
 
 
 # ----------------------------------------------------------------------- plan
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class BuildJob:
     corpus: Path
     folder: Path
@@ -143,40 +149,48 @@ class BuildPlan:
     """What the new generation holds, before any embedding."""
 
     chunks: list[Chunk]
-    files: dict[str, dict[str, Any]]
-    skipped: dict[str, dict[str, Any]]
+    files: dict[str, FileRecord]
+    skipped: dict[str, SkippedFile]
     report: BuildReport
 
 
 def nothing_changed(job: BuildJob, manifest: Manifest) -> Manifest | None:
-    """The manifest, if the corpus and every setting match it exactly: then there is nothing to embed or write.
+    """If the corpus and every setting match ``manifest`` exactly (nothing to embed or write), the manifest as it
+    should now read: the same, or with the new times of files touched but not changed. Writes nothing.
 
     ``manifest`` is that of an index that loaded and verified. Comparing the corpus costs a stat
-    per file (see :func:`files_match`).
+    per file (see :func:`recorded_times`).
     """
-    if manifest.compatible_with(job.model, job.backend, job.cfg, job.index_type) < Fit.ALL or not all(
-        (job.folder / name).exists() for name in manifest.live.values()
-    ):
+    if manifest.compatible_with(job.model, job.backend, job.cfg, job.index_type) < Fit.ALL:
         return None
     # Files skipped as unreadable last time count as known while they stay the same (with --skip-bad).
-    recorded = {**(manifest.skipped if job.skip_bad else {}), **manifest.files}
-    times = {source: r["mtime_ns"] for source, r in recorded.items()}
-    if not files_match(job.corpus, recorded):
+    recorded: dict[str, FileRecord | SkippedFile] = {**(manifest.skipped if job.skip_bad else {}), **manifest.files}
+    times = recorded_times(job.corpus, recorded)
+    if times is None:
         return None
-    if any(r["mtime_ns"] != times[source] for source, r in recorded.items()):
-        write_manifest(job.folder, manifest)  # touched, not changed: remember the new times
-    return manifest
+    return with_times(manifest, times)
+
+
+def with_times(manifest: Manifest, times: Mapping[str, int]) -> Manifest:
+    """The manifest with these modification times in its file records (the same object when none differs)."""
+    if all(times.get(source, r.mtime_ns) == r.mtime_ns for source, r in [*manifest.files.items(), *manifest.skipped.items()]):
+        return manifest
+    return replace(
+        manifest,
+        files={s: replace(r, mtime_ns=times.get(s, r.mtime_ns)) for s, r in manifest.files.items()},
+        skipped={s: replace(r, mtime_ns=times.get(s, r.mtime_ns)) for s, r in manifest.skipped.items()},
+    )
 
 
 def _read_changed(
-    job: BuildJob, encoder: Encoder, old: Index | None, previous: dict[str, Any], report: BuildReport
-) -> tuple[dict[str, list[Chunk]], dict[str, Any], dict[str, Any], list[str]]:
+    job: BuildJob, encoder: Encoder, old: Index | None, previous: Mapping[str, FileRecord], report: BuildReport
+) -> tuple[dict[str, list[Chunk]], dict[str, FileRecord], dict[str, SkippedFile], list[str]]:
     """Chunks and records per file: unchanged files keep their old chunks, the others are read in the sandbox
     (:mod:`qa.sandbox`: a file over its time or memory limit is reported like any unreadable file)."""
     old_chunks: dict[str, list[Chunk]] = {}
     for chunk in old.chunks if old and previous else []:
         old_chunks.setdefault(chunk.source, []).append(chunk)
-    kept: dict[str, tuple[_FileState, list[Chunk], str]] = {}  # source -> (state, chunks, signature), in corpus order
+    kept: dict[str, tuple[list[Chunk], str]] = {}  # source -> (chunks, signature) of unchanged files
     jobs: list[FileJob] = []
     errors: list[str] = []
     states: list[_FileState] = []
@@ -190,57 +204,62 @@ def _read_changed(
             errors.append(str(exc))
             continue
         except OSError as exc:
-            errors.append(f"cannot read {state.source}: {exc.strerror}")
+            errors.append(f"cannot read {state.source}: {(exc.strerror or 'error').lower()}")
             continue
         state.sha256 = state.sha256 or file_sha256(data or b"")
         prev = previous.get(state.source)
-        unchanged = bool(prev and prev["sha256"] == state.sha256)
+        unchanged = bool(prev and prev.sha256 == state.sha256)
         states.append(state)
-        if unchanged and state.source in old_chunks:
-            kept[state.source] = (state, [replace(c, also_in=()) for c in old_chunks[state.source]], prev["minhash"])
+        if unchanged and prev is not None and state.source in old_chunks:
+            kept[state.source] = ([replace(c, also_in=()) for c in old_chunks[state.source]], prev.minhash)
             continue
         if not unchanged:  # (an unchanged copy that was a duplicate before is simply read again)
             (report.files_changed if prev else report.files_new).append(state.source)
         data = data if data is not None else state.path.read_bytes()
         jobs.append(FileJob(state.source, state.path.suffix, data, state.sha256, job.cfg))
-    parsed: dict[str, Parsed] = {}
-    if jobs:
-        tokenizer = tokenizer_of(encoder)
-        loading = threading.Thread(target=lambda: encoder.dim, daemon=True)  # the model loads while workers read
-        loading.start()
-        parsed = parse_files(jobs, job.limits, tokenizer, job.on_file)
-        loading.join()
+    parsed = _parse_all(job, encoder, jobs)
     per_file: dict[str, list[Chunk]] = {}
-    records: dict[str, Any] = {}
-    skipped: dict[str, Any] = {}
+    records: dict[str, FileRecord] = {}
+    skipped: dict[str, SkippedFile] = {}
     for state in states:
+        assert state.sha256 is not None
         if state.source in kept:
-            _, chunks, signature = kept[state.source]
+            chunks, signature = kept[state.source]
         else:
             result = parsed[state.source]
             if result.error or result.release is None:
                 errors.append(result.error or f"{state.source} could not be read")
-                skipped[state.source] = {**_stamp(state), "reason": errors[-1]}
+                skipped[state.source] = SkippedFile(state.sha256, state.size, state.mtime_ns, reason=errors[-1])
                 continue
             chunks = result.chunks if result.chunks is not None else chunk_release(result.release, job.cfg, encoder.count_tokens)
             signature = result.signature or ""
         per_file[state.source] = chunks
-        records[state.source] = {
-            **_stamp(state),
-            "doc_id": chunks[0].doc_id if chunks else None,
-            "chunks": len(chunks),
-            "minhash": signature,
-            "date": chunks[0].date if chunks else None,
-        }
+        records[state.source] = FileRecord(
+            sha256=state.sha256,
+            size=state.size,
+            mtime_ns=state.mtime_ns,
+            doc_id=chunks[0].doc_id if chunks else None,
+            chunks=len(chunks),
+            minhash=signature,
+            date=chunks[0].date if chunks else None,
+        )
     return per_file, records, skipped, errors
 
 
-def _stamp(state: _FileState) -> dict[str, Any]:
-    return {"sha256": state.sha256, "size": state.size, "mtime_ns": state.mtime_ns}
+def _parse_all(job: BuildJob, encoder: Encoder, jobs: list[FileJob]) -> dict[str, Parsed]:
+    """Read the files in the sandbox while the model loads in a thread (both take seconds)."""
+    if not jobs:
+        return {}
+    tokenizer = tokenizer_of(encoder)
+    loading = threading.Thread(target=lambda: encoder.dim, daemon=True)
+    loading.start()
+    parsed = parse_files(jobs, job.limits, tokenizer, job.on_file)
+    loading.join()
+    return parsed
 
 
 def make_plan(job: BuildJob, encoder: Encoder, old: Index | None, fit: Fit) -> BuildPlan:
-    previous: dict[str, Any] = old.manifest.files if old is not None and fit >= Fit.CHUNKS else {}
+    previous: Mapping[str, FileRecord] = old.manifest.files if old is not None and fit >= Fit.CHUNKS else {}
     report = BuildReport(files=job.files)
     per_file, records, skipped, errors = _read_changed(job, encoder, old, previous, report)
     if errors and job.skip_bad:
@@ -257,13 +276,12 @@ def make_plan(job: BuildJob, encoder: Encoder, old: Index | None, fit: Fit) -> B
     # Syndicated copies: the same release from the ministry site and from a wire is indexed once;
     # its passages list every file it appeared in.
     texts = {source: "\n\n".join(c.text for c in file_chunks) for source, file_chunks in per_file.items()}
-    citable = [s for s, rec in previous.items() if not rec.get("duplicate_of")]
+    citable = [s for s, rec in previous.items() if not rec.duplicate_of]
     duplicates = duplicate_groups(records, texts=texts, first=citable)
     chunks: list[Chunk] = []
     for source, file_chunks in per_file.items():
         if source in duplicates:
-            records[source]["duplicate_of"] = duplicates[source]
-            records[source]["chunks"] = 0
+            records[source] = replace(records[source], duplicate_of=duplicates[source], chunks=0)
             continue
         copies = tuple(sorted(s for s, canonical in duplicates.items() if canonical == source))
         chunks.extend(replace(c, also_in=copies) if copies else c for c in file_chunks)
@@ -287,7 +305,7 @@ def is_unchanged(plan: BuildPlan, old: Index | None, fit: Fit) -> bool:
 
 
 def duplicate_groups(
-    records: dict[str, Any],
+    records: Mapping[str, FileRecord],
     threshold: float = JACCARD,
     texts: Mapping[str, str] | None = None,
     first: Collection[str] = (),
@@ -301,11 +319,11 @@ def duplicate_groups(
     """
     from datasketch import LeanMinHash, MinHashLSH
 
-    order = sorted(records, key=lambda s: (s not in first, records[s].get("date") is None, s))
+    order = sorted(records, key=lambda s: (s not in first, records[s].date is None, s))
     canonical_of: dict[str, str] = {}
     by_doc: dict[str, str] = {}
     for source in order:
-        doc = records[source]["doc_id"]
+        doc = records[source].doc_id
         if doc in by_doc:
             canonical_of[source] = by_doc[doc]
         else:
@@ -317,7 +335,7 @@ def duplicate_groups(
     lsh = MinHashLSH(threshold=threshold, num_perm=64)
     hashes = {}
     for source in rest:
-        values = np.frombuffer(bytes.fromhex(records[source]["minhash"]), dtype="<u4")
+        values = np.frombuffer(bytes.fromhex(records[source].minhash), dtype="<u4")
         hashes[source] = LeanMinHash(seed=1, hashvalues=values, scheme="affine32")
         lsh.insert(source, hashes[source])
     for source in rest:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .answer import Answer, Passage
+from .answering.types import Answer, Passage
 from .errors import QAError
 
 __all__ = [

@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .build import BuildReport
 from .config import ChunkConfig
 from .corpus import SUPPORTED_SUFFIXES, Release, file_sha256, safe_filename
 from .dedupe import near_copies, same_facts
 from .errors import CorpusError, QAError, plain_error
-from .index import Index
+from .plan import BuildReport
 from .sandbox import FileJob, Parsed, parse_files
+from .store.index import Index
 from .trash import corpus_lock, trash_folder
 
 __all__ = ["MAX_UPLOAD_BYTES", "MAX_UPLOAD_FILES", "UploadResult", "add_files"]
@@ -85,10 +85,10 @@ class _Known:
         for c in index.chunks:
             texts.setdefault(c.source, []).append(c.text)
         for source, rec in index.manifest.files.items():
-            if rec.get("duplicate_of"):
-                titles[source] = titles.get(rec["duplicate_of"], source)
-        hashes = {rec["sha256"]: source for source, rec in index.manifest.files.items() if rec.get("sha256")}
-        signatures = {s: rec["minhash"] for s, rec in index.manifest.files.items() if rec.get("minhash") and s in texts}
+            if rec.duplicate_of:
+                titles[source] = titles.get(rec.duplicate_of, source)
+        hashes = {rec.sha256: source for source, rec in index.manifest.files.items() if rec.sha256}
+        signatures = {s: rec.minhash for s, rec in index.manifest.files.items() if rec.minhash and s in texts}
         return cls(hashes, docs, titles, signatures=signatures, texts={s: "\n\n".join(t) for s, t in texts.items()})
 
     def same_release(self, release: Release, signature: str) -> str | None:
