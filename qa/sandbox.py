@@ -95,6 +95,23 @@ def _parse(job: FileJob) -> Parsed:
     return Parsed(job.source, release, chunk_release(release, job.cfg, _count if exact else approx_tokens), signature)
 
 
+_WARM: set[str] = set()
+_READERS = {".html": ("trafilatura",), ".htm": ("trafilatura",), ".pdf": ("pdfplumber",), ".md": ("markdown_it", "yaml")}
+
+
+def _warm(suffix: str) -> None:
+    """Import what reading a file of this type needs, once (and load the language profiles on the first file)."""
+    suffix = suffix.lower()
+    if suffix in _WARM:
+        return
+    if not _WARM:
+        with contextlib.suppress(CorpusError):
+            parse_bytes(b"Warm Up Title Of A Release\n\nThe reader reads a first release to load what it needs.", "warm.txt")
+    for module in _READERS.get(suffix, ()):
+        __import__(module)
+    _WARM.add(suffix)
+
+
 def _limit(limits: ParseLimits) -> None:
     """Allow this file ``limits.seconds`` of CPU and ``limits.memory_mb`` of address space beyond what is used now."""
     import resource
@@ -138,6 +155,7 @@ def _worker(conn: Connection, out: Connection, limits: ParseLimits) -> None:
         if isinstance(job, tuple):  # ("tokenizer", its JSON or None)
             _use_tokenizer(job[1])
             continue
+        _warm(job.suffix)  # imports are the worker's cost, not the file's: before the limits
         _limit(limits)
         try:
             result = _parse(job)
