@@ -92,10 +92,16 @@ def child(code: str, *args: object) -> subprocess.Popen:
         [sys.executable, "-c", code, *map(str, args)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
         text=True,
         env=child_environment(PYTHONPATH=str(ROOT)),
     )
+
+
+def last_line(process: subprocess.Popen) -> str:
+    """The child's last line of output ("" if it was killed before it said anything)."""
+    lines = (process.communicate()[0] or "").strip().splitlines()
+    return lines[-1] if lines else ""
 
 
 def holders_of(data: bytes, folders: list[Path]) -> list[Path]:
@@ -123,7 +129,7 @@ def race(args: argparse.Namespace, rng: random.Random, work: Path) -> int:
             if victim.poll() is None:
                 victim.send_signal(signal.SIGKILL)
                 counts["kills"] += 1
-        outs = [(p.communicate()[0] or "").strip() for p in (remover, uploader)]
+        outs = [last_line(p) for p in (remover, uploader)]
         holder.wait()
         counts["removed" if outs[0].startswith("removed") else "removal refused"] += 1
         counts["added" if outs[1].startswith("added") else "upload rejected"] += 1

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-import re2 as _re2
+import re2 as _re2  # type: ignore[import-untyped]
 
 __all__ = [
     "COMPILED",
@@ -98,7 +98,7 @@ def _translate(pattern: str, verbose: bool) -> str:
             i += 2
             continue
         if in_class:
-            in_class = ch != "]" or (out and out[-1] in ("[", "[^"))
+            in_class = ch != "]" or bool(out and out[-1] in ("[", "[^"))
             out.append(ch)
         elif ch == "[":
             in_class = True
@@ -206,8 +206,9 @@ class _Lazy:
 
     def compiled(self) -> Any:
         if self._compiled is None:
-            self._compiled = _compiled(self.pattern, self.flags)
-            self._names = dict(self._compiled.groupindex)
+            compiled = _compiled(self.pattern, self.flags)
+            self._names = dict(compiled.groupindex)
+            self._compiled = compiled
         return self._compiled
 
     @property
@@ -268,7 +269,8 @@ class _Lazy:
     def sub(self, repl: Any, text: str, count: int = 0) -> str:
         if not callable(repl) and "\\" in repl:
             return str(self.compiled().sub(repl, text, count))  # group references: re2's own expansion
-        out, last = [], 0
+        out: list[str] = []
+        last = 0
         for n, m in enumerate(self.finditer(text), start=1):
             out.extend((text[last : m.start()], repl(m) if callable(repl) else repl))
             last = m.end()
@@ -277,8 +279,9 @@ class _Lazy:
         out.append(text[last:])
         return "".join(out)
 
-    def split(self, text: str, maxsplit: int = 0) -> list[str]:
-        out, last = [], 0
+    def split(self, text: str, maxsplit: int = 0) -> list[str | None]:
+        out: list[str | None] = []
+        last = 0
         for n, m in enumerate(self.finditer(text), start=1):
             out.append(text[last : m.start()])
             out.extend(m.group(i) for i in range(1, self.groups + 1))
@@ -335,5 +338,5 @@ def sub(pattern: str, repl: Any, text: str, count: int = 0, flags: int = 0) -> s
     return _cached(pattern, int(flags)).sub(repl, text, count)  # type: ignore[no-any-return]
 
 
-def split(pattern: str, text: str, maxsplit: int = 0, flags: int = 0) -> list[str]:
+def split(pattern: str, text: str, maxsplit: int = 0, flags: int = 0) -> list[str | None]:
     return _cached(pattern, int(flags)).split(text, maxsplit)  # type: ignore[no-any-return]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .errors import CorpusError
 
-__all__ = ["RemovalRecord", "corpus_lock", "move_no_clobber", "read_records", "trash_folder", "write_record"]
+__all__ = ["RemovalRecord", "corpus_lock", "move_no_clobber", "new_record", "read_records", "trash_folder", "write_record"]
 
 RECORD = "record.json"
 LOCK_WAIT = 900.0  # seconds an upload or removal waits for the one before it (which may wait for `qa index`)

@@ -296,3 +296,76 @@ def test_a_near_copy_with_other_facts_is_kept_apart_and_never_takes_over(session
     original = [c for c in chunks if c.source == "ferry.txt"]
     assert original and all(not c.also_in for c in original) and "4,000" in original[-1].text
     assert all(not c.also_in for c in chunks if c.source == "a-first-name.txt")
+
+
+KILL_CHILD = """
+import os, sys
+import qa.library as library
+import qa.upload as upload
+from qa import QA
+step, corpus, index, source = sys.argv[1:5]
+session = QA(corpus, index, auto_build=False)
+real_write, real_move, real_update, real_save = library.write_record, library.move_no_clobber, QA.update, upload._save
+
+def die(at):
+    if at == step:
+        os._exit(9)  # as a kill: no clean-up runs
+
+def write(record):
+    die("before record" if record.state == "removing" else "before last record")
+    real_write(record)
+
+def move(src, dst):
+    die("before move")
+    moved = real_move(src, dst)
+    die("after move")
+    return moved
+
+def update(**kw):
+    die("before update")
+    return real_update(session, **kw)
+
+def save(result, data, corpus):
+    written = real_save(result, data, corpus)
+    die("after save")
+    return written
+
+library.write_record, library.move_no_clobber, upload._save = write, move, save
+session.update = update
+if step in ("after save", "before update") and len(sys.argv) > 5:
+    session.add_releases([sys.argv[5]], [source])
+else:
+    library.remove_release(session, source)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", ["before record", "before move", "after move", "before update", "before last record"])
+def test_removal_killed_at_any_step_loses_no_file(session, tmp_path, step):
+    import subprocess
+    import sys
+
+    _with_ferry(session, tmp_path)
+    args = [step, session.corpus, session.folder, "ferry.txt"]
+    child = subprocess.run([sys.executable, "-c", KILL_CHILD, *map(str, args)], capture_output=True, text=True)
+    assert child.returncode == 9, child.stderr[-2000:]
+    assert len(_copies(session, FERRY)) == 1  # in the corpus or in the trash, once
+    if not (session.corpus / "ferry.txt").exists():  # the removal got part way: listed, and undone whole
+        undo_removal(session, removed_releases(session)[0])
+    assert (session.corpus / "ferry.txt").read_text(encoding="utf-8") == FERRY
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", ["after save", "before update"])
+def test_upload_killed_at_any_step_loses_no_file(session, tmp_path, step):
+    import subprocess
+    import sys
+
+    up = tmp_path / "up"
+    up.write_text(FERRY, encoding="utf-8")
+    args = [step, session.corpus, session.folder, "ferry.txt", up]
+    child = subprocess.run([sys.executable, "-c", KILL_CHILD, *map(str, args)], capture_output=True, text=True)
+    assert child.returncode == 9, child.stderr[-2000:]
+    assert _copies(session, FERRY) == [str(session.corpus / "ferry.txt")]  # saved whole; the next update indexes it
+    session.update(skip_bad=True)
+    assert any(c.source == "ferry.txt" for c in session.ensure_index().chunks)
