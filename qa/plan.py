@@ -227,6 +227,8 @@ def _read_changed(
             chunks, signature = kept[state.source]
         else:
             result = parsed[state.source]
+            if not state.path.exists():  # deleted while indexing: left out, like a file removed before the run
+                continue
             if result.error or result.release is None:
                 errors.append(result.error or f"{state.source} could not be read")
                 skipped[state.source] = SkippedFile(state.sha256, state.size, state.mtime_ns, reason=errors[-1])
