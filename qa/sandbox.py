@@ -251,7 +251,7 @@ class Sandbox:
     @property
     def wall_seconds(self) -> float:
         """Wall-clock allowance per file: the CPU allowance, with room for a machine busy with other work."""
-        return 3 * self.limits.seconds + 5
+        return 2 * self.limits.seconds + 5
 
     def run(self, jobs: Iterable[FileJob], tokenizer: str | None = None) -> Iterator[Parsed]:
         """Read every job's file, yielding each result as it is ready (not in order); tokens counted with ``tokenizer``."""

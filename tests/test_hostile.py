@@ -3,7 +3,7 @@
 Each class of hostile file that once froze the server or exhausted its memory is generated here at
 sizes other than the ones first used against it, read through the sandbox with the default limits
 (20 s of CPU, 1 GB), and must come back -- as a release or as a plain error naming the file -- within
-20 s, while the calling process stays responsive (a thread's ticks never stall for 2 s) and its own
+those 20 s (on a machine busy with other work, within the wall-clock watch of 2 x 20 s + 5 s), while the calling process stays responsive (a thread's ticks never stall for 2 s) and its own
 memory does not grow by a gigabyte. Then every pattern of the package, and the functions that run
 them over whole texts, are timed on adversarial inputs of growing size: time must grow linearly.
 """
@@ -25,7 +25,7 @@ import pytest
 import qa
 from qa import linear
 from qa.config import ChunkConfig, ParseLimits
-from qa.sandbox import FileJob, Parsed, parse_files
+from qa.sandbox import FileJob, Parsed, parse_files, shared
 
 LIMITS = ParseLimits()  # the defaults every deployment starts with
 
@@ -143,7 +143,8 @@ def check_handled(kind: str, make: Callable[[], tuple[str, bytes]]) -> None:
     name, data = make()
     result, seconds, stall, growth = read_hostile(name, data)
     assert result.source == name
-    assert seconds < 20 + 5, f"{kind}: {seconds:.1f} s"  # the limit, plus starting a worker on a busy machine
+    # 20 s of CPU; on a machine busy with other work the wall-clock watch (2 x 20 s + 5 s) ends it
+    assert seconds < shared(LIMITS).wall_seconds + 5, f"{kind}: {seconds:.1f} s"
     assert stall < 2.0, f"{kind}: this process froze for {stall:.1f} s"
     assert growth < 2**30, f"{kind}: this process grew by {growth / 2**20:.0f} MB"
     if result.error is not None:
