@@ -1,0 +1,80 @@
+"""Errors carry their remedy as data; the command line, the chat and the Python API each word it their own way."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from qa.config import Settings
+from qa.errors import (
+    API_REMEDIES,
+    CHAT_REMEDIES,
+    CLI_REMEDIES,
+    ConfigError,
+    CorpusError,
+    QAError,
+    QueryError,
+    Remedy,
+    StoreError,
+    chat_message,
+    cli_message,
+)
+
+
+def test_every_remedy_is_worded_by_every_front_end():
+    for table in (API_REMEDIES, CLI_REMEDIES, CHAT_REMEDIES):
+        assert set(table) == set(Remedy)
+
+
+def test_chat_words_never_name_a_command_or_a_flag():
+    for remedy, words in CHAT_REMEDIES.items():
+        assert "`" not in words and "--" not in words and "release-qa" not in words and "QA_" not in words, remedy
+
+
+def test_one_error_three_wordings():
+    exc = StoreError("index in /srv/idx is corrupt (bm25 scores)", remedy=Remedy.REBUILD_INDEX)
+    assert exc.message == "index in /srv/idx is corrupt (bm25 scores)" and exc.remedy is Remedy.REBUILD_INDEX
+    assert str(exc).endswith(": rebuild it with qa.build_index(corpus, index, rebuild=True)")
+    assert cli_message(exc).endswith(": rebuild with `release-qa index --rebuild`")
+    assert chat_message(exc) == "Index in /srv/idx is corrupt (bm25 scores): ask the administrator to rebuild the index"
+
+
+def test_options_are_named_in_each_front_ends_words():
+    exc = QueryError("{since} 2025-01-01 is after {until} 2024-12-31: swap them", fields=("since", "until"))
+    assert str(exc) == "since 2025-01-01 is after until 2024-12-31: swap them"
+    assert cli_message(exc) == "--since 2025-01-01 is after --until 2024-12-31: swap them"
+    assert chat_message(exc) == "“Since” 2025-01-01 is after “Until” 2024-12-31: swap them"
+
+
+def test_remedy_details_fill_the_words_and_survive_pickling():
+    exc = StoreError("the index holds vectors of another backend", remedy=Remedy.MATCH_BACKEND, backend="onnx-int8")
+    assert "`release-qa index --backend onnx-int8`" in cli_message(exc)
+    again = pickle.loads(pickle.dumps(exc))
+    assert type(again) is StoreError and cli_message(again) == cli_message(exc) and again.context == {"backend": "onnx-int8"}
+    missing = QAError("optional part missing", remedy=Remedy.INSTALL_EXTRA)  # a detail not given reads as its name
+    assert cli_message(missing) == "optional part missing: pip install 'release-qa[EXTRA]'"
+
+
+def test_a_file_name_is_never_capitalised_in_the_chat():
+    exc = CorpusError("x.txt is not UTF-8 text (bad byte at offset 3)", remedy=Remedy.SAVE_AS_UTF8)
+    assert (
+        chat_message(exc) == "x.txt is not UTF-8 text (bad byte at offset 3): save it as UTF-8 (Unicode) text and upload it again"
+    )
+    assert "iconv" in cli_message(exc)
+
+
+@pytest.mark.parametrize(
+    "environ,setting",
+    [
+        ({"QA_BACKEND": "gpu"}, "QA_BACKEND"),
+        ({"QA_ONNX_VERIFY_TEXTS": "many"}, "QA_ONNX_VERIFY_TEXTS"),
+        ({"QA_AUTH": "editor"}, "QA_AUTH"),
+        ({"QA_ABSTAIN": "0.3"}, "QA_ABSTAIN"),
+    ],
+)
+def test_configuration_errors_have_their_own_class(environ, setting):
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(environ)
+    assert caught.value.remedy is Remedy.FIX_SETTING and setting in cli_message(caught.value)
+    assert "administrator" in chat_message(caught.value)
