@@ -91,7 +91,9 @@ class ChunkConfig:
     window_overlap: int = 32  # tokens each such window shares with the one before
     min_words: int = 6  # shorter paragraphs join a neighbour
     title_in_embedding: bool = True
-    version: int = 3  # 2: breakless text in overlapping windows, no tail fragments; 3: lead-ins join what they lead into, headline repeats and issue lines dropped
+    # 2: breakless text in overlapping windows, no tail fragments;
+    # 3: lead-ins join what they lead into, headline repeats and issue lines dropped
+    version: int = 3
     # One of SENTENCE_POOLING. "separate" scores best on SQuAD part A and the seed paraphrase set; pooling from the
     # paragraph's pass saves the sentences' own pass but loses hit@1 there (README "Sentence vectors").
     sentence_pooling: str = "separate"
