@@ -51,9 +51,17 @@ def _positive_int(text: str) -> int:
 
 def _common(p: argparse.ArgumentParser, settings: Settings) -> None:
     p.add_argument(
-        "--corpus", type=Path, default=settings.corpus, help="folder of release files (default: QA_CORPUS, see README)"
+        "--corpus",
+        type=Path,
+        default=settings.corpus,
+        help="folder of release files (default: QA_CORPUS; seeds/ in a checkout, else releases/ in the data folder)",
     )
-    p.add_argument("--index", type=Path, default=settings.index, help="index folder (default: QA_INDEX, see README)")
+    p.add_argument(
+        "--index",
+        type=Path,
+        default=settings.index,
+        help="index folder (default: QA_INDEX; embeddings/ in a checkout, else index/ in the data folder)",
+    )
     add_model_args(p)
 
 
