@@ -86,6 +86,7 @@ def test_index_deletes_only_files_it_wrote(built, encoder):
     assert generations == ["vectors.3.faiss", "vectors.4.faiss"]
 
 
+@pytest.mark.slow
 def test_folder_of_other_files_is_refused_and_left_alone(built, tmp_path, encoder):
     corpus, _ = built
     folder = tmp_path / "documents"
@@ -204,6 +205,7 @@ def test_damaged_index_is_a_clear_error_and_qa_index_rebuilds(built, encoder, ho
     assert "Kim Yong Hyun" in _session(corpus, index, encoder).ask(QUESTION).answer
 
 
+@pytest.mark.slow
 def test_cli_index_and_ask_report_the_rebuild(built):
     corpus, index = built
     _damage(index, "truncate-vectors")
@@ -300,6 +302,7 @@ class _ReadOnly:
             self.folder.chmod(0o755)
 
 
+@pytest.mark.slow
 def test_read_only_index_still_answers_and_writer_fails_with_a_message(built, encoder, capsys):
     corpus, index = built
     (corpus / "ferry.txt").write_text(NEW)  # the index is stale: a reader would like to update it
@@ -344,6 +347,7 @@ def test_orphan_temporary_manifests_and_half_generations_are_removed(built, enco
 # 7 ------------------------------------------------------------------ text that is not valid Unicode
 
 
+@pytest.mark.slow
 def test_lone_surrogates_are_refused_at_every_entry(built, encoder):
     corpus, index = built
     session = _session(corpus, index, encoder)
@@ -367,6 +371,7 @@ def test_lone_surrogates_are_refused_at_every_entry(built, encoder):
 # 8 ------------------------------------------------------------------ batches
 
 
+@pytest.mark.slow
 def test_batch_gives_every_bad_line_its_error_and_goes_on(built, tmp_path):
     corpus, index = built
     lines = [
@@ -395,6 +400,7 @@ def test_batch_gives_every_bad_line_its_error_and_goes_on(built, tmp_path):
     assert [a["id"] for a in answers] == [1, 10] and len(answers[1]["passages"]) == 2
 
 
+@pytest.mark.slow
 def test_batch_path_that_is_not_a_regular_file_is_refused(tmp_path):
     fifo = tmp_path / "pipe.jsonl"
     os.mkfifo(fifo)
@@ -488,6 +494,7 @@ _SHARED: dict[str, QA] = {}
 # 10 ----------------------------------------------------------------- smaller
 
 
+@pytest.mark.slow
 def test_months_out_of_range_are_refused():
     for bad in ("2024-13", "2024-00", "2024-02-30"):
         with pytest.raises(QueryError):
@@ -504,6 +511,7 @@ def test_history_is_repeatable_and_keeps_the_question():
     assert args.history == ["a b", "c"] and args.question == "What then?"
 
 
+@pytest.mark.slow
 def test_auth_needs_a_user_and_a_password(tmp_path):
     for raw in ("admin:", ":secret", "admin", " : "):
         with pytest.raises(QAError, match="QA_AUTH must be user:password"):
@@ -522,6 +530,7 @@ def test_auth_needs_a_user_and_a_password(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_forged_like_values_never_reach_the_log(tmp_path):
     import app
 

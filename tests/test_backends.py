@@ -27,6 +27,7 @@ def seed_texts():
     return [c.embed_text for r in read_corpus(SEEDS) for c in chunk_release(r)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend,floor", [("onnx", 0.999), ("onnx-int8", 0.99)])
 def test_onnx_backends_agree_with_sentence_transformers(torch_encoder, seed_texts, backend, floor):
     encoder = torch_encoder
@@ -48,6 +49,7 @@ def test_default_backend_is_onnx():
     assert Settings.from_env({"QA_BACKEND": "torch"}).backend == "torch"  # torch stays selectable
 
 
+@pytest.mark.slow
 def test_index_of_another_backend_is_reembedded_with_a_message(tmp_path, torch_encoder):
     encoder = torch_encoder
     corpus = tmp_path / "corpus"
@@ -82,6 +84,7 @@ print(json.dumps({"code": code, "title": answer.passages[0].title, "heavy": heav
 """
 
 
+@pytest.mark.slow
 def test_a_query_process_never_imports_torch(tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
