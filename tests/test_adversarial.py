@@ -549,6 +549,7 @@ def test_forged_like_values_never_reach_the_log(tmp_path):
     assert not log.path.exists()
 
 
+@pytest.mark.slow
 def test_chat_box_with_a_lone_surrogate_gets_a_message_and_an_encodable_box(seed_qa, tmp_path):
     """Issue 16 finding 7 in the chat's own handler: the question goes back into the box, so it must be valid UTF-8."""
     import json

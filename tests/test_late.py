@@ -95,6 +95,7 @@ class _Interrupted:
         return self.inner.encode(texts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pooling", ["separate", "late"])
 def test_an_interrupted_build_resumes_without_embedding_again(encoder, tmp_path, monkeypatch, pooling):
     import qa.build
