@@ -8,7 +8,7 @@
 from .answer import Answer, Passage
 from .build import BuildReport, IndexStatus, build_index, index_status
 from .config import AbstainPolicy, ChunkConfig, FusionConfig, Settings
-from .errors import CorpusError, QAError, QueryError, StoreError
+from .errors import ConfigError, CorpusError, QAError, QueryError, Remedy, StoreError
 from .index import load_index
 from .session import QA, ask
 from .upload import UploadResult
@@ -19,12 +19,14 @@ __all__ = [
     "Answer",
     "BuildReport",
     "ChunkConfig",
+    "ConfigError",
     "CorpusError",
     "FusionConfig",
     "IndexStatus",
     "Passage",
     "QAError",
     "QueryError",
+    "Remedy",
     "Settings",
     "StoreError",
     "UploadResult",
