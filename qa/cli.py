@@ -18,12 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .answer import validate_k, validate_query
 from .build import build_index
 from .cli_eval import add_eval_parser, add_model_args, chosen
 from .config import INDEX_TYPES, Settings
 from .embedding import OnnxEncoder, make_encoder
 from .errors import QAError, QueryError, cli_message
+from .query.validate import validate_k, validate_query
 from .session import QA
 
 EXIT_USAGE = 2
@@ -46,7 +46,7 @@ def _positive_int(text: str) -> int:
     try:
         return validate_k(text)
     except QueryError as exc:
-        raise argparse.ArgumentTypeError(f"--{exc}") from None
+        raise argparse.ArgumentTypeError(cli_message(exc)) from None
 
 
 def _common(p: argparse.ArgumentParser, settings: Settings) -> None:

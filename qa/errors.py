@@ -24,7 +24,6 @@ __all__ = [
     "StoreError",
     "chat_message",
     "cli_message",
-    "plain_error",
     "worded",
 ]
 
@@ -35,7 +34,7 @@ class Remedy(enum.Enum):
     BUILD_INDEX = "build_index"  # there is no index in the folder yet
     REBUILD_INDEX = "rebuild_index"  # the index is damaged or of another format: build it again from the releases
     SKIP_BAD_FILE = "skip_bad_file"  # a release file cannot be read: fix it, or index the others without it
-    SAVE_AS_UTF8 = "save_as_utf8"  # a text file in another encoding
+    SAVE_AS_UTF8 = "save_as_utf8"  # a text file in another encoding (context: file)
     SET_BACKEND_TORCH = "set_backend_torch"  # the ONNX model cannot be made or trusted: use sentence-transformers
     MATCH_BACKEND = "match_backend"  # the index holds another backend's vectors (context: backend)
     CHOOSE_MODEL = "choose_model"  # the embedding model cannot be loaded (nothing is downloaded)
@@ -100,7 +99,7 @@ API_REMEDIES: dict[Remedy, str] = {
     Remedy.BUILD_INDEX: "build it with qa.build_index(corpus, index)",
     Remedy.REBUILD_INDEX: "rebuild it with qa.build_index(corpus, index, rebuild=True)",
     Remedy.SKIP_BAD_FILE: "fix the file, or build with skip_bad=True to index the rest",
-    Remedy.SAVE_AS_UTF8: "save it again as UTF-8 text",
+    Remedy.SAVE_AS_UTF8: "re-save it as UTF-8 text, e.g. iconv -f latin1 -t utf-8 {file}",
     Remedy.SET_BACKEND_TORCH: 'use the torch backend (backend="torch")',
     Remedy.MATCH_BACKEND: "rebuild the index with backend {backend!r}, or ask with the backend it was built with",
     Remedy.CHOOSE_MODEL: "give a local sentence-transformers model folder as the model; nothing is downloaded",
@@ -113,7 +112,7 @@ CLI_REMEDIES: dict[Remedy, str] = {
     Remedy.BUILD_INDEX: "run `release-qa index --index {index}`",
     Remedy.REBUILD_INDEX: "rebuild with `release-qa index --rebuild`",
     Remedy.SKIP_BAD_FILE: "fix the file, or pass --skip-bad to index the rest",
-    Remedy.SAVE_AS_UTF8: "re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 FILE`",
+    Remedy.SAVE_AS_UTF8: "re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 {file}`",
     Remedy.SET_BACKEND_TORCH: "use the torch backend (--backend torch, or QA_BACKEND=torch)",
     Remedy.MATCH_BACKEND: "re-embed it with `release-qa index --backend {backend}`, or ask with the backend it was built with",
     Remedy.CHOOSE_MODEL: "pass --model with a local sentence-transformers folder; nothing is downloaded",
@@ -165,29 +164,3 @@ def chat_message(exc: BaseException | str) -> str:
     first = text.split(" ", 1)[0]
     return text if "." in first or "/" in first else text[:1].upper() + text[1:]
 
-
-def plain_error(exc: BaseException | str) -> str:
-    """Transitional: the chat's words for errors raised before their remedies became data (removed once converted)."""
-    import re
-
-    if isinstance(exc, QAError):
-        return chat_message(exc)
-    text = str(exc)
-    replacements = {
-        "--since": "“Since”",
-        "--until": "“Until”",
-        "--source": "“Source”",
-        "--k": "“Passages”",
-        "(fix the file, or pass --skip-bad to index the rest)": "(fix the file and upload it again)",
-    }
-    for old, new in replacements.items():
-        text = text.replace(old, new)
-    utf8 = re.match(r"(.*?)\bis not UTF-8 text", text)
-    if utf8:
-        text = f"{utf8.group(1)}is not UTF-8 text: save it as UTF-8 (Unicode) text and upload it again"
-    for marker in (": run `", ": rebuild with `", "`python -m qa"):
-        if marker in text:
-            text = text.split(marker)[0] + ": ask the administrator to rebuild the index"
-            break
-    text = re.sub(r",? e\.g\. `[^`]*`", "", text)
-    return chat_message(text)

@@ -19,14 +19,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import CorpusError, plain_error
+from .errors import CorpusError
 from .session import QA
 from .upload import UploadResult
 
 __all__ = [
     "ReleaseInfo",
-    "UploadResult",
-    "plain_error",
     "releases",
     "remove_release",
     "search_releases",

@@ -2,8 +2,8 @@
 
 The session keeps the index loaded and notices when another process
 (``qa index``) switches in a new generation; everything else it delegates:
-building to :mod:`qa.build`, ranking to :mod:`qa.retrieval`, answering to
-:mod:`qa.answer`.
+building to :mod:`qa.build`, ranking to :mod:`qa.query`, answering to
+:mod:`qa.answering`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,19 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from .answer import Answer, Coverage, compose_answer, filter_miss, validate_query
-from .build import BuildReport, IndexStatus, build_index, index_status
-from .config import DEFAULT_CORPUS, DEFAULT_INDEX, AbstainPolicy, FusionConfig, Settings
+from .answering.abstain import AbstainPolicy
+from .answering.compose import compose_answer, filter_miss
+from .answering.coverage import Coverage
+from .answering.types import Answer
+from .build import IndexStatus, build_index, index_status
+from .config import DEFAULT_CORPUS, DEFAULT_INDEX, FusionConfig, Settings
 from .embedding import Encoder, make_encoder
-from .errors import StoreError
-from .index import Index, load_index
-from .manifest import manifest_stamp
-from .retrieval import Retriever
+from .errors import Remedy, StoreError
+from .plan import BuildReport
+from .query.retriever import Retriever
+from .query.validate import validate_query
+from .store.index import Index, load_index
+from .store.manifest import manifest_stamp
 from .upload import UploadResult, add_files
 
 __all__ = ["QA", "ask"]
@@ -77,8 +82,9 @@ class QA:
         if status == IndexStatus.OTHER_BACKEND and not (self.auto_build and self._retriever is None):
             raise StoreError(
                 f"the index in {self.folder} holds vectors from another encoder backend; this session uses "
-                f"{self.encoder.backend}: re-embed it with `python -m qa index --backend {self.encoder.backend}` "
-                "or ask with the backend it was built with (vectors of different backends are never mixed)"
+                f"{self.encoder.backend} (vectors of different backends are never mixed)",
+                remedy=Remedy.MATCH_BACKEND,
+                backend=self.encoder.backend,
             )
         if self._retriever is None and self.auto_build and status != IndexStatus.FRESH:
             try:

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .build import BuildReport
 from .corpus import SUPPORTED_SUFFIXES, file_sha256, parse_bytes, safe_filename
-from .errors import CorpusError, QAError, plain_error
-from .index import Index
+from .errors import CorpusError, QAError, chat_message
+from .plan import BuildReport
+from .store.index import Index
 
 __all__ = ["MAX_UPLOAD_BYTES", "MAX_UPLOAD_FILES", "UploadResult", "add_files"]
 
@@ -74,9 +74,9 @@ class _Known:
         docs = {c.doc_id: (c.source, c.title) for c in index.chunks}
         titles = {c.source: c.title for c in index.chunks}
         for source, rec in index.manifest.files.items():
-            if rec.get("duplicate_of"):
-                titles[source] = titles.get(rec["duplicate_of"], source)
-        hashes = {rec["sha256"]: source for source, rec in index.manifest.files.items() if rec.get("sha256")}
+            if rec.duplicate_of:
+                titles[source] = titles.get(rec.duplicate_of, source)
+        hashes = {rec.sha256: source for source, rec in index.manifest.files.items() if rec.sha256}
         return cls(hashes, docs, titles)
 
 
@@ -101,7 +101,7 @@ def _batch(files: Sequence[str | Path], names: Sequence[str] | None) -> list[tup
 
 def _unreadable(exc: CorpusError, display: str) -> str:
     """A parse error as a reason about this file (the file's name is already on the line)."""
-    reason = plain_error(str(exc))
+    reason = chat_message(exc)
     for prefix in (f"{display}: ", f"{display} "):
         reason = reason[len(prefix) :] if reason.startswith(prefix) else reason
     return reason[3:] if reason.startswith("is ") else reason
@@ -171,7 +171,7 @@ def _index(target: Target, saved: list[tuple[UploadResult, Path]]) -> None:
         if not isinstance(exc, QAError):
             raise
         for result, _ in saved:
-            result.status, result.reason = "rejected", f"the index could not be updated ({plain_error(exc)}); nothing was added"
+            result.status, result.reason = "rejected", f"the index could not be updated ({chat_message(exc)}); nothing was added"
         return
     per_source = Counter(c.source for c in target.ensure_index().chunks)
     for result, path in saved:

@@ -18,8 +18,8 @@ from qa.chunking import chunk_release
 from qa.config import DEFAULT_BACKEND, Settings
 from qa.corpus import read_corpus
 from qa.embedding import OnnxEncoder, make_encoder
-from qa.errors import QAError, StoreError
-from qa.index import make_faiss
+from qa.errors import QAError, Remedy, StoreError, cli_message
+from qa.store.vectors import VectorIndex
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +66,9 @@ def test_index_of_another_backend_is_reembedded_with_a_message(tmp_path, torch_e
 
     build_index(corpus, index, encoder)  # back to torch: re-embedded, never mixed
     onnx = make_encoder(backend="onnx-int8", verify_texts=ONNX_VERIFY)
-    with pytest.raises(StoreError, match="another encoder backend.*`python -m qa index --backend onnx-int8`"):
+    with pytest.raises(StoreError, match="another encoder backend") as caught:
         QA(corpus, index, encoder=onnx, auto_build=False).ask("Which country became the 18th UNC Member State?")
+    assert "`release-qa index --backend onnx-int8`" in cli_message(caught.value)
     answer = QA(corpus, index, encoder=onnx).ask("Which country became the 18th UNC Member State?")  # builds first
     assert "Germany" in answer.passages[0].text
     assert json.loads((index / "manifest.json").read_text())["model"]["backend"] == "onnx-int8"
@@ -108,17 +109,17 @@ def test_unknown_backend_is_a_clear_error():
 
 
 def test_faiss_type_follows_corpus_size(monkeypatch):
-    import qa.index
+    import qa.store.vectors
 
     vectors = np.random.default_rng(0).standard_normal((500, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    assert not hasattr(make_faiss(vectors, "auto"), "hnsw")
-    monkeypatch.setattr(qa.index, "FLAT_MAX", 100)
-    ivf = make_faiss(vectors, "auto")
-    assert hasattr(ivf, "nprobe") and ivf.ntotal == 500
+    assert VectorIndex.build(vectors, "auto").kind == "flat"
+    monkeypatch.setattr(qa.store.vectors, "FLAT_MAX", 100)
+    ivf = VectorIndex.build(vectors, "auto")
+    assert ivf.kind == "ivf" and ivf.ntotal == 500
     assert np.allclose(ivf.reconstruct(7), vectors[7])  # rows stay addressable for fusion and reuse
-    hnsw = make_faiss(vectors[:50], "hnsw")  # overridable either way
-    assert hasattr(hnsw, "hnsw") and not hasattr(make_faiss(vectors, "flat"), "hnsw")
+    hnsw = VectorIndex.build(vectors[:50], "hnsw")  # overridable either way
+    assert hnsw.kind == "hnsw" and VectorIndex.build(vectors, "flat").kind == "flat"
     for index in (ivf, hnsw):
         _, found = index.search(vectors[:10], 1)
         assert (found[:, 0] == np.arange(10)).mean() >= 0.9
@@ -132,9 +133,7 @@ def test_a_failed_export_says_to_use_torch(tmp_path, monkeypatch):
 
     monkeypatch.setattr(qa.onnx_export, "export_onnx", broken)
     encoder = make_encoder(cache=tmp_path)  # an empty cache: the export has to happen now
-    with pytest.raises(
-        QAError,
-        match=r"cannot export all-MiniLM-L6-v2 to ONNX \(RuntimeError: Exporting.*use the torch "
-        r"backend instead \(--backend torch, or QA_BACKEND=torch\)",
-    ):
+    with pytest.raises(QAError, match=r"cannot export all-MiniLM-L6-v2 to ONNX \(RuntimeError: Exporting") as caught:
         encoder.encode_query("Which country became the 18th UNC Member State?")
+    assert caught.value.remedy is Remedy.SET_BACKEND_TORCH
+    assert cli_message(caught.value).endswith("use the torch backend (--backend torch, or QA_BACKEND=torch)")

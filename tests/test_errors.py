@@ -78,3 +78,44 @@ def test_configuration_errors_have_their_own_class(environ, setting):
         Settings.from_env(environ)
     assert caught.value.remedy is Remedy.FIX_SETTING and setting in cli_message(caught.value)
     assert "administrator" in chat_message(caught.value)
+
+
+def test_library_errors_reach_each_front_end_in_its_words(tmp_path):
+    from qa.corpus import read_release
+    from qa.query.validate import validate_query
+
+    with pytest.raises(QueryError) as caught:
+        validate_query("Who?", 5, None, "2025-01-01", "2024-12-31")
+    assert cli_message(caught.value) == "--since 2025-01-01 is after --until 2024-12-31: swap them"
+    assert chat_message(caught.value) == "“Since” 2025-01-01 is after “Until” 2024-12-31: swap them"
+    with pytest.raises(QueryError) as caught:
+        validate_query("Who?", 0)
+    assert cli_message(caught.value).startswith("--k must be") and chat_message(caught.value).startswith("“Passages” must be")
+
+    (tmp_path / "x.txt").write_bytes("Caf\xe9 opening".encode("latin-1"))
+    with pytest.raises(CorpusError) as caught:
+        read_release(tmp_path / "x.txt", tmp_path)
+    assert caught.value.remedy is Remedy.SAVE_AS_UTF8
+    assert "`iconv -f latin1 -t utf-8 x.txt`" in cli_message(caught.value)
+    chat = chat_message(caught.value)
+    assert chat.startswith("x.txt is not UTF-8 text") and "iconv" not in chat and "`" not in chat
+
+
+def test_no_library_message_names_a_command_line(tmp_path):
+    """Library code words no CLI flag or command: the remedy is data, the front ends word it."""
+    import re
+
+    from conftest import ROOT
+
+    front_ends = {"cli.py", "cli_eval.py", "errors.py"}
+    found = []
+    for path in sorted((ROOT / "qa").rglob("*.py")):
+        if path.name in front_ends or "web" in path.parts:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            code = line.split("#", 1)[0]
+            if code.strip().startswith('"""'):  # a docstring may say which command calls the function
+                continue
+            if re.search(r"""["'][^"']*(`python -m qa|`release-qa|pass --[a-z]|\(--[a-z]+ )""", code):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, found
