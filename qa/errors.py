@@ -22,6 +22,7 @@ __all__ = [
     "QueryError",
     "Remedy",
     "StoreError",
+    "chat_api_message",
     "chat_message",
     "cli_message",
     "worded",
@@ -164,3 +165,7 @@ def chat_message(exc: BaseException | str) -> str:
     first = text.split(" ", 1)[0]
     return text if "." in first or "/" in first else text[:1].upper() + text[1:]
 
+
+def chat_api_message(exc: QAError) -> str:
+    """The chat's `/ask` endpoint: options named as its parameters (k, since, …), remedies in the chat's words."""
+    return worded(exc, CHAT_REMEDIES, {})

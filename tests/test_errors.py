@@ -17,6 +17,7 @@ from qa.errors import (
     QueryError,
     Remedy,
     StoreError,
+    chat_api_message,
     chat_message,
     cli_message,
 )
@@ -119,3 +120,11 @@ def test_no_library_message_names_a_command_line(tmp_path):
             if re.search(r"""["'][^"']*(`python -m qa|`release-qa|pass --[a-z]|\(--[a-z]+ )""", code):
                 found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not found, found
+
+
+def test_the_chat_api_names_its_parameters():
+    exc = QueryError("{k} must be from 1 to 50, got 0", fields=("k",))
+    assert chat_api_message(exc) == "k must be from 1 to 50, got 0"
+    assert chat_api_message(StoreError("index is corrupt", remedy=Remedy.REBUILD_INDEX)).endswith(
+        "ask the administrator to rebuild the index"
+    )
