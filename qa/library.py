@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import CorpusError, QAError, plain_error
+from .errors import CorpusError, QAError
 from .session import QA
 from .trash import RemovalRecord, corpus_lock, move_no_clobber, new_record, read_records, trash_folder, write_record
 
@@ -173,7 +173,7 @@ def remove_release(session: QA, source: str) -> RemovalRecord:
 
 
 def _failed_removal(title: str, exc: BaseException, kept: list[str]) -> str:
-    why = plain_error(exc) if isinstance(exc, QAError) else (getattr(exc, "strerror", None) or "a file could not be moved")
+    why = exc.message if isinstance(exc, QAError) else (getattr(exc, "strerror", None) or "a file could not be moved")
     message = f"“{title}” was not removed: {why[:1].lower() + why[1:]}"
     if kept:
         message += f"; {', '.join(kept)} now holds another file, so the removed copy was kept in the list of removed releases"
@@ -245,7 +245,7 @@ def undo_removal(session: QA, record: RemovalRecord | str) -> RemovalRecord:
             session.update(skip_bad=True)
         except QAError as exc:
             raise CorpusError(
-                f"“{found.title}” is back in the releases folder, but the index could not be updated ({plain_error(exc)}); "
+                f"“{found.title}” is back in the releases folder, but the index could not be updated ({exc.message}); "
                 "it will be included at the next update"
             ) from None
     return found

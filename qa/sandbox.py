@@ -63,8 +63,13 @@ class Parsed:
     release: Release | None = None
     chunks: list[Chunk] | None = None
     signature: str | None = None
-    error: str | None = None  # a plain sentence naming the file
+    error: str | None = None  # a plain sentence naming the file (``str(problem)``)
     retire: bool = False  # the worker that read it must not read another (its heap may be in pieces)
+    problem: CorpusError | None = None  # the error itself, for a front end to word (its remedy is data)
+
+    @classmethod
+    def failed(cls, source: str, problem: CorpusError, retire: bool = False) -> Parsed:
+        return cls(source, error=str(problem), retire=retire, problem=problem)
 
 
 def tokenizer_of(encoder: Any) -> str | None:
@@ -116,13 +121,15 @@ def _limit(limits: ParseLimits) -> None:
     """Allow this file ``limits.seconds`` of CPU and ``limits.memory_mb`` of address space beyond what is used now."""
     import resource
 
-    import psutil
-
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = int(usage.ru_utime + usage.ru_stime + limits.seconds) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, resource.RLIM_INFINITY))
-    address = psutil.Process().memory_info().vms + limits.memory_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (address, resource.RLIM_INFINITY))
+    try:  # the address space in use now (Linux); elsewhere the CPU limit and the wall-clock watch remain
+        with open("/proc/self/statm") as statm:
+            in_use = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (in_use + limits.memory_mb * 2**20, resource.RLIM_INFINITY))
 
 
 def serve(read_fd: int, write_fd: int) -> None:
@@ -246,7 +253,7 @@ class Sandbox:
         code = slot.process.wait()
         over_time = code == -signal.SIGXCPU or time.monotonic() - slot.started > self.wall_seconds
         reason = _too_slow if over_time else _too_big
-        return Parsed(slot.job.source, error=reason(slot.job.source, self.limits))
+        return Parsed.failed(slot.job.source, CorpusError(reason(slot.job.source, self.limits)))
 
     @property
     def wall_seconds(self) -> float:
@@ -363,5 +370,5 @@ def read_file(path: Path, limits: ParseLimits | None = None) -> Release:
     job = FileJob(path.name, path.suffix, data, file_sha256(data), ChunkConfig())
     result = parse_files([job], limits)[path.name]
     if result.release is None:
-        raise CorpusError(result.error or f"{path.name} could not be read")
+        raise result.problem or CorpusError(f"{path.name} could not be read")
     return result.release

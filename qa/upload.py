@@ -32,7 +32,7 @@ from typing import Protocol
 from .config import ChunkConfig
 from .corpus import SUPPORTED_SUFFIXES, Release, file_sha256, safe_filename
 from .dedupe import near_copies, same_facts
-from .errors import CorpusError, QAError, plain_error
+from .errors import CorpusError, QAError, chat_message
 from .plan import BuildReport
 from .sandbox import FileJob, Parsed, parse_files
 from .store.index import Index
@@ -107,9 +107,9 @@ def _batch(files: Sequence[str | Path], names: Sequence[str] | None) -> list[tup
     return [(p, Path(str(n).replace("\\", "/")).name or "file") for p, n in zip(paths, shown)]
 
 
-def _unreadable(reason: str, display: str) -> str:
-    """A parse error as a reason about this file (the file's name is already on the line)."""
-    reason = plain_error(reason)
+def _unreadable(problem: QAError, display: str) -> str:
+    """A parse error as a reason about this file, in the chat's words (the file's name is already on the line)."""
+    reason = chat_message(problem)
     for prefix in (f"{display}: ", f"{display} "):
         reason = reason[len(prefix) :] if reason.startswith(prefix) else reason
     return reason[3:] if reason.startswith("is ") else reason
@@ -146,7 +146,7 @@ def _first_look(path: Path, display: str, known: _Known) -> tuple[UploadResult, 
 def _verdict(result: UploadResult, parsed: Parsed, known: _Known) -> bool:
     """Whether to save the file, from what reading it gave (the result says why not)."""
     if parsed.error or parsed.release is None:
-        result.reason = _unreadable(parsed.error or "could not be read", result.name)
+        result.reason = _unreadable(parsed.problem or CorpusError(f"{result.name} could not be read"), result.name)
         return False
     release = parsed.release
     if release.doc_id in known.docs:  # same text under other bytes (line endings, re-save)
@@ -226,7 +226,7 @@ def _index(target: Target, saved: list[tuple[UploadResult, _Written]]) -> None:
         if not isinstance(exc, QAError):
             raise
         for result, _ in saved:
-            result.status, result.reason = "rejected", f"the index could not be updated ({plain_error(exc)}); nothing was added"
+            result.status, result.reason = "rejected", f"the index could not be updated ({chat_message(exc)}); nothing was added"
         return
     per_source = Counter(c.source for c in target.ensure_index().chunks)
     skipped = {line.split(" ", 1)[0]: line for line in report.skipped}
@@ -234,7 +234,7 @@ def _index(target: Target, saved: list[tuple[UploadResult, _Written]]) -> None:
         name = written.path.name
         if name in skipped:  # read in the sandbox again and failed this time (a limit on a busy machine)
             written.take_back()
-            result.status, result.reason = "rejected", _unreadable(skipped[name], name)
+            result.status, result.reason = "rejected", _unreadable(CorpusError(skipped[name]), name)
             continue
         copy_of = report.duplicates.get(name)
         if copy_of:  # a near copy that says the same: indexed once, under the first file

@@ -3,8 +3,9 @@
 Each class of hostile file that once froze the server or exhausted its memory is generated here at
 sizes other than the ones first used against it, read through the sandbox with the default limits
 (20 s of CPU, 1 GB), and must come back -- as a release or as a plain error naming the file -- within
-those 20 s (on a machine busy with other work, within the wall-clock watch of 2 x 20 s + 5 s), while the calling process stays responsive (a thread's ticks never stall for 2 s) and its own
-memory does not grow by a gigabyte. Then every pattern of the package, and the functions that run
+those 20 s (on a machine busy with other work, within the wall-clock watch of 2 x 20 s + 5 s), while
+the calling process stays responsive (a thread's ticks never stall for 2 s) and its own memory does
+not grow by a gigabyte. Then every pattern of the package, and the functions that run
 them over whole texts, are timed on adversarial inputs of growing size: time must grow linearly.
 """
 

@@ -6,7 +6,7 @@ import codecs
 import unicodedata
 
 from .. import linear as re
-from ..errors import CorpusError
+from ..errors import CorpusError, Remedy
 
 __all__ = ["decode", "load_text", "repair", "split_runs"]
 
@@ -20,15 +20,13 @@ def decode(data: bytes, name: str) -> str:
             return data.decode("utf-16")
         except UnicodeDecodeError:
             raise CorpusError(
-                f"{name} starts as UTF-16 text but is not valid UTF-16: re-save it as UTF-8, "
-                f"e.g. `iconv -f utf-16 -t utf-8 {name}`"
+                f"{name} starts as UTF-16 text but is not valid UTF-16: open it and save it again as UTF-8 text"
             ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CorpusError(
-            f"{name} is not UTF-8 text (bad byte at offset {exc.start}): re-save it as UTF-8, "
-            f"e.g. `iconv -f latin1 -t utf-8 {name}`"
+            f"{name} is not UTF-8 text (bad byte at offset {exc.start})", remedy=Remedy.SAVE_AS_UTF8, file=name
         ) from None
 
 
