@@ -167,14 +167,15 @@ def _worker(conn: Connection, out: Connection, limits: ParseLimits) -> None:
         try:
             result = _parse(job)
         except CorpusError as exc:
-            result = Parsed(job.source, error=str(exc))
+            result = Parsed.failed(job.source, exc)
         except MemoryError:
-            out.send(Parsed(job.source, error=_too_big(job.source, limits), retire=True))
+            out.send(Parsed.failed(job.source, CorpusError(_too_big(job.source, limits)), retire=True))
             return  # the heap may be in pieces: a fresh worker takes the next file
         except RecursionError:
-            result = Parsed(job.source, error=f"{job.source} is nested too deeply to be read: it is not a release we can index")
+            nested = f"{job.source} is nested too deeply to be read: it is not a release we can index"
+            result = Parsed.failed(job.source, CorpusError(nested))
         except Exception as exc:  # a reader library's own failure on a damaged file
-            result = Parsed(job.source, error=_damaged(job.source, exc))
+            result = Parsed.failed(job.source, CorpusError(_damaged(job.source, exc)))
         out.send(result)
 
 
