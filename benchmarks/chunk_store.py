@@ -4,8 +4,8 @@
 
 Chunks the first --files releases of a corpus with the code `qa index` uses (no model: approximate token counts),
 repeats them up to --chunks rows, writes each store format once and then, each in a fresh process, times opening it,
-reading the columns a query needs (every chunk's source and date), reading ten chunks by row, walking every chunk,
-and the memory the process holds afterwards. JSON lines and SQLite are read by the store's own code; Arrow (an IPC
+reading the columns a query needs (every chunk's source and date), reading ten chunks by row (the memory the process then
+holds is the "memory" column), and walking every chunk. JSON lines and SQLite are read by the store's own code; Arrow (an IPC
 file, memory-mapped) is the alternative measured.
 """
 
@@ -62,11 +62,12 @@ else:  # the store as the index opens it (JSON lines: an index of the previous f
     columns = time.perf_counter()
     rows = [store[i].text for i in range(0, n, n // 10)][:10]
 done = time.perf_counter()
+queried = rss_mb() - base
 every = None
 if kind != "arrow":
     t = time.perf_counter(); every = sum(1 for _ in store); every = time.perf_counter() - t
 print(json.dumps({"open_s": opened - t0, "columns_s": columns - opened, "rows_s": done - columns,
-                  "all_s": every, "rss_mb": rss_mb() - base}))
+                  "all_s": every, "rss_mb": queried}))
 """
 
 
@@ -109,7 +110,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_stores(chunks, Path(tmp))
         print(f"{len(chunks)} chunks\n")
-        print("| store | size MB | open s | source+date columns s | 10 rows s | every chunk s | memory after MB |")
+        print("| store | size MB | open s | source+date columns s | 10 rows s | every chunk s | memory MB |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         for kind, path in paths.items():
             command = [sys.executable, "-c", PROBE, kind, str(path), str(ROOT)]

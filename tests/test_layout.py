@@ -156,3 +156,16 @@ def test_no_module_re_exports_a_name_it_does_not_own():
         )
         foreign += [f"{module}.__all__ lists {name}" for name in listed if name not in _defined(path) | _offered(path)]
     assert not foreign, foreign
+
+
+def test_architecture_doc_names_every_module_of_the_core_packages_and_only_real_ones():
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(qa/[\w/]+\.py|app\.py)`", text))
+    assert named and all((ROOT / path).is_file() for path in named), sorted(p for p in named if not (ROOT / p).is_file())
+    core = [p for package in ("store", "query", "answering") for p in sorted((PACKAGE / package).glob("*.py"))]
+    missing = [
+        str(p.relative_to(ROOT))
+        for p in core
+        if p.name != "__init__.py" and f"`{p.relative_to(PACKAGE).as_posix()}`" not in text and f"`{p.name}`" not in text
+    ]
+    assert not missing, missing
