@@ -18,7 +18,7 @@ from .chunking import Chunk, approx_tokens, chunk_release
 from .config import ChunkConfig
 from .corpus import check_size, corpus_files, file_sha256, minhash_signature, parse_bytes
 from .embedding import Encoder
-from .errors import CorpusError
+from .errors import CorpusError, Remedy
 from .store.index import Index
 from .store.manifest import FileRecord, Fit, Manifest, SkippedFile
 
@@ -244,10 +244,7 @@ def make_plan(job: BuildJob, encoder: Encoder, old: Index | None, fit: Fit) -> B
         report.skipped = errors
     elif errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise CorpusError(
-            f"{errors[0]}{more}; the index in {job.folder} was left unchanged "
-            "(fix the file, or pass --skip-bad to index the rest)"
-        )
+        raise CorpusError(f"{errors[0]}{more}; the index in {job.folder} was left unchanged", remedy=Remedy.SKIP_BAD_FILE)
     report.files_removed = sorted(set(previous) - set(records))
     # Syndicated copies: the same release from the ministry site and from a wire is indexed once;
     # its passages list every file it appeared in.

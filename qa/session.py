@@ -20,7 +20,7 @@ from .answering.types import Answer
 from .build import IndexStatus, build_index, index_status
 from .config import DEFAULT_CORPUS, DEFAULT_INDEX, FusionConfig, Settings
 from .embedding import Encoder, make_encoder
-from .errors import StoreError
+from .errors import Remedy, StoreError
 from .plan import BuildReport
 from .query.retriever import Retriever
 from .query.validate import validate_query
@@ -82,8 +82,9 @@ class QA:
         if status == IndexStatus.OTHER_BACKEND and not (self.auto_build and self._retriever is None):
             raise StoreError(
                 f"the index in {self.folder} holds vectors from another encoder backend; this session uses "
-                f"{self.encoder.backend}: re-embed it with `python -m qa index --backend {self.encoder.backend}` "
-                "or ask with the backend it was built with (vectors of different backends are never mixed)"
+                f"{self.encoder.backend} (vectors of different backends are never mixed)",
+                remedy=Remedy.MATCH_BACKEND,
+                backend=self.encoder.backend,
             )
         if self._retriever is None and self.auto_build and status != IndexStatus.FRESH:
             try:
