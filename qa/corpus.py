@@ -14,10 +14,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cleaning import clean_text, drop_boilerplate, is_navigation
+from .cleaning import clean_text
 from .errors import CorpusError, Remedy
 from .loaders import LOADERS
-from .metadata import date_by_evidence, detect_language, find_date, parse_dateline, stated_date, title_by_evidence
+from .metadata import date_by_evidence, detect_language, title_by_evidence
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
