@@ -32,9 +32,7 @@ __all__ = [
     "ChunkConfig",
     "FusionConfig",
     "Settings",
-    "child_environment",
     "home_layout",
-    "offline_model_environment",
     "parse_auth",
     "user_home",
 ]
@@ -195,15 +193,3 @@ def parse_auth(raw: str | None) -> tuple[str, str] | None:
             setting="QA_AUTH",
         )
     return user, password
-
-
-def offline_model_environment() -> None:
-    """Before sentence-transformers loads: never reach the network, no tokenizer threads fighting the encoder."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def child_environment(**extra: str) -> dict[str, str]:
-    """The environment for a child process (a benchmark's app or CLI run), with ``extra`` on top."""
-    return {**os.environ, **extra}
