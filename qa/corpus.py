@@ -9,11 +9,11 @@ size limits, content hashes and near-duplicate signatures.
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import linear as re
 from .cleaning import clean_text
 from .errors import CorpusError, Remedy
 from .loaders import LOADERS
