@@ -167,10 +167,14 @@ class Settings:
     onnx_verify_texts: int = ONNX_VERIFY_TEXTS
     data: Path = Path("data")  # the chat's feedback log
     auth: tuple[str, str] | None = None  # the chat's login (QA_AUTH="user:password"); required off loopback
+    host: str = "127.0.0.1"  # where the chat listens (QA_HOST)
+    port: int = 7860  # (QA_PORT)
+    allowed_hosts: tuple[str, ...] = ()  # more host names the chat answers under (QA_ALLOWED_HOSTS, comma-separated)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """QA_CORPUS, QA_INDEX, QA_MODEL, QA_BACKEND, QA_CACHE, QA_ABSTAIN, QA_ONNX_VERIFY_TEXTS, QA_DATA, QA_AUTH."""
+        """QA_CORPUS, QA_INDEX, QA_MODEL, QA_BACKEND, QA_CACHE, QA_ABSTAIN, QA_ONNX_VERIFY_TEXTS, QA_DATA, QA_AUTH,
+        QA_HOST, QA_PORT, QA_ALLOWED_HOSTS."""
         env = os.environ if environ is None else environ
         backend = env.get("QA_BACKEND") or DEFAULT_BACKEND
         if backend not in BACKENDS:
@@ -189,7 +193,18 @@ class Settings:
             onnx_verify_texts=int(verify) if verify else ONNX_VERIFY_TEXTS,
             data=Path(env.get("QA_DATA") or "data"),
             auth=parse_auth(env.get("QA_AUTH")),
+            host=env.get("QA_HOST") or "127.0.0.1",
+            port=_port(env.get("QA_PORT")),
+            allowed_hosts=tuple(h.strip() for h in env.get("QA_ALLOWED_HOSTS", "").split(",") if h.strip()),
         )
+
+
+def _port(raw: str | None) -> int:
+    if not raw:
+        return 7860
+    if not raw.strip().isdigit() or not 0 < int(raw) < 65536:
+        raise QAError(f"QA_PORT={raw!r} is not a port number (1-65535): unset it to use 7860")
+    return int(raw)
 
 
 def parse_auth(raw: str | None) -> tuple[str, str] | None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -181,16 +181,26 @@ def _index(target: Target, saved: list[tuple[UploadResult, Path]]) -> None:
         result.passages = per_source.get(copy_of or path.name, 0)
 
 
-def add_files(target: Target, files: Sequence[str | Path], names: Sequence[str] | None = None) -> list[UploadResult]:
+def add_files(
+    target: Target,
+    files: Sequence[str | Path],
+    names: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[UploadResult]:
     """Add release files to ``target``'s corpus and index: one :class:`UploadResult` per file, in order.
 
     ``names`` are the names the user chose (uploads arrive under temporary
     names); each is reduced to a safe file name inside the corpus.
+    ``progress(read, total)`` is called as each file has been read and checked.
     """
     batch = _batch(files, names)
     with _corpus_lock(target.corpus):
         known = _Known.of(target.ensure_index())
-        checked = [_check(path, display, known) for path, display in batch]
+        checked = []
+        for path, display in batch:
+            checked.append(_check(path, display, known))
+            if progress is not None:
+                progress(len(checked), len(batch))
         target.corpus.mkdir(parents=True, exist_ok=True)
         saved: list[tuple[UploadResult, Path]] = []
         try:
