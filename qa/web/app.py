@@ -268,9 +268,32 @@ FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation Mono", "DejaVu Sans Mono", "monospace"]
 
 
+# Gradio's defaults put hints, the Ask button and the selected tab at 1.9-3.6:1; these pairs are >= 4.5:1.
+THEME_COLOURS = {
+    "body_text_color_subdued": "#4b5563",
+    "body_text_color_subdued_dark": "#d1d5db",
+    "block_info_text_color": "#4b5563",
+    "block_info_text_color_dark": "#d1d5db",
+    "block_label_text_color": "#374151",
+    "block_label_text_color_dark": "#e5e7eb",
+    "input_placeholder_color": "#6b7280",
+    "input_placeholder_color_dark": "#9ca3af",
+    "button_primary_background_fill": "#c2410c",
+    "button_primary_background_fill_dark": "#c2410c",
+    "button_primary_background_fill_hover": "#9a3412",
+    "button_primary_background_fill_hover_dark": "#9a3412",
+    "button_primary_text_color": "#ffffff",
+    "button_primary_text_color_dark": "#ffffff",
+    "button_cancel_background_fill": "#b91c1c",
+    "button_cancel_background_fill_dark": "#b91c1c",
+    "button_cancel_text_color": "#ffffff",
+    "button_cancel_text_color_dark": "#ffffff",
+}
+
+
 def launch_options(host: str = "127.0.0.1", listed: Sequence[str] = (), user: str | None = None) -> dict[str, Any]:
     """Arguments for ``demo.launch``: theme, styling, script, the guard in front of the server, session limits."""
-    theme = gr.themes.Default(font=FONTS, font_mono=MONO_FONTS)
+    theme = gr.themes.Default(font=FONTS, font_mono=MONO_FONTS).set(**THEME_COLOURS)
     guard = Middleware(Guard, hosts=allowed_hosts(host, listed), user=user)  # type: ignore[arg-type]
     return {
         "theme": theme,
@@ -296,8 +319,10 @@ def _args(settings: Settings, argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
-    """Serve the chat; the index loads behind the page."""
+def main(
+    argv: Sequence[str] | None = None, settings: Settings | None = None, before_launch: Callable[[], None] | None = None
+) -> int:
+    """Serve the chat; the index loads behind the page. ``before_launch`` frees the port (app.py's starting page)."""
     from ..embedding import make_encoder
 
     try:
@@ -322,6 +347,8 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     print(f"serving at http://{args.host}:{args.port}/ while the index over {session.corpus} loads…", file=sys.stderr)
     demo = build_demo(session, loader, data=settings.data)
     expire_idle_sessions(demo)
+    if before_launch is not None:
+        before_launch()
     demo.queue(default_concurrency_limit=4).launch(
         server_name=args.host,
         server_port=args.port,
