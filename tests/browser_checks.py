@@ -1,3 +1,4 @@
+# ruff: noqa: E501 -- page scripts are kept as written
 """What the browser tests measure in the page: contrast of every visible text, positions, touch targets."""
 
 # Every visible text node (and every shown placeholder) against the colour actually behind it, computed in the page.
