@@ -24,6 +24,7 @@ from .render import (
     check_question,
     escape,
     new_reply_id,
+    paragraph_labels,
     render_panel,
     render_question,
     render_reply,
@@ -69,7 +70,9 @@ def answer_from_dict(data: dict[str, Any]) -> Answer:
 def _reply_from_saved(rid: str, entry: dict[str, Any]) -> Reply | None:
     try:
         filters = Filters(**{k: v for k, v in (entry.get("filters") or {}).items() if k in ("since", "until", "source")})
-        return Reply(rid, answer_from_dict(entry["answer"]), list(entry.get("history") or []), filters, entry.get("vote"))
+        labels = {int(k): str(v) for k, v in (entry.get("labels") or {}).items()}
+        answer = answer_from_dict(entry["answer"])
+        return Reply(rid, answer, list(entry.get("history") or []), filters, entry.get("vote"), labels)
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -81,6 +84,7 @@ def _saved_entry(reply: Reply) -> dict[str, Any]:
         "history": reply.history,
         "filters": {"since": f.since, "until": f.until, "source": f.source},
         "vote": reply.vote,
+        "labels": reply.labels,
     }
 
 
@@ -131,7 +135,7 @@ class ChatHandlers:
             )
         except QAError as exc:
             return {c["box"]: shown, c["ask_error"]: error_html(exc)}
-        reply = Reply(new_reply_id(), answer, history, filters)
+        reply = Reply(new_reply_id(), answer, history, filters, labels=self.labels(answer))
         records[reply.id] = reply
         chat += [
             {"role": "user", "content": render_question(answer.question)},
@@ -148,6 +152,15 @@ class ChatHandlers:
             c["ask_error"]: "",
             c["panel"]: render_panel(reply, None, self.paragraphs),
         }
+
+    def labels(self, answer: Answer) -> dict[int, str]:
+        """Each passage's paragraph number as its release numbers it."""
+        out: dict[int, str] = {}
+        for p in answer.passages:
+            labels = paragraph_labels(self.paragraphs(p.source))
+            if 0 < p.paragraph <= len(labels):
+                out[p.rank] = labels[p.paragraph - 1]
+        return out
 
     def paragraphs(self, source: str) -> list[str]:
         return self.session.release_paragraphs(source) if self.loader.ready else []

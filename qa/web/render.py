@@ -36,6 +36,7 @@ __all__ = [
     "escape",
     "level_of",
     "new_reply_id",
+    "paragraph_labels",
     "passage_citation",
     "render_library",
     "render_library_release",
@@ -96,6 +97,10 @@ class Reply:
     history: list[str] = field(default_factory=list)
     filters: Filters = field(default_factory=Filters)
     vote: str | None = None  # "up", "down" or None
+    labels: dict[int, str] = field(default_factory=dict)  # passage rank -> the paragraph's number as the release gives it
+
+    def label(self, p: Passage) -> str:
+        return self.labels.get(p.rank, str(p.paragraph))
 
     @property
     def answer_passage(self) -> Passage | None:
@@ -151,14 +156,36 @@ def _date(p: Passage) -> str:
     return p.date or "undated"
 
 
-def citation_text(answer: Answer) -> str:
+_NUMBERED = re.compile(r"\(?(\d{1,3})[.)]\s")
+
+
+def paragraph_labels(paragraphs: Sequence[str]) -> list[str]:
+    """Each paragraph's number as the release numbers it: a release that numbers its paragraphs ("1.", "2.") keeps
+    its numbers, and the points under one ("o …", "- …") are "3.1", "3.2"; otherwise 1, 2, 3 in order."""
+    found = [_NUMBERED.match(p) for p in paragraphs]
+    if sum(1 for m in found if m) < 2:
+        return [str(i + 1) for i in range(len(paragraphs))]
+    labels, current, point = [], "", 0
+    for i, m in enumerate(found):
+        if m:
+            current, point = m.group(1), 0
+            labels.append(current)
+        elif current:
+            point += 1
+            labels.append(f"{current}.{point}")
+        else:
+            labels.append(str(i + 1))
+    return labels
+
+
+def citation_text(answer: Answer, label: str | None = None) -> str:
     """The answer with its citation, as plain text to paste: "…" — Title, date, paragraph N (file)."""
     if answer.no_answer or not answer.answer:
         return ""
     p = next((p for p in answer.passages if p.answer_start is not None), answer.passages[0] if answer.passages else None)
     if p is None:
         return f"“{answer.answer}”"
-    return f"“{answer.answer.strip()}” — {p.title}, {_date(p)}, paragraph {p.paragraph} ({p.source})"
+    return f"“{answer.answer.strip()}” — {p.title}, {_date(p)}, paragraph {label or p.paragraph} ({p.source})"
 
 
 def _chip(reply: Reply, p: Passage) -> str:
@@ -174,16 +201,21 @@ def _filter_chip(filters: Filters) -> str:
     return f"<div class='qa-filter-chip'><span class='qa-filter-icon'>Filtered</span> {escape(filters.describe())}</div>"
 
 
-def passage_citation(p: Passage) -> str:
+def passage_citation(p: Passage, label: str | None = None) -> str:
     """A passage as plain text to paste, with its citation."""
     quoted = p.text if len(p.text) <= 600 else p.text[:599].rsplit(" ", 1)[0] + "…"
-    return f"“{quoted.strip()}” — {p.title}, {_date(p)}, paragraph {p.paragraph} ({p.source})"
+    return f"“{quoted.strip()}” — {p.title}, {_date(p)}, paragraph {label or p.paragraph} ({p.source})"
 
 
 def _copy_button(reply: Reply, shown: Passage | None = None) -> str:
     """Copy the answer with its citation; in the panel, showing another passage, copy that passage instead."""
     held = reply.answer_passage
-    text = passage_citation(shown) if shown is not None and shown is not held else citation_text(reply.answer)
+    if held is None:  # nothing answers: nothing to quote as the answer
+        return ""
+    if shown is not None and shown is not held:
+        text = passage_citation(shown, reply.label(shown))
+    else:
+        text = citation_text(reply.answer, reply.label(held) if held else None)
     if not text:
         return ""
     return (
@@ -224,7 +256,7 @@ def render_reply(reply: Reply, feedback: str | None = None) -> str:
         if first is not None:
             parts.append(
                 f"<div class='qa-meta'>Closest: <cite>{escape(first.title)}</cite>, {escape(_date(first))}, "
-                f"paragraph {first.paragraph}</div>"
+                f"paragraph {reply.label(first)}</div>"
             )
         chips = " ".join(_chip(reply, p) for p in answer.passages)
         parts.append(f"<div class='qa-sources-line'>Passages: {chips}</div>")
@@ -242,7 +274,7 @@ def render_reply(reply: Reply, feedback: str | None = None) -> str:
         if held:
             parts.append(
                 f"<div class='qa-meta'>— <cite>{escape(held.title)}</cite>, {escape(_date(held))}, "
-                f"paragraph {held.paragraph} ({escape(held.source)})</div>"
+                f"paragraph {reply.label(held)} ({escape(held.source)})</div>"
             )
         others = " ".join(_chip(reply, p) for p in answer.passages if p is not held)
         tools = _copy_button(reply)
@@ -269,13 +301,14 @@ def render_release(paragraphs: Sequence[str], passage: Passage | None = None, ma
         near = passage.paragraph - 1
         cited = near if near in hits else (hits[0] if hits else (near if 0 <= near < len(paragraphs) else -1))
     out = []
+    labels = paragraph_labels(paragraphs)
     for i, para in enumerate(paragraphs):
         body = escape(para)
         if i == cited and passage is not None and mark and passage.answer_start is not None and passage.text in para:
             offset = para.index(passage.text)
             body = _marked(para, offset + passage.answer_start, offset + (passage.answer_end or 0))
         cls = "qa-para qa-cited" if i == cited else "qa-para"
-        out.append(f"<div class='{cls}'><span class='qa-pnum'>¶{i + 1}</span><span class='qa-ptext'>{body}</span></div>")
+        out.append(f"<div class='{cls}'><span class='qa-pnum'>¶{labels[i]}</span><span class='qa-ptext'>{body}</span></div>")
     return "".join(out)
 
 
@@ -319,7 +352,7 @@ def render_panel(reply: Reply | None, pick: int | None, paragraphs: Callable[[st
             f"<li class='qa-card{' qa-selected' if selected else ''}'>"
             f"<button type='button' class='qa-show qa-r-{rid} qa-n-{p.rank}' aria-pressed='{str(selected).lower()}'>"
             f"<span class='qa-num'>{p.rank}</span><span class='qa-card-title'>{escape(p.title)}</span></button>"
-            f"<div class='qa-card-meta'>{where} · paragraph {p.paragraph}{f', part {p.part}' if p.part else ''} · "
+            f"<div class='qa-card-meta'>{where} · paragraph {reply.label(p)}{f', part {p.part}' if p.part else ''} · "
             f"<span class='qa-file'>{escape(p.source)}</span>"
             f"{' · also in ' + escape(', '.join(p.also_in)) if p.also_in else ''}</div>"
             f"<div class='qa-card-text'>{text}</div></li>"
@@ -338,7 +371,7 @@ def render_panel(reply: Reply | None, pick: int | None, paragraphs: Callable[[st
     else:
         viewer = (
             f"<div class='qa-viewer-head'>Release [{chosen.rank}]: <strong>{escape(chosen.title)}</strong> · "
-            f"{escape(_date(chosen))} · paragraph {chosen.paragraph} highlighted</div>"
+            f"{escape(_date(chosen))} · paragraph {reply.label(chosen)} highlighted</div>"
             f"<div class='qa-viewer' tabindex='0' role='region' aria-label='Whole release'>"
             f"{render_release(body, chosen, mark=chosen is held and level_of(answer) == 'answer')}</div>"
         )
