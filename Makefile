@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test chromium index eval-seed eval-squad clean
+.PHONY: setup run test chromium index eval-seed eval-squad clean screenshots
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ chromium:
 
 test: setup chromium
 	$(PY) -m pytest
+
+# The README's screenshots (docs/screenshot-*.png), taken in Debian chromium over the seed releases.
+screenshots: setup chromium
+	$(PY) docs/make_screenshots.py
 
 index: setup
 	$(PY) -m qa index
