@@ -269,9 +269,19 @@ def test_removal_is_listed_and_restored_by_title_without_paths(small_corpus, tmp
     assert "Kim Yong Hyun" in session.ask("Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?").answer
 
 
-def test_an_answer_survives_the_browsers_copy(seed_qa):
-    from qa.web.handlers import answer_from_dict
+def test_a_reply_survives_the_browsers_copy_as_json(seed_qa, tmp_path):
+    import orjson
 
-    answer = seed_qa.ask("Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?")
-    back = answer_from_dict(answer.to_dict())
-    assert back.answer == answer.answer and back.passages == answer.passages
+    from qa.web.handlers import ChatHandlers
+    from qa.web.state import Loader
+
+    names = ["box", "chatbot", "records", "saved", "ask_error", "panel"]
+    loader = Loader(seed_qa)
+    loader._ready.set()  # the session's index is already loaded
+    handlers = ChatHandlers(seed_qa, loader, FeedbackLog(tmp_path), {n: n for n in names})
+    out = handlers.respond("Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?", [], 5, {}, None)
+    saved = orjson.loads(orjson.dumps(out["saved"]))  # what the browser stores must be JSON, keys and all
+    restored = handlers.restore(saved)
+    (reply,) = restored["records"].values()
+    assert "Kim Yong Hyun" in reply.answer.answer and reply.labels == next(iter(out["records"].values())).labels
+    assert "Kim Yong Hyun" in restored["panel"]

@@ -84,7 +84,7 @@ def _saved_entry(reply: Reply) -> dict[str, Any]:
         "history": reply.history,
         "filters": {"since": f.since, "until": f.until, "source": f.source},
         "vote": reply.vote,
-        "labels": reply.labels,
+        "labels": {str(k): v for k, v in reply.labels.items()},  # JSON keys are text
     }
 
 
