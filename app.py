@@ -26,7 +26,7 @@ setTimeout(poll, 500);
 
 
 class _Starting(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+    def do_GET(self) -> None:
         self.send_response(503)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Retry-After", "1")

@@ -33,12 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
 __all__ = [
-    "BACKENDS",
-    "DEFAULT_BACKEND",
-    "DEFAULT_MODEL",
     "Encoder",
     "OnnxEncoder",
-    "TokenStates",
     "TorchEncoder",
     "hash_vectors",
     "make_encoder",

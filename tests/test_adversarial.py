@@ -17,11 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa import QA, build_index, load_index
-from qa.answer import Answer, parse_day, validate_query
+from qa.answering.types import Answer
 from qa.config import Settings
 from qa.errors import QAError, QueryError, StoreError
-from qa.manifest import Manifest, read_manifest
-from qa.ui import FeedbackLog
+from qa.query.validate import parse_day, validate_query
+from qa.store.manifest import Manifest, read_manifest
+from qa.web.feedback import FeedbackLog
 
 ANSWERING = "003_739443eadc7a4b5c.txt"  # one real release holding the answer: every build here stays a few seconds
 QUESTION = "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"
@@ -545,7 +546,7 @@ def test_chat_box_with_a_lone_surrogate_gets_a_message_and_an_encodable_box(seed
     import json
 
     import app
-    from qa.ui import FeedbackLog
+    from qa.web.feedback import FeedbackLog
 
     handlers = app.ChatHandlers(seed_qa, FeedbackLog(tmp_path))
     box, _, records, error, _ = handlers.respond("Who co-chaired the meeting\ud800?", [], 5, {})

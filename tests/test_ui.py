@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from html import unescape
 
-from qa.answer import Answer, Passage
-from qa.library import plain_error
+from qa.answering.types import Answer, Passage
+from qa.errors import plain_error
 from qa.web.feedback import FeedbackLog
 from qa.web.render import Filters, Reply, citation_text, escape, render_panel, render_reply, reply_id_of
 

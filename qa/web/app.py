@@ -39,7 +39,6 @@ __all__ = ["build_demo", "launch_options", "main"]
 PRIVATE = {"api_visibility": "private"}
 QUIET = {"api_visibility": "private", "show_progress": "hidden"}
 SESSION_CAP = 200  # sessions whose state the server keeps (the conversation itself lives in the browser)
-MAX_HISTORY_ITEMS = 20
 
 
 class AskResult(TypedDict):
@@ -78,8 +77,6 @@ def _ask_api(session: QA, loader: Loader) -> Callable[..., AskResult]:
         problem = check_question(question) if isinstance(question, str) else ""
         if problem:
             raise gr.Error(problem, print_exception=False)
-        if isinstance(history, list) and len(history) > MAX_HISTORY_ITEMS:
-            raise gr.Error(f"history has {len(history)} questions; the limit is {MAX_HISTORY_ITEMS}", print_exception=False)
         try:  # every value checked by the library's validators, the same as the CLI and the Python API
             answer = session.ask(question, k, history, since=since, until=until, source=source)
         except QAError as exc:  # the caller's mistake, not the server's: no traceback in the log

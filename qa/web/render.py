@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..answer import MAX_QUESTION_CHARS, Answer, Passage
+from ..answering.types import Answer, Passage
+from ..query.validate import MAX_QUESTION_CHARS
 
 __all__ = [
     "CSS",
