@@ -367,8 +367,12 @@ def test_filters_show_when_active_and_apply(page, app):
     assert "“Since”" in error and "--" not in error, error
     page.click("#clear-filters")
     page.wait_for_function("!document.querySelector('#active-filters')", timeout=10_000)
+    page.wait_for_function("!(document.querySelector('#ask-error')?.innerText || '').trim()", timeout=10_000)  # not stale
+    page.get_by_text("Filters", exact=True).click()  # open: the reply's top must still come into view
+    page.wait_for_timeout(300)
     reply = ask(page, "Which country became the 18th UNC Member State?")
     assert reply.locator(".qa-filter-chip").count() == 0
+    assert in_view(page, reply.locator(".qa-lead")), reply.locator(".qa-lead").bounding_box()
     shot(page, "7-filters")
 
 
@@ -532,6 +536,8 @@ def test_conversation_survives_a_reload_and_new_conversation_clears_it(page):
 
 def test_question_is_shown_as_typed_and_a_long_one_is_refused_in_words(page):
     reply = ask(page, "**Who** co-chaired the <img src=x> 2nd ROK-UNCMS Defense Ministerial Meeting?")
+    labels = page.locator("#chat [aria-label]").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+    assert not [x for x in labels if "<" in x or "&#" in x], labels  # screen readers get text, not markup
     question = page.locator("#chat .qa-q").last
     assert "**Who**" in question.inner_text() and "<img src=x>" in question.inner_text()
     assert page.locator("#chat img[src='x'], #chat .qa-q strong").count() == 0 and reply.count() == 1
@@ -549,7 +555,14 @@ def test_an_oversized_file_is_rejected_alone(page, app, tmp_path):
     good.write_text(
         "City Libraries Extend Opening Hours\n\nCity Council\n\nThe city libraries will open until 9 pm.\n", encoding="utf-8"
     )
+    page.get_by_role("tab", name="Library").click()
+    page.evaluate(
+        "window.__qaSeen = []; new MutationObserver(() => window.__qaSeen.push("
+        "document.querySelector('#upload-status')?.innerText || '')).observe(document.body, {subtree: true, childList: true})"
+    )
     status = upload(page, big, good)
+    seen = page.evaluate("window.__qaSeen")
+    assert any("files read" in t for t in seen), seen[-5:]  # progress, in words, while it works
     assert "huge.txt rejected" in status and "MB" in status and "library hours.txt added" in status, status
     assert not (app["corpus"] / "huge.txt").exists()
 

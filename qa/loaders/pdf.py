@@ -112,10 +112,10 @@ def pdf_lines(data: bytes, name: str) -> tuple[list[PdfLine], int, str]:
                         )
                     )
     except (PDFSyntaxError, ValueError, KeyError, TypeError, OSError, IndexError, AssertionError) as exc:
-        raise CorpusError(f"{name} is not a readable PDF ({type(exc).__name__}): export it again as PDF or as text") from None
+        raise CorpusError(f"{name} is not a readable PDF (it could not be opened): export it again as PDF or as text") from None
     except Exception as exc:
         if type(exc).__module__.startswith(("pdfminer", "pdfplumber", "pypdfium2")):
-            raise CorpusError(f"{name} is not a readable PDF ({type(exc).__name__}): export it again as PDF or as text") from None
+            raise CorpusError(f"{name} is not a readable PDF (it could not be opened): export it again as PDF or as text") from None
         raise
     return [ln for ln in lines if ln.text], n_pages, meta_title
 
