@@ -575,3 +575,32 @@ def test_foreign_host_header_is_refused(app):
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=10)
     assert caught.value.code == 421
+
+
+def test_a_page_answers_within_3_seconds_of_starting(tmp_path):
+    """`python app.py` answers on its port at once (a starting page that opens the chat by itself), index or not."""
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    from conftest import free_port
+
+    shutil.copytree(SEEDS, tmp_path / "corpus")
+    port = free_port()
+    env = {**os.environ, "QA_CORPUS": str(tmp_path / "corpus"), "QA_INDEX": str(tmp_path / "index"), "PYTHONPATH": str(ROOT)}
+    t0 = time.time()
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    try:
+        body = ""
+        while time.time() - t0 < 3 and not body:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read().decode()
+            except urllib.error.HTTPError as exc:  # 503 with the starting page
+                body = exc.read().decode()
+            except OSError:
+                time.sleep(0.05)
+        assert "release-qa" in body, f"nothing on the port after {time.time() - t0:.1f} s"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
