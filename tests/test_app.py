@@ -407,6 +407,11 @@ def test_public_api_is_ask_only_and_returns_data(app):
     assert len(result["passages"]) == 3
     top = result["passages"][0]
     assert top["source"] == "003_739443eadc7a4b5c.txt" and top["paragraph"] == 1 and "co-chaired" in top["text"]
+    for args, expected in ((("x", 3, []), "too short"), (("Who co-chaired?", 0, []), "k must be from 1 to 50")):
+        with pytest.raises(Exception, match=expected):  # the chat's words, the API's parameter names
+            client.predict(*args, api_name="/ask")
+    with pytest.raises(Exception, match="history has 60 earlier questions"):
+        client.predict("Who co-chaired?", 3, ["Earlier question?"] * 60, api_name="/ask")
 
 
 # ------------------------------------------------------------------ uploads and the library (change the corpus: last)
@@ -537,7 +542,7 @@ def test_conversation_survives_a_reload_and_new_conversation_clears_it(page):
 def test_question_is_shown_as_typed_and_a_long_one_is_refused_in_words(page):
     reply = ask(page, "**Who** co-chaired the <img src=x> 2nd ROK-UNCMS Defense Ministerial Meeting?")
     labels = page.locator("#chat [aria-label]").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
-    assert not [x for x in labels if "<" in x or "&#" in x], labels  # screen readers get text, not markup
+    assert not [x for x in labels if "class=" in x or "&#" in x or "<div" in x], labels  # text, not markup
     question = page.locator("#chat .qa-q").last
     assert "**Who**" in question.inner_text() and "<img src=x>" in question.inner_text()
     assert page.locator("#chat img[src='x'], #chat .qa-q strong").count() == 0 and reply.count() == 1

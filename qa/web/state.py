@@ -10,6 +10,7 @@ index build or an upload.
 
 from __future__ import annotations
 
+import inspect
 import re
 import sys
 import threading
@@ -124,7 +125,7 @@ class Loader:
             if status not in (IndexStatus.FRESH, IndexStatus.OTHER_BACKEND) and s.corpus.is_dir():
                 self.phase = "building"
                 self.progress.stage = "Building the index" if status == IndexStatus.MISSING else "Updating the index"
-                report = build_index(s.corpus, s.folder, s.encoder, skip_bad=True, log=self.progress.log)
+                report = build_index(s.corpus, s.folder, s.encoder, skip_bad=True, log=self.progress.log, **self._sandbox())
                 self.skipped = [plain_error(why) for why in report.skipped]
             self.progress.stage = "Loading the index"
             s.ensure_index()
@@ -140,6 +141,22 @@ class Loader:
         except Exception as exc:
             traceback.print_exc(file=sys.stderr)
             self.phase, self.error = "failed", f"the index could not be loaded ({type(exc).__name__}); see the server log"
+
+    def _sandbox(self) -> dict[str, Any]:
+        """The build's per-file reading hooks, where the library offers them: files read as they are read."""
+        params = inspect.signature(build_index).parameters
+        extra: dict[str, Any] = {}
+        if "on_file" in params:
+            from ..corpus import corpus_files
+
+            self.progress.total_files = len(corpus_files(self.session.corpus))
+            extra["on_file"] = self._file_read
+        if "limits" in params and getattr(self.session, "parse_limits", None) is not None:
+            extra["limits"] = self.session.parse_limits
+        return extra
+
+    def _file_read(self, parsed: Any) -> None:
+        self.progress.files += 1
 
     def refresh_examples(self) -> None:
         """Example questions for what is indexed now (after start-up, an upload or a removal)."""
