@@ -432,7 +432,8 @@ def render_library_release(info: Any, paragraphs: Sequence[str]) -> str:
     return (
         f"<div class='qa-panel qa-lib-open'><div class='qa-viewer-head'><strong>{escape(info.title)}</strong> · "
         f"{escape(info.date or 'undated')} · {escape(info.organisation or info.section or 'no source named')} · "
-        f"{info.passages} passages · <span class='qa-file'>{escape(info.source)}</span>{copies}</div>"
+        f"{info.passages} passage{'s' if info.passages != 1 else ''} · <span class='qa-file'>{escape(info.source)}</span>"
+        f"{copies}</div>"
         f"<div class='qa-viewer qa-viewer-tall' tabindex='0' role='region' aria-label='Release text'>"
         f"{render_release(paragraphs)}</div></div>"
     )
