@@ -107,7 +107,7 @@ class ChatHandlers:
             for m in chat
             if m.get("role") == "assistant"
         ]
-        return gr.Chatbot(value=chat, feedback_value=votes)
+        return gr.Chatbot(value=chat, feedback_value=votes)  # type: ignore[arg-type]  # plain message dicts
 
     def filters_of(self, since: str, until: str, source: str) -> Filters:
         from ..library import undated_releases

@@ -149,7 +149,7 @@ class LibraryHandlers:
             c["head"]: stats_html(self.session, self.loader),
             **self.listing(query, selected),
             c["source"]: gr.Dropdown(choices=source_choices(self.session, self.loader)),
-            c["chatbot"]: gr.Chatbot(examples=examples_value(self.loader)),
+            c["chatbot"]: gr.Chatbot(examples=examples_value(self.loader)),  # type: ignore[arg-type]
             **self.removed_listing(),
         }
 

@@ -152,7 +152,7 @@ class Loader:
             self.progress.total_files = len(corpus_files(self.session.corpus))
             extra["on_file"] = self._file_read
         if "limits" in params and getattr(self.session, "parse_limits", None) is not None:
-            extra["limits"] = self.session.parse_limits
+            extra["limits"] = getattr(self.session, "parse_limits")  # noqa: B009 -- present since the sandbox
         return extra
 
     def _file_read(self, parsed: Any) -> None:
