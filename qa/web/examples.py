@@ -2,8 +2,8 @@
 
 A sentence is turned into a question by its grammar alone (no word lists of any
 data set): "X was co-chaired by Y" → "Who co-chaired X?"; "X was held on/in …"
-→ "When/Where was X held?"; "X cost …" → "How much did X cost?"; "X opened a new
-terminal …" → "Who opened a new terminal …?". A candidate is kept only when the
+→ "When/Where was X held?"; "X cost …" → "How much did X cost?"; "The Harbour
+Authority opened a new terminal …" → "Which authority opened a new terminal …?". A candidate is kept only when the
 session answers it with the very sentence it came from, so every example shown
 teaches what a good question gets: its sentence, marked and cited.
 """
@@ -50,6 +50,14 @@ def _subject(text: str) -> str | None:
     return f"{first.lower()} {rest}".strip() if first in {"The", "A", "An"} else text
 
 
+def _asker(subject: str) -> str:
+    """ "The Valley Bridge" -> "Which bridge" (a named thing is asked for by its kind); anyone else -> "Who"."""
+    words = subject.split()
+    if len(words) >= 2 and words[0] == "The" and all(w[:1].isupper() for w in words[1:]) and words[-1].isalpha():
+        return f"Which {words[-1].lower()}"
+    return "Who"
+
+
 def candidate_questions(sentence: str) -> list[str]:
     """Questions this sentence answers, by its grammar; [] when none fits."""
     s = " ".join(sentence.split())
@@ -66,10 +74,10 @@ def candidate_questions(sentence: str) -> list[str]:
         subj = _subject(m["subj"])
         if subj:
             out.append(f"How much did {subj} cost?")
-    if (m := _ACTIVE.match(s)) and not re.match(r"(?:was|were|is|are|has|have|had)\b", m["obj"]):
+    if (m := _ACTIVE.match(s)) and not re.match(r"(?:was|were|is|are|has|have|had|in|on|at|by|for|to|from|with)\b", m["obj"]):
         obj = _CUT.split(m["obj"].rstrip(". "), maxsplit=1)[0].split()
-        if 2 <= len(obj) <= _MAX_OBJECT_WORDS and _subject(m["subj"]):
-            out.append(f"Who {m['verb']} {' '.join(obj)}?")
+        if 3 <= len(obj) <= _MAX_OBJECT_WORDS and _subject(m["subj"]):
+            out.append(f"{_asker(m['subj'])} {m['verb']} {' '.join(obj)}?")
     return out
 
 
