@@ -203,6 +203,8 @@ def test_answer_stays_in_view_after_each_reply_desktop_and_phone(browser, app):
             reply = ask(page, q)
             target = reply.locator(".qa-lead, .qa-noanswer").first
             assert in_view(page, target), f"answer out of view at {viewport} after {q!r}: {target.bounding_box()}"
+            chat_box = page.locator("#chat").bounding_box()  # and not scrolled away inside the chat box either
+            assert chat_box["y"] - 2 <= target.bounding_box()["y"] <= chat_box["y"] + chat_box["height"] - 40, (q, chat_box)
             assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 2
             assert abs(page.locator("#chat").bounding_box()["width"] - width) < 2, "the chat changed width on answering"
         assert "Follow-up" in page.locator("#chat .qa-reply").nth(2).inner_text()

@@ -59,13 +59,19 @@
     replies = all.length;
     if (!grew) return;
     const reply = all[all.length - 1];
+    bringUp(reply);
+    setTimeout(() => bringUp(reply), 250);  // again once the chat has laid out its buttons and images
+  };
+  const bringUp = (reply) => {
     const message = reply.closest('.message-row, .message-wrap > div, .message') || reply;
     const scroller = reply.closest('.bubble-wrap, [role=log]') || document.querySelector('#chat .bubble-wrap');
     const question = message.previousElementSibling;
     const top = (question && question.querySelector('.qa-q')) ? question : message;
     if (scroller) {
-      const offset = top.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
-      scroller.scrollTop += offset - 8;
+      const frame = scroller.getBoundingClientRect();
+      scroller.scrollTop += top.getBoundingClientRect().top - frame.top - 8;
+      const lead = reply.getBoundingClientRect().top;  // a long question must not push the answer out of view
+      if (lead > frame.bottom - 120) scroller.scrollTop += lead - frame.top - 8;
     }
     const box = reply.getBoundingClientRect();
     if (box.top < 0 || box.top > window.innerHeight - 80) window.scrollBy(0, box.top - 12);
