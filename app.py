@@ -44,6 +44,9 @@ def _placeholder(argv: list[str]) -> ThreadingHTTPServer | None:
     p.add_argument("--host", default=os.environ.get("QA_HOST") or "127.0.0.1")
     p.add_argument("--port", default=os.environ.get("QA_PORT") or "7860")
     known, _ = p.parse_known_args(argv)
+    user, _, password = (os.environ.get("QA_AUTH") or "").partition(":")
+    if known.host not in ("127.0.0.1", "localhost", "::1") and not (user.strip() and password.strip()):
+        return None  # binding wider needs a login: the chat itself says so
     try:
         server = ThreadingHTTPServer((known.host, int(known.port)), _Starting)
     except (OSError, ValueError):

@@ -32,7 +32,7 @@ from .render import (
 )
 from .state import Loader
 
-__all__ = ["MAX_SAVED_REPLIES", "ChatHandlers", "answer_from_dict", "error_html"]
+__all__ = ["MAX_SAVED_REPLIES", "ChatHandlers", "answer_from_dict", "error_html", "vote_of"]
 
 VOTES = {"up": "Like", "down": "Dislike"}
 MAX_SAVED_REPLIES = 30  # replies kept in the browser (and in the session)
@@ -43,7 +43,7 @@ def error_html(exc: QAError | str) -> str:
     return f"<div class='qa-error' role='alert'>{escape(plain_error(exc))}</div>"
 
 
-def _vote(liked: Any) -> str:
+def vote_of(liked: Any) -> str:
     """Gradio's like payload -> "up", "down" or "none" (the user clicked their vote again to take it back)."""
     if liked is True or liked == "Like":
         return "up"
@@ -184,7 +184,7 @@ class ChatHandlers:
         reply = self._find(rid, records, saved)
         if reply is None:
             return {}
-        vote = _vote(data.liked)
+        vote = vote_of(data.liked)
         record = answer_record(reply.answer, reply.history)
         record["filters"] = {"since": reply.filters.since, "until": reply.filters.until, "source": reply.filters.source}
         client = getattr(getattr(request, "client", None), "host", "") or ""
