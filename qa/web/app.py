@@ -12,7 +12,6 @@ QA_AUTH ("user:password", required off loopback), QA_ALLOWED_HOSTS.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import typing
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from starlette.middleware import Middleware
 from .. import QA, QAError, Settings, library
 from ..config import BACKENDS
 from ..corpus import SUPPORTED_SUFFIXES
+from ..errors import chat_api_message
 from ..upload import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
 from .feedback import FeedbackLog
 from .guard import Guard, allowed_hosts, expire_idle_sessions
@@ -80,7 +80,7 @@ def _ask_api(session: QA, loader: Loader) -> Callable[..., AskResult]:
         try:  # every value checked by the library's validators, the same as the CLI and the Python API
             answer = session.ask(question, k, history, since=since, until=until, source=source)
         except QAError as exc:  # the caller's mistake, not the server's: no traceback in the log
-            raise gr.Error(re.sub(r"--(\w+)", r"\1", str(exc)), print_exception=False) from None
+            raise gr.Error(chat_api_message(exc), print_exception=False) from None
         record = answer_record(answer, (history or [])[-10:])
         return record  # type: ignore[return-value]
 

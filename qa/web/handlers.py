@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 
 from .. import QA, Answer, Passage, QAError
-from ..errors import plain_error
+from ..errors import chat_message
 from .feedback import FeedbackLog, RateLimited
 from .render import (
     EMPTY_PANEL,
@@ -40,7 +40,7 @@ EMPTY_SAVED: dict[str, Any] = {"chat": [], "answers": {}}
 
 
 def error_html(exc: QAError | str) -> str:
-    return f"<div class='qa-error' role='alert'>{escape(plain_error(exc))}</div>"
+    return f"<div class='qa-error' role='alert'>{escape(chat_message(exc))}</div>"
 
 
 def vote_of(liked: Any) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import QA, IndexStatus, QAError, build_index, index_status
-from ..errors import plain_error
+from ..errors import chat_message
 from .examples import Example, pick_examples
 
 __all__ = ["CountingEncoder", "Loader", "Progress"]
@@ -79,7 +79,7 @@ class Progress:
         if m := re.search(r"embedding (\d+) new chunks", message):
             self.total_passages = int(m.group(1))
         elif message.startswith("warning") or "skipp" in message:
-            self.notes.append(plain_error(message.removeprefix("warning: ")))
+            self.notes.append(chat_message(message.removeprefix("warning: ")))
 
     def describe(self, encoder: CountingEncoder | None) -> str:
         if encoder is not None and self.thread:
@@ -126,7 +126,7 @@ class Loader:
                 self.phase = "building"
                 self.progress.stage = "Building the index" if status == IndexStatus.MISSING else "Updating the index"
                 report = build_index(s.corpus, s.folder, s.encoder, skip_bad=True, log=self.progress.log, **self._sandbox())
-                self.skipped = [plain_error(why) for why in report.skipped]
+                self.skipped = [chat_message(why) for why in report.skipped]
             self.progress.stage = "Loading the index"
             s.ensure_index()
             self.progress.stage = "Choosing example questions"
@@ -137,7 +137,7 @@ class Loader:
                 listener()
             s.warm_up()
         except QAError as exc:
-            self.phase, self.error = "failed", plain_error(exc)
+            self.phase, self.error = "failed", chat_message(exc)
         except Exception as exc:
             traceback.print_exc(file=sys.stderr)
             self.phase, self.error = "failed", f"the index could not be loaded ({type(exc).__name__}); see the server log"
