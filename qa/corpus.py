@@ -87,7 +87,7 @@ def parse_bytes(data: bytes, source: str, suffix: str = ".txt", sha256: str = ""
         section=hints.get("section") or meta["section"],
         paragraphs=tuple(body),
         sha256=sha256 or file_sha256(data),
-        organisation=hints.get("organisation") or hints.get("source") or meta.get("agency"),
+        organisation=hints.get("organisation") or hints.get("source") or meta.get("organisation") or meta.get("agency"),
         language=detect_language(body),
         meta=extra,
     )
