@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 
 from qa import QA, IndexStatus, index_status, load_index
-from qa.config import child_environment
 from qa.corpus import read_corpus
+from qa.environment import child_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -30,7 +30,7 @@ from .sandbox import Parsed
 from .store.checkpoint import Checkpoint
 from .store.generation import Generation, clean_leftovers, open_for_writing, record_files, write_generation
 from .store.index import Index, load_index
-from .store.manifest import MANIFEST, FileRecord, Fit, SkippedFile, read_manifest
+from .store.manifest import FileRecord, Fit, SkippedFile, has_manifest, read_manifest
 from .store.vectors import VectorIndex
 
 CHECKPOINT_EVERY = 256  # chunks embedded between two checkpoints of a build
@@ -52,7 +52,7 @@ def index_status(
     corpus: Path, folder: Path, model: str | None = None, cfg: ChunkConfig | None = None, backend: str | None = None
 ) -> IndexStatus:
     """How the index in ``folder`` stands against ``corpus`` and these settings -- reads no model."""
-    if not (Path(folder) / MANIFEST).exists():
+    if not has_manifest(Path(folder)):
         return IndexStatus.MISSING
     try:
         manifest = read_manifest(Path(folder))
@@ -195,7 +195,7 @@ def _previous(job: BuildJob) -> Index | None:
     try:
         return load_index(job.folder, verify=True)
     except StoreError as exc:
-        if (job.folder / MANIFEST).exists():
+        if has_manifest(job.folder):
             job.log(f"the existing index cannot be used ({exc}); rebuilding it from {job.corpus}")
         return None
 

@@ -325,9 +325,30 @@ def _head_line(para: str, meta: dict[str, str | None], known_title: str | None, 
         meta["title"] = para
         return True
     if is_label(para) and find_date(para) is None:  # "Today: July 24, 2008" is a page stamp, not a section
-        meta["section"] = meta["section"] or para
+        if _PAGE_TYPE.fullmatch(para.strip()):  # "Press Releases", "News": what kind of page, not who speaks
+            return True
+        if meta["section"] is None:
+            meta["section"] = para
+        elif meta.get("second_label") is None:  # a headline, then the organisation's line
+            meta["second_label"] = para
         return True
     return False
+
+
+# A label that names the kind of page ("Press Releases", "Latest News", "Media Statements"): neither title nor source.
+_PAGE_TYPE = re.compile(
+    r"(?i)(?:latest |recent |all )?(?:press|news|media)(?: (?:releases?|room|centre|center|statements?))?|releases?"
+)
+# "Department of Transport, 3 April 2025 The Valley Bridge …": a PDF's organisation and date run into the first line.
+_ORG_DATE_LEAD = re.compile(
+    r"^(?P<org>[A-Z][\w&'’.-]*(?: (?:of|for|and|the|on|[A-Z][\w&'’.-]*)){0,8}),? "
+    r"(?P<date>\d{1,2} [A-Z][a-z]{2,8}\.? \d{4}|[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4}) (?=[\"“‘(]?[A-Z])"
+)
+
+
+def _title_case(text: str) -> bool:
+    words = text.split()
+    return len(words) >= 3 and sum(w[:1].isupper() or w[:1].isdigit() for w in words) / len(words) >= 0.6
 
 
 def clean_text(text: str, known_title: str | None = None) -> tuple[dict[str, str | None], list[str]]:
@@ -376,7 +397,16 @@ def clean_text(text: str, known_title: str | None = None) -> tuple[dict[str, str
             meta.update(place=place, agency=agency)
             meta["date"] = meta["date"] or when
             body[lead] = rest
-    if meta["title"] is None and meta["section"] and (not body or is_upper_headline(meta["section"])):
-        meta["title"], meta["section"] = meta["section"], None  # "PROTECTING HUMAN LIFE": a short headline, not a label
+    if body and (lead_in := _ORG_DATE_LEAD.match(body[lead])) and find_date(lead_in["date"]):
+        meta["organisation"] = meta.get("organisation") or lead_in["org"]
+        meta["date"] = meta["date"] or find_date(lead_in["date"])
+        body[lead] = body[lead][lead_in.end() :]
+    section = meta["section"]
+    if meta["title"] is None and section and (not body or is_upper_headline(section) or _title_case(section)):
+        # "PROTECTING HUMAN LIFE", "School Meals Programme Expanded": a short headline, not a label; the
+        # label under it, if any, is who issued the release.
+        meta["title"], meta["section"] = section, None
+        meta["organisation"] = meta.get("organisation") or meta.get("second_label")
+    meta.pop("second_label", None)
     meta["date"] = meta["date"] or stated_date(body)
     return meta, body

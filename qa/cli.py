@@ -103,6 +103,11 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="release files or folders of them")
     p.add_argument("--json", action="store_true", help="one JSON object per file, in argument order")
 
+    p = sub.add_parser("chat", help="serve the chat in the browser (the index loads behind the page)")
+    _common(p, settings)
+    p.add_argument("--host", default=settings.host, help="address to serve on (default 127.0.0.1; wider needs QA_AUTH)")
+    p.add_argument("--port", type=int, default=settings.port, help="port (default 7860)")
+
     p = sub.add_parser("export", help="export and verify the ONNX model once, so the first index or question does not")
     p.add_argument("--model", default=None, help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
 
@@ -291,6 +296,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "chat":
+        from .web.app import main as chat
+
+        return chat([], replace(chosen(settings, args), host=args.host, port=args.port))
     if args.command == "index":
         mine = chosen(settings, args)
         encoder = make_encoder(mine.model, mine.backend, cache=mine.cache, verify_texts=mine.onnx_verify_texts)

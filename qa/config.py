@@ -33,9 +33,7 @@ __all__ = [
     "FusionConfig",
     "ParseLimits",
     "Settings",
-    "child_environment",
     "home_layout",
-    "offline_model_environment",
     "parse_auth",
     "user_home",
 ]
@@ -170,11 +168,14 @@ class Settings:
     auth: tuple[str, str] | None = None  # the chat's login (QA_AUTH="user:password"); required off loopback
     parse: ParseLimits = field(default_factory=ParseLimits)  # what reading one release file may cost
     trash: Path | None = None  # where removed releases go; None: a ".removed" folder beside the corpus
+    host: str = "127.0.0.1"  # where the chat listens (QA_HOST)
+    port: int = 7860  # (QA_PORT)
+    allowed_hosts: tuple[str, ...] = ()  # more host names the chat answers under (QA_ALLOWED_HOSTS, comma-separated)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """QA_HOME, QA_CORPUS, QA_INDEX, QA_MODEL, QA_BACKEND, QA_CACHE, QA_ABSTAIN, QA_ONNX_VERIFY_TEXTS, QA_DATA, QA_AUTH,
-        QA_PARSE_SECONDS, QA_PARSE_MEMORY_MB, QA_PARSE_WORKERS, QA_TRASH.
+        QA_PARSE_SECONDS, QA_PARSE_MEMORY_MB, QA_PARSE_WORKERS, QA_TRASH, QA_HOST, QA_PORT, QA_ALLOWED_HOSTS.
 
         QA_HOME moves every folder into one (releases/, index/, cache/, feedback/); QA_CORPUS, QA_INDEX, QA_CACHE
         and QA_DATA then move single folders.
@@ -204,6 +205,9 @@ class Settings:
             auth=parse_auth(env.get("QA_AUTH")),
             parse=parse_limits(env),
             trash=Path(env["QA_TRASH"]) if env.get("QA_TRASH") else None,
+            host=env.get("QA_HOST") or "127.0.0.1",
+            port=_port(env.get("QA_PORT")),
+            allowed_hosts=tuple(h.strip() for h in env.get("QA_ALLOWED_HOSTS", "").split(",") if h.strip()),
         )
 
 
@@ -226,6 +230,14 @@ def parse_limits(env: Mapping[str, str]) -> ParseLimits:
     return ParseLimits(**values)  # type: ignore[arg-type]
 
 
+def _port(raw: str | None) -> int:
+    if not raw:
+        return 7860
+    if not raw.strip().isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"QA_PORT={raw!r} is not a port number (1-65535; the default is 7860)", setting="QA_PORT")
+    return int(raw)
+
+
 def parse_auth(raw: str | None) -> tuple[str, str] | None:
     """QA_AUTH="user:password": both parts non-empty, or the login would accept anyone who guesses the user."""
     if raw is None or raw == "":
@@ -237,15 +249,3 @@ def parse_auth(raw: str | None) -> tuple[str, str] | None:
             setting="QA_AUTH",
         )
     return user, password
-
-
-def offline_model_environment() -> None:
-    """Before sentence-transformers loads: never reach the network, no tokenizer threads fighting the encoder."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def child_environment(**extra: str) -> dict[str, str]:
-    """The environment for a child process (a benchmark's app or CLI run), with ``extra`` on top."""
-    return {**os.environ, **extra}

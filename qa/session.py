@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .answering.abstain import AbstainPolicy
@@ -114,14 +114,19 @@ class QA:
         self.ensure_index()  # a new manifest means a new generation: load it now, not on the next question
         return report
 
-    def add_releases(self, files: Sequence[str | Path], names: Sequence[str] | None = None) -> list[UploadResult]:
+    def add_releases(
+        self,
+        files: Sequence[str | Path],
+        names: Sequence[str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[UploadResult]:
         """Add release files to the corpus and index them: one result per file ("added", "already indexed", "rejected").
 
         Each file is checked on its own, content already indexed under any name
         is not added twice, and a name in use is never written over
-        (:mod:`qa.upload`). ``names`` are the names the user chose.
+        (:mod:`qa.upload`). ``names`` are the names the user chose; ``progress(read, total)`` follows the reading.
         """
-        return add_files(self, files, names)
+        return add_files(self, files, names, progress)
 
     @property
     def retriever(self) -> Retriever:

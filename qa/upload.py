@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -242,12 +242,18 @@ def _index(target: Target, saved: list[tuple[UploadResult, _Written]]) -> None:
         result.passages = per_source.get(copy_of or name, 0)
 
 
-def add_files(target: Target, files: Sequence[str | Path], names: Sequence[str] | None = None) -> list[UploadResult]:
+def add_files(
+    target: Target,
+    files: Sequence[str | Path],
+    names: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[UploadResult]:
     """Add release files to ``target``'s corpus and index: one :class:`UploadResult` per file, in order.
 
     ``names`` are the names the user chose (uploads arrive under temporary names); each is reduced
     to a safe file name inside the corpus. The whole upload is one transaction under the corpus's
     lock (shared with removals, :func:`qa.trash.corpus_lock`); files are read in the sandbox.
+    ``progress(read, total)`` is called as each file has been read and checked.
     """
     batch = _batch(files, names)
     trash = trash_folder(target.corpus, getattr(target, "folder", target.corpus / ".index"), getattr(target, "trash", None))
@@ -259,7 +265,16 @@ def add_files(target: Target, files: Sequence[str | Path], names: Sequence[str] 
             for result, data in looked
             if data is not None
         ]
-        parsed = parse_files(jobs, getattr(target, "parse_limits", None)) if jobs else {}
+        done = [0]
+
+        def heard(_: object) -> None:
+            done[0] += 1
+            if progress is not None:
+                progress(done[0], len(batch))
+
+        parsed = parse_files(jobs, getattr(target, "parse_limits", None), on_file=heard) if jobs else {}
+        if progress is not None:
+            progress(len(batch), len(batch))
         checked = [(r, data if data is not None and _verdict(r, parsed[r.name], known) else None) for r, data in looked]
         try:
             target.corpus.mkdir(parents=True, exist_ok=True)

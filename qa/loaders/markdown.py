@@ -50,10 +50,10 @@ def load_markdown(data: bytes, name: str) -> tuple[str, dict[str, str]]:
     except RecursionError:
         raise CorpusError(f"{name} has front matter nested too deeply to read: keep it to plain “key: value” lines") from None
     hints: dict[str, str] = {}
-    for key in ("title", "date", "source", "section", "organisation", "author", "url"):
+    for key in ("title", "date", "source", "section", "organisation", "organization", "author", "url"):
         value = _as_text(meta.get(key))
         if value:
-            hints[key] = value
+            hints["organisation" if key == "organization" else key] = value
     if "title" in hints:
         hints["title_source"] = "front matter"
     html = MarkdownIt("commonmark", {"html": True}).render(body)

@@ -13,6 +13,7 @@ from ..errors import QueryError
 
 __all__ = [
     "MAX_K",
+    "MAX_HISTORY_ITEMS",
     "MAX_QUESTION_CHARS",
     "MAX_SOURCE_CHARS",
     "Query",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 MAX_QUESTION_CHARS = 1000
+MAX_HISTORY_ITEMS = 50  # earlier questions accepted with one question (the last 10 are used)
 MAX_K = 50
 MAX_SOURCE_CHARS = 200
 
@@ -117,6 +119,8 @@ def validate_history(history: Any) -> list[str]:
         return []
     if isinstance(history, (str, bytes)) or not isinstance(history, (list, tuple)):
         raise QueryError(f"history must be a list of earlier questions (texts), got {type(history).__name__}")
+    if len(history) > MAX_HISTORY_ITEMS:
+        raise QueryError(f"history has {len(history)} earlier questions; the limit is {MAX_HISTORY_ITEMS}: send the latest ones")
     for i, item in enumerate(history):
         if not isinstance(item, str):
             raise QueryError(f"history item {i + 1} must be text (an earlier question), got {type(item).__name__}")
