@@ -72,6 +72,13 @@ class Parsed:
         return cls(source, error=str(problem), retire=retire, problem=problem)
 
 
+@dataclass(frozen=True)
+class Broken:
+    """A worker that cannot read anything (its reader failed on a known-good text): a bug to report, not a file."""
+
+    details: str
+
+
 def tokenizer_of(encoder: Any) -> str | None:
     """The encoder's tokenizer as JSON (what workers count tokens with), or None if it has none to share."""
     folder = getattr(encoder, "folder", None)
@@ -162,7 +169,13 @@ def _worker(conn: Connection, out: Connection, limits: ParseLimits) -> None:
         if isinstance(job, tuple):  # ("tokenizer", its JSON or None)
             _use_tokenizer(job[1])
             continue
-        _warm(job.suffix)  # imports are the worker's cost, not the file's: before the limits
+        try:
+            _warm(job.suffix)  # imports are the worker's cost, not the file's: before the limits
+        except Exception:  # the reader itself is broken (a bad pattern, a missing library): no file's fault
+            import traceback
+
+            out.send(Broken(traceback.format_exc(limit=6)))
+            return
         _limit(limits)
         try:
             result = _parse(job)
@@ -297,11 +310,14 @@ class Sandbox:
     def _collect(self, slot: _Slot, ready: list[Any]) -> Parsed | None:
         if slot.receive in ready:
             try:
-                result: Parsed = slot.receive.recv()
+                result: Parsed | Broken = slot.receive.recv()
             except (EOFError, OSError):  # the worker died: a limit, or the kernel, ended it
                 result = self._verdict(slot)
                 self._replace(slot)
                 return result
+            if isinstance(result, Broken):
+                self._replace(slot)
+                raise RuntimeError(f"the release reader cannot read even a known-good text:\n{result.details}")
             if result.retire:
                 self._replace(slot)
             return result
