@@ -26,12 +26,13 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from .chunking import Chunk, ChunkConfig, approx_tokens, chunk_release
-from .config import ParseLimits
+from .chunking import Chunk, approx_tokens, chunk_release
+from .config import ChunkConfig, ParseLimits
 from .corpus import Release, check_size, file_sha256, minhash_signature, parse_bytes
+from .environment import child_environment, python_path_with
 from .errors import CorpusError
 
-__all__ = ["FileJob", "ParseLimits", "Parsed", "Sandbox", "parse_files", "read_file", "shared", "tokenizer_of"]
+__all__ = ["FileJob", "Parsed", "Sandbox", "parse_files", "read_file", "shared", "tokenizer_of"]
 
 # A worker imports the qa modules that read files and not the package's own __init__ (the query side: model,
 # index, session), so it starts in a fraction of a second.
@@ -222,7 +223,7 @@ class Sandbox:
         to_child, from_parent = os.pipe()
         to_parent, from_child = os.pipe()
         root = str(Path(__file__).resolve().parent.parent)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        env = child_environment(PYTHONPATH=python_path_with(root))
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         code = _LAUNCH.format(to_child, from_child)
         process = subprocess.Popen(
