@@ -296,7 +296,7 @@ REVIEWED_PYTHON_PATTERNS = {
     r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b",
     r"^\s*where\b",
     r"\b(?:in|at|from|to) (?:the )?[A-Z][a-z]+",
-    r"(?:vectors|sentences)\.\d{1,9}\.faiss|chunks\.\d{1,9}\.jsonl|sentences\.\d{1,9}\.npy|(?:bm25|releases)\.\d{1,9}",
+    r"(?:vectors|sentences)\.\d{1,9}\.faiss|chunks\.\d{1,9}\.(?:jsonl|sqlite)|sentences\.\d{1,9}\.npy|(?:bm25|releases)\.\d{1,9}",
     r"(?u)\b\w\w+\b",  # BM25 tokens of release text: \w+ is greedy and \b at a word's inside fails at once
     r"[\w][\w'’-]*",
     r"qa-r-([0-9a-f]{12})",
