@@ -105,11 +105,11 @@ class VectorIndex:
         selector = faiss.IDSelectorBatch(ids.astype(np.int64))
         index = self._index
         if hasattr(index, "hnsw"):
-            params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)  # type: ignore[attr-defined]
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
         elif hasattr(index, "nprobe"):
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)  # type: ignore[call-arg]
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
         else:
-            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+            params = faiss.SearchParameters(sel=selector)
         return index.search(queries, k, params=params)
 
     def reconstruct_batch(self, rows: np.ndarray | list[int]) -> np.ndarray:
