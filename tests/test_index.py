@@ -94,7 +94,7 @@ def test_corrupt_index_is_detected(corpus, tmp_path, encoder):
     manifest = json.loads((index / "manifest.json").read_text())
     faiss_file = index / manifest["live"]["vectors"]
     faiss_file.write_bytes(faiss_file.read_bytes()[:100])
-    with pytest.raises(StoreError, match="corrupt.*rebuild"):
+    with pytest.raises(StoreError, match=r"corrupt.*rebuild"):
         load_index(index)
     (index / "manifest.json").write_text("{not json")
     with pytest.raises(StoreError, match="not valid JSON"):
@@ -107,7 +107,7 @@ def test_bad_file_leaves_previous_index_working(corpus, tmp_path, encoder):
     build_index(corpus, index, encoder)
     before = (index / "manifest.json").read_bytes()
     (corpus / "bad.txt").write_bytes("Caf\xe9".encode("latin-1") * 20)
-    with pytest.raises(CorpusError, match="bad.txt is not UTF-8.*left unchanged"):
+    with pytest.raises(CorpusError, match=r"bad.txt is not UTF-8.*left unchanged"):
         build_index(corpus, index, encoder)
     assert (index / "manifest.json").read_bytes() == before
     assert len(load_index(index).chunks) == 19
