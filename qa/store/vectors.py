@@ -60,9 +60,11 @@ class VectorIndex:
 
     @classmethod
     def read(cls, path: Path) -> VectorIndex:
+        """Memory-mapped: opening costs no reading, and the pages a search touches are shared with the file cache
+        (generation files never change once written; a truncated file is still refused here)."""
         import faiss
 
-        return cls(faiss.read_index(str(path)))
+        return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC))
 
     def write(self, path: Path) -> None:
         import faiss
