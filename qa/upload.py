@@ -104,7 +104,9 @@ def _batch(files: Sequence[str | Path], names: Sequence[str] | None) -> list[tup
     if len(paths) > MAX_UPLOAD_FILES:
         raise CorpusError(f"{len(paths)} files at once; the limit is {MAX_UPLOAD_FILES}: upload them in smaller groups")
     shown = list(names) if names else [p.name for p in paths]
-    return [(p, Path(str(n).replace("\\", "/")).name or "file") for p, n in zip(paths, shown)]
+    if len(shown) != len(paths):
+        raise CorpusError(f"{len(paths)} files but {len(shown)} names: give one name per file, or none")
+    return [(p, Path(str(n).replace("\\", "/")).name or "file") for p, n in zip(paths, shown, strict=True)]
 
 
 def _unreadable(problem: QAError, display: str) -> str:
