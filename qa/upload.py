@@ -148,7 +148,8 @@ def _first_look(path: Path, display: str, known: _Known) -> tuple[UploadResult, 
 def _verdict(result: UploadResult, parsed: Parsed, known: _Known) -> bool:
     """Whether to save the file, from what reading it gave (the result says why not)."""
     if parsed.error or parsed.release is None:
-        result.reason = _unreadable(parsed.problem or CorpusError(f"{result.name} could not be read"), result.name)
+        problem = parsed.problem or CorpusError(parsed.error or f"{result.name} could not be read")
+        result.reason = _unreadable(problem, result.name)
         return False
     release = parsed.release
     if release.doc_id in known.docs:  # same text under other bytes (line endings, re-save)
