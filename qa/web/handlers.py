@@ -183,7 +183,7 @@ class ChatHandlers:
         rid = reply_id_of(data.value) or ""
         reply = self._find(rid, records, saved)
         if reply is None:
-            return {}
+            return {c["ask_error"]: gr.skip()}  # a forged or stale reply id: nothing to record
         vote = vote_of(data.liked)
         record = answer_record(reply.answer, reply.history)
         record["filters"] = {"since": reply.filters.since, "until": reply.filters.until, "source": reply.filters.source}

@@ -73,7 +73,7 @@ class LibraryHandlers:
         head = (value or "").partition(":")[0]
         row = int(head) if head.isdigit() else -1
         if not 0 <= row < len(sources or []):
-            return {}
+            return {c["status"]: gr.skip()}
         source = sources[row]
         info = next((r for r in library.releases(self.session) if r.source == source), None)
         if info is None:
@@ -138,7 +138,7 @@ class LibraryHandlers:
     def on_restore_pick(self, value: str, ids: list[str], query: str) -> dict[Any, Any]:
         head = (value or "").partition(":")[0]
         row = int(head) if head.isdigit() else -1
-        return self.do_restore(ids[row], query) if 0 <= row < len(ids or []) else {}
+        return self.do_restore(ids[row], query) if 0 <= row < len(ids or []) else {self.c["status"]: gr.skip()}
 
     def refreshed(self, query: str, selected: str) -> dict[Any, Any]:
         """Everything that lists the library: header, list, source filter, examples, the removed list."""
