@@ -41,9 +41,9 @@ from typing import Any
 import numpy as np
 
 from qa import QA, Settings, build_index, load_index
-from qa.config import child_environment, offline_model_environment
 from qa.corpus import corpus_files
 from qa.embedding import Encoder, make_encoder
+from qa.environment import child_environment, offline_model_environment
 from qa.eval_data import load_gold
 from qa.evaluation import METHODS, RetrievalEvaluator, percentiles
 from qa.store.vectors import VectorIndex

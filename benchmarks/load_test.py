@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.config import child_environment
+from qa.environment import child_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_REQUESTS = 20_000

@@ -9,9 +9,9 @@ stand, and every one of them is exercised by the fixture releases in ``tests/fix
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
+from . import linear as re
 from .metadata import date_line, find_date, is_upper_headline, parse_dateline, split_run_in_head, stated_date, word_count
 
 __all__ = [
@@ -211,7 +211,7 @@ def _is_contact_line(para: str) -> bool:
     return has_contact and (
         para[-1:] not in ".!?"
         or word_count(para) <= 6
-        or bool(re.match(r"^[\w .&'-]{0,40}(?:contact|e-?mail|tel|phone|fax)\b", para, re.I))
+        or bool(re.match(r"^[\w .&'-]{0,40}(?:contact|e-?mail|tel|phone|fax)\b", para, re.IGNORECASE))
     )
 
 
@@ -284,14 +284,28 @@ def is_issue_line(para: str) -> bool:
     return word_count(para) <= 20 and bool(_ISSUE_LINE.match(para))
 
 
+_TITLE_WORD = re.compile(r"[^\W_]+")
+_AFTER_REPEAT = re.compile(r"[.!?:;,\"”’']*(?:\s+[A-Z0-9]|\s*$)")
+
+
 def strip_repeat(para: str, title: str | None) -> str:
     """``para`` without the headline a scrape repeats at its start ("HEADLINE Thursday June 22 2006")."""
-    words = re.findall(r"[^\W_]+", title or "")
+    words = _TITLE_WORD.findall(title or "")
     if len(words) < 4:
         return para
     # as set, and followed by a new unit (a capital, a digit, nothing): "IPCC (the Panel) is …" is a sentence, not a repeat
-    m = re.match(r"\W*" + r"\W+".join(map(re.escape, words)) + r"[.!?:;,\"”’']*(?:\s+(?=[A-Z0-9])|\s*$)", para)
-    return para[m.end() :].strip() if m else para
+    end = 0
+    for i, m in enumerate(_TITLE_WORD.finditer(para)):
+        gap = para[end : m.start()]
+        if m.group() != words[i] or "_" in gap or (i and not gap):
+            return para
+        end = m.end()
+        if i == len(words) - 1:
+            break
+    else:
+        return para
+    after = _AFTER_REPEAT.match(para[end:])
+    return para[end:].lstrip(".!?:;,\"”’'").strip() if after else para
 
 
 def _head_line(para: str, meta: dict[str, str | None], known_title: str | None, latin: bool) -> bool:

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from .build import build_index
 from .cli_eval import add_eval_parser, add_model_args, chosen
-from .config import INDEX_TYPES, Settings
+from .config import INDEX_TYPES, ParseLimits, Settings
 from .embedding import OnnxEncoder, make_encoder
 from .errors import QAError, QueryError, cli_message
 from .query.validate import validate_k, validate_query
@@ -130,9 +130,10 @@ def _print_human(answer: Any) -> None:
         print(textwrap.indent(textwrap.fill(text, width - 4), "    ") + "\n")
 
 
-def _run_parse(paths: Sequence[Path], as_json: bool) -> int:
+def _run_parse(paths: Sequence[Path], as_json: bool, limits: ParseLimits | None = None) -> int:
     """Print what the corpus stage extracts from each file; a file that fails is reported and the rest go on."""
-    from .corpus import SUPPORTED_SUFFIXES, corpus_files, read_release
+    from .corpus import SUPPORTED_SUFFIXES, corpus_files
+    from .sandbox import read_file  # a hostile file costs at most the parse limits, then the next one is read
 
     files: list[Path] = []
     for path in paths:
@@ -146,7 +147,7 @@ def _run_parse(paths: Sequence[Path], as_json: bool) -> int:
                 raise QAError(
                     f"{path}: unsupported file type {path.suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
                 )
-            release = read_release(path)
+            release = read_file(path, limits)
         except QAError as exc:
             failures += 1
             if as_json:
@@ -303,7 +304,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         mine = chosen(settings, args)
         encoder = make_encoder(mine.model, mine.backend, cache=mine.cache, verify_texts=mine.onnx_verify_texts)
         report = build_index(
-            args.corpus, args.index, encoder, rebuild=args.rebuild, skip_bad=args.skip_bad, index_type=args.index_type
+            args.corpus,
+            args.index,
+            encoder,
+            rebuild=args.rebuild,
+            skip_bad=args.skip_bad,
+            index_type=args.index_type,
+            limits=settings.parse,
         )
         print(json.dumps(report.to_dict()) if args.json else report.summary())
         return 0
@@ -323,7 +330,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             _print_human(answer)
         return 0
     if args.command == "parse":
-        return _run_parse(args.files, args.json)
+        return _run_parse(args.files, args.json, settings.parse)
     if args.command == "export":
         return _run_export(replace(settings, model=args.model or settings.model))
     if args.command == "eval":

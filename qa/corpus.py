@@ -9,15 +9,15 @@ size limits, content hashes and near-duplicate signatures.
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cleaning import clean_text, drop_boilerplate, is_navigation
+from . import linear as re
+from .cleaning import clean_text
 from .errors import CorpusError, Remedy
 from .loaders import LOADERS
-from .metadata import date_by_evidence, detect_language, find_date, parse_dateline, stated_date, title_by_evidence
+from .metadata import date_by_evidence, detect_language, title_by_evidence
 
 __all__ = [
     "SUPPORTED_SUFFIXES",

@@ -24,8 +24,8 @@ from .config import (
     DEFAULT_MODEL,
     ONNX_BATCH,
     ONNX_VERIFY_TEXTS,
-    offline_model_environment,
 )
+from .environment import offline_model_environment
 from .errors import QAError, Remedy
 from .pooling import RecentStates, TokenStates
 

@@ -440,18 +440,10 @@ def test_corpus_file_deleted_during_indexing_is_left_out(built, encoder):
     (corpus / "zz-late.txt").write_text(NEW)
     (corpus / "aa-new.txt").write_text(NEW.replace("4,000", "5,000"))
 
-    class Deleting:  # the real encoder; the first chunking deletes a file the scan has already listed
-        def __init__(self, inner):
-            self.inner = inner
+    def delete_late(parsed):  # a file the scan has already listed is deleted while the files are read
+        (corpus / "zz-late.txt").unlink(missing_ok=True)
 
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-        def count_tokens(self, text):
-            (corpus / "zz-late.txt").unlink(missing_ok=True)
-            return self.inner.count_tokens(text)
-
-    report = build_index(corpus, index, Deleting(encoder))
+    report = build_index(corpus, index, encoder, on_file=delete_late)
     assert "aa-new.txt" in report.files_new and "zz-late.txt" not in {c.source for c in load_index(index).chunks}
 
 

@@ -43,7 +43,7 @@ def parse_day(value: Any, name: str, end: bool = False) -> str | None:
     value = check_text(value, name).strip()
     if not value:
         return None
-    m = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", value)
+    m = re.fullmatch(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?", value)  # ASCII digits only ("٢٠٢٤" is no year)
     if not m:
         raise QueryError(f"{{{name}}} must be a date like 2024-09-10 (or 2024-09, 2024), got {_shown(value)}", fields=(name,))
     year, month, day = m.group(1), m.group(2), m.group(3)
