@@ -117,7 +117,7 @@ class ChatHandlers:
             filters.undated_hidden = len(undated_releases(self.session))
         return filters
 
-    def respond(self, message, chat, k, records, saved, since="", until="", source=""):  # type: ignore[no-untyped-def]
+    def respond(self, message, chat, k, records, saved, since="", until="", source=""):
         """Ask, append the question and the short reply, show its sources; a question that cannot be asked stays."""
         c = self.c
         chat, records, saved = list(chat or []), dict(records or {}), dict(saved or EMPTY_SAVED)

@@ -16,7 +16,6 @@ from typing import Any
 import gradio as gr
 
 from .. import QA, QAError, library
-from . import trash
 from .handlers import error_html
 from .render import escape, render_library, render_library_release, render_removed, render_uploads, shorten
 from .state import Loader, Progress
@@ -65,7 +64,7 @@ class LibraryHandlers:
         return out
 
     def removed_listing(self) -> dict[Any, Any]:
-        entries = trash.removed(self.session)
+        entries = library.removed_releases(self.session)
         return {self.c["removed"]: render_removed(entries), self.c["removed_ids"]: [e.id for e in entries]}
 
     def on_open(self, value: str, sources: list[str], query: str) -> dict[Any, Any]:
@@ -105,7 +104,7 @@ class LibraryHandlers:
         c = self.c
         hidden = {c["confirm"]: gr.Row(visible=False)}
         try:
-            entry = trash.remove(self.session, selected)
+            entry = library.remove_release(self.session, selected)
         except QAError as exc:
             return {**hidden, c["status"]: error_html(exc)}
         self.loader.refresh_examples()
@@ -124,7 +123,7 @@ class LibraryHandlers:
     def do_restore(self, removal_id: str, query: str) -> dict[Any, Any]:
         c = self.c
         try:
-            entry = trash.restore(self.session, removal_id)
+            entry = library.undo_removal(self.session, removal_id)
         except QAError as exc:
             return {c["status"]: error_html(exc)}
         self.loader.refresh_examples()
