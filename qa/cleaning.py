@@ -342,7 +342,7 @@ _PAGE_TYPE = re.compile(
 # "Department of Transport, 3 April 2025 The Valley Bridge …": a PDF's organisation and date run into the first line.
 _ORG_DATE_LEAD = re.compile(
     r"^(?P<org>[A-Z][\w&'’.-]*(?: (?:of|for|and|the|on|[A-Z][\w&'’.-]*)){0,8}),? "
-    r"(?P<date>\d{1,2} [A-Z][a-z]{2,8}\.? \d{4}|[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4}) (?=[\"“‘(]?[A-Z])"
+    r"(?P<date>\d{1,2} [A-Z][a-z]{2,8}\.? \d{4}|[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4}) (?P<rest>[\"“‘(]?[A-Z])"
 )
 
 
@@ -400,7 +400,7 @@ def clean_text(text: str, known_title: str | None = None) -> tuple[dict[str, str
     if body and (lead_in := _ORG_DATE_LEAD.match(body[lead])) and find_date(lead_in["date"]):
         meta["organisation"] = meta.get("organisation") or lead_in["org"]
         meta["date"] = meta["date"] or find_date(lead_in["date"])
-        body[lead] = body[lead][lead_in.end() :]
+        body[lead] = body[lead][lead_in.start("rest") :]
     section = meta["section"]
     if meta["title"] is None and section and (not body or is_upper_headline(section) or _title_case(section)):
         # "PROTECTING HUMAN LIFE", "School Meals Programme Expanded": a short headline, not a label; the
