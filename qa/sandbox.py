@@ -167,7 +167,7 @@ def _worker(conn: Connection, out: Connection, limits: ParseLimits) -> None:
         try:
             result = _parse(job)
         except CorpusError as exc:
-            result = Parsed(job.source, error=str(exc))
+            result = Parsed.failed(job.source, exc)  # the error itself, so each front end words its remedy
         except MemoryError:
             out.send(Parsed(job.source, error=_too_big(job.source, limits), retire=True))
             return  # the heap may be in pieces: a fresh worker takes the next file
