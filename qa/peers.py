@@ -16,7 +16,7 @@ from .embedding import Encoder
 from .errors import QAError
 from .session import QA
 
-__all__ = ["Peers"]
+__all__ = ["Peers", "WindowPeers", "word_windows"]
 
 
 class Peers:
@@ -89,3 +89,79 @@ def _txtai_hybrid(texts: list[str], vectors: np.ndarray, encoder: Encoder) -> An
     embeddings = Embeddings(method="external", transform=transform, hybrid=True, content=False)
     embeddings.index([(i, text, None) for i, text in enumerate(texts)])
     return embeddings
+
+
+def word_windows(text: str, size: int = 150, overlap: int = 30) -> list[str]:
+    """Windows of ``size`` words, each sharing ``overlap`` words with the one before (the usual RAG chunking)."""
+    words = text.split()
+    if len(words) <= size:
+        return [" ".join(words)] if words else []
+    step = size - overlap
+    return [" ".join(words[i : i + size]) for i in range(0, len(words) - overlap, step)]
+
+
+class WindowPeers:
+    """The same peers over 150-word windows of each release (30 words of overlap) instead of the project's passages.
+
+    Each method's "answer" is the top window's sentence most similar to the question (same model).
+    """
+
+    def __init__(self, session: QA, size: int = 150, overlap: int = 30, txtai: bool = False) -> None:
+        import bm25s
+        import faiss
+
+        index = session.ensure_index()
+        sources = list(dict.fromkeys(c.source for c in index.chunks))
+        self.windows: list[tuple[str, str]] = [
+            (source, w) for source in sources for w in word_windows("\n".join(session.release_paragraphs(source)), size, overlap)
+        ]
+        texts = [w for _, w in self.windows]
+        self.bm25 = bm25s.BM25()
+        self.bm25.index(bm25_tokenize(texts), show_progress=False)
+        self.encoder = session.encoder
+        tag = hashlib.sha256("\0".join(texts).encode()).hexdigest()[:12]
+        cache = session.folder / f"peer-windows-{self.encoder.backend}-{tag}.npy"
+        if cache.exists():
+            vectors = np.load(cache)
+        else:
+            vectors = self.encoder.encode(texts, progress=len(texts) > 200)
+            np.save(cache, vectors)
+        self.flat = faiss.IndexFlatIP(vectors.shape[1])
+        self.flat.add(vectors)
+        self.txtai = _txtai_hybrid(texts, vectors, self.encoder) if txtai else None
+        self._sentences: dict[str, np.ndarray] = {}
+
+    def bm25_rows(self, question: str, k: int) -> list[int]:
+        tokens = bm25_tokenize([question])[0]
+        if not tokens:
+            return []
+        scores = self.bm25.get_scores(tokens)
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [int(i) for i in top if scores[i] > 0]
+
+    def dense_rows(self, question: str, k: int) -> list[int]:
+        _, rows = self.flat.search(self.encoder.encode_query(question)[None, :].astype(np.float32), k)
+        return [int(r) for r in rows[0] if r >= 0]
+
+    def rrf_rows(self, question: str, k: int, c: int = 60) -> list[int]:
+        score: dict[int, float] = {}
+        for rows in (self.bm25_rows(question, 100), self.dense_rows(question, 100)):
+            for rank, row in enumerate(rows, start=1):
+                score[row] = score.get(row, 0.0) + 1 / (c + rank)
+        return sorted(score, key=lambda r: -score[r])[:k]
+
+    def txtai_rows(self, question: str, k: int) -> list[int]:
+        assert self.txtai is not None
+        return [int(i) for i, _ in self.txtai.search(question, k)]
+
+    def answer(self, question: str, row: int) -> str:
+        """The window's sentence most similar to the question."""
+        from .chunking import sentence_spans
+
+        text = self.windows[row][1]
+        sentences = [text[a:b] for a, b in sentence_spans(text)] or [text]
+        missing = [s for s in sentences if s not in self._sentences]
+        if missing:
+            self._sentences.update(zip(missing, self.encoder.encode(missing)))
+        sims = np.array([float(self._sentences[s] @ self.encoder.encode_query(question)) for s in sentences])
+        return sentences[int(np.argmax(sims))]

@@ -73,8 +73,8 @@ def gold_items(path: Path, name: str) -> list[Item]:
     return items
 
 
-def squad_items(path: Path) -> list[Item]:
-    """SQuAD v1.1: each question's gold is its answers, found in the paragraph it was written on."""
+def squad_items(path: Path, every: int = 1) -> list[Item]:
+    """SQuAD v1.1: each question's gold is its answers, found in the paragraph it was written on (every n-th question)."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     items = []
     for a_i, article in enumerate(data["data"]):
@@ -82,7 +82,7 @@ def squad_items(path: Path) -> list[Item]:
             for qa in para["qas"]:
                 gold = sorted({a["text"] for a in qa["answers"]})
                 items.append(Item(qa["id"], qa["question"], gold, f"squad:{a_i}", relevant=[f"a{a_i:03d}p{p_i:03d}.md"]))
-    return items
+    return items[::every]
 
 
 def shared_sets(
@@ -91,6 +91,7 @@ def shared_sets(
     senate: tuple[Path, Path, Path] | None = None,
     paraphrase: tuple[Path, Path] | None = None,
     archive: Path | None = None,
+    squad_every: int = 1,
 ) -> list[SetSpec]:
     """The shared sets given: SQuAD JSON; Senate (questions, files list, releases root); paraphrase (questions,
     seed releases); an archive folder holding qa.jsonl and corpus/."""
@@ -107,7 +108,7 @@ def shared_sets(
         sets.append(SetSpec("archive", archive / "corpus", gold_items(archive / "qa.jsonl", "archive")))
     if squad:
         corpus, _ = load_squad(squad, None, cache)
-        sets.append(SetSpec("squad", corpus, squad_items(squad)))
+        sets.append(SetSpec("squad", corpus, squad_items(squad, squad_every)))
     return sets
 
 
