@@ -187,7 +187,7 @@ def choose_levels(qs: Sequence[QuestionView]) -> tuple[np.ndarray, np.ndarray, f
     answerable = np.array([q.answerable for q in qs])
     sets = sorted({q.set for q in qs if q.answerable})
     per_set = {name: np.array([q.set == name and q.answerable for q in qs]) for name in sets}
-    grid = np.unique(np.round(p, 4))
+    grid = np.unique(p)  # thresholds at observed values: a level starts exactly where a question sits
     best: tuple[float, float, float] | None = None
     for closest_at in grid:
         refused = max(float((p[m] < closest_at).mean()) for m in per_set.values())
