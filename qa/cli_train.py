@@ -19,9 +19,16 @@ def add_train_parser(sub: Any, settings: Settings) -> None:
     p.add_argument("--squad", type=Path, default=None, help="SQuAD v1.1 JSON (the shared part A)")
     p.add_argument("--squad-every", type=int, default=3, help="use every N-th SQuAD question (default 3)")
     p.add_argument(
-        "--senate", type=Path, nargs=3, default=None, metavar=("QA", "FILES", "ROOT"), help="Senate questions, files list, releases root"
+        "--senate",
+        type=Path,
+        nargs=3,
+        default=None,
+        metavar=("QA", "FILES", "ROOT"),
+        help="Senate questions, files list, releases root",
     )
-    p.add_argument("--paraphrase", type=Path, nargs=2, default=None, metavar=("QA", "SEEDS"), help="paraphrase questions, seed releases")
+    p.add_argument(
+        "--paraphrase", type=Path, nargs=2, default=None, metavar=("QA", "SEEDS"), help="paraphrase questions, seed releases"
+    )
     p.add_argument("--archive", type=Path, default=None, help="an archive folder with qa.jsonl and corpus/ (archive-dev)")
     p.add_argument("--learner", choices=("hgb", "logistic"), default="hgb", help="scikit-learn model (default hgb)")
     p.add_argument("--compare", action="store_true", help="print every learner's held-out figures, write nothing")

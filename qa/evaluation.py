@@ -255,9 +255,16 @@ class RetrievalEvaluator:
         if answers and answers[0] is not None:
             stages = [a.timings for a in answers]
             m["retrieval_p50_ms"] = float(
-                np.percentile([s.get("encode_ms", 0) + s.get("dense_ms", 0) + s.get("bm25_ms", 0) + s.get("fusion_ms", 0) for s in stages], 50)
+                np.percentile(
+                    [s.get("encode_ms", 0) + s.get("dense_ms", 0) + s.get("bm25_ms", 0) + s.get("fusion_ms", 0) for s in stages],
+                    50,
+                )
             )
-            m.update(_answer_metrics(self.queries, rankings, answers, [judge.sentence(q, o[0]) for q, o in zip(self.queries, outcomes)]))
+            m.update(
+                _answer_metrics(
+                    self.queries, rankings, answers, [judge.sentence(q, o[0]) for q, o in zip(self.queries, outcomes)]
+                )
+            )
         return m, rankings
 
     def __call__(self, session: QA) -> dict[str, float]:
@@ -287,7 +294,8 @@ class RetrievalEvaluator:
                 "level": getattr(shown.answer, "level", None),
             }
             for q, rel, (shown, _) in zip(self.queries, rankings, outcomes["release-qa"])
-            if (q.answerable and not judge.sentence(q, shown)) or (not q.answerable and getattr(shown.answer, "level", "answer") == "answer")
+            if (q.answerable and not judge.sentence(q, shown))
+            or (not q.answerable and getattr(shown.answer, "level", "answer") == "answer")
         ][:200]
         self.run = run
         return {f"{method}_{name}": value for method, m in run.methods.items() for name, value in m.items()}
@@ -320,7 +328,9 @@ def style_metrics(queries: list[EvalQuery], rankings: list[list[bool]]) -> dict[
     return out
 
 
-def _answer_metrics(queries: list[EvalQuery], rankings: list[list[bool]], answers: list[Any], right: list[bool]) -> dict[str, float]:
+def _answer_metrics(
+    queries: list[EvalQuery], rankings: list[list[bool]], answers: list[Any], right: list[bool]
+) -> dict[str, float]:
     """Abstention per level (answer / closest passage / not in the releases) and follow-ups, as the user sees them."""
     out: dict[str, float] = {}
     unans = [i for i, q in enumerate(queries) if not q.answerable]
@@ -366,9 +376,7 @@ def summary_table(rows: list[tuple[str, dict[str, dict[str, float]]]], names: di
             if method in result:
                 m = result[method]
                 cells = [m.get(c, math.nan) for c in ("sentence_right", "release_first", "hit@1", "mrr@10")]
-                lines.append(
-                    f"| {names[method]} | " + " | ".join(f"{v:.3f}" for v in cells) + f" | {m.get('p50_ms', 0.0):.0f} |"
-                )
+                lines.append(f"| {names[method]} | " + " | ".join(f"{v:.3f}" for v in cells) + f" | {m.get('p50_ms', 0.0):.0f} |")
         ours = result.get("release-qa", {})
         notes = []
         if "unanswerable" in ours:

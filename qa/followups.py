@@ -3,7 +3,8 @@
 A question asked after others is a follow-up when it opens with a connective ("And who ...", "What about ..."),
 leans on a pronoun without naming a topic of its own ("Who co-chaired it?"), or is short and names nothing
 ("when did the convention enter into force?"). Existential "there" ("How many states are there?") is not a
-reference, and a question naming something ("How many UNC member states are there?") is self-contained. A self-contained question never carries earlier words. A follow-up carries only its antecedent's
+reference, and a question naming something ("How many UNC member states are there?") is self-contained.
+A self-contained question never carries earlier words. A follow-up carries only its antecedent's
 topic: the last earlier question, itself resolved when it was a follow-up too -- never every earlier question.
 """
 
@@ -15,19 +16,90 @@ from collections.abc import Sequence
 __all__ = ["antecedent_topic", "content_words", "is_followup", "leans_on_earlier", "resolve_followup", "stop_word"]
 
 _PRONOUNS = frozenset(
-    "it its they them their theirs he him his she her this that these those there such".split()
+    [
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "theirs",
+        "he",
+        "him",
+        "his",
+        "she",
+        "her",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "such",
+    ]
 )
 _FUNCTION_WORDS = frozenset(
-    (
-        "who whom whose what which when where why how and also about did does do was were is are be been has have had "
-        "will would can could should may might the a an of in on at to for with by from as tell me please say said "
-        "else other more many much"
-    ).split()
+    [
+        "who",
+        "whom",
+        "whose",
+        "what",
+        "which",
+        "when",
+        "where",
+        "why",
+        "how",
+        "and",
+        "also",
+        "about",
+        "did",
+        "does",
+        "do",
+        "was",
+        "were",
+        "is",
+        "are",
+        "be",
+        "been",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "may",
+        "might",
+        "the",
+        "a",
+        "an",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "with",
+        "by",
+        "from",
+        "as",
+        "tell",
+        "me",
+        "please",
+        "say",
+        "said",
+        "else",
+        "other",
+        "more",
+        "many",
+        "much",
+    ]
 )
 _CONNECTIVES = ("and", "also", "but", "so")
 SHORT = 7  # content words up to which a question naming nothing of its own is read as a follow-up
 _WORD = re.compile(r"[\w][\w'’-]*")
-_EXISTENTIAL = re.compile(r"\b(?:(?:is|are|was|were|will|would)\s+there\b|there\s+(?:is|are|was|were|will|would|have|has)\b)", re.I)
+_EXISTENTIAL = re.compile(
+    r"\b(?:(?:is|are|was|were|will|would)\s+there\b|there\s+(?:is|are|was|were|will|would|have|has)\b)", re.I
+)
 
 
 def stop_word(word: str) -> bool:

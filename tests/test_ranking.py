@@ -18,7 +18,9 @@ def test_self_contained_questions_carry_no_earlier_words():
 
 
 def test_a_followup_carries_only_its_antecedents_topic():
-    query, used = resolve_followup("what did they say about russia", ["What was the budget?", "When was the Joint Conference first held?"])
+    query, used = resolve_followup(
+        "what did they say about russia", ["What was the budget?", "When was the Joint Conference first held?"]
+    )
     assert used and "Joint Conference" in query and "budget" not in query
     # a chain of follow-ups reaches back to the question it leans on, and no further
     topic = antecedent_topic(["What was the budget?", "Who chaired the Joint Conference?", "And when was it first held?"])
@@ -57,7 +59,9 @@ def test_answer_kinds_from_the_questions_shape():
 
 
 def _view(i: int, top: float, right: bool, answerable: bool = True, name: str = "a") -> QuestionView:
-    return QuestionView(name, str(i), "answerable" if answerable else "unanswerable", answerable, i % 5, top, right, right, right, 1.0, right)
+    return QuestionView(
+        name, str(i), "answerable" if answerable else "unanswerable", answerable, i % 5, top, right, right, right, 1.0, right
+    )
 
 
 def test_levels_flag_unanswerable_within_the_limits_on_answerable():

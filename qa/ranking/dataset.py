@@ -151,13 +151,19 @@ def build_table(spec: SetSpec, settings: Settings, log: bool = True) -> Table:
             print(f"  {spec.name}: {i}/{len(spec.items)} questions", file=sys.stderr, flush=True)
         d = gather(retriever, item.question, item.history)
         labels = [
-            _label(item, c.source, index.chunks[c.chunk_row].text[c.start : c.end], index.chunks[c.chunk_row].text, release_text[c.source])
+            _label(
+                item,
+                c.source,
+                index.chunks[c.chunk_row].text[c.start : c.end],
+                index.chunks[c.chunk_row].text,
+                release_text[c.source],
+            )
             for c in d.candidates
         ]
         n = len(d.candidates)
         parts["f"].append(d.features)
         parts["q"].append(np.full(n, i))
-        for key, col in zip("spr", range(3)):
+        for key, col in zip("spr", range(3), strict=False):
             parts[key].append(np.array([lab[col] for lab in labels], dtype=bool))
         parts["row"].append(np.array([c.chunk_row for c in d.candidates], dtype=np.int64))
         parts["rr"].append(np.array([c.release_rank for c in d.candidates], dtype=np.int64))

@@ -74,7 +74,10 @@ _ASKS: list[tuple[str, re.Pattern[str]]] = [  # the question's form -> the kind 
     ("date", re.compile(r"\b(?:when|what (?:year|date|day|month|time)|which (?:year|date|day|month)|since when|how long ago)\b")),
     ("money", re.compile(r"\bhow much\b.*\b(?:cost|costs|fee|fees|pay|paid|price|worth|fund|funding|budget|spend|spent)\b")),
     ("money", re.compile(r"\bhow much (?:money|funding)\b")),
-    ("number", re.compile(r"\b(?:how (?:many|much|long|old|far|big|large)|what (?:number|percentage|proportion|share|amount))\b")),
+    (
+        "number",
+        re.compile(r"\b(?:how (?:many|much|long|old|far|big|large)|what (?:number|percentage|proportion|share|amount))\b"),
+    ),
     ("person", re.compile(r"\b(?:who|whom|whose)\b")),
     ("place", re.compile(r"\b(?:where|which (?:country|city|venue|place|state))\b")),
     ("organisation", re.compile(r"\bwhich (?:organisation|organization|agency|ministry|firm|company|body|department|court)\b")),
@@ -90,7 +93,9 @@ _NUMBER = re.compile(
     re.I,
 )
 _MONEY = re.compile(r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:million|billion|dollars?|euros?|pounds?|cents?)\b|\b[A-Z]{2,3}\$", re.I)
-_NAME = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|Prof|Sir|Dame|Justice|Senator|Minister|President|Judge)\.?\s+[A-Z]|\b[A-Z][a-z]+ [A-Z][a-z]+\b")
+_NAME = re.compile(
+    r"\b(?:Mr|Ms|Mrs|Dr|Prof|Sir|Dame|Justice|Senator|Minister|President|Judge)\.?\s+[A-Z]|\b[A-Z][a-z]+ [A-Z][a-z]+\b"
+)
 _ORG = re.compile(
     r"\b(?:Ministry|Department|Agency|Council|Committee|Commission|Authority|Court|Association|Institute|University|"
     r"Centre|Center|Board|Office|Bank|Society|Foundation|Corporation|Company|Group|Union|Tribunal)\b"
@@ -191,7 +196,7 @@ def _maxsim_column(encoder: Encoder, question: str, texts: list[str], chosen: np
     if not len(chosen):
         return out
     q_tokens = encoder.token_vectors([question])[0]  # the retrieval pass, kept by the encoder
-    for i, state in zip(chosen, encoder.token_states([texts[i] for i in chosen])):
+    for i, state in zip(chosen, encoder.token_states([texts[i] for i in chosen]), strict=False):
         out[i] = maxsim(q_tokens, state.word_pieces()[1])
     return out
 
@@ -213,12 +218,12 @@ def describe(
     texts = [chunks[c.chunk_row].text[c.start : c.end] for c in cands]
     s_vectors = index.sentences.reconstruct_batch(np.array([c.sentence_row for c in cands], dtype=np.int64))
     rows = sorted({c.chunk_row for c in cands})
-    p_sim = dict(zip(rows, index.vectors.reconstruct_batch(np.array(rows, dtype=np.int64)) @ q.vector))
+    p_sim = dict(zip(rows, index.vectors.reconstruct_batch(np.array(rows, dtype=np.int64)) @ q.vector, strict=False))
     s_dense = (s_vectors @ q.vector).astype(np.float32)
     p_dense = np.array([p_sim[c.chunk_row] for c in cands], dtype=np.float32)
     s_tokens = bm25_tokenize(texts)
     s_stems = [set(t) for t in s_tokens]
-    p_stems = {row: set(t) for row, t in zip(rows, bm25_tokenize([chunks[r].text for r in rows]))}
+    p_stems = {row: set(t) for row, t in zip(rows, bm25_tokenize([chunks[r].text for r in rows]), strict=False)}
     lead: dict[str, set[str]] = {}
     for c in cands:
         if c.source not in lead:
@@ -232,13 +237,16 @@ def describe(
     s_cover = _share(s_stems, wanted, idf)
     s_bm25 = _bm25(s_tokens, wanted, idf)
     s_only = np.array(
-        [sum(idf[t] for t in wanted if t in s and t not in k) / (sum(idf.values()) or 1.0) for s, k in zip(s_stems, known)],
+        [
+            sum(idf[t] for t in wanted if t in s and t not in k) / (sum(idf.values()) or 1.0)
+            for s, k in zip(s_stems, known, strict=False)
+        ],
         dtype=np.float32,
     )
     s_new = np.array(
         [
             sum(idf[t] for t in wanted if t in s and t not in k) / (sum(idf[t] for t in wanted if t not in k) or 1.0)
-            for s, k in zip(s_stems, known)
+            for s, k in zip(s_stems, known, strict=False)
         ],
         dtype=np.float32,
     )

@@ -92,6 +92,8 @@ def load_ranker(path: Path = DEFAULT_MODEL) -> SentenceRanker:
 
             found = joblib.load(path)
             if not isinstance(found, SentenceRanker) or any(name not in FEATURES for name in found.features):
-                raise QAError(f"{path.name} is not a sentence-ranker model for this version: rebuild it with `python -m qa train`")
+                raise QAError(
+                    f"{path.name} is not a sentence-ranker model for this version: rebuild it with `python -m qa train`"
+                )
             _LOADED[path] = found
         return found

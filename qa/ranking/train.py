@@ -41,7 +41,9 @@ def _logistic() -> Any:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+    return make_pipeline(
+        SimpleImputer(strategy="median", add_indicator=True), StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)
+    )
 
 
 MODELS: dict[str, Callable[[], Any]] = {"hgb": _hgb, "logistic": _logistic}
@@ -214,10 +216,12 @@ def levels_held_out(qs: Sequence[QuestionView]) -> list[str]:
             if q.fold == f:
                 p = float(np.interp(q.top, cx, cy))
                 out[i] = "answer" if p >= answer_at else "closest" if p >= closest_at else "none"
-    return [lvl if q.fold >= 0 else "none" for lvl, q in zip(out, qs)]
+    return [lvl if q.fold >= 0 else "none" for lvl, q in zip(out, qs, strict=False)]
 
 
-def fit_ranker(tables: Sequence[Table], model: str = "hgb", columns: Sequence[str] = FEATURES) -> tuple[SentenceRanker, list[QuestionView], list[str]]:
+def fit_ranker(
+    tables: Sequence[Table], model: str = "hgb", columns: Sequence[str] = FEATURES
+) -> tuple[SentenceRanker, list[QuestionView], list[str]]:
     """Held-out views and levels, then the final model fitted on every table with calibration from the held-out scores."""
     scores, fold = held_out(tables, model, columns)
     qs = views(tables, scores, fold)
