@@ -14,6 +14,7 @@ from typing import Any
 
 from .config import BACKENDS, DEFAULT_BACKEND, FUSION_METHODS, FusionConfig, Settings
 from .errors import QAError
+from .eval_data import index_folder
 from .evaluation import (
     METHODS,
     RetrievalEvaluator,
@@ -129,11 +130,8 @@ def _eval_session(args: argparse.Namespace, settings: Settings, corpus: Path, na
         except ValueError:
             raise QAError(f"--weights takes three numbers like 0.3,0.4,0.3, got {args.weights!r}") from None
         fusion = FusionConfig(method=args.fusion or fusion.method, paragraph=p, sentence=s, bm25=b)
-    cache = settings.cache / "eval"
     backend = args.backend or settings.backend  # one cached index per backend: switching never re-embeds a set
-    folder = args.index or (
-        corpus.parent / f"index-{backend}" if str(corpus).startswith(str(cache)) else cache / f"{name}-{backend}-index"
-    )
+    folder = args.index or index_folder(settings.cache, backend, corpus, name)
     return QA.from_settings(chosen(settings, args, corpus, folder), fusion=fusion)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from .config import DEFAULT_CACHE
 from .errors import QAError
 
-__all__ = ["EvalQuery", "load_beir", "load_corpus", "load_gold", "load_listed", "load_squad"]
+__all__ = ["EvalQuery", "index_folder", "load_beir", "load_corpus", "load_gold", "load_listed", "load_squad"]
 
 
 @dataclass
@@ -42,6 +42,15 @@ class EvalQuery:
     @property
     def answerable(self) -> bool:
         return bool(self.gold or self.relevant)
+
+
+def index_folder(cache: Path, backend: str, corpus: Path, name: str) -> Path:
+    """Where an evaluation set's index is cached: beside a corpus written into the cache, else by the set's name.
+
+    Evaluation and training (``qa train``) share it, so a set is embedded once.
+    """
+    root = Path(cache) / "eval"
+    return corpus.parent / f"index-{backend}" if str(corpus).startswith(str(root)) else root / f"{name}-{backend}-index"
 
 
 def load_gold(path: Path) -> list[EvalQuery]:

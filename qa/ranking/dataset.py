@@ -19,13 +19,14 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import QAError
-from ..eval_data import load_listed, load_squad
+from ..eval_data import index_folder, load_listed, load_squad
 from ..session import QA
 from .features import FEATURES
 from .pipeline import gather
 
 __all__ = ["FEATURE_VERSION", "Item", "SetSpec", "Table", "build_table", "gold_items", "load_table", "norm", "squad_items"]
 
+INDEX_NAMES = {"paraphrase": "seeds"}  # the index `qa eval all` keeps for the same corpus
 FEATURE_VERSION = "1"  # bump when a feature changes: cached tables are rebuilt
 
 
@@ -95,7 +96,7 @@ def shared_sets(
 ) -> list[SetSpec]:
     """The shared sets given: SQuAD JSON; Senate (questions, files list, releases root); paraphrase (questions,
     seed releases); an archive folder holding qa.jsonl and corpus/."""
-    cache = settings.cache / "ranker"
+    cache = settings.cache
     sets = []
     if paraphrase:
         sets.append(SetSpec("paraphrase", paraphrase[1], gold_items(paraphrase[0], "paraphrase")))
@@ -138,7 +139,7 @@ def _label(item: Item, source: str, sentence: str, passage: str, release: str) -
 
 def build_table(spec: SetSpec, settings: Settings, log: bool = True) -> Table:
     """Retrieve and describe every question of a set (the index is built or reused under the cache)."""
-    folder = settings.cache / "ranker" / f"index-{spec.name}-{settings.backend}"
+    folder = index_folder(settings.cache, settings.backend, spec.corpus, f"all-{INDEX_NAMES.get(spec.name, spec.name)}")
     session = QA.from_settings(replace(settings, corpus=spec.corpus, index=folder))
     retriever = session.retriever
     index = retriever.index
@@ -184,7 +185,7 @@ def build_table(spec: SetSpec, settings: Settings, log: bool = True) -> Table:
 
 
 def _key(spec: SetSpec) -> str:
-    payload = json.dumps([FEATURE_VERSION, list(FEATURES), str(spec.corpus), [asdict(i) for i in spec.items]])
+    payload = json.dumps([FEATURE_VERSION, list(FEATURES), [asdict(i) for i in spec.items]])
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
