@@ -3,7 +3,8 @@
     python -m qa index [--corpus DIR] [--index DIR] [--model NAME_OR_PATH] [--rebuild]
     python -m qa ask "QUESTION" [--k 5] [--history "earlier question"]... [--json]
     python -m qa ask --batch FILE.jsonl [--k 5]
-    python -m qa eval {all,gold,squad,beir,calibrate} ...
+    python -m qa eval {all,corpus,gold,squad,beir,calibrate} ...
+    python -m qa train --squad FILE --senate QA FILES ROOT --paraphrase QA SEEDS --archive DIR   (docs/training.md)
     python -m qa parse FILE_OR_FOLDER... [--json]
     python -m qa export [--model NAME_OR_PATH]       (make setup runs it: the ONNX model, exported and verified once)
 
@@ -25,6 +26,7 @@ from typing import Any
 
 from .build import build_index
 from .cli_eval import add_eval_parser, add_model_args, chosen
+from .cli_train import add_train_parser
 from .config import INDEX_TYPES, Settings
 from .embedding import OnnxEncoder, make_encoder
 from .errors import QAError, QueryError
@@ -100,6 +102,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
 
     add_eval_parser(sub, settings)
+    add_train_parser(sub, settings)
     return parser
 
 
@@ -310,6 +313,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _run_parse(args.files, args.json)
     if args.command == "export":
         return _run_export(replace(settings, model=args.model or settings.model))
-    if args.command == "eval":
+    if args.command in ("eval", "train"):
         return int(args.run(args, settings) or 0)
     return EXIT_USAGE
