@@ -225,10 +225,15 @@ class RetrievalEvaluator:
     def _score(self, outcomes: list[tuple[Shown, float]], judge: Judge) -> tuple[dict[str, float], list[list[bool]]]:
         """Metrics of one method from what it showed and how long it took, per query."""
         rankings, gains = [], []
-        for q, (shown, _) in zip(self.queries, outcomes):
+        for q, (shown, _) in zip(self.queries, outcomes, strict=False):
             rel = [judge.passage(q, source, text) for source, text in shown.passages]
             rankings.append(rel)
-            gains.append([q.relevant.get(source, 0.0) if q.relevant else float(x) for (source, _), x in zip(shown.passages, rel)])
+            gains.append(
+                [
+                    q.relevant.get(source, 0.0) if q.relevant else float(x)
+                    for (source, _), x in zip(shown.passages, rel, strict=False)
+                ]
+            )
         answerable = [i for i, q in enumerate(self.queries) if q.answerable]
         m = metrics_at(
             [rankings[i] for i in answerable],
@@ -255,7 +260,10 @@ class RetrievalEvaluator:
             )
             m.update(
                 _answer_metrics(
-                    self.queries, rankings, answers, [judge.sentence(q, o[0]) for q, o in zip(self.queries, outcomes)]
+                    self.queries,
+                    rankings,
+                    answers,
+                    [judge.sentence(q, o[0]) for q, o in zip(self.queries, outcomes, strict=False)],
                 )
             )
         return m, rankings
@@ -286,7 +294,7 @@ class RetrievalEvaluator:
                 "passage": shown.passages[0][1][:160] if shown.passages else None,
                 "level": getattr(shown.answer, "level", None),
             }
-            for q, rel, (shown, _) in zip(self.queries, rankings, outcomes["release-qa"])
+            for q, rel, (shown, _) in zip(self.queries, rankings, outcomes["release-qa"], strict=False)
             if (q.answerable and not judge.sentence(q, shown))
             or (not q.answerable and getattr(shown.answer, "level", "answer") == "answer")
         ][:200]
@@ -308,7 +316,7 @@ def style_metrics(queries: list[EvalQuery], rankings: list[list[bool]]) -> dict[
     """For a paraphrase set: hit@1 per wording style, and how many facts are right in every wording."""
     by_style: dict[str, list[bool]] = {}
     by_fact: dict[str, list[bool]] = {}
-    for q, r in zip(queries, rankings):
+    for q, r in zip(queries, rankings, strict=False):
         if q.answerable and q.style:
             first = bool(r and r[0])
             by_style.setdefault(q.style, []).append(first)

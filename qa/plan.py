@@ -28,10 +28,10 @@ __all__ = [
     "BuildReport",
     "duplicate_groups",
     "files_match",
-    "recorded_times",
     "is_unchanged",
     "make_plan",
     "nothing_changed",
+    "recorded_times",
 ]
 
 Log = Callable[[str], None]
@@ -168,7 +168,8 @@ def nothing_changed(job: BuildJob, manifest: Manifest) -> Manifest | None:
 
 def with_times(manifest: Manifest, times: Mapping[str, int]) -> Manifest:
     """The manifest with these modification times in its file records (the same object when none differs)."""
-    if all(times.get(source, r.mtime_ns) == r.mtime_ns for source, r in [*manifest.files.items(), *manifest.skipped.items()]):
+    recorded: dict[str, FileRecord | SkippedFile] = {**manifest.skipped, **manifest.files}
+    if all(times.get(source, r.mtime_ns) == r.mtime_ns for source, r in recorded.items()):
         return manifest
     return replace(
         manifest,
@@ -287,7 +288,7 @@ def duplicate_groups(records: Mapping[str, FileRecord], threshold: float = 0.7) 
 
     order = sorted(records, key=lambda s: (records[s].date is None, s))
     canonical_of: dict[str, str] = {}
-    by_doc: dict[str, str] = {}
+    by_doc: dict[str | None, str] = {}
     for source in order:
         doc = records[source].doc_id
         if doc in by_doc:

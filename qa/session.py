@@ -45,7 +45,7 @@ class QA:
         model: str | None = None,
         *,
         backend: str | None = None,
-        fusion: FusionConfig = FusionConfig(),
+        fusion: FusionConfig | None = None,
         abstain: AbstainPolicy | None = None,
         auto_build: bool = True,
         encoder: Encoder | None = None,
@@ -54,7 +54,7 @@ class QA:
         self.corpus = Path(corpus) if corpus else DEFAULT_CORPUS
         self.folder = Path(index) if index else DEFAULT_INDEX
         self.encoder = encoder or make_encoder(model, backend)
-        self.fusion = fusion
+        self.fusion = fusion or FusionConfig()
         self.abstain = abstain or AbstainPolicy()
         self.auto_build = auto_build
         self._coverage = Coverage(self.encoder)
@@ -171,9 +171,8 @@ class QA:
     def release_paragraphs(self, source: str) -> list[str]:
         """A release's text as it was indexed (never reread from disk: the file may have changed or become a link)."""
         paragraphs: dict[int, list[str]] = {}
-        for chunk in self.ensure_index().chunks:
-            if chunk.source == source:
-                paragraphs.setdefault(chunk.paragraph, []).append(chunk.text)
+        for chunk in self.ensure_index().chunks_of(source):
+            paragraphs.setdefault(chunk.paragraph, []).append(chunk.text)
         return [" ".join(parts) for _, parts in sorted(paragraphs.items())]
 
 

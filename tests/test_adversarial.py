@@ -143,7 +143,7 @@ def _damage(index: Path, how: str) -> None:
         path.write_bytes(path.read_bytes()[:-24])
     elif how == "truncate-chunks":
         path = index / live["chunks"]
-        path.write_text("".join(path.read_text().splitlines(keepends=True)[:-1]))
+        path.write_bytes(path.read_bytes()[:-512])
     elif how == "flip-byte-in-sentences":
         path = index / live["sentences"]
         data = bytearray(path.read_bytes())

@@ -25,7 +25,7 @@ def test_release_score_credits_every_passage_with_its_release(seed_qa):
     assert release[rows[MND]].min() > release[rows[MOFA]].max()  # the release that is about the question scores higher
     weakest = min(rows[MND], key=lambda r: own[r])  # the passage that repeats least of the question ...
     assert own[weakest] < own[rows[MND]].max() / 2 and release[weakest] == release[rows[MND]].max()  # ... gets full credit
-    assert not seed_qa.retriever.releases.scores("the of and").any()  # stop words only: no signal
+    assert not index.release_scores("the of and").any()  # stop words only: no signal
 
 
 def test_release_score_enters_fusion_with_its_weight(seed_qa):

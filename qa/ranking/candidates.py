@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..store.index import Index
 from ..query.retriever import Hit
+from ..store.index import Index
 
 __all__ = ["TOP_RELEASES", "Candidate", "ReleaseMap", "candidates", "release_map"]
 
@@ -54,8 +54,8 @@ def release_map(index: Index) -> ReleaseMap:
     found = kept[1] if kept and kept[0]() is index else None
     if found is None:
         rows: dict[str, list[int]] = {}
-        for i, chunk in enumerate(index.chunks):
-            rows.setdefault(chunk.source, []).append(i)
+        for i, source in enumerate(index.chunks.column("source")):
+            rows.setdefault(source, []).append(i)
         owners = index.sentence_table[:, 0]
         per_chunk = np.bincount(owners, minlength=len(index.chunks))
         counts = {source: int(per_chunk[r].sum()) for source, r in rows.items()}
@@ -68,9 +68,10 @@ def release_map(index: Index) -> ReleaseMap:
 
 def candidates(index: Index, hits: list[Hit], top_releases: int = TOP_RELEASES) -> list[Candidate]:
     """The sentences of the first ``top_releases`` releases among ``hits`` (best first), in reading order."""
+    sources = index.chunks.column("source")
     releases: dict[str, float] = {}
     for hit in hits:
-        releases.setdefault(index.chunks[hit.row].source, hit.score)
+        releases.setdefault(sources[hit.row], hit.score)
         if len(releases) == top_releases:
             break
     hit_of = {h.row: (rank, h.score) for rank, h in enumerate(hits, start=1)}

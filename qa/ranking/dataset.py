@@ -144,8 +144,8 @@ def build_table(spec: SetSpec, settings: Settings, log: bool = True) -> Table:
     retriever = session.retriever
     index = retriever.index
     release_text: dict[str, str] = {}
-    for chunk in index.chunks:
-        release_text[chunk.source] = release_text.get(chunk.source, "") + " " + chunk.text
+    for source, text in zip(index.chunks.column("source"), index.chunks.column("text"), strict=True):
+        release_text[source] = release_text.get(source, "") + " " + text
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("f", "q", "s", "p", "r", "row", "rr", "pr")}
     for i, item in enumerate(spec.items):
         if log and i % 200 == 0:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..store.lexical import bm25_tokenize
 from ..embedding import Encoder
 from ..store.index import Index
-from .candidates import Candidate
+from ..store.lexical import bm25_tokenize
+from .candidates import Candidate, release_map
 
 __all__ = ["FEATURES", "MAXSIM_SENTENCES", "Question", "answer_kind", "describe", "question_of"]
 
@@ -214,7 +214,9 @@ def describe(
     n = len(cands)
     if n == 0:
         return np.zeros((0, len(FEATURES)), dtype=np.float32)
-    chunks = index.chunks
+    rmap = release_map(index)
+    lead_row = {c.source: rmap.rows[c.source][0] for c in cands}
+    chunks = {row: index.chunks[row] for row in dict.fromkeys([c.chunk_row for c in cands] + list(lead_row.values()))}
     texts = [chunks[c.chunk_row].text[c.start : c.end] for c in cands]
     s_vectors = index.sentences.reconstruct_batch(np.array([c.sentence_row for c in cands], dtype=np.int64))
     rows = sorted({c.chunk_row for c in cands})
@@ -224,11 +226,7 @@ def describe(
     s_tokens = bm25_tokenize(texts)
     s_stems = [set(t) for t in s_tokens]
     p_stems = {row: set(t) for row, t in zip(rows, bm25_tokenize([chunks[r].text for r in rows]), strict=False)}
-    lead: dict[str, set[str]] = {}
-    for c in cands:
-        if c.source not in lead:
-            first = chunks[c.chunk_row] if c.position == 0 else chunks[index_rows_first(index, c)]
-            lead[c.source] = set(bm25_tokenize([f"{first.title} {first.text}"])[0])
+    lead = {source: set(bm25_tokenize([f"{chunks[row].title} {chunks[row].text}"])[0]) for source, row in lead_row.items()}
     titles = {c.source: set(bm25_tokenize([chunks[c.chunk_row].title])[0]) for c in cands}
     wanted = q.stems
     idf = {t: index.bm25_idf(t) for t in wanted}
@@ -303,10 +301,3 @@ def describe(
         "followup": np.full(n, float(q.followup), dtype=np.float32),
     }
     return np.column_stack([columns[name] for name in FEATURES]).astype(np.float32)
-
-
-def index_rows_first(index: Index, cand: Candidate) -> int:
-    """The first chunk row of the candidate's release (its lead)."""
-    from .candidates import release_map
-
-    return release_map(index).rows[cand.source][0]

@@ -67,10 +67,11 @@ def choose(index: Index, d: Described, ranker: SentenceRanker, k: int) -> Choice
             if lead or c.chunk_row in ranked_hits:  # the lead passage, then only passages retrieval found
                 shown.append(Shown(c.chunk_row, not lead, rank, float(scores[i]), (c.start, c.end) if lead else None))
             seen.add(c.chunk_row)
-    others = [h for h in d.result.hits if index.chunks[h.row].source not in releases]
+    sources = index.chunks.column("source")
+    others = [h for h in d.result.hits if sources[h.row] not in releases]
     rank = len(releases)
     for h in others:
-        source = index.chunks[h.row].source
+        source = sources[h.row]
         if source not in releases:
             releases.append(source)
             rank += 1
@@ -84,8 +85,9 @@ def choose(index: Index, d: Described, ranker: SentenceRanker, k: int) -> Choice
 def _retrieval_only(index: Index, d: Described, k: int) -> list[Shown]:
     releases: list[str] = []
     out = []
+    sources = index.chunks.column("source")
     for h in d.result.hits:
-        source = index.chunks[h.row].source
+        source = sources[h.row]
         folded = source in releases
         if not folded:
             releases.append(source)

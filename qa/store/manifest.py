@@ -22,9 +22,9 @@ from ..errors import StoreError
 from .lexical import BM25_PARAMS
 
 __all__ = [
+    "FOLDER_KEYS",
     "FORMAT_VERSION",
     "GENERATION_FILE",
-    "FOLDER_KEYS",
     "LIVE_KEYS",
     "MANIFEST",
     "OPTIONAL_KEYS",
@@ -178,7 +178,7 @@ class Manifest:
 
 # A generation file's name: nothing else in the folder is ever read or deleted as part of the index.
 GENERATION_FILE = re.compile(
-    r"(?:vectors|sentences)\.\d{1,9}\.faiss|chunks\.\d{1,9}\.jsonl|sentences\.\d{1,9}\.npy|(?:bm25|releases)\.\d{1,9}"
+    r"(?:vectors|sentences)\.\d{1,9}\.faiss|chunks\.\d{1,9}\.(?:jsonl|sqlite)|sentences\.\d{1,9}\.npy|(?:bm25|releases)\.\d{1,9}"
 )
 LIVE_KEYS = ("vectors", "chunks", "bm25", "sentences", "sentence_table")
 OPTIONAL_KEYS = ("releases",)  # the release-level BM25; an index written without it builds it when it opens
