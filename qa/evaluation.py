@@ -215,7 +215,7 @@ class RetrievalEvaluator:
                     rankers["txtai-windows"] = on_windows(w, w.txtai_rows)
 
         def full(q: EvalQuery) -> Shown:
-            answer = session.ask(q.question, self.k, q.history)
+            answer = session.ask(q.question, min(3 * self.k, 50), q.history)  # folded passages take slots too
             shown = [p for p in answer.passages if not getattr(p, "folded", False)]
             return Shown([(p.source, p.text) for p in shown], getattr(answer, "candidate", None) or answer.answer, answer)
 

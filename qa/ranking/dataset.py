@@ -21,7 +21,7 @@ from ..config import Settings
 from ..errors import QAError
 from ..eval_data import index_folder, load_listed, load_squad
 from ..session import QA
-from .features import FEATURES
+from .features import BASE, derive
 from .pipeline import gather
 
 __all__ = ["FEATURE_VERSION", "Item", "SetSpec", "Table", "build_table", "gold_items", "load_table", "norm", "squad_items"]
@@ -119,7 +119,7 @@ class Table:
 
     name: str
     items: list[Item]
-    features: np.ndarray  # (n, len(FEATURES))
+    features: np.ndarray  # (n, len(FEATURES)); stored on disk as the BASE columns, DERIVED added on loading
     question: np.ndarray  # (n,) index into items
     sentence_right: np.ndarray  # (n,) bool
     passage_right: np.ndarray
@@ -162,7 +162,7 @@ def build_table(spec: SetSpec, settings: Settings, log: bool = True) -> Table:
             for c in d.candidates
         ]
         n = len(d.candidates)
-        parts["f"].append(d.features)
+        parts["f"].append(d.features[:, : len(BASE)])
         parts["q"].append(np.full(n, i))
         for key, col in zip("spr", range(3), strict=False):
             parts[key].append(np.array([lab[col] for lab in labels], dtype=bool))
@@ -173,7 +173,7 @@ def build_table(spec: SetSpec, settings: Settings, log: bool = True) -> Table:
     return Table(
         spec.name,
         spec.items,
-        cat["f"].reshape(-1, len(FEATURES)),
+        cat["f"].reshape(-1, len(BASE)),
         cat["q"].astype(np.int64),
         cat["s"].astype(bool),
         cat["p"].astype(bool),
@@ -185,7 +185,7 @@ def build_table(spec: SetSpec, settings: Settings, log: bool = True) -> Table:
 
 
 def _key(spec: SetSpec) -> str:
-    payload = json.dumps([FEATURE_VERSION, list(FEATURES), [asdict(i) for i in spec.items]])
+    payload = json.dumps([FEATURE_VERSION, list(BASE), [asdict(i) for i in spec.items]])
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -209,7 +209,8 @@ def load_table(spec: SetSpec, settings: Settings) -> Table:
         )
         tmp.rename(path)
     data = np.load(path)
-    return Table(spec.name, spec.items, *(data[k] for k in Table.__dataclass_fields__ if k not in ("name", "items")))
+    table = Table(spec.name, spec.items, *(data[k] for k in Table.__dataclass_fields__ if k not in ("name", "items")))
+    return replace(table, features=derive(table.features, table.release_rank, table.question))
 
 
 def tables(specs: Sequence[SetSpec], settings: Settings) -> list[Table]:

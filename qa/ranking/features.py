@@ -24,11 +24,11 @@ from ..store.index import Index
 from ..store.lexical import bm25_tokenize
 from .candidates import Candidate, release_map
 
-__all__ = ["FEATURES", "MAXSIM_SENTENCES", "Question", "answer_kind", "describe", "question_of"]
+__all__ = ["BASE", "DERIVED", "FEATURES", "MAXSIM_SENTENCES", "Question", "answer_kind", "derive", "describe", "question_of"]
 
 MAXSIM_SENTENCES = 3  # candidates (best by dense + lexical) that get the token-level late-interaction feature
 
-FEATURES = (
+BASE = (  # described per candidate (what the training tables store)
     "s_dense",
     "s_dense_gap",
     "s_dense_rank",
@@ -66,6 +66,14 @@ FEATURES = (
     "q_words",
     "followup",
 )
+DERIVED = (  # how the candidate's release compares: derived from BASE within each question
+    "r_s_dense_best",
+    "r_s_bm25_best",
+    "r_s_cover_best",
+    "s_dense_in_release",
+    "s_bm25_in_release",
+)
+FEATURES = BASE + DERIVED
 
 # ---------------------------------------------------------------- answer kinds
 
@@ -300,4 +308,30 @@ def describe(
         "q_words": np.full(n, len(q.text.split()), dtype=np.float32),
         "followup": np.full(n, float(q.followup), dtype=np.float32),
     }
-    return np.column_stack([columns[name] for name in FEATURES]).astype(np.float32)
+    base = np.column_stack([columns[name] for name in BASE]).astype(np.float32)
+    return derive(base, np.array([c.release_rank for c in cands]), np.zeros(n, dtype=np.int64))
+
+
+def _group_max(values: np.ndarray, groups: np.ndarray, size: int) -> np.ndarray:
+    best = np.full(size, -np.inf)
+    np.maximum.at(best, groups, values)
+    return best[groups]
+
+
+def derive(base: np.ndarray, release_rank: np.ndarray, question: np.ndarray) -> np.ndarray:
+    """BASE columns with DERIVED appended: each release's best sentence (against the question's best) and each
+    sentence against its release's best, so the model sees which release holds a strong sentence."""
+    if len(base) == 0:
+        return np.zeros((0, len(FEATURES)), dtype=np.float32)
+    keys, release = np.unique(question.astype(np.int64) * 1000 + release_rank.astype(np.int64), return_inverse=True)
+    _, asked = np.unique(question, return_inverse=True)
+    out = []
+    for name in ("s_dense", "s_bm25", "s_cover"):
+        col = base[:, BASE.index(name)].astype(np.float64)
+        in_release = _group_max(col, release, len(keys))
+        overall = _group_max(col, asked, int(asked.max()) + 1)
+        out.append(in_release - overall if name != "s_cover" else in_release)
+    for name in ("s_dense", "s_bm25"):
+        col = base[:, BASE.index(name)].astype(np.float64)
+        out.append(col - _group_max(col, release, len(keys)))
+    return np.column_stack([base, *out]).astype(np.float32)

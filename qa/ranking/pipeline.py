@@ -39,12 +39,20 @@ def gather(
     method: str | None = None,
     late: int = MAXSIM_SENTENCES,
 ) -> Described:
-    """Retrieve, list the candidate sentences of the top releases and describe each."""
+    """Retrieve, list the candidate sentences of the top releases and describe each.
+
+    For a follow-up, the release its antecedent question finds first leads the candidates (the antecedent is
+    retrieved as it was asked, with its own history).
+    """
     result = retriever.search(question, hits, history, method=method, allowed=allowed)
     t = time.perf_counter()
     topic = result.query[len(question) :].strip() if result.followup else ""
     q = question_of(question, topic, result.query_vector, result.followup)
-    cands = candidates(retriever.index, result.hits)
+    found = result.hits
+    if result.followup and history:  # a follow-up asks about its antecedent's release first: it leads the candidates
+        earlier = retriever.search(history[-1], hits, history[:-1], method=method, allowed=allowed).hits[:1]
+        found = earlier + [h for h in result.hits if not earlier or h.row != earlier[0].row]
+    cands = candidates(retriever.index, found)
     searched = f"{question} {topic}".strip()
     features = describe(
         retriever.index,

@@ -20,6 +20,7 @@ from .pipeline import Described
 __all__ = ["FRAGMENT_WORDS", "Choice", "Shown", "choose", "reading_unit"]
 
 FRAGMENT_WORDS = 25  # a passage shorter than this is shown with its neighbours
+FOLDED = 2  # other passages of a release shown under its lead passage
 
 
 @dataclass
@@ -42,57 +43,42 @@ class Choice:
 
 
 def choose(index: Index, d: Described, ranker: SentenceRanker, k: int) -> Choice:
-    """The best sentence, its level, and up to ``k`` releases' passages in the order shown."""
+    """The best sentence, its level, and ``k`` passages in the order shown, grouped by release."""
     scores = ranker.score(d.features)
     if len(scores) == 0:
-        return Choice("none", 0.0, None, _retrieval_only(index, d, k))
+        return Choice("none", 0.0, None, _fold([(h.row, float(h.score), None) for h in d.result.hits], index, k))
     best = int(np.argmax(scores))
     probability = ranker.calibrated(float(scores[best]))
-    level = ranker.level(probability)
-    ranked_hits = {h.row: h.score for h in d.result.hits}
-    shown: list[Shown] = []
-    releases: list[str] = []
+    retrieved = {h.row for h in d.result.hits}
+    ranked: list[tuple[int, float, tuple[int, int] | None]] = []
+    seen: set[int] = set()
     for i in np.argsort(-scores, kind="stable"):
         c = d.candidates[int(i)]
-        if c.source not in releases:
-            releases.append(c.source)
-    order = [int(i) for i in np.argsort(-scores, kind="stable")]
-    for rank, source in enumerate(releases, start=1):
-        seen: set[int] = set()
-        for i in order:
-            c = d.candidates[i]
-            if c.source != source or c.chunk_row in seen:
-                continue
-            lead = not seen
-            if lead or c.chunk_row in ranked_hits:  # the lead passage, then only passages retrieval found
-                shown.append(Shown(c.chunk_row, not lead, rank, float(scores[i]), (c.start, c.end) if lead else None))
+        if c.chunk_row not in seen:  # each passage once, at its best sentence (the lead of a release marks it)
             seen.add(c.chunk_row)
+            ranked.append((c.chunk_row, float(scores[i]), (c.start, c.end)))
+    lead = {index.chunks.column("source")[row]: row for row, _, _ in reversed(ranked)}
+    ranked = [r for r in ranked if r[0] in retrieved or lead.get(index.chunks.column("source")[r[0]]) == r[0]]
+    rest = [(h.row, float(h.score), None) for h in d.result.hits if h.row not in seen]
+    return Choice(ranker.level(probability), probability, d.candidates[best], _fold(ranked + rest, index, k))
+
+
+def _fold(order: list[tuple[int, float, tuple[int, int] | None]], index: Index, k: int) -> list[Shown]:
+    """Passages in order, grouped by release: each release's first passage leads, at most FOLDED more under it;
+    ``k`` passages in all (so every interface's "k passages" holds)."""
     sources = index.chunks.column("source")
-    others = [h for h in d.result.hits if sources[h.row] not in releases]
-    rank = len(releases)
-    for h in others:
-        source = sources[h.row]
+    releases: list[str] = []
+    folded: dict[str, int] = {}
+    out: list[Shown] = []
+    for row, score, span in order:
+        source = sources[row]
         if source not in releases:
             releases.append(source)
-            rank += 1
-            shown.append(Shown(h.row, False, rank, float(h.score)))
-        else:
-            shown.append(Shown(h.row, True, releases.index(source) + 1, float(h.score)))
-    kept = [s for s in shown if s.release_rank <= k]
-    return Choice(level, probability, d.candidates[best], kept)
-
-
-def _retrieval_only(index: Index, d: Described, k: int) -> list[Shown]:
-    releases: list[str] = []
-    out = []
-    sources = index.chunks.column("source")
-    for h in d.result.hits:
-        source = sources[h.row]
-        folded = source in releases
-        if not folded:
-            releases.append(source)
-        out.append(Shown(h.row, folded, releases.index(source) + 1, float(h.score)))
-    return [s for s in out if s.release_rank <= k]
+            out.append(Shown(row, False, len(releases), score, span))
+        elif folded.get(source, 0) < FOLDED:
+            folded[source] = folded.get(source, 0) + 1
+            out.append(Shown(row, True, releases.index(source) + 1, score))
+    return sorted(out, key=lambda s: s.release_rank)[:k]  # a release's folded passages right under its lead
 
 
 def reading_unit(index: Index, row: int) -> tuple[str, int]:
