@@ -49,7 +49,10 @@ class SentenceRanker:
         """Each candidate's (uncalibrated) probability of answering."""
         if len(features) == 0:
             return np.zeros(0, dtype=np.float32)
-        return self.model.predict_proba(features[:, self.columns()])[:, 1].astype(np.float32)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="openmp"):  # a few hundred rows: threads cost more than they save
+            return self.model.predict_proba(features[:, self.columns()])[:, 1].astype(np.float32)
 
     def calibrated(self, score: float) -> float:
         """The probability, measured on held-out folds, that a question's best candidate with this score answers it."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .dataset import Table
 from .features import FEATURES
@@ -93,16 +94,17 @@ def held_out(tables: Sequence[Table], model: str = "hgb", columns: Sequence[str]
         train, test = fold != f, fold == f
         estimator = make_model(model)
         _fit(estimator, data.features[train][:, cols], data.label[train], data.weight[train])
-        scores[test] = estimator.predict_proba(data.features[test][:, cols])[:, 1]
+        with threadpool_limits(limits=1, user_api="openmp"):
+            scores[test] = estimator.predict_proba(data.features[test][:, cols])[:, 1]
     return scores, fold
 
 
 def _fit(estimator: Any, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
-    name = type(estimator).__name__
-    if name == "Pipeline":
-        estimator.fit(x, y, logisticregression__sample_weight=w)
-    else:
-        estimator.fit(x, y, sample_weight=w)
+    with threadpool_limits(limits=1, user_api="openmp"):  # on a shared machine OpenMP threads wait on each other
+        if type(estimator).__name__ == "Pipeline":
+            estimator.fit(x, y, logisticregression__sample_weight=w)
+        else:
+            estimator.fit(x, y, sample_weight=w)
 
 
 @dataclass
