@@ -9,15 +9,15 @@ size limits, content hashes and near-duplicate signatures.
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cleaning import clean_text, drop_boilerplate, is_navigation
-from .errors import CorpusError
+from . import linear as re
+from .cleaning import clean_text
+from .errors import CorpusError, Remedy
 from .loaders import LOADERS
-from .metadata import date_by_evidence, detect_language, find_date, parse_dateline, stated_date, title_by_evidence
+from .metadata import date_by_evidence, detect_language, title_by_evidence
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
@@ -87,7 +87,7 @@ def parse_bytes(data: bytes, source: str, suffix: str = ".txt", sha256: str = ""
         section=hints.get("section") or meta["section"],
         paragraphs=tuple(body),
         sha256=sha256 or file_sha256(data),
-        organisation=hints.get("organisation") or hints.get("source") or meta.get("agency"),
+        organisation=hints.get("organisation") or hints.get("source") or meta.get("organisation") or meta.get("agency"),
         language=detect_language(body),
         meta=extra,
     )
@@ -168,9 +168,9 @@ def corpus_files(folder: Path) -> list[Path]:
     """Release files under ``folder`` (sorted, hidden files and links to outside the folder skipped)."""
     folder = Path(folder)
     if not folder.exists():
-        raise CorpusError(f"corpus folder {folder} does not exist: pass --corpus with a folder of release files")
+        raise CorpusError(f"corpus folder {folder} does not exist", remedy=Remedy.CHOOSE_CORPUS)
     if not folder.is_dir():
-        raise CorpusError(f"corpus {folder} is not a folder: pass --corpus with a folder of release files")
+        raise CorpusError(f"corpus {folder} is not a folder", remedy=Remedy.CHOOSE_CORPUS)
     files = sorted(
         p
         for p in folder.rglob("*")

@@ -15,7 +15,7 @@ import numpy as np
 
 from .config import DEFAULT_CACHE
 from .embedding import Encoder
-from .errors import QAError
+from .errors import QAError, Remedy
 from .session import QA
 from .store.lexical import LexicalIndex
 from .store.manifest import write_atomic
@@ -83,7 +83,7 @@ def _txtai_hybrid(texts: list[str], vectors: np.ndarray, encoder: Encoder) -> An
     try:
         from txtai import Embeddings
     except ImportError:
-        raise QAError("the txtai peer needs the eval extra: pip install 'release-qa[eval]' (or pass --no-txtai)") from None
+        raise QAError("the txtai peer needs the eval extra", remedy=Remedy.INSTALL_EXTRA, extra="eval") from None
     known = {t: v for t, v in zip(texts, vectors, strict=True)}
 
     def transform(batch: list[str]) -> np.ndarray:

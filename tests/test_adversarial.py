@@ -22,7 +22,7 @@ from qa.config import Settings
 from qa.errors import QAError, QueryError, StoreError
 from qa.query.validate import parse_day, validate_query
 from qa.store.manifest import Manifest, read_manifest
-from qa.ui import FeedbackLog
+from qa.web.feedback import FeedbackLog
 
 ANSWERING = "003_739443eadc7a4b5c.txt"  # one real release holding the answer: every build here stays a few seconds
 QUESTION = "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"
@@ -87,6 +87,7 @@ def test_index_deletes_only_files_it_wrote(built, encoder):
     assert generations == ["vectors.3.faiss", "vectors.4.faiss"]
 
 
+@pytest.mark.slow
 def test_folder_of_other_files_is_refused_and_left_alone(built, tmp_path, encoder):
     corpus, _ = built
     folder = tmp_path / "documents"
@@ -205,6 +206,7 @@ def test_damaged_index_is_a_clear_error_and_qa_index_rebuilds(built, encoder, ho
     assert "Kim Yong Hyun" in _session(corpus, index, encoder).ask(QUESTION).answer
 
 
+@pytest.mark.slow
 def test_cli_index_and_ask_report_the_rebuild(built):
     corpus, index = built
     _damage(index, "truncate-vectors")
@@ -301,6 +303,7 @@ class _ReadOnly:
             self.folder.chmod(0o755)
 
 
+@pytest.mark.slow
 def test_read_only_index_still_answers_and_writer_fails_with_a_message(built, encoder, capsys):
     corpus, index = built
     (corpus / "ferry.txt").write_text(NEW)  # the index is stale: a reader would like to update it
@@ -345,6 +348,7 @@ def test_orphan_temporary_manifests_and_half_generations_are_removed(built, enco
 # 7 ------------------------------------------------------------------ text that is not valid Unicode
 
 
+@pytest.mark.slow
 def test_lone_surrogates_are_refused_at_every_entry(built, encoder):
     corpus, index = built
     session = _session(corpus, index, encoder)
@@ -368,6 +372,7 @@ def test_lone_surrogates_are_refused_at_every_entry(built, encoder):
 # 8 ------------------------------------------------------------------ batches
 
 
+@pytest.mark.slow
 def test_batch_gives_every_bad_line_its_error_and_goes_on(built, tmp_path):
     corpus, index = built
     lines = [
@@ -396,6 +401,7 @@ def test_batch_gives_every_bad_line_its_error_and_goes_on(built, tmp_path):
     assert [a["id"] for a in answers] == [1, 10] and len(answers[1]["passages"]) == 2
 
 
+@pytest.mark.slow
 def test_batch_path_that_is_not_a_regular_file_is_refused(tmp_path):
     fifo = tmp_path / "pipe.jsonl"
     os.mkfifo(fifo)
@@ -434,18 +440,10 @@ def test_corpus_file_deleted_during_indexing_is_left_out(built, encoder):
     (corpus / "zz-late.txt").write_text(NEW)
     (corpus / "aa-new.txt").write_text(NEW.replace("4,000", "5,000"))
 
-    class Deleting:  # the real encoder; the first chunking deletes a file the scan has already listed
-        def __init__(self, inner):
-            self.inner = inner
+    def delete_late(parsed):  # a file the scan has already listed is deleted while the files are read
+        (corpus / "zz-late.txt").unlink(missing_ok=True)
 
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-        def count_tokens(self, text):
-            (corpus / "zz-late.txt").unlink(missing_ok=True)
-            return self.inner.count_tokens(text)
-
-    report = build_index(corpus, index, Deleting(encoder))
+    report = build_index(corpus, index, encoder, on_file=delete_late)
     assert "aa-new.txt" in report.files_new and "zz-late.txt" not in {c.source for c in load_index(index).chunks}
 
 
@@ -489,6 +487,7 @@ _SHARED: dict[str, QA] = {}
 # 10 ----------------------------------------------------------------- smaller
 
 
+@pytest.mark.slow
 def test_months_out_of_range_are_refused():
     for bad in ("2024-13", "2024-00", "2024-02-30"):
         with pytest.raises(QueryError):
@@ -505,6 +504,7 @@ def test_history_is_repeatable_and_keeps_the_question():
     assert args.history == ["a b", "c"] and args.question == "What then?"
 
 
+@pytest.mark.slow
 def test_auth_needs_a_user_and_a_password(tmp_path):
     for raw in ("admin:", ":secret", "admin", " : "):
         with pytest.raises(QAError, match="QA_AUTH must be user:password"):
@@ -523,10 +523,11 @@ def test_auth_needs_a_user_and_a_password(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_forged_like_values_never_reach_the_log(tmp_path):
-    import app
+    from qa.web.handlers import vote_of
 
-    assert [app._vote(v) for v in (True, "Like", False, "Dislike", "<script>", 7, None)] == [
+    assert [vote_of(v) for v in (True, "Like", False, "Dislike", "<script>", 7, None)] == [
         "up",
         "up",
         "down",
@@ -541,16 +542,22 @@ def test_forged_like_values_never_reach_the_log(tmp_path):
     assert not log.path.exists()
 
 
+@pytest.mark.slow
 def test_chat_box_with_a_lone_surrogate_gets_a_message_and_an_encodable_box(seed_qa, tmp_path):
     """Issue 16 finding 7 in the chat's own handler: the question goes back into the box, so it must be valid UTF-8."""
     import json
 
-    import app
-    from qa.ui import FeedbackLog
+    from qa.web.feedback import FeedbackLog
+    from qa.web.handlers import ChatHandlers
+    from qa.web.state import Loader
 
-    handlers = app.ChatHandlers(seed_qa, FeedbackLog(tmp_path))
-    box, _, records, error, _ = handlers.respond("Who co-chaired the meeting\ud800?", [], 5, {})
+    loader = Loader(seed_qa)
+    loader._ready.set()  # the session's index is loaded already
+    names = ["box", "chatbot", "records", "saved", "ask_error", "panel"]
+    handlers = ChatHandlers(seed_qa, loader, FeedbackLog(tmp_path), {n: n for n in names})
+    out = handlers.respond("Who co-chaired the meeting\ud800?", [], 5, {}, None)
+    box, error = out["box"], out["ask_error"]
     box.encode("utf-8")  # raises if a surrogate survived
     json.dumps(box, ensure_ascii=False).encode("utf-8")
-    assert records == {} and "qa-error" in error and "not valid Unicode" in error, error
+    assert "records" not in out and "qa-error" in error and "not valid Unicode" in error, error
     assert "\ud800" not in box and box.startswith("Who co-chaired the meeting")

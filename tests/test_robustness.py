@@ -135,6 +135,7 @@ def test_chunk_store_length_mismatch_detected(corpus, tmp_path, encoder):
         load_index(index)
 
 
+@pytest.mark.slow
 def test_session_rebuilds_corrupt_index_and_sees_new_generations(corpus, tmp_path, encoder):
     index = tmp_path / "index"
     build_index(corpus, index, encoder)

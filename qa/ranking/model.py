@@ -88,8 +88,8 @@ def load_ranker(path: Path = DEFAULT_MODEL) -> SentenceRanker:
         if found is None:
             if not path.is_file():
                 raise QAError(
-                    f"the answer-sentence model {path.name} is missing: reinstall the package, or rebuild it with "
-                    "`python -m qa train` (docs/training.md)"
+                    f"the answer-sentence model {path.name} is missing: reinstall the package, or rebuild the model "
+                    "from the shared question sets as docs/training.md describes"
                 )
             import joblib
 

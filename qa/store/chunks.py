@@ -21,8 +21,7 @@ import numpy as np
 
 from ..chunking import Chunk, embed_text
 from ..config import ChunkConfig
-from ..errors import StoreError
-from .manifest import REBUILD
+from ..errors import Remedy, StoreError
 
 __all__ = ["ChunkStore"]
 
@@ -101,7 +100,7 @@ class ChunkStore(Sequence[Chunk]):
             with self._lock:  # one connection shared by the chat's threads
                 return self._db.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"the chunk store of the index is corrupt ({exc}): {REBUILD}") from None
+            raise StoreError(f"the chunk store of the index is corrupt ({exc})", remedy=Remedy.REBUILD_INDEX) from None
 
     def _all(self) -> list[Chunk]:
         if self._chunks is None:

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from ..chunking import Chunk
-from ..errors import StoreError
+from ..errors import Remedy, StoreError
 from .chunks import ChunkStore
 from .lexical import LexicalIndex, ReleaseIndex
-from .manifest import MANIFEST, REBUILD, Manifest, check_files, read_manifest
+from .manifest import MANIFEST, Manifest, check_files, read_manifest
 from .vectors import VectorIndex
 
 __all__ = ["Index", "load_index"]
@@ -112,7 +112,7 @@ def load_index(folder: Path, verify: bool = False) -> Index:
             break
         except FileNotFoundError:
             if attempt == 2:
-                raise StoreError(f"index files listed in {folder / MANIFEST} are missing: {REBUILD}") from None
+                raise StoreError(f"index files listed in {folder / MANIFEST} are missing", remedy=Remedy.REBUILD_INDEX) from None
             time.sleep(0.2)
         except (
             RuntimeError,
@@ -125,10 +125,12 @@ def load_index(folder: Path, verify: bool = False) -> Index:
             RecursionError,
             sqlite3.Error,
         ) as exc:
-            raise StoreError(f"index in {folder} is corrupt ({type(exc).__name__}: {str(exc)[:120]}): {REBUILD}") from None
+            raise StoreError(
+                f"index in {folder} is corrupt ({type(exc).__name__}: {str(exc)[:120]})", remedy=Remedy.REBUILD_INDEX
+            ) from None
     problem = _problem(index)
     if problem:
-        raise StoreError(f"index in {folder} {problem}: {REBUILD}")
+        raise StoreError(f"index in {folder} {problem}", remedy=Remedy.REBUILD_INDEX)
     return index
 
 
