@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..chunking import Chunk
 from ..embedding import Encoder
 from ..store.index import Index
 from ..store.lexical import bm25_tokenize
@@ -209,28 +210,12 @@ def _maxsim_column(encoder: Encoder, question: str, texts: list[str], chosen: np
     return out
 
 
-def describe(
-    index: Index,
-    cands: list[Candidate],
-    q: Question,
-    encoder: Encoder,
-    passage_bm25: Callable[[], np.ndarray],
-    release_bm25: Callable[[], np.ndarray],
-    late: int = MAXSIM_SENTENCES,
-) -> np.ndarray:
-    """The feature matrix, one row per candidate, columns as :data:`FEATURES`; ``late`` candidates get MaxSim."""
+def _lexical(
+    index: Index, cands: list[Candidate], q: Question, chunks: dict[int, Chunk], lead_row: dict[str, int], texts: list[str]
+) -> dict[str, np.ndarray]:
+    """The lexical columns: overlap of sentence, passage and release lead with the question's own words."""
     n = len(cands)
-    if n == 0:
-        return np.zeros((0, len(FEATURES)), dtype=np.float32)
-    rmap = release_map(index)
-    lead_row = {c.source: rmap.rows[c.source][0] for c in cands}
-    chunks = {row: index.chunks[row] for row in dict.fromkeys([c.chunk_row for c in cands] + list(lead_row.values()))}
-    texts = [chunks[c.chunk_row].text[c.start : c.end] for c in cands]
-    s_vectors = index.sentences.reconstruct_batch(np.array([c.sentence_row for c in cands], dtype=np.int64))
     rows = sorted({c.chunk_row for c in cands})
-    p_sim = dict(zip(rows, index.vectors.reconstruct_batch(np.array(rows, dtype=np.int64)) @ q.vector, strict=False))
-    s_dense = (s_vectors @ q.vector).astype(np.float32)
-    p_dense = np.array([p_sim[c.chunk_row] for c in cands], dtype=np.float32)
     s_tokens = bm25_tokenize(texts)
     s_stems = [set(t) for t in s_tokens]
     p_stems = {row: set(t) for row, t in zip(rows, bm25_tokenize([chunks[r].text for r in rows]), strict=False)}
@@ -259,25 +244,7 @@ def describe(
     p_cover = _share([p_stems[c.chunk_row] for c in cands], wanted, idf)
     q_in_title = _share([titles[c.source] | lead[c.source] for c in cands], wanted, idf)
     s_local = _share(s_stems, wanted, local)
-    order = np.argsort(-(s_dense + 0.5 * s_local), kind="stable")
-    ms = _maxsim_column(encoder, q.text, texts, order[:late])
-    bm25_all, release_all = passage_bm25(), release_bm25()
-    p_bm25 = np.array([bm25_all[c.chunk_row] for c in cands], dtype=np.float32)
-    r_bm25 = np.array([release_all[c.chunk_row] for c in cands], dtype=np.float32)
-
-    asked = KINDS.index(q.kind)
-    question_things = _kind_matches(q.kind, q.text)
-    found = np.array([answer_kind(q.kind, t) for t in texts], dtype=np.float32)
-    new = np.array([bool(_kind_matches(q.kind, t) - question_things) for t in texts], dtype=np.float32)
-    release_top = max(c.release_score for c in cands)
-    columns = {
-        "s_dense": s_dense,
-        "s_dense_gap": _gap(s_dense),
-        "s_dense_rank": np.argsort(np.argsort(-s_dense)).astype(np.float32),
-        "p_dense": p_dense,
-        "p_dense_gap": _gap(p_dense),
-        "maxsim": ms,
-        "maxsim_gap": _gap(ms),
+    return {
         "s_cover": s_cover,
         "s_bm25": s_bm25,
         "s_bm25_gap": _gap(s_bm25),
@@ -285,16 +252,70 @@ def describe(
         "s_only": s_only,
         "s_new": s_new,
         "p_cover": p_cover,
-        "p_bm25": p_bm25 / max(float(p_bm25.max()), 1e-9),
-        "r_bm25": r_bm25 / max(float(r_bm25.max()), 1e-9),
         "q_in_title": q_in_title,
-        "kind_asked": np.full(n, asked, dtype=np.float32),
+    }
+
+
+def _kinds(q: Question, texts: list[str]) -> dict[str, np.ndarray]:
+    """Answer-type columns: what the question asks for, and whether each sentence holds such a thing."""
+    asked = KINDS.index(q.kind)
+    question_things = _kind_matches(q.kind, q.text)
+    found = np.array([answer_kind(q.kind, t) for t in texts], dtype=np.float32)
+    new = np.array([bool(_kind_matches(q.kind, t) - question_things) for t in texts], dtype=np.float32)
+    return {
+        "kind_asked": np.full(len(texts), asked, dtype=np.float32),
         "kind_found": found,
         "kind_new": new,
         "has_number": np.array([bool(_NUMBER.search(t)) for t in texts], dtype=np.float32),
         "has_date": np.array([bool(_YEAR.search(t) or _MONTH.search(t)) for t in texts], dtype=np.float32),
         "has_money": np.array([bool(_MONEY.search(t)) for t in texts], dtype=np.float32),
         "has_name": np.array([bool(_NAME.search(t)) for t in texts], dtype=np.float32),
+    }
+
+
+def describe(
+    index: Index,
+    cands: list[Candidate],
+    q: Question,
+    encoder: Encoder,
+    passage_bm25: Callable[[], np.ndarray],
+    release_bm25: Callable[[], np.ndarray],
+    late: int = MAXSIM_SENTENCES,
+) -> np.ndarray:
+    """The feature matrix, one row per candidate, columns as :data:`FEATURES`; ``late`` candidates get MaxSim."""
+    n = len(cands)
+    if n == 0:
+        return np.zeros((0, len(FEATURES)), dtype=np.float32)
+    rmap = release_map(index)
+    lead_row = {c.source: rmap.rows[c.source][0] for c in cands}
+    chunks = {row: index.chunks[row] for row in dict.fromkeys([c.chunk_row for c in cands] + list(lead_row.values()))}
+    texts = [chunks[c.chunk_row].text[c.start : c.end] for c in cands]
+    s_vectors = index.sentences.reconstruct_batch(np.array([c.sentence_row for c in cands], dtype=np.int64))
+    rows = sorted({c.chunk_row for c in cands})
+    p_sim = dict(zip(rows, index.vectors.reconstruct_batch(np.array(rows, dtype=np.int64)) @ q.vector, strict=False))
+    s_dense = (s_vectors @ q.vector).astype(np.float32)
+    p_dense = np.array([p_sim[c.chunk_row] for c in cands], dtype=np.float32)
+    lexical = _lexical(index, cands, q, chunks, lead_row, texts)
+    s_local = lexical["s_local"]
+    order = np.argsort(-(s_dense + 0.5 * s_local), kind="stable")
+    ms = _maxsim_column(encoder, q.text, texts, order[:late])
+    bm25_all, release_all = passage_bm25(), release_bm25()
+    p_bm25 = np.array([bm25_all[c.chunk_row] for c in cands], dtype=np.float32)
+    r_bm25 = np.array([release_all[c.chunk_row] for c in cands], dtype=np.float32)
+
+    release_top = max(c.release_score for c in cands)
+    columns = {
+        **lexical,
+        **_kinds(q, texts),
+        "s_dense": s_dense,
+        "s_dense_gap": _gap(s_dense),
+        "s_dense_rank": np.argsort(np.argsort(-s_dense)).astype(np.float32),
+        "p_dense": p_dense,
+        "p_dense_gap": _gap(p_dense),
+        "maxsim": ms,
+        "maxsim_gap": _gap(ms),
+        "p_bm25": p_bm25 / max(float(p_bm25.max()), 1e-9),
+        "r_bm25": r_bm25 / max(float(r_bm25.max()), 1e-9),
         "position": np.array([c.position for c in cands], dtype=np.float32),
         "position_rel": np.array([c.position / max(c.release_sentences, 1) for c in cands], dtype=np.float32),
         "paragraph": np.array([chunks[c.chunk_row].paragraph for c in cands], dtype=np.float32),
