@@ -96,7 +96,7 @@ def load_ranker(path: Path = DEFAULT_MODEL) -> SentenceRanker:
             found = joblib.load(path)
             if not isinstance(found, SentenceRanker) or any(name not in FEATURES for name in found.features):
                 raise QAError(
-                    f"{path.name} is not a sentence-ranker model for this version: rebuild it with `python -m qa train`"
+                    f"{path.name} is not a sentence-ranker model for this version: rebuild it as docs/training.md describes"
                 )
             _LOADED[path] = found
         return found
