@@ -129,7 +129,7 @@ def _evaluate(evaluator: RetrievalEvaluator, session: QA, out: Path) -> int:
     metrics = evaluator(session)
     run = evaluator.run
     assert run is not None
-    results = {
+    results: dict[str, Any] = {
         "dataset": run.dataset,
         "queries": run.queries,
         "chunks": run.chunks,
@@ -139,9 +139,9 @@ def _evaluate(evaluator: RetrievalEvaluator, session: QA, out: Path) -> int:
         "primary": metrics.get("release-qa_sentence_right", 0.0),
     }
     print(write_report(results, out))
-    if results["misses"]:
-        print(f"{len(results['misses'])} misses (first 10):")
-        for miss in results["misses"][:10]:
+    if run.misses:
+        print(f"{len(run.misses)} misses (first 10):")
+        for miss in run.misses[:10]:
             print(f"  - [{miss['id']}] {miss['question']} -> {str(miss['got'])[:100]!r} ({miss['level']})")
     print(f"\nwrote {out}/results.md, results.json, results.png")
     return 0

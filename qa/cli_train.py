@@ -70,7 +70,7 @@ def _run_train(args: argparse.Namespace, settings: Settings) -> int:
         raise QAError("give at least one training set: --squad, --senate, --paraphrase or --archive (docs/training.md)")
     senate = tuple(args.senate) if args.senate else None
     paraphrase = tuple(args.paraphrase) if args.paraphrase else None
-    specs = shared_sets(settings, args.squad, senate, paraphrase, args.archive, args.squad_every)  # type: ignore[arg-type]
+    specs = shared_sets(settings, args.squad, senate, paraphrase, args.archive, args.squad_every)
     t = time.perf_counter()
     data = tables(specs, settings)
     left_out = {f.strip() for f in args.without.split(",") if f.strip()}

@@ -162,7 +162,8 @@ def load_beir(
     for need in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
         if not (folder / need).exists():
             raise QAError(f"{folder} is not a BEIR folder: {need} is missing")
-    docs, names = [], {}
+    docs: list[tuple[str, str, str]] = []
+    names: dict[str, str] = {}
     for line in (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
         if line.strip():
             d = json.loads(line)

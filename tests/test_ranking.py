@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.query.followup import antecedent_topic, is_followup, resolve_followup
 from qa.language import unreadable_language
+from qa.query.followup import antecedent_topic, is_followup, resolve_followup
 from qa.ranking.features import FEATURES, answer_kind, question_kind
 from qa.ranking.train import MAX_DOWNGRADED, MAX_REFUSED, QuestionView, choose_levels
 

@@ -59,7 +59,9 @@ def choose(index: Index, d: Described, ranker: SentenceRanker, k: int) -> Choice
             ranked.append((c.chunk_row, float(scores[i]), (c.start, c.end)))
     lead = {index.chunks.column("source")[row]: row for row, _, _ in reversed(ranked)}
     ranked = [r for r in ranked if r[0] in retrieved or lead.get(index.chunks.column("source")[r[0]]) == r[0]]
-    rest = [(h.row, float(h.score), None) for h in d.result.hits if h.row not in seen]
+    rest: list[tuple[int, float, tuple[int, int] | None]] = [
+        (h.row, float(h.score), None) for h in d.result.hits if h.row not in seen
+    ]
     return Choice(ranker.level(probability), probability, d.candidates[best], _fold(ranked + rest, index, k))
 
 
