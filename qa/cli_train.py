@@ -30,7 +30,9 @@ def add_train_parser(sub: Any, settings: Settings) -> None:
         "--paraphrase", type=Path, nargs=2, default=None, metavar=("QA", "SEEDS"), help="paraphrase questions, seed releases"
     )
     p.add_argument("--archive", type=Path, default=None, help="an archive folder with qa.jsonl and corpus/ (archive-dev)")
-    p.add_argument("--learner", choices=("hgb", "logistic"), default="hgb", help="scikit-learn model (default hgb)")
+    p.add_argument(
+        "--learner", choices=("lambdarank", "hgb", "logistic"), default="lambdarank", help="model (default: LightGBM lambdarank)"
+    )
     p.add_argument("--compare", action="store_true", help="print every learner's held-out figures, write nothing")
     p.add_argument("--without", default="", help="comma-separated features to leave out (ablation)")
     p.add_argument("--out", type=Path, default=None, help="model file (default: the package's qa/models/sentence_ranker.joblib)")
@@ -78,7 +80,7 @@ def _run_train(args: argparse.Namespace, settings: Settings) -> int:
     if unknown:
         raise QAError(f"unknown feature(s) {', '.join(sorted(unknown))}: choose from {', '.join(FEATURES)}")
     columns = [f for f in FEATURES if f not in left_out]
-    for learner in ("hgb", "logistic") if args.compare else (args.learner,):
+    for learner in ("lambdarank", "hgb", "logistic") if args.compare else (args.learner,):
         ranker, views, levels = fit_ranker(data, learner, columns)
         summary = summarise(views, levels)
         print(f"\n{learner}: held-out figures ({FOLDS}-fold, grouped by release / article / fact)\n")

@@ -93,3 +93,52 @@ def test_candidates_are_every_sentence_of_the_top_releases(seed_qa):
     assert np.isfinite(dense).all() and dense.max() <= 1.0001
     late = d.features[:, FEATURES.index("maxsim")]
     assert 0 < np.isfinite(late).sum() <= 3  # late interaction only for the few best candidates
+
+
+def test_question_relative_columns_compare_each_candidate_with_its_questions_others():
+    from qa.ranking.features import BASE, derive
+
+    base = np.zeros((5, len(BASE)), dtype=np.float32)
+    base[:, BASE.index("s_dense")] = [0.2, 0.5, 0.4, 0.9, 0.1]
+    base[:, BASE.index("maxsim")] = [0.7, np.nan, 0.3, np.nan, 0.8]
+    out = derive(base, np.ones(5, dtype=np.int64), np.array([0, 0, 0, 1, 1]))
+    gap, rank, z = (out[:, FEATURES.index(f"s_dense_q{how}")] for how in ("gap", "rank", "z"))
+    np.testing.assert_allclose(gap, [-0.3, 0.0, -0.1, 0.0, -0.8], atol=1e-6)
+    np.testing.assert_array_equal(rank, [2, 0, 1, 0, 1])  # 0 = the question's best, per question
+    assert z[1] > z[2] > z[0] and abs(z[:3].mean()) < 1e-5
+    late_rank = out[:, FEATURES.index("maxsim_qrank")]
+    np.testing.assert_array_equal(late_rank, [0, 2, 1, 1, 0])  # a missing late-interaction score ranks last
+    assert np.isnan(out[1, FEATURES.index("maxsim_qgap")])
+
+
+def test_question_features_see_the_margin_and_the_missing_answer_kind():
+    from qa.ranking.confidence import QUESTION_FEATURES, question_features
+    from qa.ranking.features import KINDS
+
+    features = np.zeros((3, len(FEATURES)), dtype=np.float32)
+    features[:, FEATURES.index("kind_asked")] = KINDS.index("date")
+    features[:, FEATURES.index("p_cover")] = [0.5, 0.9, 0.2]
+    features[:, FEATURES.index("release_rank")] = [1, 1, 2]
+    row = dict(zip(QUESTION_FEATURES, question_features(np.array([2.0, 0.5, 1.5]), features), strict=True))
+    assert row["top"] == 2.0 and row["margin"] == pytest.approx(0.5)
+    assert row["r_cover"] == pytest.approx(0.9, abs=1e-6)  # the best passage of the best sentence's release
+    assert row["kind_missing"] == 1.0  # a date is asked for and the best sentence holds none
+    features[0, FEATURES.index("kind_found")] = 1
+    assert dict(zip(QUESTION_FEATURES, question_features(np.array([2.0, 0.5, 1.5]), features), strict=True))["kind_missing"] == 0
+
+
+def test_the_listwise_ranker_puts_each_questions_right_sentence_first():
+    from qa.ranking.model import predict
+    from qa.ranking.train import _fit, make_model
+
+    rng = np.random.default_rng(0)
+    questions = np.repeat(np.arange(120), 8)
+    x = rng.normal(size=(len(questions), len(FEATURES))).astype(np.float32)
+    right = np.zeros(len(questions), dtype=bool)
+    right[np.arange(120) * 8 + rng.integers(0, 8, 120)] = True
+    x[right, FEATURES.index("s_dense")] += 3.0  # one column tells the right sentence, among noise in every other
+    train = questions < 80
+    model = make_model("lambdarank")
+    _fit(model, x[train], right[train], np.ones(int(train.sum())), questions[train])
+    scores = predict(model, x[~train]).reshape(40, 8)
+    assert (right[~train].reshape(40, 8)[np.arange(40), scores.argmax(axis=1)]).mean() > 0.8  # chance: 1 in 8

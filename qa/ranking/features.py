@@ -25,7 +25,18 @@ from ..store.index import Index
 from ..store.lexical import bm25_tokenize
 from .candidates import Candidate, release_map
 
-__all__ = ["BASE", "DERIVED", "FEATURES", "MAXSIM_SENTENCES", "Question", "answer_kind", "derive", "describe", "question_of"]
+__all__ = [
+    "BASE",
+    "DERIVED",
+    "FEATURES",
+    "MAXSIM_SENTENCES",
+    "QUESTION_RELATIVE",
+    "Question",
+    "answer_kind",
+    "derive",
+    "describe",
+    "question_of",
+]
 
 MAXSIM_SENTENCES = 3  # candidates (best by dense + lexical) that get the token-level late-interaction feature
 
@@ -74,7 +85,11 @@ DERIVED = (  # how the candidate's release compares: derived from BASE within ea
     "s_dense_in_release",
     "s_bm25_in_release",
 )
-FEATURES = BASE + DERIVED
+RELATIVE = ("s_dense", "maxsim", "s_cover", "s_bm25", "s_local", "p_dense", "p_bm25", "kind_found")
+QUESTION_RELATIVE = tuple(  # each key column against the question's other candidates: gap to the best, rank, z-score
+    f"{name}_{how}" for name in RELATIVE for how in ("qgap", "qrank", "qz")
+)
+FEATURES = BASE + DERIVED + QUESTION_RELATIVE
 
 # ---------------------------------------------------------------- answer kinds
 
@@ -355,4 +370,27 @@ def derive(base: np.ndarray, release_rank: np.ndarray, question: np.ndarray) -> 
     for name in ("s_dense", "s_bm25"):
         col = base[:, BASE.index(name)].astype(np.float64)
         out.append(col - _group_max(col, release, len(keys)))
+    for name in RELATIVE:
+        out.extend(_relative(base[:, BASE.index(name)].astype(np.float64), asked))
     return np.column_stack([base, *out]).astype(np.float32)
+
+
+def _relative(col: np.ndarray, asked: np.ndarray) -> list[np.ndarray]:
+    """Within each question: the gap to its best candidate, the rank (0 = best; missing values rank last) and the
+    z-score. Which sentence is best *for this question* matters more than how high its absolute score is."""
+    size = int(asked.max()) + 1
+    present = np.isfinite(col)
+    filled = np.where(present, col, -np.inf)
+    best = np.full(size, -np.inf)
+    np.maximum.at(best, asked, filled)
+    gap = np.where(present, col - best[asked], np.nan)
+    order = np.lexsort((-filled, asked))  # by question, best first
+    starts = np.searchsorted(asked[order], np.arange(size))
+    rank = np.empty(len(col))
+    rank[order] = np.arange(len(col)) - starts[asked[order]]
+    count = np.bincount(asked, weights=present, minlength=size)
+    total = np.bincount(asked, weights=np.where(present, col, 0.0), minlength=size)
+    mean = total / np.maximum(count, 1)
+    var = np.bincount(asked, weights=np.where(present, (col - mean[asked]) ** 2, 0.0), minlength=size) / np.maximum(count, 1)
+    z = np.where(present, (col - mean[asked]) / np.sqrt(var[asked] + 1e-12), np.nan)
+    return [gap, rank, z]

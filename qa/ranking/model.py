@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import QAError
 from .features import FEATURES
 
-__all__ = ["DEFAULT_MODEL", "LEVELS", "SentenceRanker", "load_ranker", "save_ranker"]
+__all__ = ["DEFAULT_MODEL", "LEVELS", "SentenceRanker", "load_ranker", "predict", "save_ranker"]
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "sentence_ranker.joblib"
 LEVELS = ("answer", "closest", "none")
@@ -30,13 +30,14 @@ class SentenceRanker:
     """Scores candidates; says how sure it is that the best one answers, and at what level to reply."""
 
     features: list[str]  # the columns of :data:`FEATURES` the model reads, in its order
-    model: Any  # a fitted scikit-learn classifier (predict_proba)
+    model: Any  # a fitted LightGBM ranker (predict) or scikit-learn classifier (predict_proba)
     calibration_x: np.ndarray  # isotonic calibration of the best candidate's score, as knots
     calibration_y: np.ndarray
     answer_at: float  # calibrated probability from which the sentence is given as the answer
     closest_at: float  # from which the closest passage is shown; below it, "not in the releases"
     summary: dict[str, Any] = field(default_factory=dict)  # training data, folds, held-out figures
     version: str = ""
+    confidence: Any = None  # question-level model (.confidence): is the question answered by its best candidate?
 
     def columns(self) -> np.ndarray:
         return np.array([FEATURES.index(name) for name in self.features], dtype=np.int64)
@@ -49,19 +50,37 @@ class SentenceRanker:
         """Each candidate's (uncalibrated) probability of answering."""
         if len(features) == 0:
             return np.zeros(0, dtype=np.float32)
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1, user_api="openmp"):  # a few hundred rows: threads cost more than they save
-            return self.model.predict_proba(features[:, self.columns()])[:, 1].astype(np.float32)
+        return predict(self.model, features[:, self.columns()])
 
     def calibrated(self, score: float) -> float:
         """The probability, measured on held-out folds, that a question's best candidate with this score answers it."""
         return float(np.interp(score, self.calibration_x, self.calibration_y))
 
+    def probability(self, scores: np.ndarray, features: np.ndarray) -> float:
+        """Calibrated: how likely the best candidate answers, from the question-level model when the file has one."""
+        if len(scores) == 0:
+            return 0.0
+        if self.confidence is None:
+            return self.calibrated(float(scores.max()))
+        from .confidence import question_features
+
+        row = question_features(scores, features)[None, :]
+        return self.calibrated(float(predict(self.confidence, row)[0]))
+
     def level(self, probability: float) -> str:
         if probability >= self.answer_at:
             return "answer"
         return "closest" if probability >= self.closest_at else "none"
+
+
+def predict(estimator: Any, x: np.ndarray) -> np.ndarray:
+    """Each row's score: a classifier's probability, or a ranker's relevance score."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):  # a few hundred rows: threads cost more than they save
+        if hasattr(estimator, "predict_proba"):
+            return np.asarray(estimator.predict_proba(x)[:, 1], dtype=np.float32)
+        return np.asarray(estimator.predict(x), dtype=np.float32)
 
 
 def save_ranker(ranker: SentenceRanker, path: Path = DEFAULT_MODEL) -> str:

@@ -48,7 +48,7 @@ def choose(index: Index, d: Described, ranker: SentenceRanker, k: int) -> Choice
     if len(scores) == 0:
         return Choice("none", 0.0, None, _fold([(h.row, float(h.score), None) for h in d.result.hits], index, k))
     best = int(np.argmax(scores))
-    probability = ranker.calibrated(float(scores[best]))
+    probability = ranker.probability(scores, d.features)
     retrieved = {h.row for h in d.result.hits}
     ranked: list[tuple[int, float, tuple[int, int] | None]] = []
     seen: set[int] = set()

@@ -8,17 +8,19 @@ figures are held out too. The shipped model is then fitted on everything.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .confidence import UNANSWERABLE_WEIGHT, confidence_model, question_features
 from .dataset import Table
 from .features import FEATURES
-from .model import SentenceRanker
+from .model import SentenceRanker, predict
 
 __all__ = ["MODELS", "Fold", "QuestionView", "choose_levels", "fit_ranker", "held_out", "make_model", "views"]
 
@@ -47,7 +49,27 @@ def _logistic() -> Any:
     )
 
 
-MODELS: dict[str, Callable[[], Any]] = {"hgb": _hgb, "logistic": _logistic}
+def _lambdarank() -> Any:
+    from lightgbm import LGBMRanker
+
+    return LGBMRanker(
+        objective="lambdarank",
+        n_estimators=300,
+        learning_rate=0.05,
+        num_leaves=15,
+        min_child_samples=40,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        reg_lambda=1.0,
+        lambdarank_truncation_level=10,
+        n_jobs=1,
+        random_state=0,
+        verbose=-1,
+    )
+
+
+MODELS: dict[str, Callable[[], Any]] = {"lambdarank": _lambdarank, "hgb": _hgb, "logistic": _logistic}
 
 
 def make_model(name: str) -> Any:
@@ -62,17 +84,23 @@ class Fold:
     label: np.ndarray
     groups: np.ndarray  # group id per candidate
     weight: np.ndarray
+    question: np.ndarray  # question id per candidate, unique across sets; a question's candidates are contiguous
 
 
 def stack(tables: Sequence[Table]) -> Fold:
-    feats, labels, groups, weights = [], [], [], []
+    feats, labels, groups, weights, questions = [], [], [], [], []
+    offset = 0
     for t in tables:
+        questions.append(t.question + offset)
+        offset += len(t.items)
         feats.append(t.features)
         labels.append(t.sentence_right)
         names = np.array([it.group for it in t.items], dtype=object)
         groups.append(names[t.question])
         weights.append(np.full(len(t.question), SQUAD_WEIGHT if t.name == "squad" else 1.0, dtype=np.float32))
-    return Fold(np.concatenate(feats), np.concatenate(labels), np.concatenate(groups), np.concatenate(weights))
+    return Fold(
+        np.concatenate(feats), np.concatenate(labels), np.concatenate(groups), np.concatenate(weights), np.concatenate(questions)
+    )
 
 
 def _folds(groups: np.ndarray, k: int = FOLDS) -> np.ndarray:
@@ -84,7 +112,9 @@ def _folds(groups: np.ndarray, k: int = FOLDS) -> np.ndarray:
     return np.array([fold_of[g] for g in groups.tolist()], dtype=np.int64)
 
 
-def held_out(tables: Sequence[Table], model: str = "hgb", columns: Sequence[str] = FEATURES) -> tuple[np.ndarray, np.ndarray]:
+def held_out(
+    tables: Sequence[Table], model: str = "lambdarank", columns: Sequence[str] = FEATURES
+) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold scores of every candidate of every table, and each candidate's fold."""
     data = stack(tables)
     cols = np.array([FEATURES.index(c) for c in columns])
@@ -93,15 +123,18 @@ def held_out(tables: Sequence[Table], model: str = "hgb", columns: Sequence[str]
     for f in range(FOLDS):
         train, test = fold != f, fold == f
         estimator = make_model(model)
-        _fit(estimator, data.features[train][:, cols], data.label[train], data.weight[train])
-        with threadpool_limits(limits=1, user_api="openmp"):
-            scores[test] = estimator.predict_proba(data.features[test][:, cols])[:, 1]
+        _fit(estimator, data.features[train][:, cols], data.label[train], data.weight[train], data.question[train])
+        scores[test] = predict(estimator, data.features[test][:, cols])
     return scores, fold
 
 
-def _fit(estimator: Any, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
+def _fit(estimator: Any, x: np.ndarray, y: np.ndarray, w: np.ndarray, question: np.ndarray) -> None:
     with threadpool_limits(limits=1, user_api="openmp"):  # on a shared machine OpenMP threads wait on each other
-        if type(estimator).__name__ == "Pipeline":
+        if type(estimator).__name__ == "LGBMRanker":  # listwise: one group per question, weighted per question
+            starts = np.flatnonzero(np.r_[True, question[1:] != question[:-1]])
+            sizes = np.diff(np.r_[starts, len(question)])
+            estimator.fit(x, y.astype(np.int64), group=sizes, sample_weight=w)
+        elif type(estimator).__name__ == "Pipeline":
             estimator.fit(x, y, logisticregression__sample_weight=w)
         else:
             estimator.fit(x, y, sample_weight=w)
@@ -222,19 +255,42 @@ def levels_held_out(qs: Sequence[QuestionView]) -> list[str]:
 
 
 def fit_ranker(
-    tables: Sequence[Table], model: str = "hgb", columns: Sequence[str] = FEATURES
+    tables: Sequence[Table], model: str = "lambdarank", columns: Sequence[str] = FEATURES
 ) -> tuple[SentenceRanker, list[QuestionView], list[str]]:
     """Held-out views and levels, then the final model fitted on every table with calibration from the held-out scores."""
     scores, fold = held_out(tables, model, columns)
     qs = views(tables, scores, fold)
+    confidence, qs = _confidence(tables, scores, qs)
     lv = levels_held_out(qs)
     cx, cy, answer_at, closest_at = choose_levels([q for q in qs if q.fold >= 0])
     data = stack(tables)
     cols = np.array([FEATURES.index(c) for c in columns])
     estimator = make_model(model)
-    _fit(estimator, data.features[:, cols], data.label, data.weight)
-    ranker = SentenceRanker(list(columns), estimator, cx, cy, answer_at, closest_at)
+    _fit(estimator, data.features[:, cols], data.label, data.weight, data.question)
+    ranker = SentenceRanker(list(columns), estimator, cx, cy, answer_at, closest_at, confidence=confidence)
     return ranker, qs, lv
+
+
+def _confidence(tables: Sequence[Table], scores: np.ndarray, qs: list[QuestionView]) -> tuple[Any, list[QuestionView]]:
+    """The question-level model, and each question's view with its held-out probability as ``top`` (the model
+    trained on the other folds reads the held-out ranker scores); the returned model is fitted on every fold."""
+    rows: list[np.ndarray] = []
+    offset = 0
+    for t in tables:
+        s = scores[offset : offset + len(t.question)]
+        offset += len(t.question)
+        starts = np.searchsorted(t.question, np.arange(len(t.items) + 1))
+        rows.extend(question_features(s[a:b], t.features[a:b]) for a, b in itertools.pairwise(starts))
+    x = np.array(rows)
+    y = np.array([q.answerable and q.sentence_right for q in qs])
+    w = np.array([UNANSWERABLE_WEIGHT if not q.answerable else SQUAD_WEIGHT if q.set == "squad" else 1.0 for q in qs])
+    fold = np.array([q.fold for q in qs])
+    top = np.array([q.top for q in qs])
+    for f in range(FOLDS):
+        train, test = (fold != f) & (fold >= 0), fold == f
+        top[test] = predict(confidence_model().fit(x[train], y[train], logisticregression__sample_weight=w[train]), x[test])
+    final = confidence_model().fit(x[fold >= 0], y[fold >= 0], logisticregression__sample_weight=w[fold >= 0])
+    return final, [replace(q, top=float(p)) for q, p in zip(qs, top, strict=True)]
 
 
 def summarise(qs: Sequence[QuestionView], levels: Sequence[str]) -> dict[str, dict[str, float]]:
