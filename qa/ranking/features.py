@@ -234,8 +234,14 @@ def _lexical(
     s_tokens = bm25_tokenize(texts)
     s_stems = [set(t) for t in s_tokens]
     p_stems = {row: set(t) for row, t in zip(rows, bm25_tokenize([chunks[r].text for r in rows]), strict=False)}
-    lead = {source: set(bm25_tokenize([f"{chunks[row].title} {chunks[row].text}"])[0]) for source, row in lead_row.items()}
-    titles = {c.source: set(bm25_tokenize([chunks[c.chunk_row].title])[0]) for c in cands}
+    sources = list(lead_row)  # each release's lead and title tokenized once, in one batch
+    first = {c.source: c.chunk_row for c in reversed(cands)}
+    tokens = bm25_tokenize(
+        [f"{chunks[lead_row[src]].title} {chunks[lead_row[src]].text}" for src in sources]
+        + [chunks[first[src]].title for src in sources]
+    )
+    lead = {src: set(t) for src, t in zip(sources, tokens[: len(sources)], strict=True)}
+    titles = {src: set(t) for src, t in zip(sources, tokens[len(sources) :], strict=True)}
     wanted = q.stems
     idf = {t: index.bm25_idf(t) for t in wanted}
     local = {t: math.log(1 + n / df) if (df := sum(t in s for s in s_stems)) else 0.0 for t in wanted}
