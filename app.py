@@ -21,9 +21,9 @@ from typing import Any, TypedDict
 import gradio as gr
 
 from qa import QA, QAError, Settings, library
-from qa.answer import MAX_QUESTION_CHARS
 from qa.config import BACKENDS
 from qa.corpus import SUPPORTED_SUFFIXES
+from qa.query.validate import MAX_QUESTION_CHARS
 from qa.ui import (
     CSS,
     EMPTY_PANEL,

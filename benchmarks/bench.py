@@ -46,7 +46,7 @@ from qa.corpus import corpus_files
 from qa.embedding import Encoder, make_encoder
 from qa.eval_data import load_gold
 from qa.evaluation import METHODS, RetrievalEvaluator, percentiles
-from qa.index import make_faiss, reconstruct
+from qa.store.vectors import VectorIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD = ".bench-build.json"  # suffix of this benchmark's log of build runs, beside the index folder (the library
@@ -466,7 +466,7 @@ def bench_senate(corpus: Path, index: Path, enc: Encoder, qa_path: Path, peers: 
     if peers:
         print(
             "peers: BM25 over every chunk, and the dense peer (the same model and backend, chunk text alone) embeds every chunk once "
-            "(cached in the index folder as peer-dense-*.npy)",
+            "(cached in the cache folder, peers/)",
             file=sys.stderr,
             flush=True,
         )
@@ -506,13 +506,13 @@ def bench_ann(index: Path, enc: Encoder, extra_questions: list[str], rep: Report
     import faiss
 
     loaded = load_index(index)
-    x = np.ascontiguousarray(reconstruct(loaded.vectors, list(range(loaded.vectors.ntotal))), dtype=np.float32)
+    x = np.ascontiguousarray(loaded.vectors.reconstruct_n(0, loaded.vectors.ntotal), dtype=np.float32)
     q = enc.encode(QUESTIONS + extra_questions)
     n, dim = x.shape
     rep.say(f"\n### ANN over the index's {n:,} real chunk vectors ({dim}-d), {len(q)} real questions, recall@10 against flat\n")
     kinds: list[tuple[str, Callable[[], Any]]] = [
-        ("flat", lambda: make_faiss(x, "flat")),
-        ("IVF (the library's)", lambda: make_faiss(x, "ivf")),
+        ("flat", lambda: VectorIndex.build(x, "flat")),
+        ("IVF (the library's)", lambda: VectorIndex.build(x, "ivf")),
     ]
     nlist = max(1, min(int(4 * np.sqrt(n)), n // 39 or 1))
     if n >= 10_000:  # PQ's 256 codes per sub-vector need thousands of training vectors
@@ -521,8 +521,7 @@ def bench_ann(index: Path, enc: Encoder, extra_questions: list[str], rep: Report
             index_pq = faiss.index_factory(dim, f"IVF{nlist},PQ{dim // 8}", faiss.METRIC_INNER_PRODUCT)
             index_pq.train(x)
             index_pq.add(x)
-            index_pq.nprobe = max(8, nlist // 16)
-            return index_pq
+            return VectorIndex(index_pq)  # searched with the library's own tuning
 
         kinds.append((f"IVF-PQ ({dim // 8} bytes/vector codes)", ivfpq))
     truth, rows = None, []
@@ -534,7 +533,7 @@ def bench_ann(index: Path, enc: Encoder, extra_questions: list[str], rep: Report
         _, found = built.search(q, 10)
         truth = found if truth is None else truth
         recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found)]))
-        per_vector = len(faiss.serialize_index(built)) / n
+        per_vector = built.size_bytes() / n
         rep.data.setdefault("ann", {})[label] = {
             "n": n,
             "build_s": build_s,

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa import QAError
-from qa.corpus import find_date, read_release
+from qa.corpus import read_release
+from qa.metadata import find_date
 
 EXPECTED = Path(__file__).with_name("ingest_real_expected.json")
 FORMATS = {".html": "HTML", ".htm": "HTML", ".md": "Markdown", ".pdf": "PDF", ".txt": "Senate text"}

@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 
 from qa import ChunkConfig, CorpusError, build_index
-from qa.build import duplicate_groups
 from qa.chunking import approx_tokens, chunk_release, sentence_table
 from qa.corpus import corpus_files, minhash_signature, read_release, unsupported_files
+from qa.plan import duplicate_groups
+from qa.store.manifest import FileRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,12 +54,12 @@ def main() -> int:
         sentences_total += len(sentence_table(chunks, cfg).keys)
         dated += release.date is not None
         languages[release.language or "?"] += 1
-        records[source] = {"doc_id": release.doc_id, "minhash": minhash_signature(release), "date": release.date}
+        records[source] = FileRecord("", 0, 0, doc_id=release.doc_id, minhash=minhash_signature(release), date=release.date)
     t_read = time.perf_counter() - t0
     t = time.perf_counter()
     duplicates = duplicate_groups(records)
     t_dedup = time.perf_counter() - t
-    exact = sum(1 for s, c in duplicates.items() if records[s]["doc_id"] == records[c]["doc_id"])
+    exact = sum(1 for s, c in duplicates.items() if records[s].doc_id == records[c].doc_id)
     summary = {
         "files": len(files),
         "ingested": len(records),

@@ -20,7 +20,7 @@ from tuning import replay, save_best
 
 from qa import QA, ChunkConfig, Settings, build_index, load_index
 from qa.eval_data import load_squad
-from qa.retrieval import Retriever
+from qa.query.retriever import Retriever
 
 
 def z(x: np.ndarray) -> np.ndarray:

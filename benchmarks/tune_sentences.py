@@ -19,9 +19,11 @@ from tuning import minmax as mm  # benchmarks/tuning.py, beside this script
 from tuning import replay, save_best, score
 
 from qa import Settings, load_index
-from qa.chunking import ChunkConfig, bm25_tokenize, embed_text, sentence_spans
+from qa.chunking import embed_text, sentence_spans
+from qa.config import ChunkConfig
 from qa.embedding import TorchEncoder
 from qa.eval_data import load_squad
+from qa.store.lexical import bm25_tokenize
 
 
 def main() -> None:

@@ -5,12 +5,14 @@
 >>> answer.passages[0].title, answer.passages[0].paragraph
 """
 
-from .answer import Answer, Passage
-from .build import BuildReport, IndexStatus, build_index, index_status
-from .config import AbstainPolicy, ChunkConfig, FusionConfig, Settings
+from .answering.abstain import AbstainPolicy
+from .answering.types import Answer, Passage
+from .build import IndexStatus, build_index, index_status
+from .config import ChunkConfig, FusionConfig, Settings
 from .errors import CorpusError, QAError, QueryError, StoreError
-from .index import load_index
+from .plan import BuildReport
 from .session import QA, ask
+from .store.index import load_index
 from .upload import UploadResult
 
 __all__ = [

@@ -3,46 +3,36 @@
 The plan (:mod:`qa.plan`) reads and chunks only files whose bytes changed,
 indexes syndicated copies once, and fails before writing anything when a file
 is unreadable (unless ``skip_bad``). Embedding covers only text no earlier
-generation holds a vector for. Writing is :func:`qa.index.write_generation`.
+generation holds a vector for. Writing is :func:`qa.store.generation.write_generation`.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import sys
 import time
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from .chunking import Chunk, ChunkConfig, Sentences, sentence_table
-from .config import DEFAULT_BACKEND
+from .chunking import Chunk, Sentences, sentence_table
+from .config import DEFAULT_BACKEND, ChunkConfig
 from .corpus import SUPPORTED_SUFFIXES, corpus_files, links_outside, unsupported_files
 from .embedding import Encoder, Engine, make_encoder, resolve_model
 from .errors import CorpusError, QAError, StoreError
-from .index import (
-    PARTIAL,
-    Generation,
-    Index,
-    acquire_lock,
-    check_index_folder,
-    clean_leftovers,
-    load_index,
-    reconstruct,
-    write_generation,
-)
-from .manifest import MANIFEST, Fit, read_manifest, write_atomic, write_manifest
-from .plan import BuildJob, BuildPlan, BuildReport, Log, duplicate_groups, files_match, is_unchanged, make_plan, nothing_changed
+from .plan import BuildJob, BuildPlan, BuildReport, Log, files_match, is_unchanged, make_plan, nothing_changed
 from .pooling import late_vectors, pooling_of, sentence_keys
+from .store.checkpoint import Checkpoint
+from .store.generation import Generation, clean_leftovers, open_for_writing, record_files, write_generation
+from .store.index import Index, load_index
+from .store.manifest import MANIFEST, Fit, read_manifest
+from .store.vectors import VectorIndex
 
 CHECKPOINT_EVERY = 1024  # texts (chunks, when sentences are pooled from their pass) embedded between two checkpoints
 
-__all__ = ["BuildReport", "IndexStatus", "build_index", "duplicate_groups", "index_status"]
+__all__ = ["IndexStatus", "build_index", "index_status"]
 
 
 class IndexStatus(str, Enum):
@@ -82,11 +72,11 @@ def index_status(
 
 
 def _assemble(
-    keys: list[str], fresh: dict[str, np.ndarray], old_rows: dict[str, int], old_index: Any, encoder: Encoder
+    keys: list[str], fresh: dict[str, np.ndarray], old_rows: dict[str, int], old_index: VectorIndex | None, encoder: Encoder
 ) -> np.ndarray:
     """Row i = vector of keys[i], from the new embeddings or copied out of the previous index."""
     reused = [k for k in dict.fromkeys(keys) if k not in fresh]
-    old_vectors = reconstruct(old_index, [old_rows[k] for k in reused]) if reused else None
+    old_vectors = old_index.reconstruct_batch([old_rows[k] for k in reused]) if reused and old_index is not None else None
     position = {k: i for i, k in enumerate(reused)}
     dim = next(iter(fresh.values())).shape[0] if fresh else (old_vectors.shape[1] if old_vectors is not None else encoder.dim)
     matrix = np.empty((len(keys), dim), dtype=np.float32)
@@ -95,7 +85,9 @@ def _assemble(
     return matrix
 
 
-def _embed(job: BuildJob, plan: BuildPlan, encoder: Encoder, old: Index | None, fit: Fit, engine: Engine | None = None) -> Generation:
+def _embed(
+    job: BuildJob, plan: BuildPlan, encoder: Encoder, old: Index | None, fit: Fit, engine: Engine | None = None
+) -> Generation:
     """Vectors for every chunk and every sentence: new text embedded, the rest copied from the previous generation
     or from the checkpoint of a build that was interrupted."""
     sentences: Sentences = sentence_table(plan.chunks, job.cfg)
@@ -108,7 +100,7 @@ def _embed(job: BuildJob, plan: BuildPlan, encoder: Encoder, old: Index | None, 
         old_table = sentence_table(old.chunks, old.manifest.chunk_config())  # as the old vectors were embedded
         old_keys = sentence_keys(old.chunks, old_table, pooling_of(old.manifest.chunking))
         old_sentence_rows = {k: row for row, k in reversed(list(enumerate(old_keys)))}
-    checkpoint = Checkpoint(job.folder / PARTIAL, encoder)
+    checkpoint = Checkpoint(job.folder, encoder)
     fresh = checkpoint.load()
     if fresh:
         job.log(f"resuming an interrupted build: {len(fresh)} vectors already embedded")
@@ -146,31 +138,38 @@ def _new_texts(chunks: list[Chunk], sentences: Sentences, have: set[str]) -> dic
     """Content key -> text of every chunk and sentence with no vector yet; a sentence that is its whole chunk has
     the chunk's key, so it is embedded once."""
     out = {c.key: c.embed_text for c in chunks if c.key not in have}
-    out.update((k, t) for k, t in zip(sentences.keys, sentences.texts) if k not in have and k not in out)
+    out.update((k, t) for k, t in zip(sentences.keys, sentences.texts, strict=True) if k not in have and k not in out)
     return out
 
 
 def _embed_texts(
-    job: BuildJob, texts: dict[str, str], encoder: Encoder, engine: Engine | None, checkpoint: Checkpoint, fresh: dict[str, np.ndarray]
+    job: BuildJob,
+    texts: dict[str, str],
+    encoder: Encoder,
+    engine: Engine | None,
+    checkpoint: Checkpoint,
+    fresh: dict[str, np.ndarray],
 ) -> None:
     """Embed texts on their own, shortest first (batches of similar lengths), into ``fresh``; a checkpoint every
     CHECKPOINT_EVERY texts. Locally one encoder call per checkpoint; an engine streams results back as they come."""
     keys = sorted(texts, key=lambda k: len(texts[k]))
     if len(keys) > 64:
-        job.log(f"embedding {len(keys)} new texts (chunks and their sentences) with {encoder.name}" + (f" on {engine.name}" if engine else ""))
+        where = f" on {engine.name}" if engine else ""
+        job.log(f"embedding {len(keys)} new texts (chunks and their sentences) with {encoder.name}{where}")
     show = job.progress if job.progress is not None else sys.stderr.isatty()
     ordered = [texts[k] for k in keys]
     if engine is not None:
         pieces = engine.embed(encoder, ordered, CHECKPOINT_EVERY)
     else:
+        step = CHECKPOINT_EVERY
         pieces = (
-            (np.arange(start, min(start + CHECKPOINT_EVERY, len(keys))), encoder.encode(ordered[start : start + CHECKPOINT_EVERY]))
-            for start in range(0, len(keys), CHECKPOINT_EVERY)
+            (np.arange(start, min(start + step, len(keys))), encoder.encode(ordered[start : start + step]))
+            for start in range(0, len(keys), step)
         )
     unsaved: dict[str, np.ndarray] = {}
     with tqdm(total=len(keys), unit="text", desc="embedding", disable=not show, delay=0 if job.progress else 3) as bar:
         for positions, vectors in pieces:
-            unsaved.update(zip((keys[p] for p in positions), vectors))
+            unsaved.update(zip((keys[p] for p in positions), vectors, strict=True))
             bar.update(len(positions))
             if len(unsaved) >= CHECKPOINT_EVERY:
                 checkpoint.save(unsaved)
@@ -252,70 +251,6 @@ class _Work:
         return out
 
 
-class Checkpoint:
-    """Vectors of a build that has not finished, saved every CHECKPOINT_EVERY chunks in ``<index>/partial/`` (.npy
-    and a JSON list of their content keys; each file written whole or not at all): an interrupted build resumes
-    where it stopped. Removed once a generation is written."""
-
-    def __init__(self, folder: Path, encoder: Encoder) -> None:
-        self.folder = folder
-        self.stamp = {"model": encoder.name, "backend": encoder.backend}
-        self.parts = 0
-
-    def load(self) -> dict[str, np.ndarray]:
-        try:
-            stamp = json.loads((self.folder / "meta.json").read_text())
-        except (OSError, ValueError):
-            return {}
-        if stamp != self.stamp:  # another model's vectors: of no use
-            self.remove()
-            return {}
-        out: dict[str, np.ndarray] = {}
-        for keys_file in sorted(self.folder.glob("part-*.json")):
-            self.parts = max(self.parts, int(keys_file.stem[5:]) + 1)
-            try:
-                keys = json.loads(keys_file.read_text())
-                vectors = np.load(keys_file.with_suffix(".npy"), allow_pickle=False)
-            except (OSError, ValueError):
-                continue
-            if isinstance(keys, list) and vectors.ndim == 2 and len(keys) == len(vectors):
-                out.update(zip(keys, vectors.astype(np.float32)))
-        return out
-
-    def save(self, vectors: dict[str, np.ndarray]) -> None:
-        if not vectors:
-            return
-        name = f"part-{self.parts:06d}"
-        buffer = io.BytesIO()
-        np.save(buffer, np.stack(list(vectors.values())).astype(np.float32), allow_pickle=False)
-        try:
-            self.folder.mkdir(exist_ok=True)
-            if not (self.folder / "meta.json").exists():
-                write_atomic(self.folder / "meta.json", json.dumps(self.stamp).encode())
-            write_atomic(self.folder / f"{name}.npy", buffer.getvalue())
-            write_atomic(self.folder / f"{name}.json", json.dumps(list(vectors)).encode())  # last: marks it complete
-        except OSError as exc:  # the index could not be written either: say so now, not after embedding everything
-            if not any(self.folder.glob("part-*.json")):
-                self.remove()  # nothing saved: leave the folder as it was
-            raise StoreError(
-                f"could not write the index in {self.folder.parent} ({exc.strerror or exc}): free disk "
-                "space or make the folder writable, then index again; the previous index was left as it was"
-            ) from None
-        self.parts += 1
-
-    def remove(self) -> None:
-        """Delete the checkpoint's own files by their pattern inside its own folder, then the folder."""
-        if not self.folder.is_dir() or self.folder.is_symlink():
-            return
-        for pattern in ("part-*.npy", "part-*.json", ".part-*.tmp-*", "meta.json", ".meta.json.tmp-*"):  # write_atomic's names
-            for path in self.folder.glob(pattern):
-                path.unlink(missing_ok=True)
-        try:
-            self.folder.rmdir()
-        except OSError:
-            pass  # something else was put there: leave it
-
-
 # ---------------------------------------------------------------------- build
 
 
@@ -337,7 +272,10 @@ def _build_locked(job: BuildJob, encoder: Encoder | None, model: str | None, eng
     except StoreError:
         clean_leftovers(job.folder, None)
     old = _previous(job)
-    if old is not None and nothing_changed(job, old.manifest) is not None:
+    current = nothing_changed(job, old.manifest) if old is not None else None
+    if old is not None and current is not None:
+        if current is not old.manifest:
+            record_files(job.folder, current)  # touched, not changed: remember the new times
         n = old.manifest.chunk_count
         return BuildReport(reused=n, chunks=n, files=job.files, seconds=time.perf_counter() - job.t0)
     encoder = encoder or make_encoder(model, job.backend)
@@ -350,13 +288,13 @@ def _build_locked(job: BuildJob, encoder: Encoder | None, model: str | None, eng
     plan = make_plan(job, encoder, old, fit)
     if is_unchanged(plan, old, fit) and old is not None:
         plan.report.reused = len(plan.chunks)
-        if any(plan.files[s]["mtime_ns"] != old.manifest.files[s]["mtime_ns"] for s in plan.files):
-            write_manifest(job.folder, replace(old.manifest, files=plan.files))  # touched, not changed
+        if any(plan.files[s].mtime_ns != old.manifest.files[s].mtime_ns for s in plan.files):
+            record_files(job.folder, replace(old.manifest, files=plan.files))  # touched, not changed
         plan.report.seconds = time.perf_counter() - job.t0
         return plan.report
     generation = _embed(job, plan, encoder, old, fit, engine)
     write_generation(job.folder, generation, old.manifest if old else None)
-    Checkpoint(job.folder / PARTIAL, encoder).remove()
+    Checkpoint(job.folder, encoder).remove()
     plan.report.written = True
     plan.report.seconds = time.perf_counter() - job.t0
     return plan.report
@@ -400,28 +338,20 @@ def build_index(
             f"warning: skipping {len(outside)} link(s) to files outside the corpus: {', '.join(outside[:10])} "
             "(copy the file into the corpus to index it)"
         )
-    check_index_folder(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = acquire_lock(folder, lock_wait)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot write the index folder {folder} ({exc.strerror or exc}): make it writable or choose "
-            "another folder for the index; nothing was changed"
-        ) from None
+    lock = open_for_writing(folder, lock_wait)
     job = BuildJob(
-        corpus,
-        folder,
-        cfg,
-        encoder.name if encoder else resolve_model(model)[0],
-        encoder.backend if encoder else (backend or DEFAULT_BACKEND),
-        rebuild,
-        skip_bad,
-        index_type,
-        progress,
-        log,
-        t0,
-        len(files),
+        corpus=corpus,
+        folder=folder,
+        cfg=cfg,
+        model=encoder.name if encoder else resolve_model(model)[0],
+        backend=encoder.backend if encoder else (backend or DEFAULT_BACKEND),
+        rebuild=rebuild,
+        skip_bad=skip_bad,
+        index_type=index_type,
+        progress=progress,
+        log=log,
+        t0=t0,
+        files=len(files),
     )
     try:
         return _build_locked(job, encoder, model, engine)

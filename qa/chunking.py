@@ -14,7 +14,6 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -23,10 +22,8 @@ from .corpus import Release
 
 __all__ = [
     "Chunk",
-    "ChunkConfig",
     "Sentences",
     "approx_tokens",
-    "bm25_tokenize",
     "chunk_release",
     "content_key",
     "embed_text",
@@ -335,30 +332,3 @@ def sentence_table(chunks: list[Chunk], cfg: ChunkConfig) -> Sentences:
             texts.append(text)
             keys.append(content_key(text))
     return Sentences(np.asarray(rows, dtype=np.int32).reshape(-1, 3), keys, texts)
-
-
-# ------------------------------------------------------------------ BM25 text
-
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
-_STEMMER: Any = None
-_STOPWORDS: frozenset[str] = frozenset()
-
-
-def bm25_tokenize(texts: list[str]) -> list[list[str]]:
-    """English stop words out, Snowball stems in: the same for indexing and for queries.
-
-    bm25s's own tokenizer does the same per call with more overhead; this runs on
-    every query (question, candidate sentences, titles), so it is kept lean.
-    """
-    global _STEMMER, _STOPWORDS
-    if _STEMMER is None:
-        import Stemmer
-        from bm25s.stopwords import STOPWORDS_EN
-
-        _STOPWORDS = frozenset(STOPWORDS_EN)
-        _STEMMER = Stemmer.Stemmer("english")
-    out = []
-    for text in texts:
-        words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS]
-        out.append(_STEMMER.stemWords(words) if words else [])
-    return out

@@ -23,12 +23,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .answer import validate_k, validate_query
 from .build import build_index
 from .cli_eval import add_eval_parser, add_model_args, chosen
 from .config import INDEX_TYPES, Settings
 from .embedding import OnnxEncoder, make_encoder
 from .errors import QAError, QueryError
+from .query.validate import validate_k, validate_query
 from .session import QA
 
 EXIT_USAGE = 2

@@ -14,7 +14,8 @@ from typing import Any
 
 from .config import BACKENDS, DEFAULT_BACKEND, FUSION_METHODS, FusionConfig, Settings
 from .errors import QAError
-from .evaluation import METHODS, RetrievalEvaluator, calibrate, load_beir, load_gold, load_listed, load_squad, summary_table
+from .eval_data import load_beir, load_gold, load_listed, load_squad
+from .evaluation import METHODS, RetrievalEvaluator, calibrate, summary_table
 from .session import QA
 
 __all__ = ["add_eval_parser", "add_model_args", "chosen", "write_report"]

@@ -1,4 +1,4 @@
-"""Every setting in one place: chunking, fusion, abstention, and where things live.
+"""Every setting in one place: chunking, fusion, and where things live (the abstention policy is :mod:`qa.answering.abstain`).
 
 :meth:`Settings.from_env` is the only code that reads the environment; the CLI
 and the chat call it and hand the values to the library, so importing ``qa``
@@ -8,10 +8,11 @@ reads nothing and a test can pass any setting directly.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .answering.abstain import AbstainPolicy
 from .errors import QAError, QueryError
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "ONNX_BATCH_TOKENS",
     "ROOT",
     "SENTENCE_POOLING",
-    "AbstainPolicy",
     "ChunkConfig",
     "FusionConfig",
     "Settings",
@@ -107,53 +107,6 @@ def check_method(method: str) -> str:
     if method not in FUSION_METHODS:
         raise QueryError(f"unknown fusion method {method!r}: use one of {', '.join(FUSION_METHODS)}")
     return method
-
-
-@dataclass(frozen=True)
-class AbstainPolicy:
-    """When to say "not in the releases".
-
-    Below ``floor`` the evidence (the best dense match of the top passages) is
-    too weak to answer. Between ``floor`` and ``check_below`` the question's
-    words are matched in context against the best passage and the answer
-    stands only if they are covered (weighted share >= ``coverage``, no word
-    below ``word``). The defaults come from 2-fold calibration on the Senate
-    dev set (400 releases) plus the seed paraphrase set (`qa eval calibrate`):
-    a floor alone catches the off-topic questions at both corpus sizes; the
-    coverage band refused reworded answerable questions ("in person" where the
-    release says "virtual") and caught no Senate near-miss, so it is closed
-    (``check_below == floor``) and stays available through QA_ABSTAIN.
-    """
-
-    floor: float = 0.30
-    check_below: float = 0.30
-    coverage: float = 0.38
-    word: float = 0.24
-
-    @classmethod
-    def parse(cls, raw: str) -> AbstainPolicy:
-        """ "floor,check_below,coverage,word" (the form of QA_ABSTAIN and of `qa eval calibrate`'s output)."""
-        try:
-            values = [float(x) for x in raw.split(",")]
-            if len(values) != 4:
-                raise ValueError(raw)
-            return cls(*values)
-        except ValueError:
-            raise QueryError(
-                f"QA_ABSTAIN={raw!r} is not four numbers 'floor,check_below,coverage,word': "
-                f"unset it to use the calibrated {cls()}"
-            ) from None
-
-    def checks(self, confidence: float) -> bool:
-        """Whether a confidence falls in the band where coverage decides."""
-        return self.floor <= confidence < self.check_below
-
-    def abstains(self, confidence: float, coverage: float | None, words: Sequence[tuple[str, float]]) -> bool:
-        if confidence < self.floor:
-            return True
-        if confidence >= self.check_below or coverage is None:
-            return False
-        return coverage < self.coverage or any(share < self.word for _, share in words)
 
 
 @dataclass(frozen=True)

@@ -34,13 +34,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
 __all__ = [
-    "BACKENDS",
-    "DEFAULT_BACKEND",
-    "DEFAULT_MODEL",
     "Encoder",
     "Engine",
     "OnnxEncoder",
-    "TokenStates",
     "TorchEncoder",
     "hash_vectors",
     "make_encoder",
@@ -387,7 +383,7 @@ def token_batches(lengths: np.ndarray, most: int, budget: int) -> list[tuple[int
     out: list[tuple[int, int]] = []
     start = 0
     for end in range(1, len(lengths) + 1):
-        if end - start > most or (end - start) * int(lengths[end - 1]) > budget and end - 1 > start:
+        if end - start > most or ((end - start) * int(lengths[end - 1]) > budget and end - 1 > start):
             out.append((start, end - 1))
             start = end - 1
     if start < len(lengths):

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import AbstainPolicy
+from .answering.abstain import AbstainPolicy
 from .errors import QAError
 from .eval_data import EvalQuery, load_beir, load_gold, load_listed, load_squad
 from .peers import Peers
@@ -28,15 +28,9 @@ from .session import QA
 
 __all__ = [
     "METHODS",
-    "EvalQuery",
     "GoldQAEvaluator",
-    "Peers",
     "RetrievalEvaluator",
     "calibrate",
-    "load_beir",
-    "load_gold",
-    "load_listed",
-    "load_squad",
     "metrics_at",
     "percentiles",
     "style_metrics",

@@ -25,8 +25,6 @@ from .upload import UploadResult
 
 __all__ = [
     "ReleaseInfo",
-    "UploadResult",
-    "plain_error",
     "releases",
     "remove_release",
     "search_releases",

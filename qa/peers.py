@@ -7,14 +7,19 @@ two, and txtai's hybrid search (the ``eval`` extra) with the same model's vector
 from __future__ import annotations
 
 import hashlib
+import io
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .chunking import bm25_tokenize
+from .config import DEFAULT_CACHE
 from .embedding import Encoder
 from .errors import QAError
 from .session import QA
+from .store.lexical import LexicalIndex
+from .store.manifest import write_atomic
+from .store.vectors import VectorIndex
 
 __all__ = ["Peers"]
 
@@ -22,34 +27,28 @@ __all__ = ["Peers"]
 class Peers:
     """BM25-only and dense-only baselines built from the raw libraries over the same chunk texts (and txtai's hybrid)."""
 
-    def __init__(self, session: QA, txtai: bool = False) -> None:
-        import bm25s
-        import faiss
-
+    def __init__(self, session: QA, txtai: bool = False, cache: Path = DEFAULT_CACHE) -> None:
+        """``cache``: the folder the dense peer's vectors are kept in between runs (never the index folder)."""
         index = session.ensure_index()
         texts = [c.text for c in index.chunks]
-        self.bm25 = bm25s.BM25()
-        self.bm25.index(bm25_tokenize(texts), show_progress=False)
+        self.bm25 = LexicalIndex.build(texts)  # bm25s's own defaults, as a user of the raw library gets
         # The plain model on the session's own backend (ONNX fp32 gives sentence-transformers' vectors to 1e-4),
         # over the chunk text alone: no title, no sentences, no fusion.
         self.encoder = session.encoder
         tag = hashlib.sha256("".join(texts).encode()).hexdigest()[:12]
-        cache = session.folder / f"peer-dense-{self.encoder.backend}-{tag}.npy"
-        if cache.exists():
-            vectors = np.load(cache)
+        stored = cache / "peers" / f"dense-{self.encoder.name}-{self.encoder.backend}-{tag}.npy"
+        if stored.exists():
+            vectors = np.load(stored, allow_pickle=False)
         else:
             vectors = self.encoder.encode(texts, progress=len(texts) > 200)
-            np.save(cache, vectors)
-        self.flat = faiss.IndexFlatIP(vectors.shape[1])
-        self.flat.add(vectors)
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(stored, _npy_bytes(vectors))
+        self.flat = VectorIndex.build(vectors, "flat")
         self.n = len(texts)
         self.txtai = _txtai_hybrid(texts, vectors, self.encoder) if txtai else None
 
     def bm25_rows(self, question: str, k: int) -> list[int]:
-        tokens = bm25_tokenize([question])[0]
-        if not tokens:
-            return []
-        scores = self.bm25.get_scores(tokens)
+        scores = self.bm25.scores(question)
         top = np.argsort(-scores, kind="stable")[:k]
         return [int(i) for i in top if scores[i] > 0]
 
@@ -67,6 +66,12 @@ class Peers:
             for rank, row in enumerate(rows, start=1):
                 score[row] = score.get(row, 0.0) + 1 / (c + rank)
         return sorted(score, key=lambda r: -score[r])[:k]
+
+
+def _npy_bytes(vectors: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, vectors, allow_pickle=False)
+    return buffer.getvalue()
 
 
 def _txtai_hybrid(texts: list[str], vectors: np.ndarray, encoder: Encoder) -> Any:

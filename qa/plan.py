@@ -7,19 +7,20 @@ Unchanged files keep their chunks; the others are parsed and chunked here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .chunking import Chunk, ChunkConfig, approx_tokens, chunk_release
+from .chunking import Chunk, approx_tokens, chunk_release
+from .config import ChunkConfig
 from .corpus import check_size, corpus_files, file_sha256, minhash_signature, parse_bytes
 from .embedding import Encoder
 from .errors import CorpusError
-from .index import Index
-from .manifest import Fit, Manifest, write_manifest
+from .store.index import Index
+from .store.manifest import FileRecord, Fit, Manifest, SkippedFile
 
 __all__ = [
     "BuildJob",
@@ -27,6 +28,7 @@ __all__ = [
     "BuildReport",
     "duplicate_groups",
     "files_match",
+    "recorded_times",
     "is_unchanged",
     "make_plan",
     "nothing_changed",
@@ -76,7 +78,10 @@ class _FileState:
     sha256: str | None = None  # None until read
 
 
-def _scan(corpus: Path, previous: dict[str, Any]) -> list[_FileState]:
+Recorded = Mapping[str, FileRecord | SkippedFile]
+
+
+def _scan(corpus: Path, previous: Recorded) -> list[_FileState]:
     """Stat every file; reuse the recorded hash when size and mtime are unchanged (fast re-index)."""
     states = []
     for path in corpus_files(corpus):
@@ -87,36 +92,38 @@ def _scan(corpus: Path, previous: dict[str, Any]) -> list[_FileState]:
         source = path.relative_to(corpus).as_posix()
         state = _FileState(source, path, st.st_size, st.st_mtime_ns)
         old = previous.get(source)
-        if old and old["size"] == st.st_size and old["mtime_ns"] == st.st_mtime_ns:
-            state.sha256 = old["sha256"]
+        if old and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
+            state.sha256 = old.sha256
         states.append(state)
     return states
 
 
-def files_match(corpus: Path, recorded: dict[str, Any]) -> bool:
-    """Whether the corpus holds exactly the recorded files with the recorded contents.
-
-    Files are compared by size and modification time first and hashed only when those
-    differ; a file touched but not changed gets its new time written into ``recorded``.
-    """
+def recorded_times(corpus: Path, recorded: Recorded) -> dict[str, int] | None:
+    """Each file's modification time now, if the corpus holds exactly the recorded files with the recorded
+    contents (None otherwise). Files are compared by size and modification time first and hashed only when
+    those differ; a file touched but not changed keeps its record but shows its new time here."""
     states = _scan(corpus, recorded)
     if {s.source for s in states} != set(recorded):
-        return False
+        return None
     for s in states:
         if s.sha256 is None:
             try:
-                if file_sha256(s.path.read_bytes()) != recorded[s.source]["sha256"]:
-                    return False
+                if file_sha256(s.path.read_bytes()) != recorded[s.source].sha256:
+                    return None
             except FileNotFoundError:
-                return False
-            recorded[s.source]["mtime_ns"] = s.mtime_ns
-    return True
+                return None
+    return {s.source: s.mtime_ns for s in states}
+
+
+def files_match(corpus: Path, recorded: Recorded) -> bool:
+    """Whether the corpus holds exactly the recorded files with the recorded contents (see :func:`recorded_times`)."""
+    return recorded_times(corpus, recorded) is not None
 
 
 # ----------------------------------------------------------------------- plan
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class BuildJob:
     corpus: Path
     folder: Path
@@ -137,41 +144,49 @@ class BuildPlan:
     """What the new generation holds, before any embedding."""
 
     chunks: list[Chunk]
-    files: dict[str, dict[str, Any]]
-    skipped: dict[str, dict[str, Any]]
+    files: dict[str, FileRecord]
+    skipped: dict[str, SkippedFile]
     report: BuildReport
 
 
 def nothing_changed(job: BuildJob, manifest: Manifest) -> Manifest | None:
-    """The manifest, if the corpus and every setting match it exactly: then there is nothing to embed or write.
+    """If the corpus and every setting match ``manifest`` exactly (nothing to embed or write), the manifest as it
+    should now read: the same, or with the new times of files touched but not changed. Writes nothing.
 
     ``manifest`` is that of an index that loaded and verified. Comparing the corpus costs a stat
-    per file (see :func:`files_match`).
+    per file (see :func:`recorded_times`).
     """
-    if manifest.compatible_with(job.model, job.backend, job.cfg, job.index_type) < Fit.ALL or not all(
-        (job.folder / name).exists() for name in manifest.live.values()
-    ):
+    if manifest.compatible_with(job.model, job.backend, job.cfg, job.index_type) < Fit.ALL:
         return None
     # Files skipped as unreadable last time count as known while they stay the same (with --skip-bad).
-    recorded = {**(manifest.skipped if job.skip_bad else {}), **manifest.files}
-    times = {source: r["mtime_ns"] for source, r in recorded.items()}
-    if not files_match(job.corpus, recorded):
+    recorded: dict[str, FileRecord | SkippedFile] = {**(manifest.skipped if job.skip_bad else {}), **manifest.files}
+    times = recorded_times(job.corpus, recorded)
+    if times is None:
         return None
-    if any(r["mtime_ns"] != times[source] for source, r in recorded.items()):
-        write_manifest(job.folder, manifest)  # touched, not changed: remember the new times
-    return manifest
+    return with_times(manifest, times)
+
+
+def with_times(manifest: Manifest, times: Mapping[str, int]) -> Manifest:
+    """The manifest with these modification times in its file records (the same object when none differs)."""
+    if all(times.get(source, r.mtime_ns) == r.mtime_ns for source, r in [*manifest.files.items(), *manifest.skipped.items()]):
+        return manifest
+    return replace(
+        manifest,
+        files={s: replace(r, mtime_ns=times.get(s, r.mtime_ns)) for s, r in manifest.files.items()},
+        skipped={s: replace(r, mtime_ns=times.get(s, r.mtime_ns)) for s, r in manifest.skipped.items()},
+    )
 
 
 def _read_changed(
-    job: BuildJob, encoder: Encoder, old: Index | None, previous: dict[str, Any], report: BuildReport
-) -> tuple[dict[str, list[Chunk]], dict[str, Any], dict[str, Any], list[str]]:
+    job: BuildJob, encoder: Encoder, old: Index | None, previous: Mapping[str, FileRecord], report: BuildReport
+) -> tuple[dict[str, list[Chunk]], dict[str, FileRecord], dict[str, SkippedFile], list[str]]:
     """Chunks and records per file: unchanged files keep their old chunks, the others are parsed and chunked."""
     old_chunks: dict[str, list[Chunk]] = {}
     for chunk in old.chunks if old and previous else []:
         old_chunks.setdefault(chunk.source, []).append(chunk)
     per_file: dict[str, list[Chunk]] = {}
-    records: dict[str, Any] = {}
-    skipped: dict[str, Any] = {}
+    records: dict[str, FileRecord] = {}
+    skipped: dict[str, SkippedFile] = {}
     errors: list[str] = []
     for state in _scan(job.corpus, previous):
         data = None
@@ -187,9 +202,9 @@ def _read_changed(
         except FileNotFoundError:  # deleted while indexing: left out, like a file removed before the run
             continue
         prev = previous.get(state.source)
-        unchanged = bool(prev and prev["sha256"] == state.sha256)
+        unchanged = bool(prev and prev.sha256 == state.sha256)
         if unchanged and state.source in old_chunks:
-            chunks, signature = [replace(c, also_in=()) for c in old_chunks[state.source]], prev["minhash"]
+            chunks, signature = [replace(c, also_in=()) for c in old_chunks[state.source]], prev.minhash  # type: ignore[union-attr]
         else:
             if not unchanged:  # (an unchanged copy that was a duplicate before is simply read again)
                 (report.files_changed if prev else report.files_new).append(state.source)
@@ -203,28 +218,23 @@ def _read_changed(
                 signature = minhash_signature(release)
             except CorpusError as exc:
                 errors.append(str(exc))
-                skipped[state.source] = {
-                    "sha256": state.sha256,
-                    "size": state.size,
-                    "mtime_ns": state.mtime_ns,
-                    "reason": str(exc),
-                }
+                skipped[state.source] = SkippedFile(state.sha256, state.size, state.mtime_ns, reason=str(exc))
                 continue
         per_file[state.source] = chunks
-        records[state.source] = {
-            "sha256": state.sha256,
-            "size": state.size,
-            "mtime_ns": state.mtime_ns,
-            "doc_id": chunks[0].doc_id if chunks else None,
-            "chunks": len(chunks),
-            "minhash": signature,
-            "date": chunks[0].date if chunks else None,
-        }
+        records[state.source] = FileRecord(
+            sha256=state.sha256,
+            size=state.size,
+            mtime_ns=state.mtime_ns,
+            doc_id=chunks[0].doc_id if chunks else None,
+            chunks=len(chunks),
+            minhash=signature,
+            date=chunks[0].date if chunks else None,
+        )
     return per_file, records, skipped, errors
 
 
 def make_plan(job: BuildJob, encoder: Encoder, old: Index | None, fit: Fit) -> BuildPlan:
-    previous: dict[str, Any] = old.manifest.files if old is not None and fit >= Fit.CHUNKS else {}
+    previous: Mapping[str, FileRecord] = old.manifest.files if old is not None and fit >= Fit.CHUNKS else {}
     report = BuildReport(files=job.files)
     per_file, records, skipped, errors = _read_changed(job, encoder, old, previous, report)
     if errors and job.skip_bad:
@@ -244,8 +254,7 @@ def make_plan(job: BuildJob, encoder: Encoder, old: Index | None, fit: Fit) -> B
     chunks: list[Chunk] = []
     for source, file_chunks in per_file.items():
         if source in duplicates:
-            records[source]["duplicate_of"] = duplicates[source]
-            records[source]["chunks"] = 0
+            records[source] = replace(records[source], duplicate_of=duplicates[source], chunks=0)
             continue
         copies = tuple(sorted(s for s, canonical in duplicates.items() if canonical == source))
         chunks.extend(replace(c, also_in=copies) if copies else c for c in file_chunks)
@@ -268,7 +277,7 @@ def is_unchanged(plan: BuildPlan, old: Index | None, fit: Fit) -> bool:
     )
 
 
-def duplicate_groups(records: dict[str, Any], threshold: float = 0.7) -> dict[str, str]:
+def duplicate_groups(records: Mapping[str, FileRecord], threshold: float = 0.7) -> dict[str, str]:
     """{copy: canonical} for exact (same cleaned text) and near duplicates (MinHash LSH, Jaccard >= threshold).
 
     The canonical copy is the first dated one in path order (a dateline-less wire copy
@@ -276,11 +285,11 @@ def duplicate_groups(records: dict[str, Any], threshold: float = 0.7) -> dict[st
     """
     from datasketch import LeanMinHash, MinHashLSH
 
-    order = sorted(records, key=lambda s: (records[s].get("date") is None, s))
+    order = sorted(records, key=lambda s: (records[s].date is None, s))
     canonical_of: dict[str, str] = {}
     by_doc: dict[str, str] = {}
     for source in order:
-        doc = records[source]["doc_id"]
+        doc = records[source].doc_id
         if doc in by_doc:
             canonical_of[source] = by_doc[doc]
         else:
@@ -292,7 +301,7 @@ def duplicate_groups(records: dict[str, Any], threshold: float = 0.7) -> dict[st
     lsh = MinHashLSH(threshold=threshold, num_perm=64)
     hashes = {}
     for source in rest:
-        values = np.frombuffer(bytes.fromhex(records[source]["minhash"]), dtype="<u4")
+        values = np.frombuffer(bytes.fromhex(records[source].minhash), dtype="<u4")
         hashes[source] = LeanMinHash(seed=1, hashvalues=values, scheme="affine32")
         lsh.insert(source, hashes[source])
     for source in rest:

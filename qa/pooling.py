@@ -20,7 +20,7 @@ import numpy as np
 from .chunking import Chunk, Sentences, content_key
 from .config import SENTENCE_POOLING
 
-__all__ = ["SENTENCE_POOLING", "RecentStates", "TokenStates", "late_vectors", "pooling_of", "sentence_keys"]
+__all__ = ["RecentStates", "TokenStates", "late_vectors", "pooling_of", "sentence_keys"]
 
 
 @dataclass

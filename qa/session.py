@@ -2,8 +2,8 @@
 
 The session keeps the index loaded and notices when another process
 (``qa index``) switches in a new generation; everything else it delegates:
-building to :mod:`qa.build`, ranking to :mod:`qa.retrieval`, answering to
-:mod:`qa.answer`.
+building to :mod:`qa.build`, ranking to :mod:`qa.query`, answering to
+:mod:`qa.answering`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,19 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from .answer import Answer, Coverage, compose_answer, filter_miss, validate_query
-from .build import BuildReport, IndexStatus, build_index, index_status
-from .config import DEFAULT_CORPUS, DEFAULT_INDEX, AbstainPolicy, FusionConfig, Settings
+from .answering.abstain import AbstainPolicy
+from .answering.compose import compose_answer, filter_miss
+from .answering.coverage import Coverage
+from .answering.types import Answer
+from .build import IndexStatus, build_index, index_status
+from .config import DEFAULT_CORPUS, DEFAULT_INDEX, FusionConfig, Settings
 from .embedding import Encoder, make_encoder
 from .errors import StoreError
-from .index import Index, load_index
-from .manifest import manifest_stamp
-from .retrieval import Retriever
+from .plan import BuildReport
+from .query.retriever import Retriever
+from .query.validate import validate_query
+from .store.index import Index, load_index
+from .store.manifest import manifest_stamp
 from .upload import UploadResult, add_files
 
 __all__ = ["QA", "ask"]

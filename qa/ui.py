@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .answer import Answer, Passage
+from .answering.types import Answer, Passage
 
 __all__ = [
     "CSS",

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .build import BuildReport
 from .corpus import SUPPORTED_SUFFIXES, file_sha256, parse_bytes, safe_filename
 from .errors import CorpusError, QAError, plain_error
-from .index import Index
+from .plan import BuildReport
+from .store.index import Index
 
 __all__ = ["MAX_UPLOAD_BYTES", "MAX_UPLOAD_FILES", "UploadResult", "add_files"]
 
@@ -74,9 +74,9 @@ class _Known:
         docs = {c.doc_id: (c.source, c.title) for c in index.chunks}
         titles = {c.source: c.title for c in index.chunks}
         for source, rec in index.manifest.files.items():
-            if rec.get("duplicate_of"):
-                titles[source] = titles.get(rec["duplicate_of"], source)
-        hashes = {rec["sha256"]: source for source, rec in index.manifest.files.items() if rec.get("sha256")}
+            if rec.duplicate_of:
+                titles[source] = titles.get(rec.duplicate_of, source)
+        hashes = {rec.sha256: source for source, rec in index.manifest.files.items() if rec.sha256}
         return cls(hashes, docs, titles)
 
 

@@ -17,10 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa import QA, build_index, load_index
-from qa.answer import Answer, parse_day, validate_query
+from qa.answering.types import Answer
 from qa.config import Settings
 from qa.errors import QAError, QueryError, StoreError
-from qa.manifest import Manifest, read_manifest
+from qa.query.validate import parse_day, validate_query
+from qa.store.manifest import Manifest, read_manifest
 from qa.ui import FeedbackLog
 
 ANSWERING = "003_739443eadc7a4b5c.txt"  # one real release holding the answer: every build here stays a few seconds

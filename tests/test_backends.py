@@ -19,7 +19,7 @@ from qa.config import DEFAULT_BACKEND, Settings
 from qa.corpus import read_corpus
 from qa.embedding import OnnxEncoder, make_encoder
 from qa.errors import QAError, StoreError
-from qa.index import make_faiss
+from qa.store.vectors import VectorIndex
 
 
 @pytest.fixture(scope="module")
@@ -105,17 +105,17 @@ def test_unknown_backend_is_a_clear_error():
 
 
 def test_faiss_type_follows_corpus_size(monkeypatch):
-    import qa.index
+    import qa.store.vectors
 
     vectors = np.random.default_rng(0).standard_normal((500, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    assert not hasattr(make_faiss(vectors, "auto"), "hnsw")
-    monkeypatch.setattr(qa.index, "FLAT_MAX", 100)
-    ivf = make_faiss(vectors, "auto")
-    assert hasattr(ivf, "nprobe") and ivf.ntotal == 500
+    assert VectorIndex.build(vectors, "auto").kind == "flat"
+    monkeypatch.setattr(qa.store.vectors, "FLAT_MAX", 100)
+    ivf = VectorIndex.build(vectors, "auto")
+    assert ivf.kind == "ivf" and ivf.ntotal == 500
     assert np.allclose(ivf.reconstruct(7), vectors[7])  # rows stay addressable for fusion and reuse
-    hnsw = make_faiss(vectors[:50], "hnsw")  # overridable either way
-    assert hasattr(hnsw, "hnsw") and not hasattr(make_faiss(vectors, "flat"), "hnsw")
+    hnsw = VectorIndex.build(vectors[:50], "hnsw")  # overridable either way
+    assert hnsw.kind == "hnsw" and VectorIndex.build(vectors, "flat").kind == "flat"
     for index in (ivf, hnsw):
         _, found = index.search(vectors[:10], 1)
         assert (found[:, 0] == np.arange(10)).mean() >= 0.9

@@ -5,7 +5,8 @@ from __future__ import annotations
 from conftest import FIXTURES, SEEDS
 
 REAL = FIXTURES.parent / "real"
-from qa.chunking import ChunkConfig, approx_tokens, chunk_release, sentence_spans
+from qa.chunking import approx_tokens, chunk_release, sentence_spans
+from qa.config import ChunkConfig
 from qa.corpus import parse_release, read_release
 
 

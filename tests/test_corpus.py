@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from conftest import FIXTURES, SEEDS
 
-from qa.corpus import clean_text, find_date, is_navigation, parse_release, read_corpus, read_release
+from qa.cleaning import clean_text, is_navigation
+from qa.corpus import parse_release, read_corpus, read_release
 from qa.errors import CorpusError
+from qa.metadata import find_date
 
 NOISE = [
     "바로가기",

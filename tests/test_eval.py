@@ -8,7 +8,7 @@ import math
 import pytest
 from conftest import ROOT, run_cli
 
-from qa.config import AbstainPolicy
+from qa.answering.abstain import AbstainPolicy
 from qa.eval_data import EvalQuery, load_gold
 from qa.evaluation import RetrievalEvaluator, calibrate, metrics_at
 

@@ -121,3 +121,42 @@ def test_old_generation_files_are_cleaned_up(corpus, tmp_path, encoder):
         build_index(corpus, index, encoder)
     names = sorted(p.name for p in index.iterdir() if not p.name.startswith("."))
     assert len([n for n in names if n.startswith("vectors.")]) == 2  # live + previous
+
+
+def test_release_bm25_is_written_with_the_index_and_an_index_without_it_still_opens(corpus, tmp_path, encoder):
+    from qa.store.lexical import ReleaseIndex
+
+    index = tmp_path / "index"
+    build_index(corpus, index, encoder)
+    manifest = json.loads((index / "manifest.json").read_text())
+    releases = manifest["live"]["releases"]
+    assert (index / releases).is_dir() and any(name.startswith(f"{releases}/") for name in manifest["checksums"])
+    loaded = load_index(index, verify=True)
+    question = "Who co-chaired the Defense Ministerial Meeting?"
+    fresh = ReleaseIndex.build(loaded.chunks).scores(question)
+    assert loaded.release_scores(question).tolist() == fresh.tolist() and fresh.max() > 0
+    # The manifest an index of the previous format had: no release-level BM25 among its files.
+    shutil.rmtree(index / releases)
+    del manifest["live"]["releases"]
+    manifest["checksums"] = {k: v for k, v in manifest["checksums"].items() if not k.startswith(f"{releases}/")}
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    before = sorted(p.name for p in index.iterdir())
+    old = load_index(index, verify=True)
+    assert old.release_scores(question).tolist() == fresh.tolist()  # built from the stored chunks, nothing embedded
+    assert sorted(p.name for p in index.iterdir()) == before  # opening it wrote nothing
+    report = build_index(corpus, index, encoder)
+    assert not report.written and report.embedded == 0
+
+
+def test_index_folder_holds_only_the_index_after_building_asking_and_peers(corpus, tmp_path, encoder):
+    from qa import QA
+    from qa.peers import Peers
+
+    index, cache = tmp_path / "index", tmp_path / "cache"
+    session = QA(corpus, index, encoder=encoder)
+    session.ask("Who co-chaired the meeting?")
+    peers = Peers(session, cache=cache)
+    assert peers.dense_rows("Who co-chaired the meeting?", 3)
+    live = set(json.loads((index / "manifest.json").read_text())["live"].values())
+    assert {p.name for p in index.iterdir()} == live | {"manifest.json", ".lock"}
+    assert [p.name for p in (cache / "peers").iterdir()] and Peers(session, cache=cache).n == peers.n  # reused

@@ -9,7 +9,8 @@ import pytest
 from conftest import FIXTURES
 
 from qa import QA, build_index, load_index
-from qa.corpus import parse_dateline, read_release
+from qa.corpus import read_release
+from qa.metadata import parse_dateline
 
 WEB = Path(__file__).resolve().parent / "fixtures" / "web"
 WATER = (

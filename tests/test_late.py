@@ -13,8 +13,8 @@ from qa import ChunkConfig, build_index, load_index
 from qa.chunking import Chunk, chunk_release, sentence_spans
 from qa.corpus import read_corpus
 from qa.embedding import make_encoder
-from qa.index import PARTIAL
 from qa.pooling import late_vectors
+from qa.store.checkpoint import PARTIAL
 
 
 @pytest.fixture(scope="module")

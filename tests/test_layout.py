@@ -42,3 +42,117 @@ def test_no_private_name_is_imported_across_modules():
         if name.strip().startswith("_")
     ]
     assert not private, private
+
+
+# ---------------------------------------------------------------- who owns what
+
+PACKAGE = ROOT / "qa"
+STORE = PACKAGE / "store"
+STORE_LIBRARIES = ("faiss", "bm25s")
+# Calls that create, replace or delete files; outside qa/store none of them may name the index folder.
+WRITE_CALLS = {"write_atomic", "write_manifest", "save", "savez", "write_text", "write_bytes", "mkdir", "unlink", "rmtree"}
+# How the index folder reaches code outside the store: a session's, job's or index's folder, the settings' index.
+INDEX_WORDS = re.compile(
+    r"\b(?:job|session|self|index|target|qa)\.folder\b|\bsettings\.index\b|\b(?:MANIFEST|PARTIAL)\b|\blive\["
+)
+
+
+def _module_name(path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path):
+    """(module imported from, name) of every ``from ... import name`` in a file, relative imports resolved."""
+    package = _module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            for alias in node.names:
+                yield node, module, alias.name
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node, alias.name, None
+
+
+def _defined(path) -> set[str]:
+    """Names a module defines at its top level (functions, classes, assignments), not the ones it imports."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def _offered(path) -> set[str]:
+    """Names a package's ``__init__`` imports from its own modules (its public face); none for a plain module."""
+    if path.name != "__init__.py":
+        return set()
+    package = _module_name(path)
+    return {name for _, module, name in _imports(path) if name and module.startswith(f"{package}.")}
+
+
+def _code_files():
+    return [p for p in SOURCES if p.is_relative_to(PACKAGE)] + [ROOT / "app.py"]
+
+
+def test_only_the_store_imports_faiss_and_bm25s():
+    offenders = [
+        f"{p.relative_to(ROOT)}: {module or name}"
+        for p in _code_files()
+        if not p.is_relative_to(STORE)
+        for _, module, name in _imports(p)
+        if (module or "").split(".")[0] in STORE_LIBRARIES
+    ]
+    assert not offenders, offenders
+
+
+def test_only_the_store_writes_into_the_index_folder():
+    offenders = []
+    for path in _code_files():
+        if path.is_relative_to(STORE):
+            continue
+        text = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(text)):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name in WRITE_CALLS and INDEX_WORDS.search(ast.get_source_segment(text, node) or ""):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.get_source_segment(text, node)[:80]}")
+        for _, module, name in _imports(path):
+            if module == "qa.store.manifest" and name == "write_manifest":
+                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not offenders, offenders
+
+
+def test_no_module_re_exports_a_name_it_does_not_own():
+    """``from qa.x import name`` must name something qa.x defines; a package may offer its own modules' names (``qa``
+    lists the library's API, ``qa.loaders`` its loaders). ``__all__`` lists only a module's own names."""
+    modules = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+    importers = _code_files() + sorted((ROOT / "tests").glob("*.py")) + sorted((ROOT / "benchmarks").glob("*.py"))
+    foreign = []
+    for path in importers:
+        for _, module, name in _imports(path):
+            if name is None or module not in modules or f"{module}.{name}" in modules:
+                continue
+            if name not in _defined(modules[module]) | _offered(modules[module]):
+                foreign.append(f"{path.relative_to(ROOT)}: {name} from {module}")
+    for module, path in modules.items():
+        listed = next(
+            (
+                ast.literal_eval(node.value)
+                for node in ast.parse(path.read_text(encoding="utf-8")).body
+                if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+            ),
+            [],
+        )
+        foreign += [f"{module}.__all__ lists {name}" for name in listed if name not in _defined(path) | _offered(path)]
+    assert not foreign, foreign

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from conftest import ROOT, run_cli
 
-from qa.config import AbstainPolicy, FusionConfig
+from qa.answering.abstain import AbstainPolicy
+from qa.config import FusionConfig
 
 MOFA, MND = "000_caf02737a2f89f36.txt", "003_739443eadc7a4b5c.txt"
 EVAL_ALL = ROOT / "tests" / "fixtures" / "eval_all"
@@ -17,7 +18,7 @@ EVAL_ALL = ROOT / "tests" / "fixtures" / "eval_all"
 def test_release_score_credits_every_passage_with_its_release(seed_qa):
     index = seed_qa.retriever.index
     question = "What did the UNCMS ministerial say about Germany?"
-    release = seed_qa.retriever.releases.scores(question)
+    release = seed_qa.retriever.index.release_scores(question)
     own = index.bm25_scores(question)
     rows = {s: [i for i, c in enumerate(index.chunks) if c.source == s] for s in (MND, MOFA)}
     assert len(set(release[rows[MND]].round(6))) == 1  # one score per release, shared by its passages
@@ -28,7 +29,7 @@ def test_release_score_credits_every_passage_with_its_release(seed_qa):
 
 
 def test_release_score_enters_fusion_with_its_weight(seed_qa):
-    from qa.retrieval import Retriever
+    from qa.query.retriever import Retriever
 
     index, encoder = seed_qa.retriever.index, seed_qa.encoder
     question = "Which country did the defense ministers welcome as a new member state?"

@@ -104,7 +104,7 @@ def test_on_topic_question_the_release_does_not_answer_abstains_and_says_why(see
     # The top passage is about the UN Command and its date; nothing says "budget": similarity alone would answer.
     # The coverage band is off by default (it refused reworded answerable questions, README "Abstention");
     # with it opened, as QA_ABSTAIN can, it catches this one and says why.
-    from qa.config import AbstainPolicy
+    from qa.answering.abstain import AbstainPolicy
 
     answer = seed_qa.ask(
         "What was the budget of the United Nations Command in 2024?",
@@ -117,8 +117,8 @@ def test_on_topic_question_the_release_does_not_answer_abstains_and_says_why(see
 
 
 def test_coverage_matches_question_words_in_context(seed_qa):
-    from qa.answer import question_coverage
-    from qa.chunking import bm25_tokenize
+    from qa.answering.coverage import question_coverage
+    from qa.store.lexical import bm25_tokenize
 
     index = seed_qa.retriever.index
     passage = next(c.text for c in index.chunks if "combined exercises and training" in c.text)
@@ -136,7 +136,8 @@ def test_coverage_matches_question_words_in_context(seed_qa):
 
 
 def test_abstain_policy_rules_and_bad_override(monkeypatch):
-    from qa.config import AbstainPolicy, Settings
+    from qa.answering.abstain import AbstainPolicy
+    from qa.config import Settings
 
     policy = AbstainPolicy(floor=0.1, check_below=0.5, coverage=0.4, word=0.25)
     assert policy.abstains(0.05, None, [])  # too weak to answer
@@ -150,7 +151,7 @@ def test_abstain_policy_rules_and_bad_override(monkeypatch):
 
 
 def test_followup_with_words_of_its_own_leans_less_on_history():
-    from qa.retrieval import CARRY_WEIGHT, carry_weight
+    from qa.query.followup import CARRY_WEIGHT, carry_weight
 
     assert carry_weight("Who co-chaired it?") == CARRY_WEIGHT
     assert carry_weight("Which country joined it as the 18th member?") < carry_weight("When was it first held?")

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from qa import QA, IndexStatus, QAError, build_index, index_status, load_index
 from qa.chunking import approx_tokens, chunk_release, sentence_spans
-from qa.corpus import MAX_FILE_BYTES, clean_text, parse_release, read_release, safe_filename
+from qa.cleaning import clean_text
+from qa.corpus import MAX_FILE_BYTES, parse_release, read_release, safe_filename
 from qa.errors import CorpusError, QueryError, StoreError
 
 # Arbitrary Unicode, with the awkward parts over-represented: controls, RTL marks, NBSP, bullets, newlines.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html import unescape
 
-from qa.answer import Answer, Passage
-from qa.library import plain_error
+from qa.answering.types import Answer, Passage
+from qa.errors import plain_error
 from qa.ui import FeedbackLog, Filters, Reply, citation_text, escape, render_panel, render_reply, reply_id_of
 
 TEXT = "First sentence. The answer <b>is</b> here. Last one."

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from qa import ChunkConfig, FusionConfig, IndexStatus, QueryError, build_index, index_status, load_index
-from qa.manifest import Fit, read_manifest
-from qa.retrieval import FUSIONS, Retriever
+from qa.query.fusion import FUSIONS
+from qa.query.retriever import Retriever
+from qa.store.manifest import Fit, read_manifest
 
 
 def test_build_embeds_only_new_text_and_reports_each_file(small_corpus, tmp_path, fake_encoder):

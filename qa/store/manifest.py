@@ -1,9 +1,9 @@
 """The manifest of an index folder: what was built, how, from which files, and which generation is live.
 
-Kept apart from :mod:`qa.index` because it is the one file every other part reads first and checks by itself:
+Kept apart from :mod:`qa.store.index` because it is the one file every other part reads first and checks by itself:
 its schema (types, not only keys), its atomic write, the checksums of the generation files it names, and the
 one comparison of an index with the settings of a build or a session (:meth:`Manifest.compatible_with`).
-Reading the FAISS, BM25 and chunk files it names is :mod:`qa.index`.
+Reading the FAISS, BM25 and chunk files it names is :mod:`qa.store.index`.
 """
 
 from __future__ import annotations
@@ -12,23 +12,27 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from .chunking import ChunkConfig
-from .errors import StoreError
+from ..config import ChunkConfig
+from ..errors import StoreError
+from .lexical import BM25_PARAMS
 
 __all__ = [
-    "BM25_PARAMS",
     "FORMAT_VERSION",
     "GENERATION_FILE",
+    "FOLDER_KEYS",
     "LIVE_KEYS",
     "MANIFEST",
+    "OPTIONAL_KEYS",
     "REBUILD",
+    "FileRecord",
     "Fit",
     "Manifest",
+    "SkippedFile",
     "check_files",
     "checksums",
     "fsync_path",
@@ -41,7 +45,6 @@ __all__ = [
 
 FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
-BM25_PARAMS = {"k1": 0.9, "b": 0.4}  # chosen on SQuAD with benchmarks/tune_sentences.py (README "Retrieval quality")
 REBUILD = "rebuild with `python -m qa index --rebuild`"
 
 
@@ -55,6 +58,44 @@ class Fit(IntEnum):
     ALL = 4  # everything matches
 
 
+@dataclass(frozen=True)
+class FileRecord:
+    """One indexed file as the manifest records it: what it held when it was indexed, and where its chunks went."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+    doc_id: str | None = None
+    chunks: int = 0
+    minhash: str = ""  # MinHash signature of the cleaned text (hex), for near-duplicate detection
+    date: str | None = None
+    duplicate_of: str | None = None  # the file indexed in its place (its chunks are that file's)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.duplicate_of is None:
+            del data["duplicate_of"]
+        return data
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file left out as unreadable (``--skip-bad``): skipped again while it stays the same."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _records(data: dict[str, Any], kind: type[FileRecord] | type[SkippedFile]) -> dict[str, Any]:
+    known = {f.name for f in fields(kind)}
+    return {source: kind(**{k: v for k, v in record.items() if k in known}) for source, record in data.items()}
+
+
 @dataclass
 class Manifest:
     """``manifest.json``: what was built, how, from which files, and which generation's files are live."""
@@ -63,15 +104,15 @@ class Manifest:
     dim: int
     backend: str
     chunking: dict[str, Any]
-    files: dict[str, dict[str, Any]]  # source -> sha256, size, mtime_ns, doc_id, chunks, minhash, date[, duplicate_of]
-    live: dict[str, str]  # vectors, chunks, bm25, sentences, sentence_table -> file name
+    files: dict[str, FileRecord]
+    live: dict[str, str]  # vectors, chunks, bm25, sentences, sentence_table[, releases] -> file name
     chunk_count: int
     generation: int = 0
     index_type: str = "flat"
     bm25: dict[str, float] | None = None
     sentence_count: int = 0
     built_at: str = ""
-    skipped: dict[str, dict[str, Any]] = field(default_factory=dict)  # unreadable files left out with --skip-bad
+    skipped: dict[str, SkippedFile] = field(default_factory=dict)  # unreadable files left out with --skip-bad
     retired: dict[str, str] = field(default_factory=dict)  # the previous generation's files, deleted by the next write
     checksums: dict[str, list[Any]] = field(default_factory=dict)  # file -> [size, sha256] of every generation file
     format_version: int = FORMAT_VERSION
@@ -89,11 +130,13 @@ class Manifest:
         if problem:
             raise StoreError(f"{path} is not a manifest this release reads ({problem}): {REBUILD}")
         model = data["model"]
-        known = {f.name for f in fields(cls)} - {"model", "dim", "backend"}
+        known = {f.name for f in fields(cls)} - {"model", "dim", "backend", "files", "skipped"}
         return cls(
             model=model["name"],
             dim=model["dim"],
             backend=model.get("backend", "torch"),
+            files=_records(data["files"], FileRecord),
+            skipped=_records(data.get("skipped", {}), SkippedFile),
             **{k: v for k, v in data.items() if k in known},
         )
 
@@ -108,8 +151,8 @@ class Manifest:
             "sentence_count": self.sentence_count,
             "chunk_count": self.chunk_count,
             "built_at": self.built_at,
-            "files": self.files,
-            "skipped": self.skipped,
+            "files": {source: record.to_json() for source, record in self.files.items()},
+            "skipped": {source: record.to_json() for source, record in self.skipped.items()},
             "live": self.live,
             "retired": self.retired,
             "checksums": self.checksums,
@@ -135,9 +178,11 @@ class Manifest:
 
 # A generation file's name: nothing else in the folder is ever read or deleted as part of the index.
 GENERATION_FILE = re.compile(
-    r"(?:vectors|sentences)\.\d{1,9}\.faiss|chunks\.\d{1,9}\.jsonl|sentences\.\d{1,9}\.npy|bm25\.\d{1,9}"
+    r"(?:vectors|sentences)\.\d{1,9}\.faiss|chunks\.\d{1,9}\.jsonl|sentences\.\d{1,9}\.npy|(?:bm25|releases)\.\d{1,9}"
 )
 LIVE_KEYS = ("vectors", "chunks", "bm25", "sentences", "sentence_table")
+OPTIONAL_KEYS = ("releases",)  # the release-level BM25; an index written without it builds it when it opens
+FOLDER_KEYS = ("bm25", "releases")  # generation entries that are folders of files
 
 
 def _is_int(value: Any, low: int = 0) -> bool:
@@ -167,7 +212,7 @@ def _schema_problem(data: dict[str, Any]) -> str | None:
     live = data.get("live")
     if not (
         isinstance(live, dict)
-        and set(live) == set(LIVE_KEYS)
+        and set(LIVE_KEYS) <= set(live) <= {*LIVE_KEYS, *OPTIONAL_KEYS}
         and all(isinstance(v, str) and GENERATION_FILE.fullmatch(v) for v in live.values())
     ):
         return f"live must name the generation files {list(LIVE_KEYS)}"
@@ -275,9 +320,10 @@ def manifest_stamp(folder: Path) -> tuple[int, int] | None:
 
 def _generation_files(folder: Path, live: dict[str, str]) -> list[str]:
     """Every file of a generation, relative to the folder (the BM25 folder's files one by one)."""
-    names = [live[k] for k in LIVE_KEYS if k != "bm25"]
-    bm25_dir = folder / live["bm25"]
-    names += sorted(f"{live['bm25']}/{f.name}" for f in bm25_dir.iterdir()) if bm25_dir.is_dir() else []
+    names = [name for key, name in live.items() if key not in FOLDER_KEYS]
+    for key in FOLDER_KEYS:
+        sub = folder / live[key] if key in live else None
+        names += sorted(f"{live[key]}/{f.name}" for f in sub.iterdir()) if sub is not None and sub.is_dir() else []
     return names
 
 

@@ -1,0 +1,1 @@
+"""From ranked chunks to an answer: the cited passages, the answering sentence, or an honest refusal."""

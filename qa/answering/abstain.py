@@ -1,0 +1,60 @@
+"""When to say "not in the releases": the abstention policy and its calibrated values.
+
+Its values are calibrated on held-out questions (``python -m qa eval calibrate``), never on the questions we report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import QueryError
+
+__all__ = ["AbstainPolicy"]
+
+
+@dataclass(frozen=True)
+class AbstainPolicy:
+    """When to say "not in the releases".
+
+    Below ``floor`` the evidence (the best dense match of the top passages) is
+    too weak to answer. Between ``floor`` and ``check_below`` the question's
+    words are matched in context against the best passage and the answer
+    stands only if they are covered (weighted share >= ``coverage``, no word
+    below ``word``). The defaults come from 2-fold calibration on the Senate
+    dev set (400 releases) plus the seed paraphrase set (`qa eval calibrate`):
+    a floor alone catches the off-topic questions at both corpus sizes; the
+    coverage band refused reworded answerable questions ("in person" where the
+    release says "virtual") and caught no Senate near-miss, so it is closed
+    (``check_below == floor``) and stays available through QA_ABSTAIN.
+    """
+
+    floor: float = 0.30
+    check_below: float = 0.30
+    coverage: float = 0.38
+    word: float = 0.24
+
+    @classmethod
+    def parse(cls, raw: str) -> AbstainPolicy:
+        """ "floor,check_below,coverage,word" (the form of QA_ABSTAIN and of `qa eval calibrate`'s output)."""
+        try:
+            values = [float(x) for x in raw.split(",")]
+            if len(values) != 4:
+                raise ValueError(raw)
+            return cls(*values)
+        except ValueError:
+            raise QueryError(
+                f"QA_ABSTAIN={raw!r} is not four numbers 'floor,check_below,coverage,word': "
+                f"unset it to use the calibrated {cls()}"
+            ) from None
+
+    def checks(self, confidence: float) -> bool:
+        """Whether a confidence falls in the band where coverage decides."""
+        return self.floor <= confidence < self.check_below
+
+    def abstains(self, confidence: float, coverage: float | None, words: Sequence[tuple[str, float]]) -> bool:
+        if confidence < self.floor:
+            return True
+        if confidence >= self.check_below or coverage is None:
+            return False
+        return coverage < self.coverage or any(share < self.word for _, share in words)

@@ -1,0 +1,98 @@
+"""What an answer is: the cited passages and the answer itself, with the one JSON form every interface derives from."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..chunking import Chunk
+from ..query.retriever import Hit
+
+__all__ = ["Answer", "Passage"]
+
+
+@dataclass
+class Passage:
+    """A cited passage: enough to find, trust and quote it."""
+
+    rank: int
+    score: float
+    text: str
+    title: str
+    date: str | None
+    source: str
+    paragraph: int
+    doc_id: str
+    section: str | None = None
+    organisation: str | None = None
+    language: str | None = None
+    also_in: list[str] = field(default_factory=list)  # other files carrying the same release
+    part: int = 0
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+    dense_score: float = 0.0
+    bm25_score: float = 0.0
+    sentence_score: float = 0.0  # similarity of the passage's best sentence to the question
+    answer_start: int | None = None  # character offsets of the answering sentence inside ``text``
+    answer_end: int | None = None
+
+    @classmethod
+    def from_chunk(cls, chunk: Chunk, rank: int, hit: Hit) -> Passage:
+        return cls(
+            rank=rank,
+            score=round(hit.score, 6),
+            text=chunk.text,
+            title=chunk.title,
+            date=chunk.date,
+            source=chunk.source,
+            paragraph=chunk.paragraph,
+            doc_id=chunk.doc_id,
+            section=chunk.section,
+            organisation=chunk.organisation,
+            language=chunk.language,
+            also_in=list(chunk.also_in),
+            part=chunk.part,
+            dense_rank=hit.dense_rank,
+            bm25_rank=hit.bm25_rank,
+            dense_score=round(hit.dense_score, 6),
+            bm25_score=round(hit.bm25_score, 6),
+            sentence_score=round(hit.sentence_score, 6),
+        )
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str | None
+    no_answer: bool
+    passages: list[Passage]
+    message: str = ""
+    query: str = ""  # what was searched, after follow-up resolution
+    followup: bool = False
+    confidence: float = 0.0
+    coverage: float | None = None  # share of the question the best passage covers; None when not checked
+    coverage_words: list[tuple[str, float]] = field(default_factory=list)  # each question word's share
+    uncovered: list[str] = field(default_factory=list)  # words the best passage says nothing about ("budget")
+    timings: dict[str, float] = field(default_factory=dict)
+    id: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of `python -m qa ask --json` (core fields first, extras after)."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "question": self.question,
+            "answer": self.answer,
+            "no_answer": self.no_answer,
+            "passages": [asdict(p) for p in self.passages],
+        }
+        data.update(
+            message=self.message,
+            query=self.query,
+            followup=self.followup,
+            confidence=round(self.confidence, 4),
+            coverage=None if self.coverage is None else round(self.coverage, 4),
+            coverage_words=[[w, c] for w, c in self.coverage_words],
+            uncovered=self.uncovered,
+            timings={k: round(v, 2) for k, v in self.timings.items()},
+        )
+        return data

@@ -1,0 +1,1 @@
+"""From a question to ranked chunks: checking it, resolving follow-ups, searching, fusing."""
