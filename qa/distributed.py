@@ -14,6 +14,7 @@ checkpoints like any other.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -77,11 +78,12 @@ class RayEngine:
         if not ray.is_initialized():
             runtime_env = {"py_modules": [str(Path(__file__).resolve().parent)]}  # this qa, whatever the workers hold
             try:
+                quiet = {"runtime_env": runtime_env, "log_to_driver": False, "logging_level": logging.WARNING}
                 if self.address:
-                    ray.init(address=self.address, runtime_env=runtime_env, log_to_driver=False)
+                    ray.init(address=self.address, **quiet)
                 else:
                     cpus = (self.workers or os.cpu_count() or 1) * self.threads
-                    ray.init(num_cpus=cpus, include_dashboard=False, runtime_env=runtime_env, log_to_driver=False)
+                    ray.init(num_cpus=cpus, include_dashboard=False, **quiet)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
                 raise QAError(
@@ -100,6 +102,7 @@ class RayEngine:
 
         actors = self.connect()
         files = [ray.put(_export_files(encoder))] if isinstance(encoder, OnnxEncoder) else []
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.execution_options.preserve_order = False

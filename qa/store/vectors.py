@@ -59,9 +59,11 @@ class VectorIndex:
 
     @classmethod
     def read(cls, path: Path) -> VectorIndex:
+        """Memory-mapped (flat codes and IVF lists alike): opening costs no read, pages come in as searches touch
+        them, and the page cache shares them between processes (benchmarks/million.py)."""
         import faiss
 
-        return cls(faiss.read_index(str(path)))
+        return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC))
 
     def write(self, path: Path) -> None:
         import faiss
