@@ -23,6 +23,7 @@ import gradio as gr
 from qa import QA, QAError, Settings, library
 from qa.config import BACKENDS
 from qa.corpus import SUPPORTED_SUFFIXES
+from qa.errors import chat_api_message, chat_message
 from qa.query.validate import MAX_QUESTION_CHARS
 from qa.ui import (
     CSS,
@@ -115,7 +116,7 @@ def _ask_api(session: QA) -> Callable[..., AskResult]:
         try:  # every value checked by the library's validators, the same as the CLI and the Python API
             answer = session.ask(question, k, history, since=since, until=until, source=source)
         except QAError as exc:  # the caller's mistake, not the server's: no traceback in the log
-            raise gr.Error(library.plain_error(exc), print_exception=False) from None
+            raise gr.Error(chat_api_message(exc), print_exception=False) from None
         return answer_record(answer, history or [])  # type: ignore[return-value]
 
     ask_api.__annotations__ = typing.get_type_hints(ask_api)  # real types, not strings, so /ask documents its fields
@@ -123,7 +124,7 @@ def _ask_api(session: QA) -> Callable[..., AskResult]:
 
 
 def _error(exc: QAError | str) -> str:
-    return f"<div class='qa-error'>{escape(library.plain_error(exc))}</div>"
+    return f"<div class='qa-error'>{escape(chat_message(exc))}</div>"
 
 
 def _encodable(text: Any) -> str:

@@ -9,7 +9,7 @@ from .answering.abstain import AbstainPolicy
 from .answering.types import Answer, Passage
 from .build import IndexStatus, build_index, index_status
 from .config import ChunkConfig, FusionConfig, Settings
-from .errors import CorpusError, QAError, QueryError, StoreError
+from .errors import ConfigError, CorpusError, QAError, QueryError, Remedy, StoreError
 from .plan import BuildReport
 from .session import QA, ask
 from .store.index import load_index
@@ -21,12 +21,14 @@ __all__ = [
     "Answer",
     "BuildReport",
     "ChunkConfig",
+    "ConfigError",
     "CorpusError",
     "FusionConfig",
     "IndexStatus",
     "Passage",
     "QAError",
     "QueryError",
+    "Remedy",
     "Settings",
     "StoreError",
     "UploadResult",

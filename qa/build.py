@@ -27,7 +27,7 @@ from .pooling import late_vectors, pooling_of, sentence_keys
 from .store.checkpoint import Checkpoint
 from .store.generation import Generation, clean_leftovers, open_for_writing, record_files, write_generation
 from .store.index import Index, load_index
-from .store.manifest import MANIFEST, Fit, read_manifest
+from .store.manifest import MANIFEST, FileRecord, Fit, SkippedFile, read_manifest
 from .store.vectors import VectorIndex
 
 CHECKPOINT_EVERY = 1024  # texts (chunks, when sentences are pooled from their pass) embedded between two checkpoints
@@ -46,7 +46,7 @@ class IndexStatus(str, Enum):
 
 
 def index_status(
-    corpus: Path, folder: Path, model: str | None = None, cfg: ChunkConfig = ChunkConfig(), backend: str | None = None
+    corpus: Path, folder: Path, model: str | None = None, cfg: ChunkConfig | None = None, backend: str | None = None
 ) -> IndexStatus:
     """How the index in ``folder`` stands against ``corpus`` and these settings -- reads no model."""
     if not (Path(folder) / MANIFEST).exists():
@@ -55,13 +55,13 @@ def index_status(
         manifest = read_manifest(Path(folder))
     except StoreError:
         return IndexStatus.INCOMPATIBLE
-    fit = manifest.compatible_with(resolve_model(model)[0], backend or DEFAULT_BACKEND, cfg)
+    fit = manifest.compatible_with(resolve_model(model)[0], backend or DEFAULT_BACKEND, cfg or ChunkConfig())
     if fit == Fit.OTHER_BACKEND:
         return IndexStatus.OTHER_BACKEND
     if fit < Fit.CHUNKS:
         return IndexStatus.INCOMPATIBLE
     # Files the last build skipped as unreadable (--skip-bad) stay skipped while they stay the same.
-    recorded = {**manifest.skipped, **manifest.files}
+    recorded: dict[str, FileRecord | SkippedFile] = {**manifest.skipped, **manifest.files}
     try:
         return IndexStatus.FRESH if files_match(Path(corpus), recorded) else IndexStatus.STALE
     except CorpusError:
@@ -97,8 +97,9 @@ def _embed(
     old_sentence_rows: dict[str, int] = {}
     if old is not None and fit >= Fit.VECTORS:
         old_chunk_rows = {c.key: row for row, c in reversed(list(enumerate(old.chunks)))}
-        old_table = sentence_table(old.chunks, old.manifest.chunk_config())  # as the old vectors were embedded
-        old_keys = sentence_keys(old.chunks, old_table, pooling_of(old.manifest.chunking))
+        old_chunks = list(old.chunks)
+        old_table = sentence_table(old_chunks, old.manifest.chunk_config())  # as the old vectors were embedded
+        old_keys = sentence_keys(old_chunks, old_table, pooling_of(old.manifest.chunking))
         old_sentence_rows = {k: row for row, k in reversed(list(enumerate(old_keys)))}
     checkpoint = Checkpoint(job.folder, encoder)
     fresh = checkpoint.load()
@@ -235,11 +236,11 @@ class _Work:
                 alone[self.chunks[row].key] = self.chunks[row].embed_text
                 alone.update((self.keys[s], self.sentences.texts[s]) for s in range(self.bounds[row], self.bounds[row + 1]))
         else:
-            for row, states in zip(rows, encoder.token_states([self.chunks[r].embed_text for r in rows])):
+            for row, states in zip(rows, encoder.token_states([self.chunks[r].embed_text for r in rows]), strict=True):
                 out[self.chunks[row].key] = states.vector()
                 owned = range(self.bounds[row], self.bounds[row + 1])
                 spans = [(int(self.sentences.table[s, 1]), int(self.sentences.table[s, 2])) for s in owned]
-                for s, vector in zip(owned, late_vectors(self.chunks[row], states, spans, self.pooling)):
+                for s, vector in zip(owned, late_vectors(self.chunks[row], states, spans, self.pooling), strict=True):
                     if vector is None:
                         alone[self.keys[s]] = self.sentences.texts[s]
                     else:
@@ -247,7 +248,7 @@ class _Work:
             self.past_window += len(alone)
         alone = {k: t for k, t in alone.items() if k not in self.have}
         if alone:
-            out.update(zip(alone, encoder.encode(list(alone.values()))))
+            out.update(zip(alone, encoder.encode(list(alone.values())), strict=True))
         return out
 
 
@@ -307,7 +308,7 @@ def build_index(
     *,
     model: str | None = None,
     backend: str | None = None,
-    cfg: ChunkConfig = ChunkConfig(),
+    cfg: ChunkConfig | None = None,
     rebuild: bool = False,
     skip_bad: bool = False,
     index_type: str = "auto",
@@ -342,7 +343,7 @@ def build_index(
     job = BuildJob(
         corpus=corpus,
         folder=folder,
-        cfg=cfg,
+        cfg=cfg or ChunkConfig(),
         model=encoder.name if encoder else resolve_model(model)[0],
         backend=encoder.backend if encoder else (backend or DEFAULT_BACKEND),
         rebuild=rebuild,

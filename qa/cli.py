@@ -1,13 +1,8 @@
-"""Stage 8: the command line -- a thin shell that turns library errors into one-line messages.
+"""The command line (`release-qa`, or `python -m qa` in a checkout): a thin shell over the library.
 
-    python -m qa index [--corpus DIR] [--index DIR] [--model NAME_OR_PATH] [--rebuild]
-    python -m qa ask "QUESTION" [--k 5] [--history "earlier question"]... [--json]
-    python -m qa ask --batch FILE.jsonl [--k 5]
-    python -m qa eval {all,gold,squad,beir,calibrate} ...
-    python -m qa parse FILE_OR_FOLDER... [--json]
-    python -m qa export [--model NAME_OR_PATH]       (make setup runs it: the ONNX model, exported and verified once)
-
-The `qa eval` subcommands and their reports live in :mod:`qa.cli_eval`.
+Library errors become one-line messages here, with their remedy worded as the command to run
+(:func:`qa.errors.cli_message`). Every subcommand and option is listed in docs/cli.md, generated from `--help`.
+The `eval` subcommands and their reports live in :mod:`qa.cli_eval`.
 """
 
 from __future__ import annotations
@@ -21,17 +16,18 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .build import build_index
 from .cli_eval import add_eval_parser, add_model_args, chosen
 from .config import INDEX_TYPES, Settings
 from .embedding import OnnxEncoder, make_encoder
-from .errors import QAError, QueryError
+from .errors import QAError, QueryError, cli_message
 from .query.validate import validate_k, validate_query
 from .session import QA
 
 EXIT_USAGE = 2
+PROG = "release-qa"
 
 
 def _printable(text: str) -> str:
@@ -40,8 +36,9 @@ def _printable(text: str) -> str:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not argparse's usage dump
-        self.exit(EXIT_USAGE, f"error: {message} (see `python -m qa {self.prog.split()[-1]} --help`)\n")
+    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage dump
+        where = " ".join(self.prog.split()[1:])
+        self.exit(EXIT_USAGE, f"error: {message} (see `{PROG} {where + ' ' if where else ''}--help`)\n")
 
 
 def _positive_int(text: str) -> int:
@@ -49,18 +46,28 @@ def _positive_int(text: str) -> int:
     try:
         return validate_k(text)
     except QueryError as exc:
-        raise argparse.ArgumentTypeError(f"--{exc}") from None
+        raise argparse.ArgumentTypeError(cli_message(exc)) from None
 
 
 def _common(p: argparse.ArgumentParser, settings: Settings) -> None:
-    p.add_argument("--corpus", type=Path, default=settings.corpus, help="folder of release files (default: seeds/)")
-    p.add_argument("--index", type=Path, default=settings.index, help="index folder (default: embeddings/)")
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        default=settings.corpus,
+        help="folder of release files (default: QA_CORPUS; seeds/ in a checkout, else releases/ in the data folder)",
+    )
+    p.add_argument(
+        "--index",
+        type=Path,
+        default=settings.index,
+        help="index folder (default: QA_INDEX; embeddings/ in a checkout, else index/ in the data folder)",
+    )
     add_model_args(p)
 
 
 def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     settings = settings or Settings()
-    parser = _Parser(prog="qa", description="Question answering over press releases, with cited passages.")
+    parser = _Parser(prog=PROG, description="Question answering over press releases, with cited passages.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("index", help="build or update the index incrementally")
@@ -146,9 +153,9 @@ def _run_parse(paths: Sequence[Path], as_json: bool) -> int:
         except QAError as exc:
             failures += 1
             if as_json:
-                print(json.dumps({"source": str(path), "error": str(exc)}, ensure_ascii=False), flush=True)
+                print(json.dumps({"source": str(path), "error": cli_message(exc)}, ensure_ascii=False), flush=True)
             else:
-                print(f"{path}\n  error: {exc}\n", flush=True)
+                print(f"{path}\n  error: {cli_message(exc)}\n", flush=True)
             continue
         record = {
             "source": str(path),
@@ -228,7 +235,7 @@ def _run_batch(session: Any, lines: list[str], k: int) -> int:
                     item.get("source"),
                 )
             except QueryError as exc:
-                raise QueryError(f"line {number}: {exc}") from None
+                raise QueryError(f"line {number}: {exc.message}", remedy=exc.remedy, fields=exc.fields, **exc.context) from None
             answer = session.ask(
                 query.question, query.k, query.history, since=query.since, until=query.until, source=query.source
             )
@@ -236,7 +243,7 @@ def _run_batch(session: Any, lines: list[str], k: int) -> int:
             out = json.dumps(answer.to_dict(), ensure_ascii=False)
         except QAError as exc:
             failures += 1
-            out = json.dumps({"id": _safe_id(ident), "error": str(exc), "line": number}, ensure_ascii=False)
+            out = json.dumps({"id": _safe_id(ident), "error": cli_message(exc), "line": number}, ensure_ascii=False)
         print(out, flush=True)
     return 1 if failures and failures == sum(1 for ln in lines if ln.strip()) else 0
 
@@ -270,13 +277,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except QAError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_printable(cli_message(exc))}", file=sys.stderr)
         return 1
     args = build_parser(settings).parse_args(argv)
     try:
         return _dispatch(args, settings)
     except QAError as exc:
-        print(f"error: {_printable(str(exc))}", file=sys.stderr)
+        print(f"error: {_printable(cli_message(exc))}", file=sys.stderr)
         return 1
     except OSError as exc:  # a file the checks above could not foresee (removed, unreadable, disk full)
         where = f" ({exc.filename})" if exc.filename else ""

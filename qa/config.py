@@ -13,17 +13,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .answering.abstain import AbstainPolicy
-from .errors import QAError, QueryError
+from .errors import ConfigError, QAError, QueryError
 
 __all__ = [
     "BACKENDS",
     "DEFAULT_BACKEND",
     "DEFAULT_CACHE",
     "DEFAULT_CORPUS",
+    "DEFAULT_DATA",
     "DEFAULT_INDEX",
     "DEFAULT_MODEL",
     "FUSION_METHODS",
     "INDEX_TYPES",
+    "IN_CHECKOUT",
     "ONNX_BATCH",
     "ONNX_BATCH_TOKENS",
     "ROOT",
@@ -32,14 +34,40 @@ __all__ = [
     "FusionConfig",
     "Settings",
     "child_environment",
+    "home_layout",
     "offline_model_environment",
     "parse_auth",
+    "user_home",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = ROOT / "seeds"
-DEFAULT_INDEX = ROOT / "embeddings"
-DEFAULT_CACHE = ROOT / ".cache"
+# Where files live. A source checkout (its pyproject.toml and seeds/ beside the package) keeps them in the checkout:
+# seeds/ is the corpus, embeddings/ the index, .cache/ the ONNX export and evaluation caches, data/ the chat's
+# feedback. An installed release-qa keeps them in a user data folder (QA_HOME overrides it; see Settings.from_env).
+IN_CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "seeds").is_dir()
+
+
+def home_layout(home: Path) -> dict[str, Path]:
+    """The folders of a release-qa home: releases (the corpus), index, cache, feedback."""
+    return {"corpus": home / "releases", "index": home / "index", "cache": home / "cache", "data": home / "feedback"}
+
+
+def user_home() -> Path:
+    """The platform's user data folder for release-qa (e.g. ~/.local/share/release-qa on Linux)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("release-qa", appauthor=False))
+
+
+_LAYOUT = (
+    {"corpus": ROOT / "seeds", "index": ROOT / "embeddings", "cache": ROOT / ".cache", "data": ROOT / "data"}
+    if IN_CHECKOUT
+    else home_layout(user_home())
+)
+DEFAULT_CORPUS = _LAYOUT["corpus"]
+DEFAULT_INDEX = _LAYOUT["index"]
+DEFAULT_CACHE = _LAYOUT["cache"]
+DEFAULT_DATA = _LAYOUT["data"]
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BACKENDS = ("torch", "onnx", "onnx-int8")
 # The ONNX variant whose every evaluation figure stays within 0.005 of torch (README "Encoder backends"): fp32
@@ -65,7 +93,9 @@ class ChunkConfig:
     window_overlap: int = 32  # tokens each such window shares with the one before
     min_words: int = 6  # shorter paragraphs join a neighbour
     title_in_embedding: bool = True
-    version: int = 3  # 2: breakless text in overlapping windows, no tail fragments; 3: lead-ins join what they lead into, headline repeats and issue lines dropped
+    # 2: breakless text in overlapping windows, no tail fragments;
+    # 3: lead-ins join what they lead into, headline repeats and issue lines dropped
+    version: int = 3
     # One of SENTENCE_POOLING. "separate" scores best on SQuAD part A and the seed paraphrase set; pooling from the
     # paragraph's pass saves the sentences' own pass but loses hit@1 there (README "Sentence vectors").
     sentence_pooling: str = "separate"
@@ -120,29 +150,38 @@ class Settings:
     cache: Path = DEFAULT_CACHE  # ONNX exports, evaluation corpora and indexes
     abstain: AbstainPolicy = field(default_factory=AbstainPolicy)
     onnx_verify_texts: int = ONNX_VERIFY_TEXTS
-    data: Path = Path("data")  # the chat's feedback log
+    data: Path = DEFAULT_DATA  # the chat's feedback log
     auth: tuple[str, str] | None = None  # the chat's login (QA_AUTH="user:password"); required off loopback
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """QA_CORPUS, QA_INDEX, QA_MODEL, QA_BACKEND, QA_CACHE, QA_ABSTAIN, QA_ONNX_VERIFY_TEXTS, QA_DATA, QA_AUTH."""
+        """QA_HOME, QA_CORPUS, QA_INDEX, QA_MODEL, QA_BACKEND, QA_CACHE, QA_ABSTAIN, QA_ONNX_VERIFY_TEXTS, QA_DATA, QA_AUTH.
+
+        QA_HOME moves every folder into one (releases/, index/, cache/, feedback/); QA_CORPUS, QA_INDEX, QA_CACHE
+        and QA_DATA then move single folders.
+        """
         env = os.environ if environ is None else environ
         backend = env.get("QA_BACKEND") or DEFAULT_BACKEND
         if backend not in BACKENDS:
-            raise QAError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+            raise ConfigError(f"QA_BACKEND={backend!r} is not a backend: use one of {', '.join(BACKENDS)}", setting="QA_BACKEND")
         abstain = env.get("QA_ABSTAIN", "").strip()
         verify = env.get("QA_ONNX_VERIFY_TEXTS", "").strip()
         if verify and not verify.isdigit():
-            raise QAError(f"QA_ONNX_VERIFY_TEXTS={verify!r} is not a whole number: unset it to use {ONNX_VERIFY_TEXTS}")
+            raise ConfigError(
+                f"QA_ONNX_VERIFY_TEXTS={verify!r} is not a whole number (the default is {ONNX_VERIFY_TEXTS})",
+                setting="QA_ONNX_VERIFY_TEXTS",
+            )
+        home = env.get("QA_HOME")
+        where = home_layout(Path(home).expanduser()) if home else _LAYOUT
         return cls(
-            corpus=Path(env.get("QA_CORPUS") or DEFAULT_CORPUS),
-            index=Path(env.get("QA_INDEX") or DEFAULT_INDEX),
+            corpus=Path(env.get("QA_CORPUS") or where["corpus"]),
+            index=Path(env.get("QA_INDEX") or where["index"]),
             model=env.get("QA_MODEL") or None,
             backend=backend,
-            cache=Path(env.get("QA_CACHE") or DEFAULT_CACHE),
+            cache=Path(env.get("QA_CACHE") or where["cache"]),
             abstain=AbstainPolicy.parse(abstain) if abstain else AbstainPolicy(),
             onnx_verify_texts=int(verify) if verify else ONNX_VERIFY_TEXTS,
-            data=Path(env.get("QA_DATA") or "data"),
+            data=Path(env.get("QA_DATA") or where["data"]),
             auth=parse_auth(env.get("QA_AUTH")),
         )
 
@@ -153,7 +192,10 @@ def parse_auth(raw: str | None) -> tuple[str, str] | None:
         return None
     user, sep, password = raw.partition(":")
     if not sep or not user.strip() or not password.strip():
-        raise QAError("QA_AUTH must be user:password with a non-empty user and password, e.g. QA_AUTH=editor:s3cret-phrase")
+        raise ConfigError(
+            "QA_AUTH must be user:password with a non-empty user and password, e.g. QA_AUTH=editor:s3cret-phrase",
+            setting="QA_AUTH",
+        )
     return user, password
 
 

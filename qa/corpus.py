@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cleaning import clean_text, drop_boilerplate, is_navigation
-from .errors import CorpusError
+from .errors import CorpusError, Remedy
 from .loaders import LOADERS
 from .metadata import date_by_evidence, detect_language, find_date, parse_dateline, stated_date, title_by_evidence
 
@@ -168,9 +168,9 @@ def corpus_files(folder: Path) -> list[Path]:
     """Release files under ``folder`` (sorted, hidden files and links to outside the folder skipped)."""
     folder = Path(folder)
     if not folder.exists():
-        raise CorpusError(f"corpus folder {folder} does not exist: pass --corpus with a folder of release files")
+        raise CorpusError(f"corpus folder {folder} does not exist", remedy=Remedy.CHOOSE_CORPUS)
     if not folder.is_dir():
-        raise CorpusError(f"corpus {folder} is not a folder: pass --corpus with a folder of release files")
+        raise CorpusError(f"corpus {folder} is not a folder", remedy=Remedy.CHOOSE_CORPUS)
     files = sorted(
         p
         for p in folder.rglob("*")

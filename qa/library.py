@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import CorpusError, plain_error
+from .errors import CorpusError
 from .session import QA
 from .upload import UploadResult
 

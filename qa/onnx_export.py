@@ -17,7 +17,7 @@ from typing import Any
 
 from .config import DEFAULT_CORPUS, ONNX_VERIFY_TEXTS
 from .embedding import OnnxEncoder, TorchEncoder
-from .errors import QAError
+from .errors import QAError, Remedy
 
 __all__ = ["MIN_COSINE", "export_onnx"]
 
@@ -97,7 +97,8 @@ def _verify(reference: TorchEncoder, load_from: str, tmp: Path, probe: list[str]
         if cosine < MIN_COSINE:
             raise QAError(
                 f"the {backend} export of {meta['model']} agrees with sentence-transformers at cosine "
-                f"{cosine:.3f} (< {MIN_COSINE}): use the torch backend (--backend torch, or QA_BACKEND=torch)"
+                f"{cosine:.3f} (< {MIN_COSINE})",
+                remedy=Remedy.SET_BACKEND_TORCH,
             )
     meta["verified_on"] = len(probe)
     (tmp / "meta.json").write_text(json.dumps(meta))

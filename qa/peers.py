@@ -15,7 +15,7 @@ import numpy as np
 
 from .config import DEFAULT_CACHE
 from .embedding import Encoder
-from .errors import QAError
+from .errors import QAError, Remedy
 from .session import QA
 from .store.lexical import LexicalIndex
 from .store.manifest import write_atomic
@@ -83,12 +83,12 @@ def _txtai_hybrid(texts: list[str], vectors: np.ndarray, encoder: Encoder) -> An
     try:
         from txtai import Embeddings
     except ImportError:
-        raise QAError("the txtai peer needs the eval extra: pip install 'release-qa[eval]' (or pass --no-txtai)") from None
-    known = {t: v for t, v in zip(texts, vectors)}
+        raise QAError("the txtai peer needs the eval extra", remedy=Remedy.INSTALL_EXTRA, extra="eval") from None
+    known = {t: v for t, v in zip(texts, vectors, strict=True)}
 
     def transform(batch: list[str]) -> np.ndarray:
         new = [t for t in batch if t not in known]
-        fresh = dict(zip(new, encoder.encode(new))) if new else {}
+        fresh = dict(zip(new, encoder.encode(new), strict=True)) if new else {}
         return np.stack([known[t] if t in known else fresh[t] for t in batch]).astype(np.float32)
 
     embeddings = Embeddings(method="external", transform=transform, hybrid=True, content=False)

@@ -18,7 +18,7 @@ from .chunking import Chunk, approx_tokens, chunk_release
 from .config import ChunkConfig
 from .corpus import check_size, corpus_files, file_sha256, minhash_signature, parse_bytes
 from .embedding import Encoder
-from .errors import CorpusError
+from .errors import CorpusError, Remedy
 from .store.index import Index
 from .store.manifest import FileRecord, Fit, Manifest, SkippedFile
 
@@ -28,10 +28,10 @@ __all__ = [
     "BuildReport",
     "duplicate_groups",
     "files_match",
-    "recorded_times",
     "is_unchanged",
     "make_plan",
     "nothing_changed",
+    "recorded_times",
 ]
 
 Log = Callable[[str], None]
@@ -168,7 +168,8 @@ def nothing_changed(job: BuildJob, manifest: Manifest) -> Manifest | None:
 
 def with_times(manifest: Manifest, times: Mapping[str, int]) -> Manifest:
     """The manifest with these modification times in its file records (the same object when none differs)."""
-    if all(times.get(source, r.mtime_ns) == r.mtime_ns for source, r in [*manifest.files.items(), *manifest.skipped.items()]):
+    recorded: dict[str, FileRecord | SkippedFile] = {**manifest.skipped, **manifest.files}
+    if all(times.get(source, r.mtime_ns) == r.mtime_ns for source, r in recorded.items()):
         return manifest
     return replace(
         manifest,
@@ -243,10 +244,7 @@ def make_plan(job: BuildJob, encoder: Encoder, old: Index | None, fit: Fit) -> B
         report.skipped = errors
     elif errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise CorpusError(
-            f"{errors[0]}{more}; the index in {job.folder} was left unchanged "
-            "(fix the file, or pass --skip-bad to index the rest)"
-        )
+        raise CorpusError(f"{errors[0]}{more}; the index in {job.folder} was left unchanged", remedy=Remedy.SKIP_BAD_FILE)
     report.files_removed = sorted(set(previous) - set(records))
     # Syndicated copies: the same release from the ministry site and from a wire is indexed once;
     # its passages list every file it appeared in.
@@ -287,7 +285,7 @@ def duplicate_groups(records: Mapping[str, FileRecord], threshold: float = 0.7) 
 
     order = sorted(records, key=lambda s: (records[s].date is None, s))
     canonical_of: dict[str, str] = {}
-    by_doc: dict[str, str] = {}
+    by_doc: dict[str | None, str] = {}
     for source in order:
         doc = records[source].doc_id
         if doc in by_doc:

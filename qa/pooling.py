@@ -107,6 +107,6 @@ class RecentStates:
         """The states of each text: kept ones reused, the others run (together)."""
         with self._lock:
             found = [self._states.get(t) for t in texts]
-        missing = [t for t, s in zip(texts, found) if s is None]
+        missing = [t for t, s in zip(texts, found, strict=True) if s is None]
         ran = iter(run(missing) if missing else [])
         return [s if s is not None else next(ran) for s in found]

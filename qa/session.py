@@ -20,7 +20,7 @@ from .answering.types import Answer
 from .build import IndexStatus, build_index, index_status
 from .config import DEFAULT_CORPUS, DEFAULT_INDEX, FusionConfig, Settings
 from .embedding import Encoder, make_encoder
-from .errors import StoreError
+from .errors import Remedy, StoreError
 from .plan import BuildReport
 from .query.retriever import Retriever
 from .query.validate import validate_query
@@ -41,7 +41,7 @@ class QA:
         model: str | None = None,
         *,
         backend: str | None = None,
-        fusion: FusionConfig = FusionConfig(),
+        fusion: FusionConfig | None = None,
         abstain: AbstainPolicy | None = None,
         auto_build: bool = True,
         encoder: Encoder | None = None,
@@ -49,7 +49,7 @@ class QA:
         self.corpus = Path(corpus) if corpus else DEFAULT_CORPUS
         self.folder = Path(index) if index else DEFAULT_INDEX
         self.encoder = encoder or make_encoder(model, backend)
-        self.fusion = fusion
+        self.fusion = fusion or FusionConfig()
         self.abstain = abstain or AbstainPolicy()
         self.auto_build = auto_build
         self._coverage = Coverage(self.encoder)
@@ -82,8 +82,9 @@ class QA:
         if status == IndexStatus.OTHER_BACKEND and not (self.auto_build and self._retriever is None):
             raise StoreError(
                 f"the index in {self.folder} holds vectors from another encoder backend; this session uses "
-                f"{self.encoder.backend}: re-embed it with `python -m qa index --backend {self.encoder.backend}` "
-                "or ask with the backend it was built with (vectors of different backends are never mixed)"
+                f"{self.encoder.backend} (vectors of different backends are never mixed)",
+                remedy=Remedy.MATCH_BACKEND,
+                backend=self.encoder.backend,
             )
         if self._retriever is None and self.auto_build and status != IndexStatus.FRESH:
             try:
@@ -153,9 +154,8 @@ class QA:
     def release_paragraphs(self, source: str) -> list[str]:
         """A release's text as it was indexed (never reread from disk: the file may have changed or become a link)."""
         paragraphs: dict[int, list[str]] = {}
-        for chunk in self.ensure_index().chunks:
-            if chunk.source == source:
-                paragraphs.setdefault(chunk.paragraph, []).append(chunk.text)
+        for chunk in self.ensure_index().chunks_of(source):
+            paragraphs.setdefault(chunk.paragraph, []).append(chunk.text)
         return [" ".join(parts) for _, parts in sorted(paragraphs.items())]
 
 

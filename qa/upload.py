@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .corpus import SUPPORTED_SUFFIXES, file_sha256, parse_bytes, safe_filename
-from .errors import CorpusError, QAError, plain_error
+from .errors import CorpusError, QAError, chat_message
 from .plan import BuildReport
 from .store.index import Index
 
@@ -101,7 +101,7 @@ def _batch(files: Sequence[str | Path], names: Sequence[str] | None) -> list[tup
 
 def _unreadable(exc: CorpusError, display: str) -> str:
     """A parse error as a reason about this file (the file's name is already on the line)."""
-    reason = plain_error(str(exc))
+    reason = chat_message(exc)
     for prefix in (f"{display}: ", f"{display} "):
         reason = reason[len(prefix) :] if reason.startswith(prefix) else reason
     return reason[3:] if reason.startswith("is ") else reason
@@ -171,7 +171,7 @@ def _index(target: Target, saved: list[tuple[UploadResult, Path]]) -> None:
         if not isinstance(exc, QAError):
             raise
         for result, _ in saved:
-            result.status, result.reason = "rejected", f"the index could not be updated ({plain_error(exc)}); nothing was added"
+            result.status, result.reason = "rejected", f"the index could not be updated ({chat_message(exc)}); nothing was added"
         return
     per_source = Counter(c.source for c in target.ensure_index().chunks)
     for result, path in saved:

@@ -26,7 +26,7 @@ def encoder():
     from qa.embedding import make_encoder
 
     enc = make_encoder()
-    enc.dim  # load now, once
+    assert enc.dim == 384  # load now, once
     return enc
 
 
@@ -36,7 +36,7 @@ def torch_encoder():
     from qa.embedding import TorchEncoder
 
     enc = TorchEncoder()
-    enc.dim
+    assert enc.dim == 384  # load now, once
     return enc
 
 

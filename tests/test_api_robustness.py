@@ -15,6 +15,8 @@ from conftest import SEEDS, running_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+pytestmark = pytest.mark.slow  # the real app in a subprocess
+
 QUESTION = "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"
 
 

@@ -11,7 +11,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from conftest import ROOT
+
+pytestmark = pytest.mark.slow  # builds and benchmarks an index in a subprocess
 
 SENATE = ROOT / "tests" / "fixtures" / "eval_all"
 

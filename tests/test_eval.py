@@ -37,6 +37,7 @@ def test_seed_set_is_big_enough_and_split():
     assert {q.split for q in queries} == {"dev", "test"}
 
 
+@pytest.mark.quality
 def test_full_pipeline_beats_both_peers_on_seed_test_split(seed_qa):
     """Fusion earns its place: on the held-out seed questions it ranks better than BM25 or dense alone."""
     queries = [q for q in load_gold(ROOT / "eval" / "seed_qa.jsonl") if q.split == "test"]
@@ -129,6 +130,7 @@ def _check_outputs(out_dir, n_queries):
     return data
 
 
+@pytest.mark.slow
 def test_eval_cli_squad_beir_and_gold_formats(tmp_path):
     squad = tmp_path / "squad.json"
     squad.write_text(json.dumps(SQUAD))

@@ -124,6 +124,7 @@ def test_old_generation_files_are_cleaned_up(corpus, tmp_path, encoder):
 
 
 def test_release_bm25_is_written_with_the_index_and_an_index_without_it_still_opens(corpus, tmp_path, encoder):
+    from qa.store.chunks import ChunkStore
     from qa.store.lexical import ReleaseIndex
 
     index = tmp_path / "index"
@@ -135,14 +136,28 @@ def test_release_bm25_is_written_with_the_index_and_an_index_without_it_still_op
     question = "Who co-chaired the Defense Ministerial Meeting?"
     fresh = ReleaseIndex.build(loaded.chunks).scores(question)
     assert loaded.release_scores(question).tolist() == fresh.tolist() and fresh.max() > 0
-    # The manifest an index of the previous format had: no release-level BM25 among its files.
+    # An index of the previous format: chunks as JSON lines, no release-level BM25 among its files.
     shutil.rmtree(index / releases)
+    sqlite_name, jsonl_name = manifest["live"]["chunks"], manifest["live"]["chunks"].replace(".sqlite", ".jsonl")
+    ChunkStore.write(index / jsonl_name, list(loaded.chunks))
+    (index / sqlite_name).unlink()
     del manifest["live"]["releases"]
-    manifest["checksums"] = {k: v for k, v in manifest["checksums"].items() if not k.startswith(f"{releases}/")}
+    manifest["live"]["chunks"] = jsonl_name
+    manifest["checksums"] = {
+        k: v for k, v in manifest["checksums"].items() if not k.startswith(f"{releases}/") and k != sqlite_name
+    }
     (index / "manifest.json").write_text(json.dumps(manifest))
     before = sorted(p.name for p in index.iterdir())
     old = load_index(index, verify=True)
+    assert [c.key for c in old.chunks] == [c.key for c in loaded.chunks]
     assert old.release_scores(question).tolist() == fresh.tolist()  # built from the stored chunks, nothing embedded
+    for since, source in ((None, "003_"), ("2024-01-01", None)):
+        mask = loaded.filter_mask(since=since, source=source)
+        assert (
+            mask is not None
+            and 0 < mask.sum() < len(mask)
+            and old.filter_mask(since=since, source=source).tolist() == mask.tolist()
+        )
     assert sorted(p.name for p in index.iterdir()) == before  # opening it wrote nothing
     report = build_index(corpus, index, encoder)
     assert not report.written and report.embedded == 0

@@ -22,6 +22,7 @@ def seed_chunks() -> list[Chunk]:
     return [c for r in read_corpus(SEEDS) for c in chunk_release(r)]
 
 
+@pytest.mark.slow
 def test_sentence_pieces_come_from_the_paragraph_pass(torch_encoder, seed_chunks):
     encoder = torch_encoder
     chunk = max(seed_chunks, key=lambda c: len(sentence_spans(c.text)))
@@ -40,6 +41,7 @@ def test_sentence_pieces_come_from_the_paragraph_pass(torch_encoder, seed_chunks
     assert [states.pieces[i] for i in title_rows] == encoder.model.tokenizer.tokenize(chunk.title)
 
 
+@pytest.mark.slow
 def test_onnx_pieces_and_offsets_match_torch(torch_encoder, seed_chunks):
     encoder = torch_encoder
     onnx = make_encoder(backend="onnx", verify_texts=ONNX_VERIFY)
@@ -93,6 +95,7 @@ class _Interrupted:
         return self.inner.encode(texts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pooling", ["separate", "late"])
 def test_an_interrupted_build_resumes_without_embedding_again(encoder, tmp_path, monkeypatch, pooling):
     import qa.build

@@ -25,7 +25,7 @@ def test_release_score_credits_every_passage_with_its_release(seed_qa):
     assert release[rows[MND]].min() > release[rows[MOFA]].max()  # the release that is about the question scores higher
     weakest = min(rows[MND], key=lambda r: own[r])  # the passage that repeats least of the question ...
     assert own[weakest] < own[rows[MND]].max() / 2 and release[weakest] == release[rows[MND]].max()  # ... gets full credit
-    assert not seed_qa.retriever.releases.scores("the of and").any()  # stop words only: no signal
+    assert not index.release_scores("the of and").any()  # stop words only: no signal
 
 
 def test_release_score_enters_fusion_with_its_weight(seed_qa):
@@ -60,6 +60,7 @@ REWORDED = [  # written for this test, answerable from the seeds in other words 
 ]
 
 
+@pytest.mark.quality
 @pytest.mark.parametrize("question", OFF_TOPIC)
 def test_default_policy_abstains_on_off_topic_questions(seed_qa, question):
     answer = seed_qa.ask(question)
@@ -67,6 +68,7 @@ def test_default_policy_abstains_on_off_topic_questions(seed_qa, question):
     assert len(answer.passages) == 5  # the closest passages are still listed
 
 
+@pytest.mark.quality
 @pytest.mark.parametrize("question,needle", REWORDED)
 def test_default_policy_answers_reworded_questions(seed_qa, question, needle):
     answer = seed_qa.ask(question)
@@ -74,6 +76,8 @@ def test_default_policy_answers_reworded_questions(seed_qa, question, needle):
     assert any(needle in p.text for p in answer.passages[:3])
 
 
+@pytest.mark.slow
+@pytest.mark.quality
 def test_eval_all_runs_every_set_with_peers(tmp_path):
     out = run_cli(
         "eval",
@@ -125,6 +129,7 @@ def test_eval_all_runs_every_set_with_peers(tmp_path):
     assert np.isclose(squad["methods"]["release-qa (hybrid + follow-ups)"]["mrr@10"], squad["primary"])
 
 
+@pytest.mark.slow
 def test_eval_all_says_what_is_missing(tmp_path):
     out = run_cli("eval", "all", str(tmp_path), "--out", str(tmp_path / "out"))
     assert out.returncode == 1 and "no evaluation files in" in out.stderr

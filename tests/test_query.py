@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa import Answer, Passage, QueryError
+from qa.errors import ConfigError
 
 MOFA, MND = "000_caf02737a2f89f36.txt", "003_739443eadc7a4b5c.txt"
 
@@ -145,7 +146,7 @@ def test_abstain_policy_rules_and_bad_override(monkeypatch):
     assert policy.abstains(0.3, 0.9, [("budget", 0.2)])  # one word the passage never covers
     assert policy.abstains(0.3, 0.3, [("a", 0.3)])  # too little of the question covered
     assert not policy.abstains(0.3, 0.8, [("drills", 0.38)])
-    with pytest.raises(QueryError, match="not four numbers"):
+    with pytest.raises(ConfigError, match="not four numbers"):
         Settings.from_env({"QA_ABSTAIN": "0.1,0.5"})
     assert Settings.from_env({"QA_ABSTAIN": "0.1,0.5,0.4,0.2"}).abstain == AbstainPolicy(0.1, 0.5, 0.4, 0.2)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from html import unescape
 
 from qa.answering.types import Answer, Passage
-from qa.errors import plain_error
 from qa.ui import FeedbackLog, Filters, Reply, citation_text, escape, render_panel, render_reply, reply_id_of
 
 TEXT = "First sentence. The answer <b>is</b> here. Last one."
@@ -82,14 +81,3 @@ def test_feedback_log_keeps_the_last_vote_per_reply(tmp_path):
     log.record(record, "down", "r2")
     log.record(record, "none", "r1")  # un-voted
     assert log.votes() == {"r2": "down"}
-
-
-def test_plain_error_speaks_the_chats_words():
-    assert (
-        plain_error("--since 2025-01-01 is after --until 2024-12-31: swap them")
-        == "“Since” 2025-01-01 is after “Until” 2024-12-31: swap them"
-    )
-    text = plain_error(
-        "x.txt is not UTF-8 text (bad byte at offset 3): re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 x.txt`"
-    )
-    assert text.startswith("x.txt is not UTF-8 text") and "iconv" not in text and "`" not in text

@@ -6,6 +6,8 @@ Behaviour -- what gets answered and how well -- is tested with the real model el
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -33,9 +35,9 @@ def test_build_embeds_only_new_text_and_reports_each_file(small_corpus, tmp_path
     new_texts = fake_encoder.encoded[before:]
     assert new_texts and all("new closing paragraph" in t for t in new_texts)  # the chunk and its one sentence
     loaded = load_index(index)
-    assert [c.key for c in loaded.chunks] == [
-        json.loads(line)["key"] for line in (index / loaded.manifest.live["chunks"]).read_text().splitlines()
-    ]
+    with closing(sqlite3.connect(index / loaded.manifest.live["chunks"])) as db:
+        stored = [key for (key,) in db.execute("select key from chunks order by row")]
+    assert [c.key for c in loaded.chunks] == stored  # the embedded text rebuilt on reading is the one embedded
 
 
 def test_status_follows_corpus_and_settings(small_corpus, tmp_path, fake_encoder):
@@ -90,7 +92,6 @@ def test_each_fusion_method_runs_only_its_retrievers(small_corpus, tmp_path, fak
 def test_index_of_an_older_release_rechunks_and_keeps_its_vectors(small_corpus, tmp_path, fake_encoder):
     """An upgrade must not re-embed a corpus: a manifest whose chunking lacks settings added since still loads,
     and the next build re-chunks with the vectors of unchanged text reused."""
-    import json
 
     index = tmp_path / "index"
     build_index(small_corpus, index, fake_encoder)

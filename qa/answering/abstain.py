@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import QueryError
+from ..errors import ConfigError
 
 __all__ = ["AbstainPolicy"]
 
@@ -43,9 +43,9 @@ class AbstainPolicy:
                 raise ValueError(raw)
             return cls(*values)
         except ValueError:
-            raise QueryError(
-                f"QA_ABSTAIN={raw!r} is not four numbers 'floor,check_below,coverage,word': "
-                f"unset it to use the calibrated {cls()}"
+            raise ConfigError(
+                f"QA_ABSTAIN={raw!r} is not four numbers 'floor,check_below,coverage,word' (the calibrated default is {cls()})",
+                setting="QA_ABSTAIN",
             ) from None
 
     def checks(self, confidence: float) -> bool:

@@ -48,7 +48,8 @@ def compose_answer(question: str, result: SearchResult, index: Index, policy: Ab
     sentence, confidence = choice.text, choice.confidence
     if choice.passage is not None:
         passages[choice.passage] = replace(passages[choice.passage], answer_start=choice.start, answer_end=choice.end)
-    covered, words = None, []
+    covered: float | None = None
+    words: list[tuple[str, float]] = []
     if passages and policy.checks(confidence):
         t = time.perf_counter()
         covered, words = coverage(question, passages[0], index.bm25_idf)

@@ -54,7 +54,7 @@ def best_sentence(
     lexical = np.array(
         [
             sum(w * (0.3 if t in titles[c[0]] else 1.0) for t, w in weight.items() if t in s) / total
-            for c, s in zip(candidates, stems)
+            for c, s in zip(candidates, stems, strict=True)
         ]
     )
     cue = np.array([answer_type_bonus(query, t) for t in texts])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from ..errors import CorpusError
+from ..errors import CorpusError, Remedy
 
 __all__ = ["decode", "load_text", "repair", "split_runs"]
 
@@ -18,8 +18,7 @@ def decode(data: bytes, name: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CorpusError(
-            f"{name} is not UTF-8 text (bad byte at offset {exc.start}): re-save it as UTF-8, "
-            f"e.g. `iconv -f latin1 -t utf-8 {name}`"
+            f"{name} is not UTF-8 text (bad byte at offset {exc.start})", remedy=Remedy.SAVE_AS_UTF8, file=name
         ) from None
 
 

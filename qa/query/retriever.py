@@ -51,35 +51,17 @@ class _Query:
 class Retriever:
     """Dense + BM25 search over one loaded :class:`Index`."""
 
-    def __init__(self, index: Index, encoder: Encoder, fusion: FusionConfig = FusionConfig()) -> None:
+    def __init__(self, index: Index, encoder: Encoder, fusion: FusionConfig | None = None) -> None:
         self.index = index
         self.encoder = encoder
-        self.fusion = fusion
+        self.fusion = fusion or FusionConfig()
 
     def bm25_scores(self, query: str) -> np.ndarray:
         return self.index.bm25_scores(query)
 
     def filter_mask(self, since: str | None = None, until: str | None = None, source: str | None = None) -> np.ndarray | None:
-        """Chunks inside a date range and/or from a source (organisation, section or file path, case-insensitive).
-
-        Undated chunks are outside any date range. None when there is no filter.
-        """
-        if not (since or until or source):
-            return None
-        chunks = self.index.chunks
-        mask = np.ones(len(chunks), dtype=bool)
-        if since or until:
-            dates = [c.date or "" for c in chunks]
-            mask &= np.array([bool(d) and (not since or d >= since) and (not until or d <= until) for d in dates])
-        if source:
-            needle = source.lower()
-            mask &= np.array(
-                [
-                    any(needle in (field or "").lower() for field in (c.organisation, c.section, c.source, *c.also_in))
-                    for c in chunks
-                ]
-            )
-        return mask
+        """Chunks inside a date range and/or from a source (see :meth:`qa.store.index.Index.filter_mask`)."""
+        return self.index.filter_mask(since, until, source)
 
     def search(
         self, question: str, k: int = 5, history: Sequence[str] = (), method: str | None = None, allowed: np.ndarray | None = None
@@ -135,7 +117,7 @@ class Retriever:
             return dense_rows, best_sentence, 0.0
         s_scores, s_rows = self.index.sentences.search(qvec[None, :], min(n_sentences, 3 * q.pool), sentence_ids)
         valid = s_rows[0] >= 0
-        for owner, score in zip(self.index.sentence_owners(s_rows[0][valid]), s_scores[0][valid]):
+        for owner, score in zip(self.index.sentence_owners(s_rows[0][valid]), s_scores[0][valid], strict=True):
             best_sentence.setdefault(int(owner), float(score))  # results come best first
         return dense_rows, best_sentence, float(s_scores[0][valid].min()) if valid.any() else 0.0
 

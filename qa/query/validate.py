@@ -35,23 +35,25 @@ def parse_day(value: Any, name: str, end: bool = False) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise QueryError(f"{name} must be a date as text like 2024-09-10 (or 2024-09, 2024), got {_shown(value)}")
+        raise QueryError(
+            f"{{{name}}} must be a date as text like 2024-09-10 (or 2024-09, 2024), got {_shown(value)}", fields=(name,)
+        )
     value = check_text(value, name).strip()
     if not value:
         return None
     m = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", value)
     if not m:
-        raise QueryError(f"{name} must be a date like 2024-09-10 (or 2024-09, 2024), got {_shown(value)}")
+        raise QueryError(f"{{{name}}} must be a date like 2024-09-10 (or 2024-09, 2024), got {_shown(value)}", fields=(name,))
     year, month, day = m.group(1), m.group(2), m.group(3)
     if month and not 1 <= int(month) <= 12:
-        raise QueryError(f"{name} {value} has month {month}; months run from 01 to 12")
+        raise QueryError(f"{{{name}}} {value} has month {month}; months run from 01 to 12", fields=(name,))
     if day:
         from datetime import date
 
         try:
             date(int(year), int(month), int(day))
         except ValueError:
-            raise QueryError(f"{name} {value} is not a real date") from None
+            raise QueryError(f"{{{name}}} {value} is not a real date", fields=(name,)) from None
         return value
     if month:
         import calendar
@@ -92,9 +94,9 @@ def validate_k(k: Any) -> int:
     elif isinstance(k, float) and k.is_integer():
         value = int(k)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise QueryError(f"k must be a whole number from 1 to {MAX_K}, got {_shown(k)}")
+        raise QueryError(f"{{k}} must be a whole number from 1 to {MAX_K}, got {_shown(k)}", fields=("k",))
     if not 1 <= value <= MAX_K:
-        raise QueryError(f"k must be from 1 to {MAX_K}, got {_shown(value)}")
+        raise QueryError(f"{{k}} must be from 1 to {MAX_K}, got {_shown(value)}", fields=("k",))
     return value
 
 
@@ -128,9 +130,12 @@ def validate_source(source: Any) -> str | None:
     if source is None:
         return None
     if not isinstance(source, str):
-        raise QueryError(f"source must be text (part of an organisation, section or file name), got {type(source).__name__}")
+        raise QueryError(
+            f"{{source}} must be text (part of an organisation, section or file name), got {type(source).__name__}",
+            fields=("source",),
+        )
     if len(source) > MAX_SOURCE_CHARS:
-        raise QueryError(f"source is {len(source)} characters long; the limit is {MAX_SOURCE_CHARS}")
+        raise QueryError(f"{{source}} is {len(source)} characters long; the limit is {MAX_SOURCE_CHARS}", fields=("source",))
     return check_text(source, "source").strip() or None
 
 
@@ -153,5 +158,5 @@ def validate_query(
     question, k = validate_question(question, k)
     first, last = parse_day(since, "since"), parse_day(until, "until", end=True)
     if first and last and first > last:
-        raise QueryError(f"--since {first} is after --until {last}: swap them")
+        raise QueryError(f"{{since}} {first} is after {{until}} {last}: swap them", fields=("since", "until"))
     return Query(question, k, validate_history(history), first, last, validate_source(source))

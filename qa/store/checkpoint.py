@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from pathlib import Path
@@ -44,7 +45,7 @@ class Checkpoint:
             except (OSError, ValueError):
                 continue
             if isinstance(keys, list) and vectors.ndim == 2 and len(keys) == len(vectors):
-                out.update(zip(keys, vectors.astype(np.float32)))
+                out.update(zip(keys, vectors.astype(np.float32), strict=True))
         return out
 
     def save(self, vectors: dict[str, np.ndarray]) -> None:
@@ -75,7 +76,5 @@ class Checkpoint:
         for pattern in ("part-*.npy", "part-*.json", ".part-*.tmp-*", "meta.json", ".meta.json.tmp-*"):  # write_atomic's names
             for path in self.folder.glob(pattern):
                 path.unlink(missing_ok=True)
-        try:
+        with contextlib.suppress(OSError):  # something else was put there: leave it
             self.folder.rmdir()
-        except OSError:
-            pass  # something else was put there: leave it

@@ -86,7 +86,7 @@ def clean_leftovers(folder: Path, manifest: Manifest | None) -> None:
 def _names(number: int) -> dict[str, str]:
     return {
         "vectors": f"vectors.{number}.faiss",
-        "chunks": f"chunks.{number}.jsonl",
+        "chunks": f"chunks.{number}.sqlite",
         "bm25": f"bm25.{number}",
         "sentences": f"sentences.{number}.faiss",
         "sentence_table": f"sentences.{number}.npy",
@@ -215,7 +215,6 @@ def _write_files(folder: Path, gen: Generation, live: dict[str, str]) -> str:
     ChunkStore.write(folder / live["chunks"], gen.chunks)
     lexical = LexicalIndex.build([c.embed_text for c in gen.chunks], BM25_PARAMS)
     releases = ReleaseIndex.build(gen.chunks)
-    for name, model in (("bm25", lexical), ("releases", releases.lexical)):
-        for path in model.write(folder / live[name]):
-            fsync_path(path)
+    for path in [*lexical.write(folder / live["bm25"]), *releases.write(folder / live["releases"])]:
+        fsync_path(path)
     return index.kind

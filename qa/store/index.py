@@ -7,16 +7,18 @@ a model or reads a release: building is :mod:`qa.build`.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import StoreError
+from ..chunking import Chunk
+from ..errors import Remedy, StoreError
 from .chunks import ChunkStore
 from .lexical import LexicalIndex, ReleaseIndex
-from .manifest import MANIFEST, REBUILD, Manifest, check_files, read_manifest
+from .manifest import MANIFEST, Manifest, check_files, read_manifest
 from .vectors import VectorIndex
 
 __all__ = ["Index", "load_index"]
@@ -81,6 +83,15 @@ class Index:
             self._releases = ReleaseIndex.build(self.chunks)
         return self._releases
 
+    def filter_mask(self, since: str | None = None, until: str | None = None, source: str | None = None) -> np.ndarray | None:
+        """Chunks inside a date range and/or from a source (organisation, section or file path, case-insensitive);
+        undated chunks are outside any date range. None when there is no filter."""
+        return self.chunks.mask(since, until, source)
+
+    def chunks_of(self, source: str) -> list[Chunk]:
+        """The chunks of one release file, in row order."""
+        return self.chunks.of_source(source)
+
     def release_scores(self, query: str) -> np.ndarray:
         """BM25 of each chunk's whole release for a query."""
         return self.releases.scores(query)
@@ -101,20 +112,32 @@ def load_index(folder: Path, verify: bool = False) -> Index:
             break
         except FileNotFoundError:
             if attempt == 2:
-                raise StoreError(f"index files listed in {folder / MANIFEST} are missing: {REBUILD}") from None
+                raise StoreError(f"index files listed in {folder / MANIFEST} are missing", remedy=Remedy.REBUILD_INDEX) from None
             time.sleep(0.2)
-        except (RuntimeError, ValueError, TypeError, KeyError, AttributeError, IndexError, OSError, RecursionError) as exc:
-            raise StoreError(f"index in {folder} is corrupt ({type(exc).__name__}: {str(exc)[:120]}): {REBUILD}") from None
+        except (
+            RuntimeError,
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+            IndexError,
+            OSError,
+            RecursionError,
+            sqlite3.Error,
+        ) as exc:
+            raise StoreError(
+                f"index in {folder} is corrupt ({type(exc).__name__}: {str(exc)[:120]})", remedy=Remedy.REBUILD_INDEX
+            ) from None
     problem = _problem(index)
     if problem:
-        raise StoreError(f"index in {folder} {problem}: {REBUILD}")
+        raise StoreError(f"index in {folder} {problem}", remedy=Remedy.REBUILD_INDEX)
     return index
 
 
 def _read_files(folder: Path, manifest: Manifest) -> Index:
     live = manifest.live
     chunks = ChunkStore.read(folder / live["chunks"], manifest.chunk_config())
-    releases = ReleaseIndex.read(folder / live["releases"], chunks) if "releases" in live else None
+    releases = ReleaseIndex.read(folder / live["releases"], lambda: chunks.column("source")) if "releases" in live else None
     return Index(
         folder=folder,
         manifest=manifest,
@@ -138,5 +161,6 @@ def _problem(index: Index) -> str | None:
     table_ok = table.ndim == 2 and table.shape[1] == 3 and table.dtype.kind == "i" and sentences.ntotal == len(table)
     if not table_ok or (len(table) and (table[:, 0].min() < 0 or table[:, 0].max() >= n or np.any(np.diff(table[:, 0]) < 0))):
         return "has sentence vectors that do not match the chunks"
-    problem = index.lexical.problem(n) or (index._releases.problem() if index._releases is not None else None)
+    releases = index._releases
+    problem = index.lexical.problem(n) or (releases.problem(index.chunks.source_count(), n) if releases is not None else None)
     return f"is corrupt ({problem})" if problem else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from ..chunking import Chunk
 
 __all__ = ["BM25_PARAMS", "LexicalIndex", "ReleaseIndex", "bm25_tokenize"]
 
+RELEASE_OF = "release_of.npy"  # in a release index's folder: each chunk's release number, row by row
 BM25_PARAMS = {"k1": 0.9, "b": 0.4}  # chosen on SQuAD with benchmarks/tune_sentences.py (README "Retrieval quality")
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
@@ -125,10 +126,10 @@ class LexicalIndex:
         return None
 
 
-def release_order(chunks: Sequence[Chunk]) -> tuple[list[str], np.ndarray]:
-    """The releases in order of first appearance, and each chunk's release number."""
+def release_order(sources: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """The releases in order of first appearance, and each chunk's release number (from every chunk's source)."""
     order: dict[str, int] = {}
-    release_of = np.fromiter((order.setdefault(c.source, len(order)) for c in chunks), dtype=np.int64, count=len(chunks))
+    release_of = np.fromiter((order.setdefault(s, len(order)) for s in sources), dtype=np.int64, count=len(sources))
     return list(order), release_of
 
 
@@ -139,24 +140,50 @@ class ReleaseIndex:
     and event the rest of its release states; this credits it with them.
     """
 
-    def __init__(self, lexical: LexicalIndex, release_of: np.ndarray) -> None:
+    def __init__(self, lexical: LexicalIndex, sources: Callable[[], Sequence[str]]) -> None:
         self.lexical = lexical
-        self.release_of = release_of
+        self._sources = sources  # every chunk's source, in row order: read when the first question needs it
+        self._release_of: np.ndarray | None = None
+
+    @property
+    def release_of(self) -> np.ndarray:
+        """Each chunk's release number."""
+        if self._release_of is None:
+            self._release_of = release_order(self._sources())[1]
+        return self._release_of
 
     @classmethod
     def build(cls, chunks: Sequence[Chunk]) -> ReleaseIndex:
-        sources, release_of = release_order(chunks)
-        texts: list[list[str]] = [[] for _ in sources]
-        for chunk, release in zip(chunks, release_of):
+        sources = [c.source for c in chunks]
+        releases, release_of = release_order(sources)
+        texts: list[list[str]] = [[] for _ in releases]
+        for chunk, release in zip(chunks, release_of, strict=True):
             texts[release].append(chunk.text)
-        return cls(LexicalIndex.build(["\n".join(t) for t in texts], BM25_PARAMS), release_of)
+        index = cls(LexicalIndex.build(["\n".join(t) for t in texts], BM25_PARAMS), lambda: sources)
+        index._release_of = release_of
+        return index
 
     @classmethod
-    def read(cls, path: Path, chunks: Sequence[Chunk]) -> ReleaseIndex:
-        return cls(LexicalIndex.read(path), release_order(chunks)[1])
+    def read(cls, path: Path, sources: Callable[[], Sequence[str]]) -> ReleaseIndex:
+        index = cls(LexicalIndex.read(path), sources)
+        if (path / RELEASE_OF).exists():
+            index._release_of = np.load(path / RELEASE_OF, allow_pickle=False)
+        return index
 
-    def problem(self) -> str | None:
-        releases = int(self.release_of.max()) + 1 if len(self.release_of) else 0
+    def write(self, path: Path) -> list[Path]:
+        """Save into the folder ``path``: the postings and each chunk's release number; returns the files written."""
+        files = self.lexical.write(path)
+        with open(path / RELEASE_OF, "wb") as fh:
+            np.save(fh, self.release_of.astype(np.int32), allow_pickle=False)
+        return [*files, path / RELEASE_OF]
+
+    def problem(self, releases: int, chunks: int) -> str | None:
+        """Whether the postings fit ``releases`` release files and the stored release numbers ``chunks`` chunks."""
+        stored = self._release_of
+        if stored is not None and not (
+            stored.ndim == 1 and len(stored) == chunks and (not chunks or (stored.min() >= 0 and stored.max() < releases))
+        ):
+            return "release numbers do not match the chunks"
         return self.lexical.problem(releases)
 
     def scores(self, query: str) -> np.ndarray:

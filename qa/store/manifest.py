@@ -18,17 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ChunkConfig
-from ..errors import StoreError
+from ..errors import Remedy, StoreError
 from .lexical import BM25_PARAMS
 
 __all__ = [
+    "FOLDER_KEYS",
     "FORMAT_VERSION",
     "GENERATION_FILE",
-    "FOLDER_KEYS",
     "LIVE_KEYS",
     "MANIFEST",
     "OPTIONAL_KEYS",
-    "REBUILD",
     "FileRecord",
     "Fit",
     "Manifest",
@@ -45,7 +44,6 @@ __all__ = [
 
 FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
-REBUILD = "rebuild with `python -m qa index --rebuild`"
 
 
 class Fit(IntEnum):
@@ -121,14 +119,15 @@ class Manifest:
     def from_json(cls, data: Any, path: Path) -> Manifest:
         """Checked against the schema (types, not only keys): a hand-edited or damaged manifest is a StoreError."""
         if not isinstance(data, dict):
-            raise StoreError(f"{path} is not a JSON object: {REBUILD}")
+            raise StoreError(f"{path} is not a JSON object", remedy=Remedy.REBUILD_INDEX)
         if data.get("format_version") != FORMAT_VERSION:
             raise StoreError(
-                f"{path} has format version {data.get('format_version')!r}, this release reads {FORMAT_VERSION}: {REBUILD}"
+                f"{path} has format version {data.get('format_version')!r}, this release reads {FORMAT_VERSION}",
+                remedy=Remedy.REBUILD_INDEX,
             )
         problem = _schema_problem(data)
         if problem:
-            raise StoreError(f"{path} is not a manifest this release reads ({problem}): {REBUILD}")
+            raise StoreError(f"{path} is not a manifest this release reads ({problem})", remedy=Remedy.REBUILD_INDEX)
         model = data["model"]
         known = {f.name for f in fields(cls)} - {"model", "dim", "backend", "files", "skipped"}
         return cls(
@@ -178,7 +177,7 @@ class Manifest:
 
 # A generation file's name: nothing else in the folder is ever read or deleted as part of the index.
 GENERATION_FILE = re.compile(
-    r"(?:vectors|sentences)\.\d{1,9}\.faiss|chunks\.\d{1,9}\.jsonl|sentences\.\d{1,9}\.npy|(?:bm25|releases)\.\d{1,9}"
+    r"(?:vectors|sentences)\.\d{1,9}\.faiss|chunks\.\d{1,9}\.(?:jsonl|sqlite)|sentences\.\d{1,9}\.npy|(?:bm25|releases)\.\d{1,9}"
 )
 LIVE_KEYS = ("vectors", "chunks", "bm25", "sentences", "sentence_table")
 OPTIONAL_KEYS = ("releases",)  # the release-level BM25; an index written without it builds it when it opens
@@ -295,11 +294,11 @@ def read_manifest(folder: Path) -> Manifest:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise StoreError(f"no index in {folder}: run `python -m qa index --index {folder}`") from None
+        raise StoreError(f"no index in {folder}", remedy=Remedy.BUILD_INDEX, index=str(folder)) from None
     except NotADirectoryError:
         raise StoreError(f"the index folder {folder} is a file: choose a folder for the index") from None
     except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd numbers or nesting
-        raise StoreError(f"{path} is not valid JSON ({str(exc)[:120]}): {REBUILD}") from None
+        raise StoreError(f"{path} is not valid JSON ({str(exc)[:120]})", remedy=Remedy.REBUILD_INDEX) from None
     except OSError as exc:
         raise StoreError(f"cannot read {path} ({exc.strerror}): check the folder's permissions") from None
     return Manifest.from_json(data, path)
@@ -346,7 +345,7 @@ def check_files(folder: Path, manifest: Manifest, verify: bool) -> None:
         actual = path.stat().st_size  # FileNotFoundError: a writer may have switched generations; the caller retries
         if actual != size or (verify and _sha256(path) != digest):
             what = f"it is {actual} bytes, the manifest says {size}" if actual != size else "its checksum differs"
-            raise StoreError(f"index in {folder} is corrupt ({name}: {what}): {REBUILD}")
+            raise StoreError(f"index in {folder} is corrupt ({name}: {what})", remedy=Remedy.REBUILD_INDEX)
 
 
 def recorded_generation(folder: Path) -> tuple[int, dict[str, str]]:

@@ -39,6 +39,7 @@ class VectorIndex:
         import faiss
 
         n, dim = vectors.shape
+        index: Any
         if kind == "auto":
             kind = "ivf" if n > FLAT_MAX else "flat"
         if kind == "flat":
@@ -99,17 +100,18 @@ class VectorIndex:
         given: filters apply before ranking, not after."""
         import faiss
 
+        params: Any
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if ids is None:
             return self._index.search(queries, k)
         selector = faiss.IDSelectorBatch(ids.astype(np.int64))
         index = self._index
         if hasattr(index, "hnsw"):
-            params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)  # type: ignore[attr-defined]
         elif hasattr(index, "nprobe"):
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)  # type: ignore[call-arg]
         else:
-            params = faiss.SearchParameters(sel=selector)
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
         return index.search(queries, k, params=params)
 
     def reconstruct_batch(self, rows: np.ndarray | list[int]) -> np.ndarray:
