@@ -21,7 +21,7 @@ from .chunking import Chunk, Sentences, sentence_table
 from .config import DEFAULT_BACKEND, ChunkConfig
 from .corpus import SUPPORTED_SUFFIXES, corpus_files, links_outside, unsupported_files
 from .embedding import Encoder, Engine, make_encoder, resolve_model
-from .errors import CorpusError, QAError, StoreError
+from .errors import ConfigError, CorpusError, StoreError
 from .plan import BuildJob, BuildPlan, BuildReport, Log, files_match, is_unchanged, make_plan, nothing_changed
 from .pooling import late_vectors, pooling_of, sentence_keys
 from .store.checkpoint import Checkpoint
@@ -112,7 +112,10 @@ def _embed(
         past_window = 0
         _embed_texts(job, _new_texts(plan.chunks, sentences, have), encoder, engine, checkpoint, fresh)
     elif engine is not None:
-        raise QAError(f"{engine.name} embeds texts on their own: index with sentence pooling 'separate' to use it")
+        raise ConfigError(
+            f"{engine.name} embeds texts on their own, not sentences pooled from their paragraph's pass",
+            setting="the sentence pooling (to 'separate')",
+        )
     else:
         past_window = _embed_pooled(job, plan, sentences, s_keys, have, encoder, checkpoint, fresh)
     report = plan.report

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .embedding import Encoder, OnnxEncoder, make_encoder
-from .errors import QAError
+from .errors import ConfigError, QAError, Remedy
 
 __all__ = ["RayEngine"]
 
@@ -74,7 +74,9 @@ class RayEngine:
         try:
             import ray
         except ImportError:
-            raise QAError("--ray needs Ray Data: `pip install 'release-qa[cluster]'` (or `pip install 'ray[data]'`)") from None
+            raise QAError(
+                "embedding on Ray needs Ray Data, which is not installed", remedy=Remedy.INSTALL_EXTRA, extra="cluster"
+            ) from None
         if not ray.is_initialized():
             runtime_env = {"py_modules": [str(Path(__file__).resolve().parent)]}  # this qa, whatever the workers hold
             try:
@@ -86,9 +88,9 @@ class RayEngine:
                     ray.init(num_cpus=cpus, include_dashboard=False, **quiet)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
-                raise QAError(
-                    f"cannot start or reach {where} ({str(exc).strip()[:200]}): check the address "
-                    "(`ray status` on the head node prints it), or index without --ray"
+                raise ConfigError(
+                    f"cannot start or reach {where} ({str(exc).strip()[:200]}); `ray status` on the head node prints its address",
+                    setting="the Ray address",
                 ) from None
         cpus = int(ray.cluster_resources().get("CPU", 1))
         return max(1, self.workers or cpus // self.threads)

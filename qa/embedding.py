@@ -196,7 +196,7 @@ class TorchEncoder:
                 h.float().cpu().numpy(),
             )
             for ids, offsets, special, h in zip(
-                pieces["input_ids"], pieces["offset_mapping"], pieces["special_tokens_mask"], hidden
+                pieces["input_ids"], pieces["offset_mapping"], pieces["special_tokens_mask"], hidden, strict=True
             )
         ]
 
@@ -354,7 +354,7 @@ class OnnxEncoder:
         for start in range(0, len(texts), self.batch_size):
             rows = order[start : start + self.batch_size]
             encodings, mask, hidden = self._hidden([texts[i] for i in rows])
-            for i, e, h, n in zip(rows, encodings, hidden, mask.sum(axis=1)):
+            for i, e, h, n in zip(rows, encodings, hidden, mask.sum(axis=1), strict=True):
                 out[i] = TokenStates(
                     e.tokens[:n],
                     np.asarray(e.offsets[:n], dtype=np.int32).reshape(-1, 2),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 import numpy as np
 
@@ -16,7 +17,7 @@ def test_token_batches_respect_the_text_and_piece_limits():
     lengths = np.array([3, 3, 4, 10, 10, 10, 50, 300])
     batches = token_batches(lengths, most=4, budget=40)
     assert batches[0][0] == 0 and batches[-1][1] == len(lengths)
-    assert all(a[1] == b[0] for a, b in zip(batches, batches[1:], strict=False)), "consecutive, nothing left out"
+    assert all(a[1] == b[0] for a, b in pairwise(batches)), "consecutive, nothing left out"
     for start, end in batches:
         assert end - start <= 4
         assert (end - start) * lengths[end - 1] <= 40 or end - start == 1  # a text past the budget goes alone
