@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -251,6 +252,7 @@ class OnnxEncoder:
         self.folder = onnx_cache(self.name, cache)
         self.verify_count = verify_count
         self._session: Any = None
+        self._bulk_session: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
         self._recent = RecentStates()
@@ -299,15 +301,9 @@ class OnnxEncoder:
                 return
             if not self.exported:
                 self.export()
-            import onnxruntime as ort
             from tokenizers import Tokenizer
 
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self.threads
-            # Idle threads sleep instead of spinning: on a busy machine spinning steals the cores doing the work.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            self._session = ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
+            self._session = self._new_session(self.threads)
             meta = json.loads((self.folder / "meta.json").read_text())
             self._counter = Tokenizer.from_file(str(self.folder / "tokenizer.json"))  # counts whole texts: no truncation
             self._counter.no_truncation()
@@ -320,6 +316,24 @@ class OnnxEncoder:
             self._tokenizer = tokenizer
             self._dim = int(meta["dim"])
             self._max = int(meta["max_seq_length"])
+
+    def _new_session(self, threads: int) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        # Idle threads sleep instead of spinning: on a busy machine spinning steals the cores doing the work.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
+
+    def _bulk(self) -> Any:
+        """A session of one thread, run by ``threads`` batches at once: for many batches this costs less CPU than
+        one call's work split over threads (benchmarks/build_pooling.py --threads). Made on first bulk encode."""
+        with self._lock:
+            if self._bulk_session is None:
+                self._bulk_session = self._new_session(1)
+        return self._bulk_session
 
     @property
     def dim(self) -> int:
@@ -375,23 +389,25 @@ class OnnxEncoder:
         order = np.argsort(lengths, kind="stable")
         out = np.empty((len(texts), self._dim), dtype=np.float32)
         batches = token_batches(lengths[order], self.batch_size, ONNX_BATCH_TOKENS)
-        if progress:
-            from tqdm import tqdm
+        session = self._bulk() if self.threads > 1 and len(batches) >= 2 * self.threads else self._session
+        with ThreadPoolExecutor(self.threads if session is not self._session else 1) as pool:
+            done = pool.map(lambda b: self._pooled([pieces[i] for i in order[b[0] : b[1]]], session), batches)
+            if progress:
+                from tqdm import tqdm
 
-            batches = tqdm(batches, desc="Batches", unit="batch")
-        for start, end in batches:
-            rows = order[start:end]
-            out[rows] = self._pooled([pieces[i] for i in rows])
+                done = tqdm(done, total=len(batches), desc="Batches", unit="batch")
+            for (start, end), vectors in zip(batches, done, strict=True):
+                out[order[start:end]] = vectors
         return out
 
-    def _pooled(self, pieces: Sequence[Sequence[int]]) -> np.ndarray:
+    def _pooled(self, pieces: Sequence[Sequence[int]], session: Any) -> np.ndarray:
         """One onnxruntime call: the pieces padded to the longest, mean-pooled over the real ones, unit length."""
         ids = np.zeros((len(pieces), max(len(p) for p in pieces)), dtype=np.int64)  # [PAD] is 0
         mask = np.zeros_like(ids)
         for i, p in enumerate(pieces):
             ids[i, : len(p)] = p
             mask[i, : len(p)] = 1
-        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
         pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
