@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test check lint fast chromium index eval-seed eval-squad clean
+.PHONY: setup run test check lint fast chromium index eval-seed eval-squad clean screenshots
 
 setup: $(STAMP)
 
@@ -40,6 +40,10 @@ lint: setup
 # The fast tier: everything but index builds over many files, subprocess runs, evaluations and the browser.
 fast: setup
 	$(PY) -m pytest -q -m "not slow and not browser and not quality"
+
+# The README's screenshots (docs/screenshot-*.png), taken in Debian chromium over the seed releases.
+screenshots: setup chromium
+	$(PY) docs/make_screenshots.py
 
 index: setup
 	$(PY) -m qa index

@@ -41,9 +41,9 @@ from typing import Any
 import numpy as np
 
 from qa import QA, Settings, build_index, load_index
-from qa.config import child_environment, offline_model_environment
 from qa.corpus import corpus_files
 from qa.embedding import Encoder, make_encoder
+from qa.environment import child_environment, offline_model_environment
 from qa.eval_data import load_gold
 from qa.evaluation import METHODS, RetrievalEvaluator, percentiles
 from qa.store.vectors import VectorIndex
@@ -403,8 +403,15 @@ def chat_first_answer(corpus: Path, index: Path, backend: str, env: dict[str, st
                 if time.perf_counter() - t > 300:
                     raise SystemExit("app.py did not answer HTTP within 300 s") from None
                 time.sleep(0.05)
-        Client(f"http://127.0.0.1:{port}/", verbose=False).predict(QUESTIONS[0], 5, [], api_name="/ask")
-        return time.perf_counter() - t
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        while True:  # the page is served first and the index loads behind it: "still loading" until then
+            try:
+                client.predict(QUESTIONS[0], 5, [], api_name="/ask")
+                return time.perf_counter() - t
+            except Exception as exc:
+                if "still loading" not in str(exc) or time.perf_counter() - t > 300:
+                    raise
+                time.sleep(0.05)
     finally:
         app.terminate()
         app.wait(timeout=30)

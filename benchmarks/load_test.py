@@ -26,10 +26,20 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.config import child_environment
+from qa.environment import child_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_REQUESTS = 20_000
+
+
+def _answers(url: str) -> bool:
+    from gradio_client import Client
+
+    try:
+        Client(url, verbose=False).predict("Who co-chaired the meeting?", 1, [], api_name="/ask")
+    except Exception:
+        return False
+    return True
 
 
 def start_app() -> tuple[str, subprocess.Popen]:
@@ -45,9 +55,11 @@ def start_app() -> tuple[str, subprocess.Popen]:
     for _ in range(300):
         try:
             urllib.request.urlopen(url, timeout=2)
-            return url, proc
+            if _answers(url):  # the page comes first; the index loads behind it
+                return url, proc
         except OSError:
-            time.sleep(1)
+            pass
+        time.sleep(1)
     proc.kill()
     raise SystemExit("app did not start")
 

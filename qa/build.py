@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -17,17 +18,19 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from . import sandbox
 from .chunking import Chunk, Sentences, sentence_table
-from .config import DEFAULT_BACKEND, ChunkConfig
+from .config import DEFAULT_BACKEND, ChunkConfig, ParseLimits
 from .corpus import SUPPORTED_SUFFIXES, corpus_files, links_outside, unsupported_files
 from .embedding import Encoder, Engine, make_encoder, resolve_model
 from .errors import ConfigError, CorpusError, StoreError
 from .plan import BuildJob, BuildPlan, BuildReport, Log, files_match, is_unchanged, make_plan, nothing_changed
 from .pooling import late_vectors, pooling_of, sentence_keys
+from .sandbox import Parsed
 from .store.checkpoint import Checkpoint
 from .store.generation import Generation, clean_leftovers, open_for_writing, record_files, write_generation
 from .store.index import Index, load_index
-from .store.manifest import MANIFEST, FileRecord, Fit, SkippedFile, read_manifest
+from .store.manifest import FileRecord, Fit, SkippedFile, has_manifest, read_manifest
 from .store.vectors import VectorIndex
 
 CHECKPOINT_EVERY = 1024  # texts (chunks, when sentences are pooled from their pass) embedded between two checkpoints
@@ -49,7 +52,7 @@ def index_status(
     corpus: Path, folder: Path, model: str | None = None, cfg: ChunkConfig | None = None, backend: str | None = None
 ) -> IndexStatus:
     """How the index in ``folder`` stands against ``corpus`` and these settings -- reads no model."""
-    if not (Path(folder) / MANIFEST).exists():
+    if not has_manifest(Path(folder)):
         return IndexStatus.MISSING
     try:
         manifest = read_manifest(Path(folder))
@@ -265,7 +268,7 @@ def _previous(job: BuildJob) -> Index | None:
     try:
         return load_index(job.folder, verify=True)
     except StoreError as exc:
-        if (job.folder / MANIFEST).exists():
+        if has_manifest(job.folder):
             job.log(f"the existing index cannot be used ({exc}); rebuilding it from {job.corpus}")
         return None
 
@@ -282,6 +285,7 @@ def _build_locked(job: BuildJob, encoder: Encoder | None, model: str | None, eng
             record_files(job.folder, current)  # touched, not changed: remember the new times
         n = old.manifest.chunk_count
         return BuildReport(reused=n, chunks=n, files=job.files, seconds=time.perf_counter() - job.t0)
+    sandbox.shared(job.limits).start()  # readers start while the model loads
     encoder = encoder or make_encoder(model, job.backend)
     fit = old.manifest.compatible_with(job.model, job.backend, job.cfg, job.index_type) if old else Fit.NONE
     if old is not None and old.manifest.backend != job.backend and old.manifest.model == job.model:
@@ -318,16 +322,25 @@ def build_index(
     progress: bool | None = None,
     lock_wait: float = 600.0,
     log: Log = lambda msg: print(msg, file=sys.stderr),
+    limits: ParseLimits | None = None,
+    on_file: Callable[[Parsed], None] | None = None,
     engine: Engine | None = None,
 ) -> BuildReport:
     """Bring the index in ``folder`` up to date with ``corpus``, embedding only text it has not seen.
 
     Nothing is written unless every file reads cleanly: a bad file raises
-    :class:`CorpusError` naming it, and the previous index keeps working. ``engine`` embeds the new texts
+    :class:`CorpusError` naming it, and the previous index keeps working.
+    Files are read in the sandbox under ``limits`` (:mod:`qa.sandbox`); ``on_file`` hears of each
+    file read, with its error if it could not be (what a background build shows as progress). ``engine`` embeds the new texts
     elsewhere (e.g. :class:`qa.distributed.RayEngine` on a Ray cluster); the index written is the same.
     """
     t0 = time.perf_counter()
     corpus, folder = Path(corpus), Path(folder)
+    if folder.resolve() == corpus.resolve() or folder.resolve().is_relative_to(corpus.resolve()):
+        raise StoreError(
+            f"the index folder {folder} is inside the corpus folder {corpus}: its files would be read as releases; "
+            "choose an index folder outside the corpus"
+        )
     files = corpus_files(corpus)  # fails early and clearly on a missing or empty corpus
     unsupported = unsupported_files(corpus)
     if unsupported:
@@ -356,6 +369,8 @@ def build_index(
         log=log,
         t0=t0,
         files=len(files),
+        limits=limits or ParseLimits(),
+        on_file=on_file,
     )
     try:
         return _build_locked(job, encoder, model, engine)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import linear as re
 from .config import ChunkConfig
 from .corpus import Release
 
@@ -144,22 +144,32 @@ _ABBREVIATIONS = frozenset(
         "p.m",
     ]
 )
-_SENTENCE_END = re.compile(r"[.!?]+[\"”’')\]]*(?=\s+[\"“‘'(\[]?[A-Z0-9])")
+# A sentence ends at its marks and closing quotes (group "end"), before space and a capital or digit.
+_SENTENCE_END = re.compile(r"[.!?]+[\"”’')\]]*(?P<end>\s+)[\"“‘'(\[]?[A-Z0-9]")
+_SPACES = (" ", "\n", "\t")
+
+
+def _last_word(text: str, start: int, stop: int) -> str:
+    """The word ending at ``stop`` (not before ``start``), found by looking back only over that word."""
+    begin = max(text.rfind(space, start, stop) for space in _SPACES) + 1
+    return text[max(begin, start) : stop]
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) character spans of the sentences in ``text``; abbreviations and initials do not end one."""
+    """(start, end) character spans of the sentences in ``text``; abbreviations and initials do not end one.
+
+    Linear in the text: each candidate end looks back only over its own word.
+    """
     spans: list[tuple[int, int]] = []
-    start = 0
+    start = after_previous = 0  # where the current sentence starts; where the word before this end can start
     for m in _SENTENCE_END.finditer(text):
-        word = re.search(r"(\S+)$", text[start : m.start() + 1])
-        last = word.group(1).lower().rstrip(".").lstrip("(\"“'") if word else ""
-        if text[m.start()] == "." and (last in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last)):
-            continue
-        spans.append((start, m.end()))
-        start = m.end()
-        while start < len(text) and text[start].isspace():
-            start += 1
+        end, word_start, after_previous = m.start("end"), after_previous, m.end("end")
+        if text[m.start()] == ".":
+            last = _last_word(text, word_start, m.start() + 1).lower().rstrip(".").lstrip("(\"“'")
+            if last in _ABBREVIATIONS or (len(last) == 1 and "a" <= last <= "z"):  # an initial
+                continue
+        spans.append((start, end))
+        start = after_previous
     if start < len(text.rstrip()):
         spans.append((start, len(text.rstrip())))
     return spans

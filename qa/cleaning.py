@@ -9,9 +9,9 @@ stand, and every one of them is exercised by the fixture releases in ``tests/fix
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
+from . import linear as re
 from .metadata import date_line, find_date, is_upper_headline, parse_dateline, split_run_in_head, stated_date, word_count
 
 __all__ = [
@@ -211,7 +211,7 @@ def _is_contact_line(para: str) -> bool:
     return has_contact and (
         para[-1:] not in ".!?"
         or word_count(para) <= 6
-        or bool(re.match(r"^[\w .&'-]{0,40}(?:contact|e-?mail|tel|phone|fax)\b", para, re.I))
+        or bool(re.match(r"^[\w .&'-]{0,40}(?:contact|e-?mail|tel|phone|fax)\b", para, re.IGNORECASE))
     )
 
 
@@ -284,14 +284,28 @@ def is_issue_line(para: str) -> bool:
     return word_count(para) <= 20 and bool(_ISSUE_LINE.match(para))
 
 
+_TITLE_WORD = re.compile(r"[^\W_]+")
+_AFTER_REPEAT = re.compile(r"[.!?:;,\"”’']*(?:\s+[A-Z0-9]|\s*$)")
+
+
 def strip_repeat(para: str, title: str | None) -> str:
     """``para`` without the headline a scrape repeats at its start ("HEADLINE Thursday June 22 2006")."""
-    words = re.findall(r"[^\W_]+", title or "")
+    words = _TITLE_WORD.findall(title or "")
     if len(words) < 4:
         return para
     # as set, and followed by a new unit (a capital, a digit, nothing): "IPCC (the Panel) is …" is a sentence, not a repeat
-    m = re.match(r"\W*" + r"\W+".join(map(re.escape, words)) + r"[.!?:;,\"”’']*(?:\s+(?=[A-Z0-9])|\s*$)", para)
-    return para[m.end() :].strip() if m else para
+    end = 0
+    for i, m in enumerate(_TITLE_WORD.finditer(para)):
+        gap = para[end : m.start()]
+        if m.group() != words[i] or "_" in gap or (i and not gap):
+            return para
+        end = m.end()
+        if i == len(words) - 1:
+            break
+    else:
+        return para
+    after = _AFTER_REPEAT.match(para[end:])
+    return para[end:].lstrip(".!?:;,\"”’'").strip() if after else para
 
 
 def _head_line(para: str, meta: dict[str, str | None], known_title: str | None, latin: bool) -> bool:
@@ -311,9 +325,30 @@ def _head_line(para: str, meta: dict[str, str | None], known_title: str | None, 
         meta["title"] = para
         return True
     if is_label(para) and find_date(para) is None:  # "Today: July 24, 2008" is a page stamp, not a section
-        meta["section"] = meta["section"] or para
+        if _PAGE_TYPE.fullmatch(para.strip()):  # "Press Releases", "News": what kind of page, not who speaks
+            return True
+        if meta["section"] is None:
+            meta["section"] = para
+        elif meta.get("second_label") is None:  # a headline, then the organisation's line
+            meta["second_label"] = para
         return True
     return False
+
+
+# A label that names the kind of page ("Press Releases", "Latest News", "Media Statements"): neither title nor source.
+_PAGE_TYPE = re.compile(
+    r"(?i)(?:latest |recent |all )?(?:press|news|media)(?: (?:releases?|room|centre|center|statements?))?|releases?"
+)
+# "Department of Transport, 3 April 2025 The Valley Bridge …": a PDF's organisation and date run into the first line.
+_ORG_DATE_LEAD = re.compile(
+    r"^(?P<org>[A-Z][\w&'’.-]*(?: (?:of|for|and|the|on|[A-Z][\w&'’.-]*)){0,8}),? "
+    r"(?P<date>\d{1,2} [A-Z][a-z]{2,8}\.? \d{4}|[A-Z][a-z]{2,8}\.? \d{1,2},? \d{4}) (?P<rest>[\"“‘(]?[A-Z])"
+)
+
+
+def _title_case(text: str) -> bool:
+    words = text.split()
+    return len(words) >= 3 and sum(w[:1].isupper() or w[:1].isdigit() for w in words) / len(words) >= 0.6
 
 
 def clean_text(text: str, known_title: str | None = None) -> tuple[dict[str, str | None], list[str]]:
@@ -362,7 +397,16 @@ def clean_text(text: str, known_title: str | None = None) -> tuple[dict[str, str
             meta.update(place=place, agency=agency)
             meta["date"] = meta["date"] or when
             body[lead] = rest
-    if meta["title"] is None and meta["section"] and (not body or is_upper_headline(meta["section"])):
-        meta["title"], meta["section"] = meta["section"], None  # "PROTECTING HUMAN LIFE": a short headline, not a label
+    if body and (lead_in := _ORG_DATE_LEAD.match(body[lead])) and find_date(lead_in["date"]):
+        meta["organisation"] = meta.get("organisation") or lead_in["org"]
+        meta["date"] = meta["date"] or find_date(lead_in["date"])
+        body[lead] = body[lead][lead_in.start("rest") :]
+    section = meta["section"]
+    if meta["title"] is None and section and (not body or is_upper_headline(section) or _title_case(section)):
+        # "PROTECTING HUMAN LIFE", "School Meals Programme Expanded": a short headline, not a label; the
+        # label under it, if any, is who issued the release.
+        meta["title"], meta["section"] = section, None
+        meta["organisation"] = meta.get("organisation") or meta.get("second_label")
+    meta.pop("second_label", None)
     meta["date"] = meta["date"] or stated_date(body)
     return meta, body

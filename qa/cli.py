@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from .build import build_index
 from .cli_eval import add_eval_parser, add_model_args, chosen
-from .config import INDEX_TYPES, Settings
+from .config import INDEX_TYPES, ParseLimits, Settings
 from .embedding import OnnxEncoder, make_encoder
 from .errors import QAError, QueryError, cli_message
 from .query.validate import validate_k, validate_query
@@ -111,6 +111,11 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="release files or folders of them")
     p.add_argument("--json", action="store_true", help="one JSON object per file, in argument order")
 
+    p = sub.add_parser("chat", help="serve the chat in the browser (the index loads behind the page)")
+    _common(p, settings)
+    p.add_argument("--host", default=settings.host, help="address to serve on (default 127.0.0.1; wider needs QA_AUTH)")
+    p.add_argument("--port", type=int, default=settings.port, help="port (default 7860)")
+
     p = sub.add_parser("export", help="export and verify the ONNX model once, so the first index or question does not")
     p.add_argument("--model", default=None, help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
 
@@ -133,9 +138,10 @@ def _print_human(answer: Any) -> None:
         print(textwrap.indent(textwrap.fill(text, width - 4), "    ") + "\n")
 
 
-def _run_parse(paths: Sequence[Path], as_json: bool) -> int:
+def _run_parse(paths: Sequence[Path], as_json: bool, limits: ParseLimits | None = None) -> int:
     """Print what the corpus stage extracts from each file; a file that fails is reported and the rest go on."""
-    from .corpus import SUPPORTED_SUFFIXES, corpus_files, read_release
+    from .corpus import SUPPORTED_SUFFIXES, corpus_files
+    from .sandbox import read_file  # a hostile file costs at most the parse limits, then the next one is read
 
     files: list[Path] = []
     for path in paths:
@@ -149,7 +155,7 @@ def _run_parse(paths: Sequence[Path], as_json: bool) -> int:
                 raise QAError(
                     f"{path}: unsupported file type {path.suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
                 )
-            release = read_release(path)
+            release = read_file(path, limits)
         except QAError as exc:
             failures += 1
             if as_json:
@@ -298,6 +304,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "chat":
+        from .web.app import main as chat
+
+        return chat([], replace(chosen(settings, args), host=args.host, port=args.port))
     if args.command == "index":
         mine = chosen(settings, args)
         encoder = make_encoder(mine.model, mine.backend, cache=mine.cache, verify_texts=mine.onnx_verify_texts)
@@ -313,6 +323,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             rebuild=args.rebuild,
             skip_bad=args.skip_bad,
             index_type=args.index_type,
+            limits=settings.parse,
             engine=engine,
         )
         print(json.dumps(report.to_dict()) if args.json else report.summary())
@@ -333,7 +344,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             _print_human(answer)
         return 0
     if args.command == "parse":
-        return _run_parse(args.files, args.json)
+        return _run_parse(args.files, args.json, settings.parse)
     if args.command == "export":
         return _run_export(replace(settings, model=args.model or settings.model))
     if args.command == "eval":

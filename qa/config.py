@@ -32,10 +32,9 @@ __all__ = [
     "SENTENCE_POOLING",
     "ChunkConfig",
     "FusionConfig",
+    "ParseLimits",
     "Settings",
-    "child_environment",
     "home_layout",
-    "offline_model_environment",
     "parse_auth",
     "user_home",
 ]
@@ -109,6 +108,23 @@ class ChunkConfig:
 
 
 @dataclass(frozen=True)
+class ParseLimits:
+    """What reading one release file may cost (:mod:`qa.sandbox`); a file over either limit is skipped by name."""
+
+    seconds: float = 20.0  # CPU time per file
+    memory_mb: int = 1024  # memory per file, beyond what the reader had before it
+    workers: int = 2  # reader processes
+
+    def __post_init__(self) -> None:
+        if self.seconds <= 0 or self.memory_mb < 64 or self.workers < 1:
+            raise ConfigError(
+                f"parse limits must be positive (seconds {self.seconds}, memory {self.memory_mb} MB of at least 64, "
+                f"workers {self.workers})",
+                setting="QA_PARSE_SECONDS, QA_PARSE_MEMORY_MB or QA_PARSE_WORKERS",
+            )
+
+
+@dataclass(frozen=True)
 class FusionConfig:
     """Weights of the signals in convex fusion (per-query min-max normalised scores, summed).
 
@@ -152,10 +168,16 @@ class Settings:
     onnx_verify_texts: int = ONNX_VERIFY_TEXTS
     data: Path = DEFAULT_DATA  # the chat's feedback log
     auth: tuple[str, str] | None = None  # the chat's login (QA_AUTH="user:password"); required off loopback
+    parse: ParseLimits = field(default_factory=ParseLimits)  # what reading one release file may cost
+    trash: Path | None = None  # where removed releases go; None: a ".removed" folder beside the corpus
+    host: str = "127.0.0.1"  # where the chat listens (QA_HOST)
+    port: int = 7860  # (QA_PORT)
+    allowed_hosts: tuple[str, ...] = ()  # more host names the chat answers under (QA_ALLOWED_HOSTS, comma-separated)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """QA_HOME, QA_CORPUS, QA_INDEX, QA_MODEL, QA_BACKEND, QA_CACHE, QA_ABSTAIN, QA_ONNX_VERIFY_TEXTS, QA_DATA, QA_AUTH.
+        """QA_HOME, QA_CORPUS, QA_INDEX, QA_MODEL, QA_BACKEND, QA_CACHE, QA_ABSTAIN, QA_ONNX_VERIFY_TEXTS, QA_DATA, QA_AUTH,
+        QA_PARSE_SECONDS, QA_PARSE_MEMORY_MB, QA_PARSE_WORKERS, QA_TRASH, QA_HOST, QA_PORT, QA_ALLOWED_HOSTS.
 
         QA_HOME moves every folder into one (releases/, index/, cache/, feedback/); QA_CORPUS, QA_INDEX, QA_CACHE
         and QA_DATA then move single folders.
@@ -183,7 +205,39 @@ class Settings:
             onnx_verify_texts=int(verify) if verify else ONNX_VERIFY_TEXTS,
             data=Path(env.get("QA_DATA") or where["data"]),
             auth=parse_auth(env.get("QA_AUTH")),
+            parse=parse_limits(env),
+            trash=Path(env["QA_TRASH"]) if env.get("QA_TRASH") else None,
+            host=env.get("QA_HOST") or "127.0.0.1",
+            port=_port(env.get("QA_PORT")),
+            allowed_hosts=tuple(h.strip() for h in env.get("QA_ALLOWED_HOSTS", "").split(",") if h.strip()),
         )
+
+
+def parse_limits(env: Mapping[str, str]) -> ParseLimits:
+    """QA_PARSE_SECONDS (a number), QA_PARSE_MEMORY_MB and QA_PARSE_WORKERS (whole numbers); unset: the defaults."""
+    default = ParseLimits()
+    values: dict[str, float | int] = {}
+    for name, key, kind in (
+        ("QA_PARSE_SECONDS", "seconds", float),
+        ("QA_PARSE_MEMORY_MB", "memory_mb", int),
+        ("QA_PARSE_WORKERS", "workers", int),
+    ):
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            values[key] = kind(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a number (the default is {getattr(default, key)})", setting=name) from None
+    return ParseLimits(**values)  # type: ignore[arg-type]
+
+
+def _port(raw: str | None) -> int:
+    if not raw:
+        return 7860
+    if not raw.strip().isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"QA_PORT={raw!r} is not a port number (1-65535; the default is 7860)", setting="QA_PORT")
+    return int(raw)
 
 
 def parse_auth(raw: str | None) -> tuple[str, str] | None:
@@ -197,15 +251,3 @@ def parse_auth(raw: str | None) -> tuple[str, str] | None:
             setting="QA_AUTH",
         )
     return user, password
-
-
-def offline_model_environment() -> None:
-    """Before sentence-transformers loads: never reach the network, no tokenizer threads fighting the encoder."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def child_environment(**extra: str) -> dict[str, str]:
-    """The environment for a child process (a benchmark's app or CLI run), with ``extra`` on top."""
-    return {**os.environ, **extra}

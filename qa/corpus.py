@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cleaning import clean_text, drop_boilerplate, is_navigation
+from . import linear as re
+from .cleaning import clean_text
 from .errors import CorpusError, Remedy
 from .loaders import LOADERS
-from .metadata import date_by_evidence, detect_language, find_date, parse_dateline, stated_date, title_by_evidence
+from .metadata import date_by_evidence, detect_language, title_by_evidence
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
@@ -89,7 +89,7 @@ def parse_bytes(data: bytes, source: str, suffix: str = ".txt", sha256: str = ""
         section=hints.get("section") or meta["section"],
         paragraphs=tuple(body),
         sha256=sha256 or file_sha256(data),
-        organisation=hints.get("organisation") or hints.get("source") or meta.get("agency"),
+        organisation=hints.get("organisation") or hints.get("source") or meta.get("organisation") or meta.get("agency"),
         language=detect_language(body),
         meta=extra,
     )

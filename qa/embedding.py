@@ -26,8 +26,8 @@ from .config import (
     ONNX_BATCH,
     ONNX_BATCH_TOKENS,
     ONNX_VERIFY_TEXTS,
-    offline_model_environment,
 )
+from .environment import offline_model_environment
 from .errors import QAError, Remedy
 from .pooling import RecentStates, TokenStates
 

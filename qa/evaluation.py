@@ -22,7 +22,7 @@ import numpy as np
 
 from .answering.abstain import AbstainPolicy
 from .errors import QAError
-from .eval_data import EvalQuery, load_beir, load_gold, load_listed, load_squad
+from .eval_data import EvalQuery
 from .peers import Peers
 from .session import QA
 
@@ -183,7 +183,7 @@ class RetrievalEvaluator:
         return m, rankings, [rows for rows, _, _ in outcomes], answers
 
     def __call__(self, session: QA) -> dict[str, float]:
-        chunks = session.ensure_index().chunks
+        chunks = list(session.ensure_index().chunks)
         row_of = {(c.source, c.paragraph, c.part): i for i, c in enumerate(chunks)}
         run = EvalRun(self.name, len(self.queries), len(chunks))
         rankers = self._rankers(session, row_of)

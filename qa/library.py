@@ -10,8 +10,6 @@ surface (``corpus``, ``folder``, ``ensure_index``, ``update``).
 
 from __future__ import annotations
 
-import shutil
-import time
 import weakref
 from collections import Counter
 from collections.abc import Sequence
@@ -19,17 +17,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import CorpusError
+from .errors import CorpusError, QAError
 from .session import QA
-from .upload import UploadResult
+from .trash import RemovalRecord, corpus_lock, move_no_clobber, new_record, read_records, trash_folder, write_record
 
 __all__ = [
     "ReleaseInfo",
+    "RemovalRecord",
     "releases",
     "remove_release",
+    "removed_releases",
+    "restore_release",
     "search_releases",
     "source_counts",
     "undated_releases",
+    "undo_removal",
 ]
 
 
@@ -127,33 +129,126 @@ def undated_releases(session: QA) -> list[ReleaseInfo]:
 # ------------------------------------------------------------------ removal
 
 
-def remove_release(session: QA, source: str) -> ReleaseInfo:
-    """Take a release (every file carrying it) out of the corpus and the index.
+def trash_of(session: QA) -> Path:
+    """The session's folder for removed releases (outside its corpus and its index folder)."""
+    return trash_folder(session.corpus, session.folder, getattr(session, "trash", None))
 
-    The files are moved to ``<index>/removed/`` rather than deleted, so a
-    mistaken removal is undone by moving them back.
+
+def remove_release(session: QA, source: str) -> RemovalRecord:
+    """Take a release (every file carrying it) out of the corpus and the index, as one transaction.
+
+    The files move to the trash (:mod:`qa.trash`) with a record of what moved; the returned record
+    undoes the removal (:func:`undo_removal`). If the index cannot be updated, the files go back,
+    each only into a path that is still free (a file that cannot go back stays in the trash, listed
+    by :func:`removed_releases`, and the error says so). Uploads and removals of one corpus wait for
+    each other.
     """
-    items = releases(session)
-    match = next((r for r in items if source in r.files), None)
-    if match is None:
-        raise CorpusError(f"{source} is not in the library (it may have been removed already): refresh the list")
-    if len(items) == 1:
-        raise CorpusError("this is the only release in the library: add another before removing it")
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    bin_ = session.folder / "removed" / stamp
-    bin_.mkdir(parents=True, exist_ok=True)
-    moved: list[tuple[Path, Path]] = []
+    trash = trash_of(session)
+    with corpus_lock(trash):
+        items = releases(session)
+        match = next((r for r in items if source in r.files), None)
+        if match is None:
+            raise CorpusError(f"{source} is not in the library (it may have been removed already): refresh the list")
+        if len(items) == 1:
+            raise CorpusError("this is the only release in the library: add another before removing it")
+        files = [name for name in match.files if (session.corpus / name).is_file()]
+        record = new_record(trash, match.title, files, session.corpus)
+        _write(record)
+        moved: list[str] = []
+        try:
+            for name in files:
+                if _move(session.corpus / name, Path(record.folder) / "files" / name, name):
+                    moved.append(name)
+            session.update(skip_bad=True)
+        except BaseException as exc:
+            kept = _put_back(session.corpus, record, moved)
+            record.state, record.kept = ("partly restored" if kept else "restored"), kept
+            _write(record)
+            if not isinstance(exc, (QAError, OSError)):
+                raise
+            raise CorpusError(_failed_removal(match.title, exc, kept)) from None
+        record.state = "removed"
+        _write(record)
+    return record
+
+
+def _failed_removal(title: str, exc: BaseException, kept: list[str]) -> str:
+    why = exc.message if isinstance(exc, QAError) else (getattr(exc, "strerror", None) or "a file could not be moved")
+    message = f"“{title}” was not removed: {why[:1].lower() + why[1:]}"
+    if kept:
+        message += f"; {', '.join(kept)} now holds another file, so the removed copy was kept in the list of removed releases"
+    return message
+
+
+def _move(src: Path, dst: Path, name: str) -> bool:
+    """Move one file without writing over anything; OSError becomes a plain CorpusError."""
     try:
-        for name in match.files:
-            src = session.corpus / name
-            if src.exists():
-                dst = bin_ / name
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(src), str(dst))
-                moved.append((src, dst))
-        session.update()
-    except BaseException:
-        for src, dst in moved:  # put them back: the index still lists them
-            shutil.move(str(dst), str(src))
-        raise
-    return match
+        return move_no_clobber(src, dst)
+    except FileNotFoundError:
+        return False  # gone already (another process removed it)
+    except OSError as exc:
+        raise CorpusError(
+            f"cannot move {name}: {(exc.strerror or 'error').lower()}; check that the folders are writable"
+        ) from None
+
+
+def _put_back(corpus: Path, record: RemovalRecord, names: list[str]) -> list[str]:
+    """Move these files back from the trash into free paths; the names that could not go back."""
+    kept = []
+    for name in names:
+        try:
+            if not move_no_clobber(Path(record.folder) / "files" / name, corpus / name):
+                kept.append(name)
+        except OSError:
+            kept.append(name)
+    return kept
+
+
+def _write(record: RemovalRecord) -> None:
+    try:
+        write_record(record)
+    except OSError as exc:
+        raise CorpusError(
+            f"cannot write to the folder for removed releases ({(exc.strerror or 'error').lower()}): make it writable"
+        ) from None
+
+
+def removed_releases(session: QA) -> list[RemovalRecord]:
+    """Removals whose files are (at least partly) in the trash, newest first: what "Removed" lists."""
+    trash = trash_of(session)
+    return [r for r in read_records(trash) if any((Path(r.folder) / "files" / f).is_file() for f in r.files)]
+
+
+def undo_removal(session: QA, record: RemovalRecord | str) -> RemovalRecord:
+    """Put a removed release back (the record :func:`remove_release` returned, or its id) and index it again.
+
+    A file goes back only into a free path; one whose path now holds another file stays in the
+    trash and is named in the returned record's ``kept`` (and in the error if nothing went back).
+    """
+    trash = trash_of(session)
+    wanted = record if isinstance(record, str) else record.id
+    with corpus_lock(trash):
+        found = next((r for r in read_records(trash) if r.id == wanted), None)
+        if found is None:
+            raise CorpusError("that removal is not in the list of removed releases any more: refresh the list")
+        waiting = [f for f in found.files if (Path(found.folder) / "files" / f).is_file()]
+        if not waiting:
+            raise CorpusError(f"“{found.title}” was restored already: refresh the list")
+        kept = _put_back(session.corpus, found, waiting)
+        found.state, found.kept = ("partly restored" if kept else "restored"), kept
+        _write(found)
+        if len(kept) == len(waiting):
+            raise CorpusError(
+                f"“{found.title}” was not restored: {', '.join(kept)} now holds another file; remove or rename that file first"
+            )
+        try:
+            session.update(skip_bad=True)
+        except QAError as exc:
+            raise CorpusError(
+                f"“{found.title}” is back in the releases folder, but the index could not be updated ({exc.message}); "
+                "it will be included at the next update"
+            ) from None
+    return found
+
+
+restore_release = undo_removal  # restoring one from the "Removed" list is undoing that removal

@@ -9,9 +9,10 @@ never outranks the release's own. Nothing here removes text: that is :mod:`qa.cl
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from datetime import date as _date
+
+from . import linear as re
 
 __all__ = [
     "date_by_evidence",
@@ -68,8 +69,8 @@ _DATE_PATTERNS = [
 ]
 # Dates glued into file names, as archives name them: 2024-09-10, 20240910, 10Apr2006.
 _FILENAME_DATES = [
-    re.compile(rf"(?<!\d){_YEAR}[-_.]?(?P<month>[01]\d)[-_.]?(?P<day>[0-3]\d)(?!\d)"),
-    re.compile(rf"(?<!\d)(?P<day>\d{{1,2}}){_MONTH}{_YEAR}", re.IGNORECASE),
+    re.compile(rf"(?:^|[^0-9]){_YEAR}[-_.]?(?P<month>[01]\d)[-_.]?(?P<day>[0-3]\d)(?:[^0-9]|$)"),
+    re.compile(rf"(?:^|[^0-9])(?P<day>\d{{1,2}}){_MONTH}{_YEAR}", re.IGNORECASE),
 ]
 
 
@@ -142,7 +143,7 @@ _DATELINE = re.compile(
     rf"""^(?P<place>[A-Z][A-Za-z.'\-]*(?:[ ,]+[A-Z][A-Za-z.'\-]*){{0,3}}?)?   # SEOUL / Washington, D.C. / NEW YORK
         (?:,?\s*(?P<when>(?i:{_MONTH})\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+(?:19|20)\d\d)?))?   # , Sept. 10 / , March 5, 2023
         \s*(?:\((?P<agency>[^()]{{2,40}})\)|/(?P<wire>[^/]{{2,40}})/)?                      # (Yonhap) / /PRNewswire/
-        \s*(?:--|—|–|-)\s+(?=\S)""",
+        \s*(?:--|—|–|-)\s+(?P<text>\S)""",
     re.VERBOSE,
 )
 
@@ -150,14 +151,14 @@ _DATELINE = re.compile(
 def parse_dateline(paragraph: str) -> tuple[str, str | None, str | None, str | None] | None:
     """("SEOUL, Sept. 10 (Yonhap) -- text") -> (text, place, ISO date or None, agency); None if no dateline."""
     m = _DATELINE.match(paragraph)
-    if not m or not (m.group("place") or m.group("when")) or m.end() > 100:
+    if not m or not (m.group("place") or m.group("when")) or m.start("text") > 100:
         return None
     place = (m.group("place") or "").strip(" ,") or None
     if place and not (place.isupper() or "," in place or m.group("when") or m.group("agency") or m.group("wire")):
         return None  # "Kim - the minister ..." is prose, not a dateline
     when = find_date(m.group("when") or "")
     agency = (m.group("agency") or m.group("wire") or "").strip() or None
-    return paragraph[m.end() :], place, when, agency
+    return paragraph[m.start("text") :], place, when, agency
 
 
 # ------------------------------------------------------------------- headlines
@@ -166,9 +167,9 @@ _WORD = r"(?:[^\W_]|[$£€(“\"'])[\w'’.&$,()-]*"
 _MONTH_ANY = _MONTH.replace("(?P<month>", "(?:")
 # "Bennett Announces Over $235,000 … Departments WASHINGTON, D.C. Senator …": a headline run, then a dateline.
 _HEADLINE_THEN_DATELINE = re.compile(
-    rf"^(?P<head>(?:{_WORD}\s+){{3,30}}?)(?=(?:[A-Z]{{4,}}(?:[ ,]+[A-Z][A-Za-z.]*)*\s*(?:[,(–—-]|$)|[A-Z]{{4,}}\s+[A-Z][a-z]))"
+    rf"^(?P<head>(?:{_WORD}\s+){{3,30}}?)(?:[A-Z]{{4,}}(?:[ ,]+[A-Z][A-Za-z.]*)*\s*(?:[,(–—-]|$)|[A-Z]{{4,}}\s+[A-Z][a-z])"
 )
-_UPPER_RUN = re.compile(r"^(?P<head>(?:[A-Z0-9$&'’.,:-]+\s+){3,}?)(?=[A-Z][a-z])")
+_UPPER_RUN = re.compile(r"^(?P<head>(?:[A-Z0-9$&'’.,:-]+\s+){3,}?)[A-Z][a-z]")  # what follows the head: m.end("head")
 _DATE_PREFIX = re.compile(
     rf"^(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?(?:{_MONTH_ANY}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:19|20)\d\d|\d{{1,2}}\s+{_MONTH_ANY},?\s+(?:19|20)\d\d)\s+",
     re.IGNORECASE,
@@ -203,7 +204,7 @@ def split_run_in_head(para: str) -> list[str]:
         para = para[m.end() :]
     for pattern in (_UPPER_RUN, _HEADLINE_THEN_DATELINE):
         m = pattern.match(para) if not all_capitals(para) else None  # an all-capitals line is one headline
-        rest_is_place = bool(m) and re.fullmatch(r"[A-Z]{4,}[A-Za-z .,]*", para[m.end() :].strip()) is not None
+        rest_is_place = bool(m) and re.fullmatch(r"[A-Z]{4,}[A-Za-z .,]*", para[m.end("head") :].strip()) is not None
         if (
             m
             and _is_headline(m.group("head").strip())
@@ -211,7 +212,7 @@ def split_run_in_head(para: str) -> list[str]:
             and len(re.findall(r"[^\W\d_]{3,}", m.group("head"))) >= 3
         ):
             head = m.group("head").strip()
-            rest = para[m.end() :]
+            rest = para[m.end("head") :]
             # "… dealers May 9 2007 WASHINGTON …": the date after the headline is its own line
             d = re.search(rf"\s(?:{_MONTH}\s+\d{{1,2}},?\s+(?:19|20)\d\d)$", head, re.IGNORECASE)
             if d:
@@ -222,10 +223,10 @@ def split_run_in_head(para: str) -> list[str]:
             return out
     # "Coburn amendment fines medical marijuana dealers May 9 2007 WASHINGTON …"
     d = re.match(
-        rf"^(?P<head>.{{15,200}}?)\s(?P<date>{_MONTH}\s+\d{{1,2}},?\s+(?:19|20)\d\d)\s+(?=[A-Z]{{4,}})", para, re.IGNORECASE
+        rf"^(?P<head>.{{15,200}}?)\s(?P<date>{_MONTH}\s+\d{{1,2}},?\s+(?:19|20)\d\d)\s+(?P<rest>[A-Z]{{4,}})", para, re.IGNORECASE
     )
     if d and not re.search(r"[.!?]", d.group("head")):
-        out.extend([d.group("head").strip(), d.group("date").strip(), para[d.end() :].strip()])
+        out.extend([d.group("head").strip(), d.group("date").strip(), para[d.start("rest") :].strip()])
         return out
     out.append(para)
     return out

@@ -7,18 +7,21 @@ Unchanged files keep their chunks; the others are parsed and chunked here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .chunking import Chunk, approx_tokens, chunk_release
-from .config import ChunkConfig
-from .corpus import check_size, corpus_files, file_sha256, minhash_signature, parse_bytes
+from .chunking import Chunk, chunk_release
+from .config import ChunkConfig, ParseLimits
+from .corpus import check_size, corpus_files, file_sha256
+from .dedupe import JACCARD, same_facts
 from .embedding import Encoder
 from .errors import CorpusError, Remedy
+from .sandbox import FileJob, Parsed, parse_files, tokenizer_of
 from .store.index import Index
 from .store.manifest import FileRecord, Fit, Manifest, SkippedFile
 
@@ -137,6 +140,8 @@ class BuildJob:
     log: Log
     t0: float
     files: int
+    limits: ParseLimits = field(default_factory=ParseLimits)  # what reading one file may cost
+    on_file: Callable[[Parsed], None] | None = None  # hears of each file read (progress, skips)
 
 
 @dataclass
@@ -181,46 +186,56 @@ def with_times(manifest: Manifest, times: Mapping[str, int]) -> Manifest:
 def _read_changed(
     job: BuildJob, encoder: Encoder, old: Index | None, previous: Mapping[str, FileRecord], report: BuildReport
 ) -> tuple[dict[str, list[Chunk]], dict[str, FileRecord], dict[str, SkippedFile], list[str]]:
-    """Chunks and records per file: unchanged files keep their old chunks, the others are parsed and chunked."""
+    """Chunks and records per file: unchanged files keep their old chunks, the others are read in the sandbox
+    (:mod:`qa.sandbox`: a file over its time or memory limit is reported like any unreadable file)."""
     old_chunks: dict[str, list[Chunk]] = {}
     for chunk in old.chunks if old and previous else []:
         old_chunks.setdefault(chunk.source, []).append(chunk)
-    per_file: dict[str, list[Chunk]] = {}
-    records: dict[str, FileRecord] = {}
-    skipped: dict[str, SkippedFile] = {}
+    kept: dict[str, tuple[list[Chunk], str]] = {}  # source -> (chunks, signature) of unchanged files
+    jobs: list[FileJob] = []
     errors: list[str] = []
+    states: list[_FileState] = []
     for state in _scan(job.corpus, previous):
-        data = None
         try:
             check_size(state.source, state.size)
+            data = state.path.read_bytes() if state.sha256 is None or state.source not in old_chunks else None
+        except FileNotFoundError:  # deleted while indexing: left out, like a file removed before the run
+            continue
         except CorpusError as exc:
             errors.append(str(exc))
             continue
-        try:
-            if state.sha256 is None:
-                data = state.path.read_bytes()
-                state.sha256 = file_sha256(data)
-        except FileNotFoundError:  # deleted while indexing: left out, like a file removed before the run
+        except OSError as exc:
+            errors.append(f"cannot read {state.source}: {(exc.strerror or 'error').lower()}")
             continue
+        state.sha256 = state.sha256 or file_sha256(data or b"")
         prev = previous.get(state.source)
         unchanged = bool(prev and prev.sha256 == state.sha256)
-        if unchanged and state.source in old_chunks:
-            chunks, signature = [replace(c, also_in=()) for c in old_chunks[state.source]], prev.minhash  # type: ignore[union-attr]
+        states.append(state)
+        if unchanged and prev is not None and state.source in old_chunks:
+            kept[state.source] = ([replace(c, also_in=()) for c in old_chunks[state.source]], prev.minhash)
+            continue
+        if not unchanged:  # (an unchanged copy that was a duplicate before is simply read again)
+            (report.files_changed if prev else report.files_new).append(state.source)
+        data = data if data is not None else state.path.read_bytes()
+        jobs.append(FileJob(state.source, state.path.suffix, data, state.sha256, job.cfg))
+    parsed = _parse_all(job, encoder, jobs)
+    per_file: dict[str, list[Chunk]] = {}
+    records: dict[str, FileRecord] = {}
+    skipped: dict[str, SkippedFile] = {}
+    for state in states:
+        assert state.sha256 is not None
+        if state.source in kept:
+            chunks, signature = kept[state.source]
         else:
-            if not unchanged:  # (an unchanged copy that was a duplicate before is simply read again)
-                (report.files_changed if prev else report.files_new).append(state.source)
-            try:
-                try:
-                    data = data if data is not None else state.path.read_bytes()
-                except FileNotFoundError:
-                    continue
-                release = parse_bytes(data, state.source, state.path.suffix, state.sha256)
-                chunks = chunk_release(release, job.cfg, encoder.count_tokens if len(data) < 2_000_000 else approx_tokens)
-                signature = minhash_signature(release)
-            except CorpusError as exc:
-                errors.append(str(exc))
-                skipped[state.source] = SkippedFile(state.sha256, state.size, state.mtime_ns, reason=str(exc))
+            result = parsed[state.source]
+            if not state.path.exists():  # deleted while indexing: left out, like a file removed before the run
                 continue
+            if result.error or result.release is None:
+                errors.append(result.error or f"{state.source} could not be read")
+                skipped[state.source] = SkippedFile(state.sha256, state.size, state.mtime_ns, reason=errors[-1])
+                continue
+            chunks = result.chunks if result.chunks is not None else chunk_release(result.release, job.cfg, encoder.count_tokens)
+            signature = result.signature or ""
         per_file[state.source] = chunks
         records[state.source] = FileRecord(
             sha256=state.sha256,
@@ -232,6 +247,18 @@ def _read_changed(
             date=chunks[0].date if chunks else None,
         )
     return per_file, records, skipped, errors
+
+
+def _parse_all(job: BuildJob, encoder: Encoder, jobs: list[FileJob]) -> dict[str, Parsed]:
+    """Read the files in the sandbox while the model loads in a thread (both take seconds)."""
+    if not jobs:
+        return {}
+    tokenizer = tokenizer_of(encoder)
+    loading = threading.Thread(target=lambda: encoder.dim, daemon=True)
+    loading.start()
+    parsed = parse_files(jobs, job.limits, tokenizer, job.on_file)
+    loading.join()
+    return parsed
 
 
 def make_plan(job: BuildJob, encoder: Encoder, old: Index | None, fit: Fit) -> BuildPlan:
@@ -248,7 +275,9 @@ def make_plan(job: BuildJob, encoder: Encoder, old: Index | None, fit: Fit) -> B
     report.files_removed = sorted(set(previous) - set(records))
     # Syndicated copies: the same release from the ministry site and from a wire is indexed once;
     # its passages list every file it appeared in.
-    duplicates = duplicate_groups(records)
+    texts = {source: "\n\n".join(c.text for c in file_chunks) for source, file_chunks in per_file.items()}
+    citable = [s for s, rec in previous.items() if not rec.duplicate_of]
+    duplicates = duplicate_groups(records, texts=texts, first=citable)
     chunks: list[Chunk] = []
     for source, file_chunks in per_file.items():
         if source in duplicates:
@@ -275,15 +304,22 @@ def is_unchanged(plan: BuildPlan, old: Index | None, fit: Fit) -> bool:
     )
 
 
-def duplicate_groups(records: Mapping[str, FileRecord], threshold: float = 0.7) -> dict[str, str]:
-    """{copy: canonical} for exact (same cleaned text) and near duplicates (MinHash LSH, Jaccard >= threshold).
+def duplicate_groups(
+    records: Mapping[str, FileRecord],
+    threshold: float = JACCARD,
+    texts: Mapping[str, str] | None = None,
+    first: Collection[str] = (),
+) -> dict[str, str]:
+    """{copy: canonical} for exact (same cleaned text) and near duplicates (MinHash LSH, Jaccard >= threshold)
+    whose texts agree on their facts (:func:`qa.dedupe.same_facts`, when ``texts`` are given).
 
-    The canonical copy is the first dated one in path order (a dateline-less wire copy
-    should not hide the ministry's dated original), so the choice is stable across runs.
+    The canonical copy is one indexed before (``first``: a later copy never takes over a release),
+    then the first dated one in path order (a dateline-less wire copy should not hide the ministry's
+    dated original), so the choice is stable across runs.
     """
     from datasketch import LeanMinHash, MinHashLSH
 
-    order = sorted(records, key=lambda s: (records[s].date is None, s))
+    order = sorted(records, key=lambda s: (s not in first, records[s].date is None, s))
     canonical_of: dict[str, str] = {}
     by_doc: dict[str | None, str] = {}
     for source in order:
@@ -306,6 +342,11 @@ def duplicate_groups(records: Mapping[str, FileRecord], threshold: float = 0.7) 
         if source in canonical_of:
             continue
         for other in sorted(lsh.query(hashes[source]), key=rank.__getitem__):
-            if rank[other] > rank[source] and other not in canonical_of and hashes[source].jaccard(hashes[other]) >= threshold:
+            if (
+                rank[other] > rank[source]
+                and other not in canonical_of
+                and hashes[source].jaccard(hashes[other]) >= threshold
+                and (texts is None or same_facts(texts[source], texts[other]))
+            ):
                 canonical_of[other] = source
     return canonical_of

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .answering.abstain import AbstainPolicy
@@ -18,7 +18,7 @@ from .answering.compose import compose_answer, filter_miss
 from .answering.coverage import Coverage
 from .answering.types import Answer
 from .build import IndexStatus, build_index, index_status
-from .config import DEFAULT_CORPUS, DEFAULT_INDEX, FusionConfig, Settings
+from .config import DEFAULT_CORPUS, DEFAULT_INDEX, FusionConfig, ParseLimits, Settings
 from .embedding import Encoder, make_encoder
 from .errors import Remedy, StoreError
 from .plan import BuildReport
@@ -56,12 +56,16 @@ class QA:
         self._lock = threading.RLock()
         self._retriever: Retriever | None = None
         self._stamp: tuple[int, int] | None = None
+        self.parse_limits = ParseLimits()  # what reading one release file may cost (qa.sandbox)
+        self.trash: Path | None = None  # where removed releases go; None: beside the corpus (qa.trash)
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: object) -> QA:
         """The session a deployment's settings describe (what the CLI and the chat use)."""
         encoder = make_encoder(settings.model, settings.backend, cache=settings.cache, verify_texts=settings.onnx_verify_texts)
-        return cls(settings.corpus, settings.index, abstain=settings.abstain, encoder=encoder, **kwargs)  # type: ignore[arg-type]
+        session = cls(settings.corpus, settings.index, abstain=settings.abstain, encoder=encoder, **kwargs)  # type: ignore[arg-type]
+        session.parse_limits, session.trash = settings.parse, settings.trash
+        return session
 
     def ensure_index(self) -> Index:
         """Load the index, building or updating it first when it is missing, stale or corrupt.
@@ -88,7 +92,8 @@ class QA:
             )
         if self._retriever is None and self.auto_build and status != IndexStatus.FRESH:
             try:
-                build_index(self.corpus, self.folder, self.encoder, log=_log)
+                # a file that cannot be read is skipped and named, never a reason not to start
+                build_index(self.corpus, self.folder, self.encoder, log=_log, skip_bad=True, limits=self.parse_limits)
             except StoreError as exc:  # cannot write (read-only folder, full disk, locked): answer from what is there
                 if status == IndexStatus.MISSING:
                     raise
@@ -99,23 +104,29 @@ class QA:
             if not (self.auto_build and self.corpus.is_dir()):
                 raise
             _log(f"the index cannot be used ({exc}); rebuilding it from {self.corpus}")
-            build_index(self.corpus, self.folder, self.encoder, rebuild=True, log=_log)  # corrupt: rebuild
+            build_index(self.corpus, self.folder, self.encoder, rebuild=True, log=_log, skip_bad=True, limits=self.parse_limits)
             return load_index(self.folder)
 
     def update(self, **kwargs: object) -> BuildReport:
         """Re-index the corpus incrementally and switch to the new index (queries keep the old one until then)."""
+        kwargs.setdefault("limits", self.parse_limits)
         report = build_index(self.corpus, self.folder, self.encoder, **kwargs)  # type: ignore[arg-type]
         self.ensure_index()  # a new manifest means a new generation: load it now, not on the next question
         return report
 
-    def add_releases(self, files: Sequence[str | Path], names: Sequence[str] | None = None) -> list[UploadResult]:
+    def add_releases(
+        self,
+        files: Sequence[str | Path],
+        names: Sequence[str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[UploadResult]:
         """Add release files to the corpus and index them: one result per file ("added", "already indexed", "rejected").
 
         Each file is checked on its own, content already indexed under any name
         is not added twice, and a name in use is never written over
-        (:mod:`qa.upload`). ``names`` are the names the user chose.
+        (:mod:`qa.upload`). ``names`` are the names the user chose; ``progress(read, total)`` follows the reading.
         """
-        return add_files(self, files, names)
+        return add_files(self, files, names, progress)
 
     @property
     def retriever(self) -> Retriever:

@@ -13,24 +13,30 @@ The one upload path (the chat's Library tab and :meth:`QA.add_releases
 4. index them in one update; if it fails, every file of this upload is
    taken back out and the previous index keeps working.
 
-Uploads into one corpus are serialised (a lock per corpus folder), so two
-people uploading at once each get the truth about their own file.
+Uploads and removals of one corpus are serialised (one lock, across processes), so two
+people uploading at once each get the truth about their own file, and clean-up after a
+failure removes only a file this upload wrote and that is still the same file (device,
+inode, size and time), never a file by its name alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .corpus import SUPPORTED_SUFFIXES, file_sha256, parse_bytes, safe_filename
+from .config import ChunkConfig
+from .corpus import SUPPORTED_SUFFIXES, Release, file_sha256, safe_filename
+from .dedupe import near_copies, same_facts
 from .errors import CorpusError, QAError, chat_message
 from .plan import BuildReport
+from .sandbox import FileJob, Parsed, parse_files
 from .store.index import Index
+from .trash import corpus_lock, trash_folder
 
 __all__ = ["MAX_UPLOAD_BYTES", "MAX_UPLOAD_FILES", "UploadResult", "add_files"]
 
@@ -57,7 +63,7 @@ class Target(Protocol):
 
     def ensure_index(self) -> Index: ...
 
-    def update(self) -> BuildReport: ...
+    def update(self, **kwargs: object) -> BuildReport: ...
 
 
 @dataclass
@@ -68,25 +74,27 @@ class _Known:
     docs: dict[str, tuple[str, str]]  # doc_id -> (file, title)
     titles: dict[str, str]  # file -> title
     batch: dict[str, str] = field(default_factory=dict)  # sha256 -> name, for files accepted in this upload
+    signatures: dict[str, str] = field(default_factory=dict)  # indexed (citable) file -> MinHash signature
+    texts: dict[str, str] = field(default_factory=dict)  # indexed file -> its text
 
     @classmethod
     def of(cls, index: Index) -> _Known:
         docs = {c.doc_id: (c.source, c.title) for c in index.chunks}
         titles = {c.source: c.title for c in index.chunks}
+        texts: dict[str, list[str]] = {}
+        for c in index.chunks:
+            texts.setdefault(c.source, []).append(c.text)
         for source, rec in index.manifest.files.items():
             if rec.duplicate_of:
                 titles[source] = titles.get(rec.duplicate_of, source)
         hashes = {rec.sha256: source for source, rec in index.manifest.files.items() if rec.sha256}
-        return cls(hashes, docs, titles)
+        signatures = {s: rec.minhash for s, rec in index.manifest.files.items() if rec.minhash and s in texts}
+        return cls(hashes, docs, titles, signatures=signatures, texts={s: "\n\n".join(t) for s, t in texts.items()})
 
-
-_LOCKS: dict[str, threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
-
-
-def _corpus_lock(corpus: Path) -> threading.Lock:
-    with _LOCKS_GUARD:
-        return _LOCKS.setdefault(str(corpus.resolve()), threading.Lock())
+    def same_release(self, release: Release, signature: str) -> str | None:
+        """The indexed file this release would be merged into (a near copy that says the same), if any."""
+        text = "\n\n".join(release.paragraphs)
+        return next((s for s in near_copies(signature, self.signatures) if same_facts(text, self.texts[s])), None)
 
 
 def _batch(files: Sequence[str | Path], names: Sequence[str] | None) -> list[tuple[Path, str]]:
@@ -99,26 +107,30 @@ def _batch(files: Sequence[str | Path], names: Sequence[str] | None) -> list[tup
     return [(p, Path(str(n).replace("\\", "/")).name or "file") for p, n in zip(paths, shown)]
 
 
-def _unreadable(exc: CorpusError, display: str) -> str:
-    """A parse error as a reason about this file (the file's name is already on the line)."""
-    reason = chat_message(exc)
+def _unreadable(problem: QAError, display: str) -> str:
+    """A parse error as a reason about this file, in the chat's words (the file's name is already on the line)."""
+    reason = chat_message(problem)
     for prefix in (f"{display}: ", f"{display} "):
         reason = reason[len(prefix) :] if reason.startswith(prefix) else reason
     return reason[3:] if reason.startswith("is ") else reason
 
 
-def _check(path: Path, display: str, known: _Known) -> tuple[UploadResult, bytes | None]:
-    """One file's verdict; the bytes come back only for a file to save."""
+def _first_look(path: Path, display: str, known: _Known) -> tuple[UploadResult, bytes | None]:
+    """Type, size and known bytes: what can be said before reading the release; bytes back for a file to read."""
     result = UploadResult(display, "rejected")
     suffix = Path(display).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         result.reason = f"not a release file type we read; upload {', '.join(SUPPORTED_SUFFIXES)} files"
         return result, None
-    size = path.stat().st_size
-    if size > MAX_UPLOAD_BYTES:
-        result.reason = f"{size / 1e6:.1f} MB is over the {MAX_UPLOAD_BYTES / 1e6:.0f} MB limit per release: split it"
+    try:
+        size = path.stat().st_size
+        if size > MAX_UPLOAD_BYTES:
+            result.reason = f"{size / 1e6:.1f} MB is over the {MAX_UPLOAD_BYTES / 1e6:.0f} MB limit per release: split it"
+            return result, None
+        data = path.read_bytes()
+    except OSError:
+        result.reason = "the uploaded file could not be read: upload it again"
         return result, None
-    data = path.read_bytes()
     digest = file_sha256(data)
     if digest in known.hashes:
         result.status, result.source = "already indexed", known.hashes[digest]
@@ -127,21 +139,53 @@ def _check(path: Path, display: str, known: _Known) -> tuple[UploadResult, bytes
     if digest in known.batch:
         result.status, result.source, result.reason = "already indexed", known.batch[digest], "the same file twice in this upload"
         return result, None
-    try:
-        release = parse_bytes(data, display, suffix, digest)
-    except CorpusError as exc:
-        result.reason = _unreadable(exc, display)
-        return result, None
-    if release.doc_id in known.docs:  # same text under other bytes (line endings, re-save)
-        result.status = "already indexed"
-        result.source, result.title = known.docs[release.doc_id]
-        return result, None
-    result.status, result.title, result.source = "added", release.title, safe_filename(display)
-    known.batch[digest] = result.source
+    known.batch[digest] = display
     return result, data
 
 
-def _save(result: UploadResult, data: bytes, corpus: Path) -> Path | None:
+def _verdict(result: UploadResult, parsed: Parsed, known: _Known) -> bool:
+    """Whether to save the file, from what reading it gave (the result says why not)."""
+    if parsed.error or parsed.release is None:
+        result.reason = _unreadable(parsed.problem or CorpusError(f"{result.name} could not be read"), result.name)
+        return False
+    release = parsed.release
+    if release.doc_id in known.docs:  # same text under other bytes (line endings, re-save)
+        result.status = "already indexed"
+        result.source, result.title = known.docs[release.doc_id]
+        return False
+    copy_of = known.same_release(release, parsed.signature or "")
+    if copy_of:  # a near copy that says the same (another wire's version): it would be merged, so it is not added
+        result.status, result.source = "already indexed", copy_of
+        result.title = known.titles.get(copy_of, copy_of)
+        result.reason = f"same release as {copy_of}"
+        return False
+    result.status, result.title, result.source = "added", release.title, safe_filename(result.name)
+    return True
+
+
+@dataclass(frozen=True)
+class _Written:
+    """A file this upload wrote, as it was when written: clean-up removes it only if it is still that file."""
+
+    path: Path
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+    def still_ours(self) -> bool:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) == (self.device, self.inode, self.size, self.mtime_ns)
+
+    def take_back(self) -> None:
+        if self.still_ours():
+            self.path.unlink(missing_ok=True)
+
+
+def _save(result: UploadResult, data: bytes, corpus: Path) -> _Written | None:
     """Write the file under a name reserved atomically; None (and the result says why) if the name is taken."""
     target = corpus / result.source
     try:
@@ -152,55 +196,99 @@ def _save(result: UploadResult, data: bytes, corpus: Path) -> Path | None:
             f"another release is already saved as {result.source}: rename the file, or remove the old one in the Library first"
         )
         return None
+    except OSError as exc:
+        result.status, result.title = "rejected", ""
+        result.reason = f"the releases folder cannot be written ({(exc.strerror or 'error').lower()}): ask the administrator"
+        return None
+    created = os.fstat(fd)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        st = target.stat()
     except BaseException:
-        target.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            if os.path.samestat(created, target.stat()):
+                target.unlink()
         raise
-    return target
+    if not os.path.samestat(created, st):  # replaced from outside since: not ours to record
+        result.status, result.title, result.reason = "rejected", "", "the file was replaced while it was saved: upload it again"
+        return None
+    return _Written(target, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _index(target: Target, saved: list[tuple[UploadResult, Path]]) -> None:
-    """One index update for every saved file; on failure they are all taken back out."""
+def _index(target: Target, saved: list[tuple[UploadResult, _Written]]) -> None:
+    """One index update for every saved file; on failure the files this upload wrote are taken back out."""
     try:
-        report = target.update()
+        report = target.update(skip_bad=True)
     except BaseException as exc:
-        for _, path in saved:
-            path.unlink(missing_ok=True)
+        for _, written in saved:
+            written.take_back()
         if not isinstance(exc, QAError):
             raise
         for result, _ in saved:
             result.status, result.reason = "rejected", f"the index could not be updated ({chat_message(exc)}); nothing was added"
         return
     per_source = Counter(c.source for c in target.ensure_index().chunks)
-    for result, path in saved:
-        copy_of = report.duplicates.get(path.name)
-        if copy_of:  # a near copy (another wire's version): indexed once, under the first file
+    skipped = {line.split(" ", 1)[0]: line for line in report.skipped}
+    for result, written in saved:
+        name = written.path.name
+        if name in skipped:  # read in the sandbox again and failed this time (a limit on a busy machine)
+            written.take_back()
+            result.status, result.reason = "rejected", _unreadable(CorpusError(skipped[name]), name)
+            continue
+        copy_of = report.duplicates.get(name)
+        if copy_of:  # a near copy that says the same: indexed once, under the first file
             result.status, result.reason = "already indexed", f"same release as {copy_of}"
-        result.passages = per_source.get(copy_of or path.name, 0)
+        result.passages = per_source.get(copy_of or name, 0)
 
 
-def add_files(target: Target, files: Sequence[str | Path], names: Sequence[str] | None = None) -> list[UploadResult]:
+def add_files(
+    target: Target,
+    files: Sequence[str | Path],
+    names: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[UploadResult]:
     """Add release files to ``target``'s corpus and index: one :class:`UploadResult` per file, in order.
 
-    ``names`` are the names the user chose (uploads arrive under temporary
-    names); each is reduced to a safe file name inside the corpus.
+    ``names`` are the names the user chose (uploads arrive under temporary names); each is reduced
+    to a safe file name inside the corpus. The whole upload is one transaction under the corpus's
+    lock (shared with removals, :func:`qa.trash.corpus_lock`); files are read in the sandbox.
+    ``progress(read, total)`` is called as each file has been read and checked.
     """
     batch = _batch(files, names)
-    with _corpus_lock(target.corpus):
+    trash = trash_folder(target.corpus, getattr(target, "folder", target.corpus / ".index"), getattr(target, "trash", None))
+    with corpus_lock(trash):
         known = _Known.of(target.ensure_index())
-        checked = [_check(path, display, known) for path, display in batch]
-        target.corpus.mkdir(parents=True, exist_ok=True)
-        saved: list[tuple[UploadResult, Path]] = []
+        looked = [_first_look(path, display, known) for path, display in batch]
+        jobs = [
+            FileJob(result.name, Path(result.name).suffix.lower(), data, file_sha256(data), ChunkConfig())
+            for result, data in looked
+            if data is not None
+        ]
+        done = [0]
+
+        def heard(_: object) -> None:
+            done[0] += 1
+            if progress is not None:
+                progress(done[0], len(batch))
+
+        parsed = parse_files(jobs, getattr(target, "parse_limits", None), on_file=heard) if jobs else {}
+        if progress is not None:
+            progress(len(batch), len(batch))
+        checked = [(r, data if data is not None and _verdict(r, parsed[r.name], known) else None) for r, data in looked]
+        try:
+            target.corpus.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CorpusError(f"the releases folder cannot be created ({(exc.strerror or 'error').lower()})") from None
+        saved: list[tuple[UploadResult, _Written]] = []
         try:
             for result, data in checked:
-                path = _save(result, data, target.corpus) if data is not None else None
-                if path is not None:
-                    saved.append((result, path))
+                written = _save(result, data, target.corpus) if data is not None else None
+                if written is not None:
+                    saved.append((result, written))
         except BaseException:
-            for _, path in saved:
-                path.unlink(missing_ok=True)
+            for _, written in saved:
+                written.take_back()
             raise
         if saved:
             _index(target, saved)

@@ -142,6 +142,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_ready(url: str, deadline: float, log_path: Path) -> None:
+    """The page is served before the index is loaded: wait until `/ask` answers rather than "still loading"."""
+    import json
+    import time
+    import urllib.request
+
+    body = json.dumps({"data": ["Who co-chaired the meeting?", 1, [], "", "", ""]}).encode()
+    while time.time() < deadline:
+        request = urllib.request.Request(f"{url}gradio_api/call/ask", body, {"Content-Type": "application/json"})
+        try:
+            event = json.loads(urllib.request.urlopen(request, timeout=30).read())["event_id"]
+            stream = urllib.request.urlopen(f"{url}gradio_api/call/ask/{event}", timeout=60).read().decode()
+        except OSError:
+            stream = "still loading"
+        if "still loading" not in stream:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the chat did not finish loading: {log_path.read_text()[-2000:]}")
+
+
 @contextlib.contextmanager
 def running_app(root: Path, corpus: Path, data: Path):
     """Start app.py over ``corpus`` as a user would (a subprocess on a free loopback port); yields its URL."""
@@ -180,6 +200,7 @@ def running_app(root: Path, corpus: Path, data: Path):
                 time.sleep(1)
         else:
             pytest.fail(f"app did not start: {log_path.read_text()[-2000:]}")
+        _wait_ready(url, deadline, log_path)
         yield url
     finally:
         proc.terminate()

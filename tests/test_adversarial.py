@@ -22,7 +22,7 @@ from qa.config import Settings
 from qa.errors import QAError, QueryError, StoreError
 from qa.query.validate import parse_day, validate_query
 from qa.store.manifest import Manifest, read_manifest
-from qa.ui import FeedbackLog
+from qa.web.feedback import FeedbackLog
 
 ANSWERING = "003_739443eadc7a4b5c.txt"  # one real release holding the answer: every build here stays a few seconds
 QUESTION = "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?"
@@ -440,18 +440,10 @@ def test_corpus_file_deleted_during_indexing_is_left_out(built, encoder):
     (corpus / "zz-late.txt").write_text(NEW)
     (corpus / "aa-new.txt").write_text(NEW.replace("4,000", "5,000"))
 
-    class Deleting:  # the real encoder; the first chunking deletes a file the scan has already listed
-        def __init__(self, inner):
-            self.inner = inner
+    def delete_late(parsed):  # a file the scan has already listed is deleted while the files are read
+        (corpus / "zz-late.txt").unlink(missing_ok=True)
 
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-        def count_tokens(self, text):
-            (corpus / "zz-late.txt").unlink(missing_ok=True)
-            return self.inner.count_tokens(text)
-
-    report = build_index(corpus, index, Deleting(encoder))
+    report = build_index(corpus, index, encoder, on_file=delete_late)
     assert "aa-new.txt" in report.files_new and "zz-late.txt" not in {c.source for c in load_index(index).chunks}
 
 
@@ -533,9 +525,9 @@ def test_auth_needs_a_user_and_a_password(tmp_path):
 
 @pytest.mark.slow
 def test_forged_like_values_never_reach_the_log(tmp_path):
-    import app
+    from qa.web.handlers import vote_of
 
-    assert [app._vote(v) for v in (True, "Like", False, "Dislike", "<script>", 7, None)] == [
+    assert [vote_of(v) for v in (True, "Like", False, "Dislike", "<script>", 7, None)] == [
         "up",
         "up",
         "down",
@@ -555,12 +547,17 @@ def test_chat_box_with_a_lone_surrogate_gets_a_message_and_an_encodable_box(seed
     """Issue 16 finding 7 in the chat's own handler: the question goes back into the box, so it must be valid UTF-8."""
     import json
 
-    import app
-    from qa.ui import FeedbackLog
+    from qa.web.feedback import FeedbackLog
+    from qa.web.handlers import ChatHandlers
+    from qa.web.state import Loader
 
-    handlers = app.ChatHandlers(seed_qa, FeedbackLog(tmp_path))
-    box, _, records, error, _ = handlers.respond("Who co-chaired the meeting\ud800?", [], 5, {})
+    loader = Loader(seed_qa)
+    loader._ready.set()  # the session's index is loaded already
+    names = ["box", "chatbot", "records", "saved", "ask_error", "panel"]
+    handlers = ChatHandlers(seed_qa, loader, FeedbackLog(tmp_path), {n: n for n in names})
+    out = handlers.respond("Who co-chaired the meeting\ud800?", [], 5, {}, None)
+    box, error = out["box"], out["ask_error"]
     box.encode("utf-8")  # raises if a surrogate survived
     json.dumps(box, ensure_ascii=False).encode("utf-8")
-    assert records == {} and "qa-error" in error and "not valid Unicode" in error, error
+    assert "records" not in out and "qa-error" in error and "not valid Unicode" in error, error
     assert "\ud800" not in box and box.startswith("Who co-chaired the meeting")

@@ -94,7 +94,7 @@ def test_corrupt_index_is_detected(corpus, tmp_path, encoder):
     manifest = json.loads((index / "manifest.json").read_text())
     faiss_file = index / manifest["live"]["vectors"]
     faiss_file.write_bytes(faiss_file.read_bytes()[:100])
-    with pytest.raises(StoreError, match="corrupt.*rebuild"):
+    with pytest.raises(StoreError, match=r"corrupt.*rebuild"):
         load_index(index)
     (index / "manifest.json").write_text("{not json")
     with pytest.raises(StoreError, match="not valid JSON"):
@@ -107,7 +107,7 @@ def test_bad_file_leaves_previous_index_working(corpus, tmp_path, encoder):
     build_index(corpus, index, encoder)
     before = (index / "manifest.json").read_bytes()
     (corpus / "bad.txt").write_bytes("Caf\xe9".encode("latin-1") * 20)
-    with pytest.raises(CorpusError, match="bad.txt is not UTF-8.*left unchanged"):
+    with pytest.raises(CorpusError, match=r"bad.txt is not UTF-8.*left unchanged"):
         build_index(corpus, index, encoder)
     assert (index / "manifest.json").read_bytes() == before
     assert len(load_index(index).chunks) == 19
@@ -175,3 +175,25 @@ def test_index_folder_holds_only_the_index_after_building_asking_and_peers(corpu
     live = set(json.loads((index / "manifest.json").read_text())["live"].values())
     assert {p.name for p in index.iterdir()} == live | {"manifest.json", ".lock"}
     assert [p.name for p in (cache / "peers").iterdir()] and Peers(session, cache=cache).n == peers.n  # reused
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_vectors_read_back_memory_mapped_search_and_reconstruct_as_built(tmp_path, kind):
+    import numpy as np
+
+    from qa.store.vectors import VectorIndex
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((3000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    built = VectorIndex.build(vectors, kind)
+    built.write(tmp_path / "v.faiss")
+    read = VectorIndex.read(tmp_path / "v.faiss")
+    ids = np.arange(0, 3000, 7)
+    assert read.kind == kind and read.ntotal == 3000
+    for restrict in (None, ids):
+        assert np.array_equal(built.search(vectors[:20], 5, restrict)[1], read.search(vectors[:20], 5, restrict)[1])
+    assert np.allclose(read.reconstruct_batch([3, 2999]), vectors[[3, 2999]], atol=1e-6)
+    (tmp_path / "v.faiss").write_bytes((tmp_path / "v.faiss").read_bytes()[:-64])
+    with pytest.raises(RuntimeError):
+        VectorIndex.read(tmp_path / "v.faiss")

@@ -22,8 +22,8 @@ def test_no_module_over_500_lines_and_no_function_over_80():
     assert not too_long, too_long
 
 
-def test_environment_is_read_only_by_config_cli_and_app():
-    allowed = {"qa/config.py", "qa/cli.py", "app.py"}
+def test_environment_is_touched_only_by_config_environment_cli_and_app():
+    allowed = {"qa/config.py", "qa/environment.py", "qa/cli.py", "app.py"}
     readers = [
         str(p.relative_to(ROOT))
         for p in SOURCES + sorted((ROOT / "benchmarks").glob("*.py"))
@@ -51,10 +51,11 @@ STORE = PACKAGE / "store"
 STORE_LIBRARIES = ("faiss", "bm25s")
 # Calls that create, replace or delete files; outside qa/store none of them may name the index folder.
 WRITE_CALLS = {"write_atomic", "write_manifest", "save", "savez", "write_text", "write_bytes", "mkdir", "unlink", "rmtree"}
-# How the index folder reaches code outside the store: a session's, job's or index's folder, the settings' index.
-INDEX_WORDS = re.compile(
-    r"\b(?:job|session|self|index|target|qa)\.folder\b|\bsettings\.index\b|\b(?:MANIFEST|PARTIAL)\b|\blive\["
-)
+# How the index folder reaches code outside the store (a session's, job's or index's folder, the settings' index),
+# and the names of what is inside it.
+INDEX_FOLDER = re.compile(r"\b(?:job|session|index|target|qa)\.folder\b|\bsettings\.index\b")
+INDEX_NAMES = re.compile(r"\b(?:MANIFEST|PARTIAL)\b|\blive\[")
+INDEX_WORDS = re.compile(f"{INDEX_FOLDER.pattern}|{INDEX_NAMES.pattern}")
 
 
 def _module_name(path) -> str:
@@ -114,7 +115,23 @@ def test_only_the_store_imports_faiss_and_bm25s():
     assert not offenders, offenders
 
 
+def test_no_path_inside_the_index_folder_is_built_outside_the_store():
+    """``folder / name`` into an index folder is the store's: nothing else reads, writes or names its files."""
+    offenders = []
+    for path in _code_files():
+        if path.is_relative_to(STORE):
+            continue
+        text = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+                left, right = (ast.get_source_segment(text, side) or "" for side in (node.left, node.right))
+                if INDEX_FOLDER.search(left) or INDEX_NAMES.search(right):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.get_source_segment(text, node)[:80]}")
+    assert not offenders, offenders
+
+
 def test_only_the_store_writes_into_the_index_folder():
+    """Outside qa/store no write call names the index folder, and no module but the store writes the manifest."""
     offenders = []
     for path in _code_files():
         if path.is_relative_to(STORE):
@@ -156,3 +173,16 @@ def test_no_module_re_exports_a_name_it_does_not_own():
         )
         foreign += [f"{module}.__all__ lists {name}" for name in listed if name not in _defined(path) | _offered(path)]
     assert not foreign, foreign
+
+
+def test_architecture_doc_names_every_module_of_the_core_packages_and_only_real_ones():
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(qa/[\w/]+\.py|app\.py)`", text))
+    assert named and all((ROOT / path).is_file() for path in named), sorted(p for p in named if not (ROOT / p).is_file())
+    core = [p for package in ("store", "query", "answering") for p in sorted((PACKAGE / package).glob("*.py"))]
+    missing = [
+        str(p.relative_to(ROOT))
+        for p in core
+        if p.name != "__init__.py" and f"`{p.relative_to(PACKAGE).as_posix()}`" not in text and f"`{p.name}`" not in text
+    ]
+    assert not missing, missing

@@ -8,7 +8,15 @@ import pytest
 from conftest import SEEDS
 
 from qa import QA, QAError
-from qa.library import releases, remove_release, search_releases, source_counts, undated_releases
+from qa.library import (
+    releases,
+    remove_release,
+    removed_releases,
+    search_releases,
+    source_counts,
+    undated_releases,
+    undo_removal,
+)
 
 FERRY = "Harbour Authority Opens North Quay Ferry Terminal\n\nPublished 2 May 2024\n\nThe Harbour Authority opened a new ferry terminal on the north quay that can handle 4,000 passengers a day.\n"
 
@@ -36,7 +44,7 @@ def test_releases_sources_and_undated(session):
 def test_upload_each_file_on_its_own_and_same_content_is_already_indexed(session, tmp_path):
     good, bad = tmp_path / "up1", tmp_path / "up2"
     good.write_text(FERRY, encoding="utf-8")
-    bad.write_bytes(b"\xff\xfe\x00bad bytes here")
+    bad.write_bytes(b"\xff\xff\x00bad bytes here")  # not UTF-8, and no UTF-16 byte order mark
     results = session.add_releases([good, bad], ["ferry.txt", "bad.txt"])
     assert [(r.name, r.status) for r in results] == [("ferry.txt", "added"), ("bad.txt", "rejected")]
     assert results[0].passages == 1 and "not UTF-8" in results[1].reason
@@ -59,12 +67,20 @@ def test_remove_updates_the_index_and_keeps_the_file_recoverable(session, tmp_pa
     session.add_releases([up], ["ferry.txt"])
     assert any(r.source == "ferry.txt" for r in releases(session))
     removed = remove_release(session, "ferry.txt")
-    assert removed.title.startswith("Harbour Authority")
+    assert removed.title.startswith("Harbour Authority") and removed.files == ["ferry.txt"]
     assert not any(c.source == "ferry.txt" for c in session.ensure_index().chunks)
-    assert not (session.corpus / "ferry.txt").exists() and list((session.folder / "removed").rglob("ferry.txt"))
+    trash = session.corpus.parent / ".corpus-removed"  # outside the corpus and the index folder
+    assert not (session.corpus / "ferry.txt").exists() and list(trash.rglob("ferry.txt"))
+    assert not list(session.folder.rglob("ferry.txt"))
     assert "ferry" not in session.ask("How many passengers a day can the ferry terminal handle?").passages[0].source
     with pytest.raises(QAError, match="not in the library"):
         remove_release(session, "ferry.txt")
+    assert [r.id for r in removed_releases(session)] == [removed.id]
+    back = undo_removal(session, removed)
+    assert back.state == "restored" and (session.corpus / "ferry.txt").read_text(encoding="utf-8") == FERRY
+    assert any(c.source == "ferry.txt" for c in session.ensure_index().chunks) and not removed_releases(session)
+    with pytest.raises(QAError, match="restored already"):
+        undo_removal(session, removed.id)
 
 
 def test_concurrent_uploads_with_one_name_never_overwrite_each_other(session, tmp_path):
@@ -100,3 +116,256 @@ def test_concurrent_uploads_with_one_name_never_overwrite_each_other(session, tm
         if n != winner:  # told the truth: not saved, and why
             assert r.status == "rejected" and "already saved as notice.txt" in r.reason and "rename" in r.reason
     assert not [p.name for p in session.corpus.iterdir() if p.name.startswith("notice") and p.name != "notice.txt"]
+
+
+# ------------------------------------------------------------------ transactions
+
+OTHER = "Harbour Notice On Berth Repairs\n\nThe harbour master said berth 4 closes for six weeks of repairs from 1 June 2024.\n"
+
+
+def _with_ferry(session, tmp_path):
+    up = tmp_path / "ferry-upload"
+    up.write_text(FERRY, encoding="utf-8")
+    assert session.add_releases([up], ["ferry.txt"])[0].status == "added"
+
+
+def _copies(session, text: str) -> list[str]:
+    """Every file holding exactly ``text``: in the corpus or in the trash."""
+    trash = session.corpus.parent / ".corpus-removed"
+    places = [*session.corpus.rglob("*.txt"), *trash.rglob("*.txt")]
+    return sorted(str(p) for p in places if p.read_bytes() == text.encode())
+
+
+def _short_lock_wait(session, monkeypatch, seconds: float = 1.0):
+    original = QA.update
+    monkeypatch.setattr(session, "update", lambda **kw: original(session, **{"lock_wait": seconds, **kw}))
+
+
+def _index_lock(session):
+    from filelock import FileLock
+
+    lock = FileLock(str(session.folder / ".lock"))  # another writer (a long `qa index`) holds the index
+    lock.acquire()
+    return lock
+
+
+def test_removal_racing_a_same_name_upload_while_the_index_is_locked_loses_nothing(session, tmp_path, monkeypatch):
+    import threading
+
+    _with_ferry(session, tmp_path)
+    _short_lock_wait(session, monkeypatch)
+    other = tmp_path / "other-upload"
+    other.write_text(OTHER, encoding="utf-8")
+    lock = _index_lock(session)
+    outcome: dict[str, object] = {}
+
+    def remove() -> None:
+        try:
+            outcome["removal"] = remove_release(session, "ferry.txt")
+        except QAError as exc:
+            outcome["removal"] = str(exc)
+
+    def upload() -> None:
+        outcome["upload"] = session.add_releases([other], ["ferry.txt"])[0]
+
+    threads = [threading.Thread(target=remove), threading.Thread(target=upload)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lock.release()
+    assert "was not removed" in str(outcome["removal"]) and "[Errno" not in str(outcome["removal"])
+    assert outcome["upload"].status == "rejected"  # the index is locked, or the name is taken: either way not saved
+    assert _copies(session, FERRY) == [str(session.corpus / "ferry.txt")]  # the original, where it was, once
+    assert not _copies(session, OTHER)
+    assert any(c.source == "ferry.txt" for c in session.ensure_index().chunks)
+
+
+REMOVAL_STEPS = ["record", "move", "update", "last record"]
+
+
+@pytest.mark.parametrize("step", REMOVAL_STEPS)
+def test_removal_failing_at_any_step_keeps_every_file(session, tmp_path, monkeypatch, step):
+    import qa.library as library
+
+    _with_ferry(session, tmp_path)
+    calls = {"write": 0}
+    real_write, real_move = library.write_record, library.move_no_clobber
+
+    def write(record):
+        calls["write"] += 1
+        if (step == "record" and calls["write"] == 1) or (step == "last record" and record.state == "removed"):
+            raise OSError(28, "No space left on device")
+        real_write(record)
+
+    def move(src, dst):
+        if step == "move" and src.parent == session.corpus:
+            raise OSError(30, "Read-only file system")
+        return real_move(src, dst)
+
+    monkeypatch.setattr(library, "write_record", write)
+    monkeypatch.setattr(library, "move_no_clobber", move)
+    if step == "update":
+        _short_lock_wait(session, monkeypatch)
+        lock = _index_lock(session)
+    with pytest.raises(QAError) as failure:
+        remove_release(session, "ferry.txt")
+    if step == "update":
+        lock.release()
+    assert "[Errno" not in str(failure.value) and "Traceback" not in str(failure.value)
+    copies = _copies(session, FERRY)
+    assert copies == [str(session.corpus / "ferry.txt")] or (step == "last record" and len(copies) == 1)
+    monkeypatch.undo()
+    if not (session.corpus / "ferry.txt").exists():  # removed, but its record could not say so: still undoable
+        undo_removal(session, removed_releases(session)[0])
+    assert (session.corpus / "ferry.txt").read_text(encoding="utf-8") == FERRY
+
+
+def test_undo_never_writes_over_a_file_that_took_the_path(session, tmp_path):
+    _with_ferry(session, tmp_path)
+    removed = remove_release(session, "ferry.txt")
+    (session.corpus / "ferry.txt").write_text(OTHER, encoding="utf-8")  # someone saved another release there
+    with pytest.raises(QAError, match="now holds another file"):
+        undo_removal(session, removed)
+    assert (session.corpus / "ferry.txt").read_text(encoding="utf-8") == OTHER
+    assert len(_copies(session, FERRY)) == 1 and removed_releases(session)[0].id == removed.id
+
+
+UPLOAD_STEPS = ["save", "update", "update after the file was replaced"]
+
+
+@pytest.mark.parametrize("step", UPLOAD_STEPS)
+def test_upload_failing_at_any_step_takes_back_only_what_it_wrote(session, tmp_path, monkeypatch, step):
+    import os
+
+    import qa.upload as upload
+
+    up = tmp_path / "up"
+    up.write_text(FERRY, encoding="utf-8")
+    if step == "save":
+        real_fdopen = os.fdopen
+
+        def broken(fd, *args, **kwargs):
+            handle = real_fdopen(fd, *args, **kwargs)
+            handle.write = lambda data: (_ for _ in ()).throw(OSError(28, "No space left on device"))
+            return handle
+
+        monkeypatch.setattr(upload.os, "fdopen", broken)
+        with pytest.raises(OSError):
+            session.add_releases([up], ["ferry.txt"])
+        assert not (session.corpus / "ferry.txt").exists()
+        return
+    original = QA.update
+
+    def failing_update(**kwargs):
+        if step == "update after the file was replaced":  # another writer puts its own file under the name
+            (session.corpus / "ferry.txt").unlink()
+            (session.corpus / "ferry.txt").write_text(OTHER, encoding="utf-8")
+        return original(session, lock_wait=0.5, **kwargs)
+
+    monkeypatch.setattr(session, "update", failing_update)
+    lock = _index_lock(session)
+    result = session.add_releases([up], ["ferry.txt"])[0]
+    lock.release()
+    assert result.status == "rejected" and "nothing was added" in result.reason and "[Errno" not in result.reason
+    if step == "update":
+        assert not (session.corpus / "ferry.txt").exists()
+    else:  # not the file this upload wrote: left alone
+        assert (session.corpus / "ferry.txt").read_text(encoding="utf-8") == OTHER
+
+
+def test_an_upload_that_would_merge_into_a_release_says_so_and_is_not_saved(session, tmp_path):
+    _with_ferry(session, tmp_path)
+    copy = tmp_path / "copy"
+    copy.write_text(
+        FERRY.replace("Published 2 May 2024", "Posted by the wire service") + "\nShare this story\n", encoding="utf-8"
+    )
+    result = session.add_releases([copy], ["wire-ferry.txt"])[0]
+    assert result.status == "already indexed" and result.source == "ferry.txt"
+    assert not (session.corpus / "wire-ferry.txt").exists()
+
+
+def test_a_near_copy_with_other_facts_is_kept_apart_and_never_takes_over(session, tmp_path):
+    """Names, numbers and places changed in a copy: both indexed, each cited for itself; the first keeps its passages."""
+    _with_ferry(session, tmp_path)
+    fake = tmp_path / "fake"
+    fake.write_text(FERRY.replace("North Quay", "South Pier").replace("north quay", "south pier").replace("4,000", "9,000"))
+    result = session.add_releases([fake], ["a-first-name.txt"])[0]
+    assert result.status == "added"
+    chunks = session.ensure_index().chunks
+    original = [c for c in chunks if c.source == "ferry.txt"]
+    assert original and all(not c.also_in for c in original) and "4,000" in original[-1].text
+    assert all(not c.also_in for c in chunks if c.source == "a-first-name.txt")
+
+
+KILL_CHILD = """
+import os, sys
+import qa.library as library
+import qa.upload as upload
+from qa import QA
+step, corpus, index, source = sys.argv[1:5]
+session = QA(corpus, index, auto_build=False)
+real_write, real_move, real_update, real_save = library.write_record, library.move_no_clobber, QA.update, upload._save
+
+def die(at):
+    if at == step:
+        os._exit(9)  # as a kill: no clean-up runs
+
+def write(record):
+    die("before record" if record.state == "removing" else "before last record")
+    real_write(record)
+
+def move(src, dst):
+    die("before move")
+    moved = real_move(src, dst)
+    die("after move")
+    return moved
+
+def update(**kw):
+    die("before update")
+    return real_update(session, **kw)
+
+def save(result, data, corpus):
+    written = real_save(result, data, corpus)
+    die("after save")
+    return written
+
+library.write_record, library.move_no_clobber, upload._save = write, move, save
+session.update = update
+if step in ("after save", "before update") and len(sys.argv) > 5:
+    session.add_releases([sys.argv[5]], [source])
+else:
+    library.remove_release(session, source)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", ["before record", "before move", "after move", "before update", "before last record"])
+def test_removal_killed_at_any_step_loses_no_file(session, tmp_path, step):
+    import subprocess
+    import sys
+
+    _with_ferry(session, tmp_path)
+    args = [step, session.corpus, session.folder, "ferry.txt"]
+    child = subprocess.run([sys.executable, "-c", KILL_CHILD, *map(str, args)], capture_output=True, text=True)
+    assert child.returncode == 9, child.stderr[-2000:]
+    assert len(_copies(session, FERRY)) == 1  # in the corpus or in the trash, once
+    if not (session.corpus / "ferry.txt").exists():  # the removal got part way: listed, and undone whole
+        undo_removal(session, removed_releases(session)[0])
+    assert (session.corpus / "ferry.txt").read_text(encoding="utf-8") == FERRY
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", ["after save", "before update"])
+def test_upload_killed_at_any_step_loses_no_file(session, tmp_path, step):
+    import subprocess
+    import sys
+
+    up = tmp_path / "up"
+    up.write_text(FERRY, encoding="utf-8")
+    args = [step, session.corpus, session.folder, "ferry.txt", up]
+    child = subprocess.run([sys.executable, "-c", KILL_CHILD, *map(str, args)], capture_output=True, text=True)
+    assert child.returncode == 9, child.stderr[-2000:]
+    assert _copies(session, FERRY) == [str(session.corpus / "ferry.txt")]  # saved whole; the next update indexes it
+    session.update(skip_bad=True)
+    assert any(c.source == "ferry.txt" for c in session.ensure_index().chunks)

@@ -129,7 +129,7 @@ def test_real_senate_scrape_headline_said_once_and_issue_lines_dropped():
     assert kohl.title.endswith(
         "ON FEMA s DECISION TO DENY DISASTER AID FOR WISCONSIN COMMUNITIES HIT BY TORNADOES"
     )  # capitals with a stray "s": one headline
-    assert kohl.section == "Press Release" and kohl.date == "2005-09-23"
+    assert kohl.section is None and kohl.date == "2005-09-23"  # "Press Release" is the kind of page
     assert kohl.paragraphs == (kohl.paragraphs[0],) and kohl.paragraphs[0].startswith(
         "I am disappointed by FEMA"
     )  # repeat, issue line gone

@@ -1,11 +1,13 @@
-"""Chat rendering: release text stays inert, replies carry their id, the copy text is plain (no browser needed)."""
+"""The chat without a browser: rendering (release text inert, replies carry their id, plain copy text), example
+questions, the guard in front of the server, the feedback rate limit, "still loading", removal and restore."""
 
 from __future__ import annotations
 
 from html import unescape
 
 from qa.answering.types import Answer, Passage
-from qa.ui import FeedbackLog, Filters, Reply, citation_text, escape, render_panel, render_reply, reply_id_of
+from qa.web.feedback import FeedbackLog
+from qa.web.render import Filters, Reply, citation_text, escape, render_panel, render_reply, reply_id_of
 
 TEXT = "First sentence. The answer <b>is</b> here. Last one."
 
@@ -81,3 +83,194 @@ def test_feedback_log_keeps_the_last_vote_per_reply(tmp_path):
     log.record(record, "down", "r2")
     log.record(record, "none", "r1")  # un-voted
     assert log.votes() == {"r2": "down"}
+
+
+
+# ------------------------------------------------------------------ numbering, questions as typed, closest
+
+
+def test_paragraphs_are_numbered_as_the_release_numbers_them():
+    from qa.web.render import paragraph_labels
+
+    paras = ["1. First.", "2. Second.", "o A point under two.", "3. Third.", "o One.", "o Two."]
+    assert paragraph_labels(paras) == ["1", "2", "2.1", "3", "3.1", "3.2"]
+    assert paragraph_labels(["Lead.", "Body.", "o point"]) == ["1", "2", "3"]  # no numbering: in order
+    html = render_panel(_reply(), None, lambda source: ["1. Intro.", "o point", "2. Second.", TEXT])
+    assert "¶2</span>" in html and "¶1.1</span>" in html
+
+
+def test_the_users_question_is_text_and_a_long_one_is_refused_in_words():
+    from qa.web.render import check_question, render_question
+
+    html = render_question("**bold** <img src=x onerror=alert(1)>")
+    assert "<img" not in html and "**" not in html and "&#42;&#42;bold&#42;&#42;" in html
+    problem = check_question("Who co-chaired the meeting? " * 100)
+    assert "2,799 characters long" in problem and "limit is 1,000" in problem
+
+
+def test_a_closest_passage_reads_as_may_not_answer_and_marks_nothing():
+    reply = _reply()
+    reply.answer.level = "closest"  # type: ignore[attr-defined]
+    html = render_reply(reply) + render_panel(reply, None, lambda source: [TEXT])
+    assert "may not answer" in html and "<mark" not in html and "qa-lead" not in html
+
+
+def test_a_removed_release_says_so_instead_of_an_empty_viewer():
+    html = render_panel(_reply(), None, lambda source: [])
+    assert "no longer in the library" in html and "qa-viewer'" not in html
+
+
+def test_panel_copy_follows_the_passage_shown():
+    html = unescape(render_panel(_reply(), 2, lambda source: ["Other passage."]))
+    assert "“Other passage.” — Other, undated, paragraph 1 (b.txt)" in html
+
+
+# ------------------------------------------------------------------ example questions
+
+
+def test_questions_come_from_a_sentences_grammar():
+    from qa.web.examples import candidate_questions
+
+    assert candidate_questions("The meeting was co-chaired by Kim Yong Hyun and Bill Blair.") == ["Who co-chaired the meeting?"]
+    assert candidate_questions("The terminal cost 85 million euros and was built in 26 months.") == [
+        "How much did the terminal cost?"
+    ]
+    assert candidate_questions("The consultation was held on January 14 in a virtual format.") == [
+        "When was the consultation held?"
+    ]
+    assert candidate_questions("It was a good day for everyone involved in the project.") == []
+
+
+def test_each_example_is_answered_with_the_sentence_it_came_from(seed_qa):
+    from qa.library import releases
+    from qa.web.examples import pick_examples
+
+    def answer(question):
+        got = seed_qa.ask(question, 5)
+        return None if got.no_answer else got.answer
+
+    sources = [r.source for r in releases(seed_qa)]
+    examples = pick_examples(sources, seed_qa.release_paragraphs, answer)
+    assert examples and all("What does the release" not in e.question for e in examples)
+    for e in examples:
+        got = seed_qa.ask(e.question, 5)
+        assert not got.no_answer and " ".join(got.answer.split()) in " ".join(e.sentence.split()), (e, got.answer)
+
+
+# ------------------------------------------------------------------ guard, feedback limit
+
+
+def _guarded(user=None):
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from qa.web.guard import Guard, allowed_hosts
+
+    async def login(request):
+        form = await request.form()
+        ok = form.get("username") == "editor" and form.get("password") == "s3cret"
+        return PlainTextResponse("ok" if ok else "no", status_code=200 if ok else 400)
+
+    async def echo(request):
+        return PlainTextResponse(str(len(await request.body())))
+
+    app = Starlette(routes=[Route("/login", login, methods=["POST"]), Route("/echo", echo, methods=["POST", "GET"])])
+    return TestClient(Guard(app, hosts=allowed_hosts("127.0.0.1", ["chat.example.org"]), user=user), base_url="http://127.0.0.1")
+
+
+def test_guard_refuses_foreign_hosts_and_origins_and_large_bodies():
+    client = _guarded()
+    assert client.get("/echo").status_code == 200
+    assert client.get("/echo", headers={"host": "chat.example.org:7860"}).status_code == 200  # a listed name
+    assert client.get("/echo", headers={"host": "10.0.0.5:7860"}).status_code == 200  # an address: no rebinding
+    assert client.get("/echo", headers={"host": "attacker.example"}).status_code == 421
+    assert client.post("/echo", headers={"origin": "http://attacker.example"}).status_code == 403
+    assert client.post("/echo", content=b"x" * 2_000_000).status_code == 413
+
+
+def test_logins_are_compared_exactly_and_throttled_per_client():
+    from qa.web.guard import MAX_FAILED_LOGINS
+
+    client = _guarded(user="editor")
+    assert client.post("/login", data={"username": "editor ", "password": "s3cret"}).status_code == 400  # trailing space
+    for _ in range(MAX_FAILED_LOGINS - 1):
+        assert client.post("/login", data={"username": "editor", "password": "wrong"}).status_code == 400
+    refused = client.post("/login", data={"username": "editor", "password": "s3cret"})
+    assert refused.status_code == 429 and "wait" in refused.json()["detail"]  # even the right password waits
+
+
+def test_feedback_is_rate_limited_per_client(tmp_path):
+    import pytest
+
+    from qa.web.feedback import RateLimited
+
+    log = FeedbackLog(tmp_path, per_minute=3)
+    for _ in range(3):
+        log.record({"question": "q", "passages": []}, "up", "r1", client="a")
+    with pytest.raises(RateLimited):
+        log.record({"question": "q", "passages": []}, "up", "r1", client="a")
+    log.record({"question": "q", "passages": []}, "up", "r1", client="b")  # another client is not held up
+    assert len(log.path.read_text().splitlines()) == 4
+
+
+# ------------------------------------------------------------------ loading, removal
+
+
+def test_a_question_before_the_index_is_ready_gets_still_loading(seed_qa, tmp_path):
+    from qa.web.handlers import ChatHandlers
+    from qa.web.state import Loader
+
+    names = ["box", "chatbot", "records", "saved", "ask_error", "panel"]
+    handlers = ChatHandlers(seed_qa, Loader(seed_qa), FeedbackLog(tmp_path), {n: n for n in names})
+    out = handlers.respond("Who co-chaired the meeting?", [], 5, {}, None)
+    assert "Still loading" in out["ask_error"] and out["box"] == "Who co-chaired the meeting?" and "chatbot" not in out
+
+
+def test_loader_builds_behind_and_skips_a_file_it_cannot_read(small_corpus, tmp_path, encoder):
+    from qa import QA
+    from qa.web.state import CountingEncoder, Loader
+
+    (small_corpus / "broken.txt").write_bytes("Caf\xe9".encode("latin-1") * 40)
+    counting = CountingEncoder(encoder)
+    session = QA(small_corpus, tmp_path / "index", encoder=counting)
+    loader = Loader(session, counting).start()
+    assert loader.wait(300), loader.status()
+    assert loader.phase == "ready" and any("broken.txt" in s for s in loader.skipped), loader.skipped
+    assert session.ask("Who co-chaired the meeting?").passages
+
+
+def test_removal_is_listed_and_restored_by_title_without_paths(small_corpus, tmp_path, encoder):
+    from qa import QA
+    from qa.web import trash
+
+    session = QA(small_corpus, tmp_path / "index")
+    session.encoder = encoder
+    session.ensure_index()
+    entry = trash.remove(session, "003_739443eadc7a4b5c.txt")
+    assert not (small_corpus / "003_739443eadc7a4b5c.txt").exists()
+    listed = trash.removed(session)
+    assert [e.title for e in listed] == ["ROK-UNCMS Defense Ministerial Meeting Statement Released"]
+    assert listed[0].files == ["003_739443eadc7a4b5c.txt"]
+    trash.restore(session, entry.id)
+    assert (small_corpus / "003_739443eadc7a4b5c.txt").exists() and trash.removed(session) == []
+    assert "Kim Yong Hyun" in session.ask("Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?").answer
+
+
+def test_a_reply_survives_the_browsers_copy_as_json(seed_qa, tmp_path):
+    import orjson
+
+    from qa.web.handlers import ChatHandlers
+    from qa.web.state import Loader
+
+    names = ["box", "chatbot", "records", "saved", "ask_error", "panel"]
+    loader = Loader(seed_qa)
+    loader._ready.set()  # the session's index is already loaded
+    handlers = ChatHandlers(seed_qa, loader, FeedbackLog(tmp_path), {n: n for n in names})
+    out = handlers.respond("Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?", [], 5, {}, None)
+    saved = orjson.loads(orjson.dumps(out["saved"]))  # what the browser stores must be JSON, keys and all
+    restored = handlers.restore(saved)
+    (reply,) = restored["records"].values()
+    assert "Kim Yong Hyun" in reply.answer.answer and reply.labels == next(iter(out["records"].values())).labels
+    assert "Kim Yong Hyun" in restored["panel"]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 
+from .. import linear as re
 from ..errors import CorpusError
 from .text import decode, repair
 
@@ -139,8 +139,8 @@ def load_html(data: bytes, name: str) -> tuple[str, dict[str, str]]:
             favor_recall=True,
             deduplicate=False,
         )
-    except Exception as exc:
-        raise CorpusError(f"{name} could not be parsed as HTML ({type(exc).__name__}): check that it is a web page") from None
+    except Exception:  # lxml and trafilatura raise many kinds on broken markup
+        raise CorpusError(f"{name} could not be parsed as HTML: check that it is a web page") from None
     if not found:
         raise CorpusError(f"{name} has no main text that could be extracted from its HTML")
     doc = json.loads(found)

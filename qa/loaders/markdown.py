@@ -7,8 +7,9 @@ and raw HTML inside the body is parsed as HTML and kept as its text.
 from __future__ import annotations
 
 import datetime as _dt
-import re
 
+from .. import linear as re
+from ..errors import CorpusError
 from .html import blocks_from_html
 from .text import decode, repair, split_runs
 
@@ -44,12 +45,15 @@ def load_markdown(data: bytes, name: str) -> tuple[str, dict[str, str]]:
     from markdown_it import MarkdownIt
 
     text = repair(decode(data, name)).replace("\r\n", "\n")
-    meta, body = front_matter(text)
+    try:
+        meta, body = front_matter(text)
+    except RecursionError:
+        raise CorpusError(f"{name} has front matter nested too deeply to read: keep it to plain “key: value” lines") from None
     hints: dict[str, str] = {}
-    for key in ("title", "date", "source", "section", "organisation", "author", "url"):
+    for key in ("title", "date", "source", "section", "organisation", "organization", "author", "url"):
         value = _as_text(meta.get(key))
         if value:
-            hints[key] = value
+            hints["organisation" if key == "organization" else key] = value
     if "title" in hints:
         hints["title_source"] = "front matter"
     html = MarkdownIt("commonmark", {"html": True}).render(body)

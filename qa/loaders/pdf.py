@@ -11,10 +11,10 @@ line at the same edge of most pages), page numbers, margin decorations and chart
 from __future__ import annotations
 
 import io
-import re
 import statistics
 from dataclasses import dataclass
 
+from .. import linear as re
 from ..errors import CorpusError
 from .text import repair
 
@@ -33,6 +33,8 @@ class PdfLine:
     bold: bool
     page_height: float = 842.0
 
+
+MAX_PAGES = 200  # a release is a few pages; a document of hundreds is a report or a bomb
 
 # Labels a release carries above its headline; never the headline itself.
 DOC_LABEL = re.compile(
@@ -79,6 +81,8 @@ def pdf_lines(data: bytes, name: str) -> tuple[list[PdfLine], int, str]:
         with pdfplumber.open(io.BytesIO(data)) as pdf:
             meta_title = str((pdf.metadata or {}).get("Title") or "")
             n_pages = len(pdf.pages)
+            if n_pages > MAX_PAGES:
+                raise CorpusError(f"{name} has {n_pages} pages; PDFs over {MAX_PAGES} pages are not releases we index: split it")
             for number, page in enumerate(pdf.pages):
                 upright = page.filter(lambda obj: obj.get("object_type") != "char" or obj.get("upright", True))
                 found = upright.extract_text_lines(return_chars=True, strip=True)
@@ -111,11 +115,11 @@ def pdf_lines(data: bytes, name: str) -> tuple[list[PdfLine], int, str]:
                             float(page.height),
                         )
                     )
-    except (PDFSyntaxError, ValueError, KeyError, TypeError, OSError, IndexError, AssertionError) as exc:
-        raise CorpusError(f"{name} is not a readable PDF ({type(exc).__name__}): export it again as PDF or as text") from None
+    except (PDFSyntaxError, ValueError, KeyError, TypeError, OSError, IndexError, AssertionError):
+        raise CorpusError(f"{name} is not a readable PDF: export it again as PDF or as text") from None
     except Exception as exc:
         if type(exc).__module__.startswith(("pdfminer", "pdfplumber", "pypdfium2")):
-            raise CorpusError(f"{name} is not a readable PDF ({type(exc).__name__}): export it again as PDF or as text") from None
+            raise CorpusError(f"{name} is not a readable PDF: export it again as PDF or as text") from None
         raise
     return [ln for ln in lines if ln.text], n_pages, meta_title
 

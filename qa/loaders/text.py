@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-import re
+import codecs
 import unicodedata
 
+from .. import linear as re
 from ..errors import CorpusError, Remedy
 
 __all__ = ["decode", "load_text", "repair", "split_runs"]
 
 
 def decode(data: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM); anything else gets an error that says how to convert it."""
+    """UTF-8 (with or without BOM), or UTF-16 with its BOM; anything else gets an error that says how to convert it."""
     if not data.strip():
         raise CorpusError(f"{name} is empty: add the release text or remove the file")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise CorpusError(
+                f"{name} starts as UTF-16 text but is not valid UTF-16: open it and save it again as UTF-8 text"
+            ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -42,31 +50,67 @@ _KEEP_SPLIT = re.compile("([" + "".join(sorted(_KEEP)) + "])")
 
 
 # One-line scrapes keep paragraph and field breaks only as runs of spaces: a long run, or a short
-# run after a sentence end, is a line break the scraper flattened.
-_LONG_RUN = re.compile(r"[ \t\u00a0]{6,}")
-_SENTENCE_RUN = re.compile(r"(?:(?<=[^\W\d_][.!?])|(?<=\)[.!?])|(?<=[.!?][\"”’)]))[ \t\u00a0]{3,}(?=[\"“‘(]?[A-Z0-9])")
+# run after a sentence end, is a line break the scraper flattened. Runs are found on their own and
+# their context (the two characters before, the two after) is checked on those few characters, so
+# the work is linear in the line whatever it holds.
+_RUN = re.compile(r"[ \t\u00a0]+")
+_SENTENCE_BEFORE = re.compile(r"[^\W\d_][.!?]|\)[.!?]|[.!?][\"”’)]")  # a sentence's end, just before the run
+_CAPITAL_AFTER = re.compile(r"[\"“‘(]?[A-Z]")
+_CAPITAL_OR_DIGIT_AFTER = re.compile(r"[\"“‘(]?[A-Z0-9]")
+_ENUMERATOR = re.compile(r"\(?\w{1,4}[.)]")  # "2.", "(b)", "iv)"
 
 
-_SENTENCE_GAP = re.compile(r"(?:(?<=[^\W\d_][.!?])|(?<=\)[.!?])|(?<=[.!?][\"”’)]))([ \t\u00a0]+)(?=[\"“‘(]?[A-Z])")
-_SENTENCE_GAP2 = re.compile(r"(?:(?<=[^\W\d_][.!?])|(?<=\)[.!?])|(?<=[.!?][\"”’)]))[ \t\u00a0]{2,}(?=[\"“‘(]?[A-Z])")
+def _runs(line: str, shortest: int, after: re.Pattern | None = None) -> list[tuple[int, int]]:
+    """Spans of runs of at least ``shortest`` spaces; with ``after``, only those ending a sentence before it."""
+    spans = []
+    for m in _RUN.finditer(line):
+        a, b = m.span()
+        if b - a < shortest:
+            continue
+        if after is None or (a >= 2 and _SENTENCE_BEFORE.fullmatch(line[a - 2 : a]) and after.match(line[b : b + 2])):
+            spans.append((a, b))
+    return spans
 
 
-def _break_unless_enumerator(m: re.Match[str]) -> str:
-    before = m.string[: m.start()].rsplit("\n", 1)[-1].strip()
-    return " " if re.fullmatch(r"\(?\w{1,4}[.)]", before) else "\n\n"  # "2.        It is alleged": a numbered paragraph
+def _break_unless_enumerator(text: str, spans: list[tuple[int, int]]) -> str:
+    """Each run becomes a paragraph break, or a space after a paragraph number ("2.        It is alleged")."""
+    out: list[str] = []
+    last = line_start = first_letter = 0
+    for a, b in spans:
+        newline = text.rfind("\n", last, a)
+        if newline >= 0 or last == 0:
+            line_start = newline + 1 if newline >= 0 else 0
+            first_letter = line_start
+            while first_letter < a and text[first_letter].isspace():
+                first_letter += 1
+        before = text[first_letter:a] if a - first_letter <= 8 else ""
+        out.extend((text[last:a], " " if _ENUMERATOR.fullmatch(before.strip()) else "\n\n"))
+        last = b
+    out.append(text[last:])
+    return "".join(out)
 
 
 def split_runs(text: str) -> str:
     """Turn flattened breaks (runs of spaces) back into line breaks."""
     lines = []
     for line in text.split("\n"):
-        line = _SENTENCE_RUN.sub(_break_unless_enumerator, line)
+        line = _break_unless_enumerator(line, _runs(line, 3, _CAPITAL_OR_DIGIT_AFTER))
         if len(line) > 400:  # a whole release on one line: two spaces after a sentence were a paragraph break,
-            gaps = [len(m.group(1)) for m in _SENTENCE_GAP.finditer(line)]  # unless every sentence has them
+            gaps = [b - a for a, b in _runs(line, 1, _CAPITAL_AFTER)]  # unless every sentence has them
             if gaps and 0 < sum(g >= 2 for g in gaps) <= 0.6 * len(gaps):
-                line = _SENTENCE_GAP2.sub("\n\n", line)
-        lines.append(_LONG_RUN.sub(_break_unless_enumerator, line.strip()))
+                line = "".join(_split_at(line, _runs(line, 2, _CAPITAL_AFTER)))
+        line = line.strip()
+        lines.append(_break_unless_enumerator(line, _runs(line, 6)))
     return "\n".join(lines)
+
+
+def _split_at(line: str, spans: list[tuple[int, int]]) -> list[str]:
+    out, last = [], 0
+    for a, b in spans:
+        out.extend((line[last:a], "\n\n"))
+        last = b
+    out.append(line[last:])
+    return out
 
 
 def load_text(data: bytes, name: str) -> tuple[str, dict[str, str]]:

@@ -13,6 +13,7 @@ from ..errors import QueryError
 
 __all__ = [
     "MAX_K",
+    "MAX_HISTORY_ITEMS",
     "MAX_QUESTION_CHARS",
     "MAX_SOURCE_CHARS",
     "Query",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 MAX_QUESTION_CHARS = 1000
+MAX_HISTORY_ITEMS = 50  # earlier questions accepted with one question (the last 10 are used)
 MAX_K = 50
 MAX_SOURCE_CHARS = 200
 
@@ -41,7 +43,7 @@ def parse_day(value: Any, name: str, end: bool = False) -> str | None:
     value = check_text(value, name).strip()
     if not value:
         return None
-    m = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", value)
+    m = re.fullmatch(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?", value)  # ASCII digits only ("٢٠٢٤" is no year)
     if not m:
         raise QueryError(f"{{{name}}} must be a date like 2024-09-10 (or 2024-09, 2024), got {_shown(value)}", fields=(name,))
     year, month, day = m.group(1), m.group(2), m.group(3)
@@ -117,6 +119,8 @@ def validate_history(history: Any) -> list[str]:
         return []
     if isinstance(history, (str, bytes)) or not isinstance(history, (list, tuple)):
         raise QueryError(f"history must be a list of earlier questions (texts), got {type(history).__name__}")
+    if len(history) > MAX_HISTORY_ITEMS:
+        raise QueryError(f"history has {len(history)} earlier questions; the limit is {MAX_HISTORY_ITEMS}: send the latest ones")
     for i, item in enumerate(history):
         if not isinstance(item, str):
             raise QueryError(f"history item {i + 1} must be text (an earlier question), got {type(item).__name__}")

@@ -68,7 +68,7 @@ class LexicalIndex:
     def read(cls, path: Path) -> LexicalIndex:
         import bm25s
 
-        return cls(bm25s.BM25.load(str(path), mmap=False))
+        return cls(bm25s.BM25.load(str(path), mmap=True))  # postings memory-mapped: opening reads only the vocabulary
 
     def write(self, path: Path) -> list[Path]:
         """Save into the folder ``path`` (replaced); returns the files written, for the caller to fsync."""

@@ -35,6 +35,7 @@ __all__ = [
     "check_files",
     "checksums",
     "fsync_path",
+    "has_manifest",
     "manifest_stamp",
     "read_manifest",
     "recorded_generation",
@@ -306,6 +307,11 @@ def read_manifest(folder: Path) -> Manifest:
 
 def write_manifest(folder: Path, manifest: Manifest) -> None:
     write_atomic(folder / MANIFEST, json.dumps(manifest.to_json(), indent=1, ensure_ascii=False).encode())
+
+
+def has_manifest(folder: Path) -> bool:
+    """Whether ``folder`` has a manifest (an index, readable or not)."""
+    return (Path(folder) / MANIFEST).exists()
 
 
 def manifest_stamp(folder: Path) -> tuple[int, int] | None:

@@ -60,8 +60,8 @@ class VectorIndex:
 
     @classmethod
     def read(cls, path: Path) -> VectorIndex:
-        """Memory-mapped (flat codes and IVF lists alike): opening costs no read, pages come in as searches touch
-        them, and the page cache shares them between processes (benchmarks/million.py)."""
+        """Memory-mapped: opening costs no reading, and the pages a search touches are shared with the file cache
+        (generation files never change once written; a truncated file is still refused here)."""
         import faiss
 
         return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC))
@@ -107,11 +107,11 @@ class VectorIndex:
         selector = faiss.IDSelectorBatch(ids.astype(np.int64))
         index = self._index
         if hasattr(index, "hnsw"):
-            params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)  # type: ignore[attr-defined]
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
         elif hasattr(index, "nprobe"):
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)  # type: ignore[call-arg]
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
         else:
-            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+            params = faiss.SearchParameters(sel=selector)
         return index.search(queries, k, params=params)
 
     def reconstruct_batch(self, rows: np.ndarray | list[int]) -> np.ndarray:

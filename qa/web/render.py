@@ -1,4 +1,4 @@
-"""What the chat shows: short replies with citation chips, a sources panel, a release viewer, the library, feedback.
+"""What the chat shows: short replies with citation chips, a sources panel, a release viewer, the library.
 
 Release text is data. Every character of it goes through :func:`escape`, which
 turns HTML *and* Markdown punctuation into entities, so a release holding
@@ -16,36 +16,39 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .answering.types import Answer, Passage
+from ..answering.types import Answer, Passage
+from ..query.validate import MAX_QUESTION_CHARS
 
 __all__ = [
     "CSS",
     "EMPTY_PANEL",
     "HEAD",
-    "FeedbackLog",
     "Filters",
     "Reply",
     "answer_record",
     "check_question",
     "citation_text",
     "escape",
-    "example_questions",
-    "library_rows",
+    "level_of",
     "new_reply_id",
+    "paragraph_labels",
+    "passage_citation",
+    "render_library",
     "render_library_release",
     "render_panel",
+    "render_question",
     "render_release",
+    "render_removed",
     "render_reply",
     "render_uploads",
     "reply_id_of",
+    "shorten",
 ]
 
 # One pass: HTML specials and Markdown/LaTeX punctuation all become numeric entities.
@@ -95,11 +98,15 @@ class Reply:
     history: list[str] = field(default_factory=list)
     filters: Filters = field(default_factory=Filters)
     vote: str | None = None  # "up", "down" or None
+    labels: dict[int, str] = field(default_factory=dict)  # passage rank -> the paragraph's number as the release gives it
+
+    def label(self, p: Passage) -> str:
+        return self.labels.get(p.rank, str(p.paragraph))
 
     @property
     def answer_passage(self) -> Passage | None:
         """The passage holding the answering sentence (None for a not-found reply)."""
-        if self.answer.no_answer:
+        if self.answer.no_answer or level_of(self.answer) != "answer":
             return None
         return next((p for p in self.answer.passages if p.answer_start is not None), None)
 
@@ -128,27 +135,64 @@ def check_question(question: str | None) -> str:
         return "Type a question first, e.g. “Who co-chaired the meeting?”"
     if not re.search(r"\w\w", text):
         return f"“{text}” is too short to search for: ask a question in words, e.g. “Who co-chaired the meeting?”"
+    if len(text) > MAX_QUESTION_CHARS:
+        return (
+            f"Your question is {len(text):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
+            "Shorten it to the part you want answered (it is still in the box)."
+        )
     return ""
+
+
+def render_question(question: str) -> str:
+    """The user's own message, shown exactly as typed: never read as Markdown or HTML."""
+    return f"<div class='qa-q'>{escape(question)}</div>"
+
+
+def shorten(text: str, limit: int = 160) -> str:
+    """A long text cut at a word for a heading, with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _date(p: Passage) -> str:
     return p.date or "undated"
 
 
-def citation_text(answer: Answer) -> str:
+_NUMBERED = re.compile(r"\(?(\d{1,3})[.)]\s")
+
+
+def paragraph_labels(paragraphs: Sequence[str]) -> list[str]:
+    """Each paragraph's number as the release numbers it: a release that numbers its paragraphs ("1.", "2.") keeps
+    its numbers, and the points under one ("o …", "- …") are "3.1", "3.2"; otherwise 1, 2, 3 in order."""
+    found = [_NUMBERED.match(p) for p in paragraphs]
+    if sum(1 for m in found if m) < 2:
+        return [str(i + 1) for i in range(len(paragraphs))]
+    labels, current, point = [], "", 0
+    for i, m in enumerate(found):
+        if m:
+            current, point = m.group(1), 0
+            labels.append(current)
+        elif current:
+            point += 1
+            labels.append(f"{current}.{point}")
+        else:
+            labels.append(str(i + 1))
+    return labels
+
+
+def citation_text(answer: Answer, label: str | None = None) -> str:
     """The answer with its citation, as plain text to paste: "…" — Title, date, paragraph N (file)."""
     if answer.no_answer or not answer.answer:
         return ""
     p = next((p for p in answer.passages if p.answer_start is not None), answer.passages[0] if answer.passages else None)
     if p is None:
         return f"“{answer.answer}”"
-    return f"“{answer.answer.strip()}” — {p.title}, {_date(p)}, paragraph {p.paragraph} ({p.source})"
+    return f"“{answer.answer.strip()}” — {p.title}, {_date(p)}, paragraph {label or p.paragraph} ({p.source})"
 
 
 def _chip(reply: Reply, p: Passage) -> str:
     return (
-        f"<button type='button' class='qa-chip qa-r-{reply.id} qa-n-{p.rank}' title='{escape(p.title)}'"
-        f" aria-label='Source {p.rank}: {escape(p.title)}'>{p.rank}</button>"
+        f"<button type='button' class='qa-chip qa-r-{reply.id} qa-n-{p.rank}' title='Source {p.rank}: {escape(p.title)}'>"
+        f"<span class='qa-sr'>Source </span>{p.rank}<span class='qa-sr'>: {escape(p.title)}</span></button>"
     )
 
 
@@ -158,8 +202,21 @@ def _filter_chip(filters: Filters) -> str:
     return f"<div class='qa-filter-chip'><span class='qa-filter-icon'>Filtered</span> {escape(filters.describe())}</div>"
 
 
-def _copy_button(reply: Reply) -> str:
-    text = citation_text(reply.answer)
+def passage_citation(p: Passage, label: str | None = None) -> str:
+    """A passage as plain text to paste, with its citation."""
+    quoted = p.text if len(p.text) <= 600 else p.text[:599].rsplit(" ", 1)[0] + "…"
+    return f"“{quoted.strip()}” — {p.title}, {_date(p)}, paragraph {label or p.paragraph} ({p.source})"
+
+
+def _copy_button(reply: Reply, shown: Passage | None = None) -> str:
+    """Copy the answer with its citation; in the panel, showing another passage, copy that passage instead."""
+    held = reply.answer_passage
+    if held is None:  # nothing answers: nothing to quote as the answer
+        return ""
+    if shown is not None and shown is not held:
+        text = passage_citation(shown, reply.label(shown))
+    else:
+        text = citation_text(reply.answer, reply.label(held) if held else None)
     if not text:
         return ""
     return (
@@ -169,10 +226,18 @@ def _copy_button(reply: Reply) -> str:
 
 
 _VOTE_NOTE = {
-    "up": "Thanks: your 👍 is saved for this answer.",
-    "down": "Thanks: your 👎 is saved for this answer.",
+    "up": "Thanks: your vote (helpful) is saved for this answer.",
+    "down": "Thanks: your vote (not helpful) is saved for this answer.",
     "none": "Your vote on this answer is withdrawn.",
 }
+
+
+def level_of(answer: Answer) -> str:
+    """ "answer", "closest" (a passage that may not answer the question) or "none"."""
+    level = getattr(answer, "level", None)
+    if level in ("answer", "closest", "none"):
+        return str(level)
+    return "none" if answer.no_answer else "answer"
 
 
 def render_reply(reply: Reply, feedback: str | None = None) -> str:
@@ -180,8 +245,22 @@ def render_reply(reply: Reply, feedback: str | None = None) -> str:
     answer = reply.answer
     rid = reply.id
     parts = [f"<div class='qa-reply qa-r-{rid}'>", _filter_chip(reply.filters)]
+    level = level_of(answer)
     if answer.no_answer and not answer.passages:  # e.g. a filter that nothing matches
         parts.append(f"<div class='qa-noanswer'>{escape(answer.message)}</div>")
+    elif level == "closest":
+        first = answer.passages[0] if answer.passages else None
+        parts.append(
+            "<div class='qa-noanswer qa-closest'><strong>This may not answer your question.</strong> "
+            "The closest passage is below; no sentence in it is marked as the answer.</div>"
+        )
+        if first is not None:
+            parts.append(
+                f"<div class='qa-meta'>Closest: <cite>{escape(first.title)}</cite>, {escape(_date(first))}, "
+                f"paragraph {reply.label(first)}</div>"
+            )
+        chips = " ".join(_chip(reply, p) for p in answer.passages)
+        parts.append(f"<div class='qa-sources-line'>Passages: {chips}</div>")
     elif answer.no_answer:
         message = answer.message.replace("The releases", "The indexed releases").replace(
             " The closest passages are listed below.", ""
@@ -196,7 +275,7 @@ def render_reply(reply: Reply, feedback: str | None = None) -> str:
         if held:
             parts.append(
                 f"<div class='qa-meta'>— <cite>{escape(held.title)}</cite>, {escape(_date(held))}, "
-                f"paragraph {held.paragraph} ({escape(held.source)})</div>"
+                f"paragraph {reply.label(held)} ({escape(held.source)})</div>"
             )
         others = " ".join(_chip(reply, p) for p in answer.passages if p is not held)
         tools = _copy_button(reply)
@@ -223,13 +302,14 @@ def render_release(paragraphs: Sequence[str], passage: Passage | None = None, ma
         near = passage.paragraph - 1
         cited = near if near in hits else (hits[0] if hits else (near if 0 <= near < len(paragraphs) else -1))
     out = []
+    labels = paragraph_labels(paragraphs)
     for i, para in enumerate(paragraphs):
         body = escape(para)
         if i == cited and passage is not None and mark and passage.answer_start is not None and passage.text in para:
             offset = para.index(passage.text)
             body = _marked(para, offset + passage.answer_start, offset + (passage.answer_end or 0))
         cls = "qa-para qa-cited" if i == cited else "qa-para"
-        out.append(f"<div class='{cls}'><span class='qa-pnum'>¶{i + 1}</span><span class='qa-ptext'>{body}</span></div>")
+        out.append(f"<div class='{cls}'><span class='qa-pnum'>¶{labels[i]}</span><span class='qa-ptext'>{body}</span></div>")
     return "".join(out)
 
 
@@ -248,13 +328,16 @@ def render_panel(reply: Reply | None, pick: int | None, paragraphs: Callable[[st
     rid = reply.id
     pick = pick or reply.default_pick()
     held = reply.answer_passage
+    shown = next((p for p in answer.passages if p.rank == pick), answer.passages[0] if answer.passages else None)
     head = [
         f"<div class='qa-panel qa-r-{rid}'><div class='qa-panel-top'><span class='qa-panel-title'>Sources</span>"
-        f"{_copy_button(reply)}</div>",
-        f"<div class='qa-panel-q'>for “{escape(answer.question)}”</div>",
+        f"{_copy_button(reply, shown)}</div>",
+        f"<div class='qa-panel-q'>for “{escape(shorten(answer.question))}”</div>",
         _filter_chip(reply.filters),
     ]
-    if answer.no_answer and answer.passages:
+    if level_of(answer) == "closest":
+        head.append("<div class='qa-panel-note'>This may not answer the question: the closest passages, nothing marked.</div>")
+    elif answer.no_answer and answer.passages:
         head.append("<div class='qa-panel-note'>Not in the releases: these are only the closest passages.</div>")
     if not answer.passages:
         head.append(f"<div class='qa-panel-note'>{escape(answer.message)}</div></div>")
@@ -265,12 +348,12 @@ def render_panel(reply: Reply | None, pick: int | None, paragraphs: Callable[[st
         selected = p.rank == pick
         chosen = p if selected else chosen
         where = " · ".join(escape(x) for x in (_date(p), p.organisation or p.section or "") if x)
-        text = _marked(p.text, p.answer_start, p.answer_end) if p is held else escape(p.text)
+        text = _marked(p.text, p.answer_start, p.answer_end) if p is held and level_of(answer) == "answer" else escape(p.text)
         cards.append(
             f"<li class='qa-card{' qa-selected' if selected else ''}'>"
             f"<button type='button' class='qa-show qa-r-{rid} qa-n-{p.rank}' aria-pressed='{str(selected).lower()}'>"
             f"<span class='qa-num'>{p.rank}</span><span class='qa-card-title'>{escape(p.title)}</span></button>"
-            f"<div class='qa-card-meta'>{where} · paragraph {p.paragraph}{f', part {p.part}' if p.part else ''} · "
+            f"<div class='qa-card-meta'>{where} · paragraph {reply.label(p)}{f', part {p.part}' if p.part else ''} · "
             f"<span class='qa-file'>{escape(p.source)}</span>"
             f"{' · also in ' + escape(', '.join(p.also_in)) if p.also_in else ''}</div>"
             f"<div class='qa-card-text'>{text}</div></li>"
@@ -278,12 +361,21 @@ def render_panel(reply: Reply | None, pick: int | None, paragraphs: Callable[[st
     cards.append("</ol></div>")
     chosen = chosen or answer.passages[0]
     # The release comes first: it shows the cited paragraph in context; the cards below switch between passages.
-    viewer = (
-        f"<div class='qa-viewer-head'>Release [{chosen.rank}]: <strong>{escape(chosen.title)}</strong> · "
-        f"{escape(_date(chosen))} · paragraph {chosen.paragraph} highlighted</div>"
-        f"<div class='qa-viewer' tabindex='0' aria-label='Whole release'>"
-        f"{render_release(paragraphs(chosen.source), chosen, mark=chosen is held)}</div>"
-    )
+    body = paragraphs(chosen.source)
+    if not body:  # the release was removed since this reply: say so instead of an empty box
+        viewer = (
+            f"<div class='qa-viewer-head'>Release [{chosen.rank}]: <strong>{escape(chosen.title)}</strong> · "
+            f"{escape(_date(chosen))}</div><div class='qa-panel-note qa-gone'>This release is no longer in the library "
+            "(it was removed); the passage below is what was cited. Restore it from the Library tab's "
+            "“Removed releases”.</div>"
+        )
+    else:
+        viewer = (
+            f"<div class='qa-viewer-head'>Release [{chosen.rank}]: <strong>{escape(chosen.title)}</strong> · "
+            f"{escape(_date(chosen))} · paragraph {reply.label(chosen)} highlighted</div>"
+            f"<div class='qa-viewer' tabindex='0' role='region' aria-label='Whole release'>"
+            f"{render_release(body, chosen, mark=chosen is held and level_of(answer) == 'answer')}</div>"
+        )
     return "".join(head) + viewer + "".join(cards)
 
 
@@ -310,41 +402,55 @@ def render_uploads(results: Iterable[Any]) -> str:
     return f"<ul class='qa-uploads'>{''.join(rows)}</ul>"
 
 
-def library_rows(items: Iterable[Any]) -> list[list[Any]]:
-    """Rows of the Library table."""
-    return [
-        [
-            r.title,
-            r.date or "undated",
-            r.organisation or r.section or "",
-            r.passages,
-            r.language or "",
-            r.source + (f" (+{len(r.copies)} cop{'y' if len(r.copies) == 1 else 'ies'})" if r.copies else ""),
-        ]
-        for r in items
-    ]
+def render_library(items: Sequence[Any], selected: str = "", query: str = "") -> str:
+    """The Library list: one card per release (title, date, source, file), each with an Open button.
 
-
-LIBRARY_HEADERS = ["Title", "Date", "Source", "Passages", "Language", "File"]
+    Cards wrap on a phone instead of squeezing columns; the open release is marked (``aria-current``).
+    """
+    if not items:
+        if query.strip():
+            return f"<div class='qa-lib-empty' role='status'>No release matches “{escape(query.strip())}”.</div>"
+        return "<div class='qa-lib-empty' role='status'>The library is empty: add releases above.</div>"
+    rows = []
+    for i, r in enumerate(items):
+        current = r.source == selected
+        copies = f" (+{len(r.copies)} cop{'y' if len(r.copies) == 1 else 'ies'})" if r.copies else ""
+        where = r.organisation or r.section or "no source named"
+        mark = " aria-current='true'" if current else ""
+        rows.append(
+            f"<li class='qa-lib-row{' qa-current' if current else ''}'{mark}>"
+            f"<button type='button' class='qa-open qa-row-{i}'>{escape(r.title)}</button>"
+            f"<div class='qa-lib-meta'>{escape(r.date or 'undated')} · {escape(where)} · {r.passages} passage"
+            f"{'s' if r.passages != 1 else ''} · <span class='qa-file'>{escape(r.source)}{escape(copies)}</span></div></li>"
+        )
+    count = f"{len(items)} release{'s' if len(items) != 1 else ''}"
+    return f"<div class='qa-lib-count'>{count}</div><ul class='qa-lib'>{''.join(rows)}</ul>"
 
 
 def render_library_release(info: Any, paragraphs: Sequence[str]) -> str:
     copies = f" · also in {escape(', '.join(info.copies))}" if info.copies else ""
     return (
-        f"<div class='qa-panel'><div class='qa-viewer-head'><strong>{escape(info.title)}</strong> · "
+        f"<div class='qa-panel qa-lib-open'><div class='qa-viewer-head'><strong>{escape(info.title)}</strong> · "
         f"{escape(info.date or 'undated')} · {escape(info.organisation or info.section or 'no source named')} · "
-        f"{info.passages} passages · <span class='qa-file'>{escape(info.source)}</span>{copies}</div>"
-        f"<div class='qa-viewer qa-viewer-tall'>{render_release(paragraphs)}</div></div>"
+        f"{info.passages} passage{'s' if info.passages != 1 else ''} · <span class='qa-file'>{escape(info.source)}</span>"
+        f"{copies}</div>"
+        f"<div class='qa-viewer qa-viewer-tall' tabindex='0' role='region' aria-label='Release text'>"
+        f"{render_release(paragraphs)}</div></div>"
     )
 
 
-def example_questions(items: Sequence[Any], n: int = 4) -> list[str]:
-    """Example questions built from the newest indexed releases' titles, so they fit whatever corpus is loaded."""
-    out = []
-    for r in items[:n]:
-        title = r.title if len(r.title) <= 80 else r.title[:77].rsplit(" ", 1)[0] + "…"
-        out.append(f"What does the release “{title}” say?")
-    return out
+def render_removed(entries: Sequence[Any]) -> str:
+    """The releases removed from the library, newest first, each restorable (no server path is named)."""
+    if not entries:
+        return "<div class='qa-lib-empty'>Nothing has been removed.</div>"
+    rows = [
+        f"<li class='qa-lib-row'><button type='button' class='qa-restore qa-row-{i}'>Restore</button> "
+        f"<span class='qa-removed-title'>{escape(e.title)}</span>"
+        f"<div class='qa-lib-meta'>removed {escape(e.when)} UTC · "
+        f"<span class='qa-file'>{escape(', '.join(e.files))}</span></div></li>"
+        for i, e in enumerate(entries)
+    ]
+    return f"<ul class='qa-lib qa-removed'>{''.join(rows)}</ul>"
 
 
 def answer_record(answer: Answer, history: Sequence[str] = ()) -> dict[str, Any]:
@@ -352,51 +458,6 @@ def answer_record(answer: Answer, history: Sequence[str] = ()) -> dict[str, Any]
     record = answer.to_dict()
     record["history"] = list(history)
     return record
-
-
-class FeedbackLog:
-    """Votes as JSONL, one line per click, each tied to the reply's id.
-
-    ``vote`` is "up", "down" or "none" (the user took the vote back); the last
-    line for a reply id is its current vote (:meth:`votes`).
-    """
-
-    def __init__(self, folder: Path | str | None = None) -> None:
-        self.path = Path(folder or "data") / "feedback.jsonl"
-        self._lock = threading.Lock()
-
-    def record(self, record: dict[str, Any], vote: str, reply_id: str | None = None) -> dict[str, Any]:
-        if vote not in ("up", "down", "none"):  # a forged like event cannot write its own words into the log
-            raise ValueError(f"vote must be 'up', 'down' or 'none', got {vote!r}")
-        entry = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "reply_id": reply_id,
-            "vote": vote,
-            "question": record.get("question"),
-            "history": record.get("history", []),
-            "answer": record.get("answer"),
-            "no_answer": record.get("no_answer"),
-            "filters": record.get("filters", {}),
-            "passages": [
-                {k: p[k] for k in ("rank", "score", "source", "paragraph", "doc_id", "title", "date", "text")}
-                for p in record.get("passages", [])
-            ],
-        }
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        return entry
-
-    def votes(self) -> dict[str, str]:
-        """Current vote per reply id (withdrawn votes left out)."""
-        current: dict[str, str] = {}
-        if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                entry = json.loads(line)
-                if entry.get("reply_id"):
-                    current[entry["reply_id"]] = entry["vote"]
-        return {k: v for k, v in current.items() if v != "none"}
 
 
 # ------------------------------------------------------------------ styling and page script

@@ -1,0 +1,20 @@
+"""The process environment beyond the settings: what a model library must see before it loads, and what a child
+process inherits. Reading the ``QA_*`` settings is :meth:`qa.config.Settings.from_env`."""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["child_environment", "offline_model_environment"]
+
+
+def offline_model_environment() -> None:
+    """Before sentence-transformers loads: never reach the network, no tokenizer threads fighting the encoder."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def child_environment(**extra: str) -> dict[str, str]:
+    """The environment for a child process (a benchmark's app or CLI run), with ``extra`` on top."""
+    return {**os.environ, **extra}

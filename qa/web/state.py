@@ -1,0 +1,181 @@
+"""The chat's server-side state: the index loading behind the page, and a count of passages embedded per task.
+
+The page is served before the index is ready: :class:`Loader` loads (or builds,
+skipping files that cannot be read) in a background thread and says where it
+stands, so the page shows progress and a question asked too early gets "still
+loading" instead of a wait. :class:`CountingEncoder` wraps the session's encoder
+and counts, per thread, the passages a build embeds: the real progress of an
+index build or an upload.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import QA, IndexStatus, QAError, build_index, index_status
+from ..errors import chat_message
+from .examples import Example, pick_examples
+
+__all__ = ["CountingEncoder", "Loader", "Progress"]
+
+
+class CountingEncoder:
+    """An encoder that counts the passages it embeds, per thread (a build runs in the thread that asked for it)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._counts: dict[int, int] = {}
+        self._guard = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def _add(self, n: int) -> None:
+        key = threading.get_ident()
+        with self._guard:
+            self._counts[key] = self._counts.get(key, 0) + n
+
+    def count(self, thread: int) -> int:
+        with self._guard:
+            return self._counts.get(thread, 0)
+
+    def reset(self, thread: int) -> None:
+        with self._guard:
+            self._counts.pop(thread, None)
+
+    def token_states(self, texts: Sequence[str]) -> Any:
+        out = self._inner.token_states(texts)
+        self._add(len(texts))
+        return out
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> Any:
+        out = self._inner.encode(texts, progress)
+        if len(texts) > 1:  # a build's batch, not a question
+            self._add(len(texts))
+        return out
+
+
+@dataclass
+class Progress:
+    """What a long task (start-up build, upload) has done so far, as the page shows it."""
+
+    files: int = 0  # files read
+    total_files: int = 0
+    embedded: int = 0  # passages embedded
+    total_passages: int = 0  # 0 until the build says how many it will embed
+    stage: str = ""
+    thread: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def log(self, message: str) -> None:
+        """A build's log line: keeps the passage total and the warnings (skipped files) to show."""
+        if m := re.search(r"embedding (\d+) new chunks", message):
+            self.total_passages = int(m.group(1))
+        elif message.startswith("warning") or "skipp" in message:
+            self.notes.append(chat_message(message.removeprefix("warning: ")))
+
+    def describe(self, encoder: CountingEncoder | None) -> str:
+        if encoder is not None and self.thread:
+            self.embedded = encoder.count(self.thread)
+        parts = [self.stage] if self.stage else []
+        if self.total_files:
+            parts.append(f"{self.files} of {self.total_files} files read")
+        if self.embedded or self.total_passages:
+            of = f" of {self.total_passages}" if self.total_passages else ""
+            parts.append(f"{self.embedded}{of} passages embedded")
+        return " · ".join(parts)
+
+
+class Loader:
+    """Loads the index in the background; ``phase`` is "loading", "building", "ready" or "failed"."""
+
+    def __init__(self, session: QA, encoder: CountingEncoder | None = None, examples: int = 4) -> None:
+        self.session, self.encoder, self.n_examples = session, encoder, examples
+        self.phase = "loading"
+        self.error = ""
+        self.progress = Progress(stage="Opening the index")
+        self.examples: list[Example] = []
+        self.skipped: list[str] = []
+        self._ready = threading.Event()
+        self.listeners: list[Callable[[], None]] = []
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def start(self) -> Loader:
+        threading.Thread(target=self._run, name="index-loader", daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        s = self.session
+        self.progress.thread = threading.get_ident()
+        try:
+            status = index_status(s.corpus, s.folder, s.encoder.name, backend=s.encoder.backend)
+            if status not in (IndexStatus.FRESH, IndexStatus.OTHER_BACKEND) and s.corpus.is_dir():
+                self.phase = "building"
+                self.progress.stage = "Building the index" if status == IndexStatus.MISSING else "Updating the index"
+                report = build_index(s.corpus, s.folder, s.encoder, skip_bad=True, log=self.progress.log, **self._sandbox())
+                self.skipped = [chat_message(why) for why in report.skipped]
+            self.progress.stage = "Loading the index"
+            s.ensure_index()
+            self.progress.stage = "Choosing example questions"
+            self.refresh_examples()
+            self.phase = "ready"
+            self._ready.set()
+            for listener in self.listeners:
+                listener()
+            s.warm_up()
+        except QAError as exc:
+            self.phase, self.error = "failed", chat_message(exc)
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            self.phase, self.error = "failed", f"the index could not be loaded ({type(exc).__name__}); see the server log"
+
+    def _sandbox(self) -> dict[str, Any]:
+        """The build's per-file reading hooks, where the library offers them: files read as they are read."""
+        params = inspect.signature(build_index).parameters
+        extra: dict[str, Any] = {}
+        if "on_file" in params:
+            from ..corpus import corpus_files
+
+            self.progress.total_files = len(corpus_files(self.session.corpus))
+            extra["on_file"] = self._file_read
+        if "limits" in params and getattr(self.session, "parse_limits", None) is not None:
+            extra["limits"] = getattr(self.session, "parse_limits")  # noqa: B009 -- present since the sandbox
+        return extra
+
+    def _file_read(self, parsed: Any) -> None:
+        self.progress.files += 1
+
+    def refresh_examples(self) -> None:
+        """Example questions for what is indexed now (after start-up, an upload or a removal)."""
+        from ..library import releases
+
+        def answer(question: str) -> str | None:
+            got = self.session.ask(question, 5)
+            return None if got.no_answer or getattr(got, "level", "answer") != "answer" else got.answer
+
+        try:
+            sources = [r.source for r in releases(self.session)]
+            self.examples = pick_examples(sources, self.session.release_paragraphs, answer, self.n_examples)
+        except QAError:
+            self.examples = []
+
+    def status(self) -> str:
+        """The state in words, for the page and for a question asked too early."""
+        if self.phase == "failed":
+            return f"The releases could not be loaded: {self.error}"
+        if self.phase == "ready":
+            return ""
+        return self.progress.describe(self.encoder) or "Loading the releases"
