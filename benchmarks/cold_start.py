@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import pstats
 import statistics
 import subprocess
@@ -22,6 +21,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.environment import child_environment  # noqa: E402
+
 PROBE = r"""
 import resource, sys
 sys.argv = ["qa", *sys.argv[1:]]
@@ -46,7 +49,6 @@ def run_once(args: argparse.Namespace, env: dict[str, str]) -> tuple[float, floa
 
 
 def staleness_seconds(corpus: Path, index: Path) -> float:
-    sys.path.insert(0, str(ROOT))
     from qa.build import index_status
 
     t = time.perf_counter()
@@ -62,7 +64,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--profile", type=int, default=0, help="print the N most expensive calls of one profiled run")
     args = ap.parse_args()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = child_environment(PYTHONPATH=str(ROOT))
     runs = [run_once(args, env) for _ in range(args.runs)]
     walls, cpus, peaks = [r[0] for r in runs], [r[1] for r in runs], [r[2] for r in runs]
     print(f"\n`qa ask` cold over {args.index.name}, {args.runs} runs (answer: {runs[-1][3]!r})\n")

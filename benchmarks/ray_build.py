@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -54,7 +53,6 @@ def main() -> None:
     ap.add_argument("--releases", type=int, default=150)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     from qa.distributed import RayEngine
 
     work = Path(tempfile.mkdtemp(prefix="ray-build-"))

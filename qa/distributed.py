@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .embedding import Encoder, OnnxEncoder, make_encoder
+from .environment import offline_ray_environment
 from .errors import ConfigError, QAError, Remedy
 
 __all__ = ["RayEngine"]
@@ -70,7 +71,7 @@ class RayEngine:
 
     def connect(self) -> int:
         """Start or join Ray (offline, no dashboard, no usage report); the number of encoder actors to run."""
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        offline_ray_environment()
         try:
             import ray
         except ImportError:
