@@ -42,7 +42,7 @@ def test_every_text_is_embedded_once_and_short_texts_first(fake_encoder, small_c
 def test_batching_by_pieces_keeps_the_vectors(encoder):
     """The same texts in one call (many batches, run side by side) or one at a time: padding and threads never
     change a vector beyond float noise."""
-    words = "the senator said the farm bill brings new funding for rural grants and jobs".split()
+    words = ["the", "senator", "said", "the", "farm", "bill", "brings", "new", "funding", "for", "rural", "grants", "and", "jobs"]
     texts = [" ".join(words[: 1 + i % len(words)]) + f" ({i})" for i in range(60)] + ["Grants.", "x " * 300]
     together = encoder.encode(texts)
     alone = np.stack([encoder.encode([t])[0] for t in texts])
