@@ -86,7 +86,7 @@ class RayEngine:
                     ray.init(address=self.address, **quiet)
                 else:
                     cpus = (self.workers or os.cpu_count() or 1) * self.threads
-                    ray.init(num_cpus=cpus, include_dashboard=False, **quiet)
+                    ray.init(address="local", num_cpus=cpus, include_dashboard=False, **quiet)  # never a running one
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
                 raise ConfigError(
