@@ -1,6 +1,6 @@
 """Build throughput per sentence pooling, against raw encode of the same chunk texts (issue 15: build >= 0.9x raw).
 
-    python benchmarks/build_pooling.py --corpus ../shared/corpora/senate-press-releases/raw [--releases 120]
+    python benchmarks/build_pooling.py --corpus SENATE_RAW [--releases 120]
         [--backend torch] [--pooling separate,late,late-title]
 
 Copies the first --releases files of the corpus to a temporary folder, builds a fresh index with each pooling

@@ -138,11 +138,14 @@ class TorchEncoder:
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_embedding_dimension())
+        dim = self.model.get_embedding_dimension()
+        if dim is None:
+            raise QAError(f"{self.name} does not state its embedding size", remedy=Remedy.CHOOSE_MODEL)
+        return int(dim)
 
     @property
     def max_tokens(self) -> int:
-        return int(self.model.max_seq_length)
+        return int(self.model.max_seq_length or 256)  # sentence-transformers' own default window
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
@@ -184,7 +187,7 @@ class TorchEncoder:
                 h.float().cpu().numpy(),
             )
             for ids, offsets, special, h in zip(
-                pieces["input_ids"], pieces["offset_mapping"], pieces["special_tokens_mask"], hidden
+                pieces["input_ids"], pieces["offset_mapping"], pieces["special_tokens_mask"], hidden, strict=True
             )
         ]
 
@@ -338,7 +341,7 @@ class OnnxEncoder:
         for start in range(0, len(texts), self.batch_size):
             rows = order[start : start + self.batch_size]
             encodings, mask, hidden = self._hidden([texts[i] for i in rows])
-            for i, e, h, n in zip(rows, encodings, hidden, mask.sum(axis=1)):
+            for i, e, h, n in zip(rows, encodings, hidden, mask.sum(axis=1), strict=True):
                 out[i] = TokenStates(
                     e.tokens[:n],
                     np.asarray(e.offsets[:n], dtype=np.int32).reshape(-1, 2),
