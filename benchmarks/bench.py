@@ -1,7 +1,7 @@
 """The whole-corpus benchmark: a real index over every release of a folder, measured against the raw libraries.
 
-    python benchmarks/bench.py --corpus ../shared/corpora/senate-press-releases/raw \
-        --senate-qa ../shared/eval/senate_dev_qa.jsonl [--index DIR] [--backend B] [--out eval/results/bench]
+    python benchmarks/bench.py --corpus SENATE_RAW \
+        --senate-qa EVAL/senate_dev_qa.jsonl [--index DIR] [--backend B] [--out eval/results/bench]
 
 Every figure comes from real vectors of one encoder backend (the default one unless --backend):
   1. build: `build_index` over every file of --corpus into --index (kept: a rerun reuses it, an interrupted build
@@ -199,7 +199,7 @@ def bench_build(corpus: Path, index: Path, enc: Encoder, rep: Report) -> None:
     except KeyboardInterrupt:
         run.update(seconds=time.perf_counter() - t, interrupted=True, peak_rss_mib=peak_rss_mib())
         index.parent.mkdir(parents=True, exist_ok=True)
-        record_path.write_text(json.dumps({"runs": runs + [run]}, indent=1))
+        record_path.write_text(json.dumps({"runs": [*runs, run]}, indent=1))
         print(f"\ninterrupted after {run['seconds']:.0f} s: run the same command again to resume", file=sys.stderr)
         raise SystemExit(130) from None
     runs.append(run)
@@ -283,7 +283,8 @@ def bench_raw_encode(index: Path, enc: Encoder, sample: int, rep: Report) -> Non
     build = rep.data["build"]["chunks_per_s"]
     rep.data["raw_encode"] = {"sample": len(texts), "chunks_per_s": raw, "ratio": build / raw if build else None}
     rep.say(
-        f"\n### Build vs raw `encode` of {len(texts)} of the same chunk texts ({enc.backend}, batch {getattr(enc, 'batch_size', '?')})\n"
+        f"\n### Build vs raw `encode` of {len(texts)} of the same chunk texts "
+        f"({enc.backend}, batch {getattr(enc, 'batch_size', '?')})\n"
     )
     rep.table(
         ["raw encode chunks/s", "build chunks/s (with sentence vectors, reading and chunking)", "build / raw"],
@@ -319,6 +320,29 @@ def small_index(corpus: Path, index: Path, enc: Encoder, want: int) -> tuple[Pat
     return small / "corpus", small / "index"
 
 
+def _query_latencies(label: str, session: QA, enc: Encoder, repeat: int) -> dict[str, Any]:
+    """p50/p95 of raw encode + FAISS search, dense alone, BM25 alone and the full pipeline over one index."""
+    loaded = session.ensure_index()
+
+    def q(i: int) -> str:
+        return QUESTIONS[i % len(QUESTIONS)]
+
+    session.ask(q(0))
+    raw = timed(lambda i: loaded.vectors.search(enc.encode_query(q(i))[None, :], 10), repeat)
+    dense = timed(lambda i: session.ask(q(i), 10, method="dense"), repeat)
+    bm25 = timed(lambda i: session.ask(q(i), 10, method="bm25"), repeat)
+    full = timed(lambda i: session.ask(q(i), 10), repeat)
+    return {
+        "label": label,
+        "chunks": len(loaded.chunks),
+        "faiss": loaded.manifest.index_type,
+        "raw": p50_95(raw),
+        "dense": p50_95(dense),
+        "bm25": p50_95(bm25),
+        "full": p50_95(full),
+    }
+
+
 def bench_queries(targets: list[tuple[str, Path, Path]], enc: Encoder, repeat: int, rep: Report) -> None:
     rep.say("\n### Query latency (warm, in-process, one question at a time, k=10)\n")
     rep.say(
@@ -327,23 +351,7 @@ def bench_queries(targets: list[tuple[str, Path, Path]], enc: Encoder, repeat: i
     )
     rows = []
     for label, corpus, index in targets:
-        session = QA(corpus, index, encoder=enc, auto_build=False)
-        loaded = session.ensure_index()
-        q = lambda i: QUESTIONS[i % len(QUESTIONS)]  # noqa: E731
-        session.ask(q(0))
-        raw = timed(lambda i: loaded.vectors.search(enc.encode_query(q(i))[None, :], 10), repeat)
-        dense = timed(lambda i: session.ask(q(i), 10, method="dense"), repeat)
-        bm25 = timed(lambda i: session.ask(q(i), 10, method="bm25"), repeat)
-        full = timed(lambda i: session.ask(q(i), 10), repeat)
-        r = {
-            "label": label,
-            "chunks": len(loaded.chunks),
-            "faiss": loaded.manifest.index_type,
-            "raw": p50_95(raw),
-            "dense": p50_95(dense),
-            "bm25": p50_95(bm25),
-            "full": p50_95(full),
-        }
+        r = _query_latencies(label, QA(corpus, index, encoder=enc, auto_build=False), enc, repeat)
         r["full_over_raw"] = r["full"][0] / r["raw"][0]
         rep.data.setdefault("queries", []).append(r)
         fmt = lambda p: f"{p[0]:.1f} / {p[1]:.1f}"  # noqa: E731
@@ -419,7 +427,8 @@ def chat_first_answer(corpus: Path, index: Path, backend: str, env: dict[str, st
 
 def bench_cold(enc: Encoder, whole: tuple[Path, Path], runs: int, rep: Report) -> None:
     rep.say(
-        f"\n### Cold start: a new process to its first answer (index built, OS file cache warm; median of {runs} after one warm-up)\n"
+        "\n### Cold start: a new process to its first answer "
+        f"(index built, OS file cache warm; median of {runs} after one warm-up)\n"
     )
     env = child_environment(PYTHONPATH=str(ROOT), TRANSFORMERS_VERBOSITY="error")
     seeds = (ROOT / "seeds", whole[1].parent / f"{whole[1].name}-seeds")
@@ -472,7 +481,8 @@ def bench_senate(corpus: Path, index: Path, enc: Encoder, qa_path: Path, peers: 
         rep.say(f"({len(missing)} questions left out: their release is not in {corpus})\n")
     if peers:
         print(
-            "peers: BM25 over every chunk, and the dense peer (the same model and backend, chunk text alone) embeds every chunk once "
+            "peers: BM25 over every chunk, and the dense peer (the same model and backend, chunk text alone) "
+            "embeds every chunk once "
             "(cached in the cache folder, peers/)",
             file=sys.stderr,
             flush=True,
@@ -536,10 +546,10 @@ def bench_ann(index: Path, enc: Encoder, extra_questions: list[str], rep: Report
         t = time.perf_counter()
         built = make()
         build_s = time.perf_counter() - t
-        p50, p95 = p50_95(timed(lambda i: built.search(q[i % len(q)][None, :], 10), 200))
+        p50, p95 = p50_95(timed(lambda i, index=built: index.search(q[i % len(q)][None, :], 10), 200))
         _, found = built.search(q, 10)
         truth = found if truth is None else truth
-        recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found)]))
+        recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found, strict=True)]))
         per_vector = built.size_bytes() / n
         rep.data.setdefault("ann", {})[label] = {
             "n": n,

@@ -1,6 +1,6 @@
 """Build throughput against raw encode of the same texts, for chunks and for sentences, in CPU time and wall time.
 
-    python benchmarks/build_pooling.py --corpus SENATE_RAW_FOLDER [--releases 400] [--pooling separate]
+    python benchmarks/build_pooling.py --corpus SENATE_RAW [--releases 400] [--pooling separate]
         [--backend onnx] [--rounds 1] [--threads 1,2]
 
 Copies --releases files of the corpus (every n-th, so every senator is in it) to a temporary folder, builds a fresh

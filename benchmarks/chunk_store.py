@@ -1,6 +1,6 @@
 """How fast a chunk store opens: JSON lines parsed into chunks, SQLite (standard library), Arrow IPC memory-mapped.
 
-    python benchmarks/chunk_store.py ../shared/corpora/senate-press-releases/raw [--chunks 71000] [--files 1500] [--index]
+    python benchmarks/chunk_store.py SENATE_RAW [--chunks 71000] [--files 1500] [--index]
 
 Chunks the first --files releases of a corpus with the code `qa index` uses (no model: approximate token counts),
 repeats them up to --chunks rows, writes each store format once and then, each in a fresh process, times opening it,

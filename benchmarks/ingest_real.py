@@ -1,9 +1,10 @@
 """Ingestion checked file by file on real releases, beside plain trafilatura and plain pypdf.
 
-    python benchmarks/ingest_real.py ../shared/corpora/real-releases --senate ../shared/corpora/senate-press-releases/raw
+    python benchmarks/ingest_real.py REAL_RELEASES --senate SENATE_RAW
 
 Expectations (title, date, strings that must not survive, paragraph counts) are in
-benchmarks/ingest_real_expected.json, written by reading each original (the Senate releases are the first 20 of ../shared/eval/senate_dev_files.txt);
+benchmarks/ingest_real_expected.json, written by reading each original (the Senate releases are
+the first 20 of the Senate dev set's files list, senate_dev_files.txt);
 paragraph ranges are +-20% around counts checked against each original's layout. A title matches when it
 equals the expected one after case folding and NFKC; a date when it is the expected ISO date
 (``null`` where the release states none). "Mid-sentence" counts paragraphs that end without
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import re
 import sys
@@ -95,7 +97,7 @@ def plain(path: Path, layout: bool = False) -> Parsed:
 def mid_sentence(paragraphs: list[str]) -> int:
     return sum(
         1
-        for a, b in zip(paragraphs, paragraphs[1:])
+        for a, b in itertools.pairwise(paragraphs)
         if not re.search(r"[.!?:;\"”’)\]]$", a) and re.match(r"[a-z]{2,}\b(?![.)])", b)
     )
 
@@ -182,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
                     tot[i] += v
     for name, (n, t, d, b, c, m) in totals.items():
         print(
-            f"{'all':<12} {'ours' if name == 'ours' else 'plain':<13} {n:>5} {t:>4}/{n:<2} {d:>3}/{n:<2} {b:>10} files {c:>8}/{n:<2} {m:>10}"
+            f"{'all':<12} {'ours' if name == 'ours' else 'plain':<13} {n:>5} {t:>4}/{n:<2} {d:>3}/{n:<2} "
+            f"{b:>10} files {c:>8}/{n:<2} {m:>10}"
         )
 
     def shingles(paragraphs: list[str]) -> set[str]:

@@ -1,6 +1,6 @@
 """Ingest a large folder of real releases and report what happened to every file.
 
-    python benchmarks/ingest_scale.py ../shared/corpora/senate-press-releases/raw [--embed N] [--backend onnx-int8]
+    python benchmarks/ingest_scale.py SENATE_RAW [--embed N] [--backend onnx-int8]
 
 Runs the ingestion stages of `qa index` -- read, clean, chunk, near-duplicate
 detection -- over every file (in the same code `qa index` uses) and reports
@@ -76,7 +76,8 @@ def main() -> int:
         "dedup_s": round(t_dedup, 1),
     }
     print(
-        "| files | ingested | skipped | chunks | sentences | dated | duplicate copies (exact / near) | read+clean+chunk s | dedup s |"
+        "| files | ingested | skipped | chunks | sentences | dated | duplicate copies (exact / near) "
+        "| read+clean+chunk s | dedup s |"
     )
     print("|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     print(

@@ -124,7 +124,8 @@ def main() -> int:
     print("| sessions | seconds | requests | errors | req/s | p50 ms | p95 ms | RSS start MiB | RSS end MiB | RSS max MiB |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(
-        f"| {args.sessions} | {elapsed:.0f} | {len(latencies)} | {len(errors)} | {len(latencies) / elapsed:.1f} | {p50:.0f} | {p95:.0f} | "
+        f"| {args.sessions} | {elapsed:.0f} | {len(latencies)} | {len(errors)} | {len(latencies) / elapsed:.1f} "
+        f"| {p50:.0f} | {p95:.0f} | "
         f"{rss[0] if rss else 0:.0f} | {rss[-1] if rss else 0:.0f} | {max(rss) if rss else 0:.0f} |"
     )
     for e in sorted(set(errors))[:5]:

@@ -1,6 +1,6 @@
 """Choose the fusion method and weight by evaluation, not by taste.
 
-    python benchmarks/tune_fusion.py ../shared/eval/squad-dev-v1.1-part-a.json [--title both]
+    python benchmarks/tune_fusion.py SQUAD_PART_A.json [--title both]
 
 Scores every SQuAD question once with each retriever over the same chunks, then
 replays fusion variants offline (min-max convex at several weights, z-score

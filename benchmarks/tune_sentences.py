@@ -1,6 +1,6 @@
 """Does a sentence-level dense signal help paragraph retrieval? (and BM25 k1/b)
 
-    python benchmarks/tune_sentences.py ../shared/eval/squad-dev-v1.1-part-a.json
+    python benchmarks/tune_sentences.py SQUAD_PART_A.json
 
 Embeds every sentence of every chunk once (title as context), scores a chunk
 by its best sentence, and replays fusions of paragraph-dense, sentence-dense

@@ -74,7 +74,7 @@ def _block_paragraphs(lines: list[str]) -> list[str]:
         if starts_new:
             paras.append(line)
         else:
-            paras[-1] = prev + "\n" + line
+            paras[-1] += "\n" + line
     return [p.replace("\n", " ") for p in paras]
 
 
@@ -116,7 +116,8 @@ _FOOTER = re.compile(
         share\ (?:this|on)\b.{0,80} | tags?:.{0,200} | keywords?:.{0,200} | back\ to\ top |
         ©.{0,200} | \(c\)\ \d{4}.{0,200} | copyright\b.{0,200} | .{0,200}all\ rights\ reserved.{0,100} |
         print(?:\ this)?(?:\ page)? | e-?mail\ this.{0,40} | (?:previous|next)(?:\ (?:article|post|release|story))?.{0,120} |
-        distributed\ by\b.{0,200} | this\ (?:press\ release|content|story)\ (?:was|is)\ (?:distributed|provided|produced).{0,300} |
+        distributed\ by\b.{0,200} |
+        this\ (?:press\ release|content|story)\ (?:was|is)\ (?:distributed|provided|produced).{0,300} |
         follow\ us\b.{0,120} | sign\ up\ for.{0,120} | source:?\ .{0,120} | originally\ published\ (?:at|on|by).{0,200}
     )$""",
     re.IGNORECASE | re.VERBOSE,
@@ -177,10 +178,12 @@ _ANYWHERE = re.compile(
     r"""^(?:
         pickup\s*[-–:]\s*\S+ |
         (?:the\s+post\s+)?.{0,300}\b(?:appeared\s+first|first\s+appeared|was\s+first\s+published)\s+on\b.{0,150} |
-        (?:to\s+)?(?:view|read|see)\s+(?:the\s+)?(?:original|source|full|complete)\s+(?:release|version|press\s+release|story|article|source\s+version)\b.{0,200} |
+        (?:to\s+)?(?:view|read|see)\s+(?:the\s+)?(?:original|source|full|complete)\s+
+        (?:release|version|press\s+release|story|article|source\s+version)\b.{0,200} |
         (?:to\s+)?(?:view|read|see)\s+(?:the\s+)?(?:original|source)\b.{0,40}\s(?:on|at)\s.{0,150} |
         (?:original|source)(?:\s*/\s*(?:original|source))?\s+(?:press\s+release|release|article|story|post) |
-        (?:reddit|facebook|twitter|linkedin|pinterest|tumblr|telegram|whatsapp|threads|bluesky|mastodon)(?:\s+(?:post|share|link))? |
+        (?:reddit|facebook|twitter|linkedin|pinterest|tumblr|telegram|whatsapp|threads|bluesky|mastodon)
+        (?:\s+(?:post|share|link))? |
         [\w-]+(?:\.[\w-]+)*\.(?:com|net|org|io|ai|news|co|info|biz)\s+(?:tl;?dr|summary|link|post) |
         add\s+.{1,80}\s+as\s+(?:a\s+|your\s+)?preferred\s+(?:news\s+)?source.{0,60} |
         (?:https?://|www\.)\S+ |

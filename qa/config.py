@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .answering.abstain import AbstainPolicy
-from .errors import ConfigError, QAError, QueryError
+from .errors import ConfigError, QueryError
 
 __all__ = [
     "BACKENDS",
@@ -101,7 +101,10 @@ class ChunkConfig:
 
     def __post_init__(self) -> None:
         if self.sentence_pooling not in SENTENCE_POOLING:
-            raise QAError(f"unknown sentence pooling {self.sentence_pooling!r}: use one of {', '.join(SENTENCE_POOLING)}")
+            raise ConfigError(
+                f"unknown sentence pooling {self.sentence_pooling!r}: use one of {', '.join(SENTENCE_POOLING)}",
+                setting="ChunkConfig.sentence_pooling",
+            )
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -27,7 +27,7 @@ _PUNCT = "\"'“”‘’()[]{},.;:!?–—-"
 
 
 def _sentences(text: str) -> list[str]:
-    out = []
+    out: list[str] = []
     for para in text.split("\n\n"):
         if len(para.split()) >= _LONG:
             out.extend(para[a:b] for a, b in sentence_spans(para))

@@ -151,11 +151,14 @@ class TorchEncoder:
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_embedding_dimension())
+        dim = self.model.get_embedding_dimension()
+        if dim is None:
+            raise QAError(f"{self.name} does not state its embedding size", remedy=Remedy.CHOOSE_MODEL)
+        return int(dim)
 
     @property
     def max_tokens(self) -> int:
-        return int(self.model.max_seq_length)
+        return int(self.model.max_seq_length or 256)  # sentence-transformers' own default window
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])

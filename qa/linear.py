@@ -187,7 +187,7 @@ class _Match:
     def groups(self) -> tuple[str | None, ...]:
         return tuple(self.group(i) for i in range(1, len(self._spans)))
 
-    def __getitem__(self, group: int | str) -> str | None:
+    def __getitem__(self, group: int | str) -> str | Any:  # as typeshed types re.Match: None only for an unused group
         return self.group(group)
 
 
@@ -279,7 +279,7 @@ class _Lazy:
         out.append(text[last:])
         return "".join(out)
 
-    def split(self, text: str, maxsplit: int = 0) -> list[str | None]:
+    def split(self, text: str, maxsplit: int = 0) -> list[str | Any]:  # as typeshed's re.split: None only for a group
         out: list[str | None] = []
         last = 0
         for n, m in enumerate(self.finditer(text), start=1):
@@ -335,8 +335,8 @@ def finditer(pattern: str, text: str, flags: int = 0) -> Any:
 
 
 def sub(pattern: str, repl: Any, text: str, count: int = 0, flags: int = 0) -> str:
-    return _cached(pattern, int(flags)).sub(repl, text, count)  # type: ignore[no-any-return]
+    return _cached(pattern, int(flags)).sub(repl, text, count)
 
 
-def split(pattern: str, text: str, maxsplit: int = 0, flags: int = 0) -> list[str | None]:
-    return _cached(pattern, int(flags)).split(text, maxsplit)  # type: ignore[no-any-return]
+def split(pattern: str, text: str, maxsplit: int = 0, flags: int = 0) -> list[str | Any]:
+    return _cached(pattern, int(flags)).split(text, maxsplit)

@@ -74,7 +74,7 @@ _FILENAME_DATES = [
 ]
 
 
-def _to_iso(m: re.Match[str]) -> str | None:
+def _to_iso(m: re.Match) -> str | None:
     month = m.group("month").lower().rstrip(".")
     month_num = _MONTHS.get(month) or (int(month) if month.isdigit() else 0)
     try:
@@ -83,7 +83,7 @@ def _to_iso(m: re.Match[str]) -> str | None:
         return None
 
 
-def find_date(text: str, patterns: Iterable[re.Pattern[str]] = _DATE_PATTERNS) -> str | None:
+def find_date(text: str, patterns: Iterable[re.Pattern] = _DATE_PATTERNS) -> str | None:
     """The earliest full date (with a year) in ``text`` as ISO ``YYYY-MM-DD``; never a guessed year."""
     found: list[tuple[int, str]] = []
     for pattern in patterns:
@@ -204,7 +204,7 @@ def split_run_in_head(para: str) -> list[str]:
         para = para[m.end() :]
     for pattern in (_UPPER_RUN, _HEADLINE_THEN_DATELINE):
         m = pattern.match(para) if not all_capitals(para) else None  # an all-capitals line is one headline
-        rest_is_place = bool(m) and re.fullmatch(r"[A-Z]{4,}[A-Za-z .,]*", para[m.end("head") :].strip()) is not None
+        rest_is_place = m is not None and re.fullmatch(r"[A-Z]{4,}[A-Za-z .,]*", para[m.end("head") :].strip()) is not None
         if (
             m
             and _is_headline(m.group("head").strip())

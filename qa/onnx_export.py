@@ -38,7 +38,8 @@ def export_onnx(
 
     reference = TorchEncoder(load_from)
     st = reference.model
-    transformer = st[0].auto_model.eval()
+    first: Any = st[0]  # the Transformer module (typed as any module of the pipeline)
+    transformer = first.auto_model.eval()
 
     class _Hidden(torch.nn.Module):
         def __init__(self, model: Any) -> None:

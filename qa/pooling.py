@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .chunking import Chunk, Sentences, content_key
-from .config import SENTENCE_POOLING
 
 __all__ = ["RecentStates", "TokenStates", "late_vectors", "pooling_of", "sentence_keys"]
 

@@ -104,7 +104,9 @@ def _batch(files: Sequence[str | Path], names: Sequence[str] | None) -> list[tup
     if len(paths) > MAX_UPLOAD_FILES:
         raise CorpusError(f"{len(paths)} files at once; the limit is {MAX_UPLOAD_FILES}: upload them in smaller groups")
     shown = list(names) if names else [p.name for p in paths]
-    return [(p, Path(str(n).replace("\\", "/")).name or "file") for p, n in zip(paths, shown)]
+    if len(shown) != len(paths):
+        raise CorpusError(f"{len(paths)} files but {len(shown)} names: give one name per file, or none")
+    return [(p, Path(str(n).replace("\\", "/")).name or "file") for p, n in zip(paths, shown, strict=True)]
 
 
 def _unreadable(problem: QAError, display: str) -> str:
@@ -146,7 +148,8 @@ def _first_look(path: Path, display: str, known: _Known) -> tuple[UploadResult, 
 def _verdict(result: UploadResult, parsed: Parsed, known: _Known) -> bool:
     """Whether to save the file, from what reading it gave (the result says why not)."""
     if parsed.error or parsed.release is None:
-        result.reason = _unreadable(parsed.problem or CorpusError(f"{result.name} could not be read"), result.name)
+        problem = parsed.problem or CorpusError(parsed.error or f"{result.name} could not be read")
+        result.reason = _unreadable(problem, result.name)
         return False
     release = parsed.release
     if release.doc_id in known.docs:  # same text under other bytes (line endings, re-save)

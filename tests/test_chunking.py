@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 from conftest import FIXTURES, SEEDS
 
-REAL = FIXTURES.parent / "real"
 from qa.chunking import approx_tokens, chunk_release, sentence_spans
 from qa.config import ChunkConfig
 from qa.corpus import parse_release, read_release
+
+REAL = FIXTURES.parent / "real"
 
 
 def test_one_chunk_per_paragraph_with_title_only_in_embedded_text():
@@ -77,7 +80,7 @@ def test_breakless_scrape_becomes_overlapping_windows(encoder):
     assert len(chunks) >= 4
     sizes = [encoder.count_tokens(c.text) for c in chunks]
     assert max(sizes) <= 220 and min(sizes) >= 64  # no window under half the target: the last one is full size too
-    for a, b in zip(chunks, chunks[1:]):  # every neighbour shares whole sentences: a fact across a boundary is whole once
+    for a, b in itertools.pairwise(chunks):  # every neighbour shares whole sentences: a fact across a boundary is whole once
         shared_from = a.text.find(b.text[:30])
         assert shared_from > 0 and b.text.startswith(a.text[shared_from:])  # b opens with a's last sentences
 

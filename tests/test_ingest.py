@@ -14,7 +14,8 @@ from qa.metadata import parse_dateline
 
 WEB = Path(__file__).resolve().parent / "fixtures" / "web"
 WATER = (
-    "The Minister of Environment today announced a 300 million euro fund to replace lead water pipes in 40 cities over the next six years.",
+    "The Minister of Environment today announced a 300 million euro fund to replace lead water pipes in 40 cities over the "
+    "next six years.",
     "The fund will be administered by regional water boards, which must submit their replacement plans by the end of June 2024.",
     "“Every family deserves safe drinking water,” the Minister said at the launch of the fund in Lyon.",
 )
@@ -99,7 +100,8 @@ def test_pdf_pages_headers_footers_and_numbers_dropped(tmp_path):
     assert r.title == "Budget Surplus Reported for 2023"
     assert r.date == "2024-01-30" and r.meta["place"] == "ATHENS"
     assert r.paragraphs == (
-        "The Ministry of Finance reported a primary budget surplus of 1.9 percent of output for 2023, above the target of 1.1 percent agreed with lenders.",
+        "The Ministry of Finance reported a primary budget surplus of 1.9 percent of output for 2023, above the target of 1.1 "
+        "percent agreed with lenders.",
         "Tax revenue rose by 8 percent, mainly because of stronger collection of value added tax.",
         "The ministry expects the surplus to narrow to 1.5 percent in 2024 as defence spending grows.",
     )
@@ -109,10 +111,10 @@ def test_broken_pdf_and_html_are_clear_errors(tmp_path):
     from qa.errors import CorpusError
 
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
-    with pytest.raises(CorpusError, match="broken.pdf is not a readable PDF"):
+    with pytest.raises(CorpusError, match=r"broken.pdf is not a readable PDF"):
         read_release(tmp_path / "broken.pdf", tmp_path)
     (tmp_path / "empty.html").write_text("<html><body><nav>Home</nav></body></html>")
-    with pytest.raises(CorpusError, match="empty.html has no (main|release) text"):
+    with pytest.raises(CorpusError, match=r"empty.html has no (main|release) text"):
         read_release(tmp_path / "empty.html", tmp_path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import sqlite3
@@ -21,8 +22,7 @@ from qa.errors import CorpusError, QueryError, StoreError
 
 # Arbitrary Unicode, with the awkward parts over-represented: controls, RTL marks, NBSP, bullets, newlines.
 AWKWARD = st.sampled_from(
-    list("\n\n\r\t\u00a0\u200b\u202e\u200f\u0000\u0007•o-*1.#>[]()<>&\"'")
-    + ["\u05e9\u05dc\u05d5\u05dd", "مرحبا", "바로가기", "Menu", "###"]
+    [*list("\n\n\r\t\xa0\u200b\u202e\u200f\x00\x07•o-*1.#>[]()<>&\"'"), "שלום", "مرحبا", "바로가기", "Menu", "###"]
 )
 TEXT = st.lists(st.one_of(st.text(max_size=40), AWKWARD), max_size=60).map("".join)
 
@@ -48,7 +48,7 @@ def test_cleaner_and_chunker_never_crash(text):
 def test_sentence_spans_are_ordered_slices(text):
     spans = sentence_spans(text)
     assert all(0 <= a < b <= len(text) for a, b in spans)
-    assert all(b1 <= a2 for (_, b1), (a2, _) in zip(spans, spans[1:]))
+    assert all(b1 <= a2 for (_, b1), (a2, _) in itertools.pairwise(spans))
 
 
 @settings(max_examples=300, deadline=None)
@@ -93,7 +93,7 @@ def test_oversized_file_is_refused_with_the_limit(tmp_path):
     big = tmp_path / "dump.txt"
     with open(big, "wb") as fh:
         fh.truncate(MAX_FILE_BYTES + 1)  # sparse: 20 MB without writing it
-    with pytest.raises(CorpusError, match="dump.txt is 20.0 MB; releases over 20 MB"):
+    with pytest.raises(CorpusError, match=r"dump.txt is 20.0 MB; releases over 20 MB"):
         read_release(big, tmp_path)
 
 
@@ -122,7 +122,7 @@ def test_chunk_store_length_mismatch_detected(corpus, tmp_path, encoder):
     chunks = index / live["chunks"]
     whole = chunks.read_bytes()
     chunks.write_bytes(whole[:-512])
-    with pytest.raises(StoreError, match="corrupt.*chunks.1.sqlite: it is .* bytes"):
+    with pytest.raises(StoreError, match=r"corrupt.*chunks.1.sqlite: it is .* bytes"):
         load_index(index)
     manifest = json.loads((index / "manifest.json").read_text())
     assert manifest["checksums"][live["chunks"]][0] != chunks.stat().st_size

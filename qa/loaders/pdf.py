@@ -11,6 +11,7 @@ line at the same edge of most pages), page numbers, margin decorations and chart
 from __future__ import annotations
 
 import io
+import itertools
 import statistics
 from dataclasses import dataclass
 
@@ -66,7 +67,7 @@ def _is_multi_column(page_lines: list[dict]) -> bool:
         chars = sorted(ln["chars"], key=lambda c: c["x0"])
         widths = sorted(c["x1"] - c["x0"] for c in chars if c["text"].strip())
         typical = widths[len(widths) // 2] if widths else 5.0
-        if any(b["x0"] - a["x1"] > 2.5 * typical for a, b in zip(chars, chars[1:])):
+        if any(b["x0"] - a["x1"] > 2.5 * typical for a, b in itertools.pairwise(chars)):
             gapped += 1
     return gapped > 0.5 * len(lines)
 
@@ -225,7 +226,7 @@ def paragraphs_from_lines(lines: list[PdfLine], body: float) -> list[str]:
     """Join printed lines into the paragraphs a reader sees."""
     pitches = [
         b.top - a.top
-        for a, b in zip(lines, lines[1:])
+        for a, b in itertools.pairwise(lines)
         if a.page == b.page and abs(a.size - body) < 0.6 and abs(b.size - body) < 0.6 and 0 < b.top - a.top < 2.2 * body
     ]
     pitch = statistics.median(pitches) if pitches else 1.2 * body
@@ -233,7 +234,7 @@ def paragraphs_from_lines(lines: list[PdfLine], body: float) -> list[str]:
     for page in {ln.page for ln in lines}:
         own = [
             b.top - a.top
-            for a, b in zip(lines, lines[1:])
+            for a, b in itertools.pairwise(lines)
             if a.page == b.page == page
             and abs(a.size - body) < 0.6
             and abs(b.size - body) < 0.6
@@ -311,7 +312,7 @@ def load_pdf(data: bytes, name: str) -> tuple[str, dict[str, str]]:
     title, used = _find_headline(lines, body, stem)
     rest = [ln for i, ln in enumerate(lines) if i not in used]
     # footnotes: small type below the last body line of its page, moved to the end
-    last_body = {}
+    last_body: dict[int, float] = {}
     for ln in rest:
         if abs(ln.size - body) < 0.6:
             last_body[ln.page] = max(last_body.get(ln.page, 0.0), ln.top)

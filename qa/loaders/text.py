@@ -105,7 +105,8 @@ def split_runs(text: str) -> str:
 
 
 def _split_at(line: str, spans: list[tuple[int, int]]) -> list[str]:
-    out, last = [], 0
+    out: list[str] = []
+    last = 0
     for a, b in spans:
         out.extend((line[last:a], "\n\n"))
         last = b

@@ -12,8 +12,8 @@ from typing import Any
 from ..errors import QueryError
 
 __all__ = [
-    "MAX_K",
     "MAX_HISTORY_ITEMS",
+    "MAX_K",
     "MAX_QUESTION_CHARS",
     "MAX_SOURCE_CHARS",
     "Query",
