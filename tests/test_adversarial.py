@@ -193,6 +193,7 @@ DAMAGES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", DAMAGES)
 def test_damaged_index_is_a_clear_error_and_qa_index_rebuilds(built, encoder, how):
     corpus, index = built

@@ -127,6 +127,7 @@ def test_an_interrupted_build_resumes_without_embedding_again(encoder, tmp_path,
         assert np.allclose(a.reconstruct_n(0, a.ntotal), b.reconstruct_n(0, b.ntotal), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_changing_the_pooling_reembeds_sentences_and_keeps_chunk_vectors(encoder, tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)

@@ -149,6 +149,7 @@ def _index_lock(session):
     return lock
 
 
+@pytest.mark.slow
 def test_removal_racing_a_same_name_upload_while_the_index_is_locked_loses_nothing(session, tmp_path, monkeypatch):
     import threading
 
@@ -184,6 +185,7 @@ def test_removal_racing_a_same_name_upload_while_the_index_is_locked_loses_nothi
 REMOVAL_STEPS = ["record", "move", "update", "last record"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", REMOVAL_STEPS)
 def test_removal_failing_at_any_step_keeps_every_file(session, tmp_path, monkeypatch, step):
     import qa.library as library
@@ -234,6 +236,7 @@ def test_undo_never_writes_over_a_file_that_took_the_path(session, tmp_path):
 UPLOAD_STEPS = ["save", "update", "update after the file was replaced"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", UPLOAD_STEPS)
 def test_upload_failing_at_any_step_takes_back_only_what_it_wrote(session, tmp_path, monkeypatch, step):
     import os
