@@ -371,7 +371,14 @@ def clean_text(text: str, known_title: str | None = None) -> tuple[dict[str, str
     paras = drop_boilerplate(paras)
     latin = _mostly_latin(" ".join(p for p in paras if word_count(p) >= 8) or text)
 
-    meta: dict[str, str | None] = {"title": None, "date": None, "section": None, "place": None, "agency": None}
+    meta: dict[str, str | None] = {
+        "title": None,
+        "date": None,
+        "section": None,
+        "place": None,
+        "agency": None,
+        "organisation": None,
+    }
     body: list[str] = []
     head = True
     head_seen = 0

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from .build import build_index
 from .cli_eval import add_eval_parser, add_model_args, chosen
+from .cli_train import add_train_parser
 from .config import INDEX_TYPES, ParseLimits, Settings
 from .embedding import OnnxEncoder, make_encoder
 from .errors import QAError, QueryError, cli_message
@@ -112,6 +113,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2)")
 
     add_eval_parser(sub, settings)
+    add_train_parser(sub, settings)
     return parser
 
 
@@ -333,6 +335,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _run_parse(args.files, args.json, settings.parse)
     if args.command == "export":
         return _run_export(replace(settings, model=args.model or settings.model))
-    if args.command == "eval":
+    if args.command in ("eval", "train"):
         return int(args.run(args, settings) or 0)
     return EXIT_USAGE

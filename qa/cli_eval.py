@@ -14,7 +14,7 @@ from typing import Any
 
 from .config import BACKENDS, DEFAULT_BACKEND, FUSION_METHODS, FusionConfig, Settings
 from .errors import QAError
-from .eval_data import load_beir, load_gold, load_listed, load_squad
+from .eval_data import index_folder, load_beir, load_corpus, load_gold, load_listed, load_squad
 from .evaluation import METHODS, RetrievalEvaluator, calibrate, summary_table
 from .session import QA
 
@@ -77,12 +77,18 @@ def add_eval_parser(sub: Any, settings: Settings) -> None:
     b.add_argument("--split", default="test")
     common(b, "beir")
     b.set_defaults(run=_run_beir)
+    cp = esub.add_parser("corpus", help="a question file (gold JSONL with `file`) over any folder of releases")
+    cp.add_argument("data", type=Path, help='JSONL: {"id", "question", "gold": [substrings], "file", "history"?}')
+    cp.add_argument("corpus", type=Path, help="the folder of releases the questions were written on")
+    cp.add_argument("--no-txtai", action="store_true", help="skip the txtai hybrid peer (it needs the eval extra)")
+    common(cp, "corpus")
+    cp.set_defaults(run=_run_corpus)
     a = esub.add_parser("all", help="every evaluation set in one run, peers beside release-qa (README: Retrieval quality)")
     a.add_argument(
         "data",
         type=Path,
         help="folder with seed_paraphrase_dev.jsonl, senate_dev_qa.jsonl + senate_dev_files.txt, "
-        "squad-dev-v1.1-part-a.json (a missing one is skipped)",
+        "archive-dev/ (qa.jsonl + corpus/), squad-dev-v1.1-part-a.json (a missing one is skipped)",
     )
     a.add_argument("--seeds", type=Path, default=None, help="the paraphrase set's releases (default: DATA/../seeds)")
     a.add_argument(
@@ -114,11 +120,8 @@ def _eval_session(args: argparse.Namespace, settings: Settings, corpus: Path, na
         except ValueError:
             raise QAError(f"--weights takes three numbers like 0.3,0.4,0.3, got {args.weights!r}") from None
         fusion = FusionConfig(method=args.fusion or fusion.method, paragraph=p, sentence=s, bm25=b)
-    cache = settings.cache / "eval"
     backend = args.backend or settings.backend  # one cached index per backend: switching never re-embeds a set
-    folder = args.index or (
-        corpus.parent / f"index-{backend}" if str(corpus).startswith(str(cache)) else cache / f"{name}-{backend}-index"
-    )
+    folder = args.index or index_folder(settings.cache, backend, corpus, name)
     return QA.from_settings(chosen(settings, args, corpus, folder), fusion=fusion)
 
 
@@ -126,20 +129,20 @@ def _evaluate(evaluator: RetrievalEvaluator, session: QA, out: Path) -> int:
     metrics = evaluator(session)
     run = evaluator.run
     assert run is not None
-    results = {
+    results: dict[str, Any] = {
         "dataset": run.dataset,
         "queries": run.queries,
         "chunks": run.chunks,
         "methods": {METHODS[m]: values for m, values in run.methods.items()},
         "misses": run.misses,
-        "primary_metric": "mrr@10",
-        "primary": metrics.get(evaluator.primary_metric, 0.0),
+        "primary_metric": "sentence_right",
+        "primary": metrics.get("release-qa_sentence_right", 0.0),
     }
     print(write_report(results, out))
-    if results["misses"]:
-        print(f"{len(results['misses'])} misses (first 10):")
-        for miss in results["misses"][:10]:
-            print(f"  - [{miss['id']}] {miss['question']} -> {str(miss['got'])[:100]!r}")
+    if run.misses:
+        print(f"{len(run.misses)} misses (first 10):")
+        for miss in run.misses[:10]:
+            print(f"  - [{miss['id']}] {miss['question']} -> {str(miss['got'])[:100]!r} ({miss['level']})")
     print(f"\nwrote {out}/results.md, results.json, results.png")
     return 0
 
@@ -174,6 +177,16 @@ def _run_beir(args: argparse.Namespace, settings: Settings) -> int:
     return _evaluate(evaluator, _eval_session(args, settings, corpus, "beir"), args.out)
 
 
+def _run_corpus(args: argparse.Namespace, settings: Settings) -> int:
+    corpus, queries = load_corpus(args.data, args.corpus)
+    queries = queries[: args.limit] if args.limit else queries
+    evaluator = RetrievalEvaluator(
+        queries, f"{args.data.name} over {corpus.name}", args.k, not args.no_peers, txtai=not args.no_txtai, windows=True
+    )
+    name = "corpus-" + re.sub(r"[^A-Za-z0-9]+", "-", str(corpus.resolve())).strip("-")[-60:]
+    return _evaluate(evaluator, _eval_session(args, settings, corpus, name), args.out)
+
+
 def _all_sets(args: argparse.Namespace, settings: Settings) -> list[tuple[str, Path, list[Any], str]]:
     """(name, corpus, questions, index name) of every set found, independent sets first, the regression set last."""
     data = args.data
@@ -187,6 +200,9 @@ def _all_sets(args: argparse.Namespace, settings: Settings) -> list[tuple[str, P
     if (data / "senate_dev_qa.jsonl").exists() and (data / "senate_dev_files.txt").exists():
         corpus, queries = load_listed(data / "senate_dev_qa.jsonl", data / "senate_dev_files.txt", senate_root, settings.cache)
         sets.append(("Senate dev", corpus, queries, "senate"))
+    if (data / "archive-dev" / "qa.jsonl").exists():
+        corpus, queries = load_corpus(data / "archive-dev" / "qa.jsonl", data / "archive-dev" / "corpus")
+        sets.append(("archive-dev", corpus, queries, "archive"))
     if (data / "squad-dev-v1.1-part-a.json").exists():
         corpus, queries = load_squad(data / "squad-dev-v1.1-part-a.json", None, settings.cache)
         sets.append(("SQuAD part A", corpus, queries, "squad"))
@@ -208,7 +224,9 @@ def _run_all(args: argparse.Namespace, settings: Settings) -> int:
     for name, corpus, queries, index_name in _all_sets(args, settings):
         queries = queries[: args.limit] if args.limit else queries
         print(f"== {name}: {len(queries)} questions over {corpus}", flush=True)
-        evaluator = RetrievalEvaluator(queries, name, args.k, not args.no_peers, ks=(1, 3, 5, 10), txtai=not args.no_txtai)
+        evaluator = RetrievalEvaluator(
+            queries, name, args.k, not args.no_peers, ks=(1, 3, 5, 10), txtai=not args.no_txtai, windows=index_name != "squad"
+        )
         session = _eval_session(args, settings, corpus, f"all-{index_name}")
         _evaluate(evaluator, session, args.out / re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"))
         assert evaluator.run is not None
@@ -228,6 +246,8 @@ def _run_calibrate(args: argparse.Namespace, settings: Settings) -> int:
 # -------------------------------------------------------------------- reports
 
 REPORT_COLUMNS = (
+    "sentence_right",
+    "release_first",
     "hit@1",
     "hit@3",
     "hit@5",
@@ -241,6 +261,12 @@ REPORT_COLUMNS = (
     "abstain_recall",
     "false_abstain",
     "followup_hit@1",
+    "followup_sentence_right",
+    "unanswerable_flagged",
+    "unanswerable_closest",
+    "unanswerable_none",
+    "answerable_closest",
+    "answerable_none",
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["child_environment", "offline_model_environment"]
+__all__ = ["child_environment", "offline_model_environment", "python_path_with"]
 
 
 def offline_model_environment() -> None:
@@ -18,3 +18,8 @@ def offline_model_environment() -> None:
 def child_environment(**extra: str) -> dict[str, str]:
     """The environment for a child process (a benchmark's app or CLI run), with ``extra`` on top."""
     return {**os.environ, **extra}
+
+
+def python_path_with(folder: str) -> str:
+    """PYTHONPATH for a child process that imports from ``folder`` first, then what this process was given."""
+    return os.pathsep.join(filter(None, [folder, os.environ.get("PYTHONPATH")]))

@@ -9,6 +9,7 @@ Formats:
   squad  SQuAD v1.1 JSON: every paragraph a document, its questions' gold is that paragraph
   beir   folder with corpus.jsonl, queries.jsonl, qrels/<split>.tsv
   listed gold JSONL over exactly the releases a files list names
+  corpus gold JSONL (with "file" per question) over any folder of releases
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from .config import DEFAULT_CACHE
 from .errors import QAError
 
-__all__ = ["EvalQuery", "load_beir", "load_gold", "load_listed", "load_squad"]
+__all__ = ["EvalQuery", "index_folder", "load_beir", "load_corpus", "load_gold", "load_listed", "load_squad"]
 
 
 @dataclass
@@ -36,10 +37,20 @@ class EvalQuery:
     split: str = "test"
     style: str | None = None  # how a paraphrase set words it (formal, casual, keyword, inverted)
     fact: str | None = None  # questions sharing a fact ask the same thing
+    file: str | None = None  # the release the question was written from (relative to the corpus folder)
 
     @property
     def answerable(self) -> bool:
         return bool(self.gold or self.relevant)
+
+
+def index_folder(cache: Path, backend: str, corpus: Path, name: str) -> Path:
+    """Where an evaluation set's index is cached: beside a corpus written into the cache, else by the set's name.
+
+    Evaluation and training (``qa train``) share it, so a set is embedded once.
+    """
+    root = Path(cache) / "eval"
+    return corpus.parent / f"index-{backend}" if str(corpus).startswith(str(root)) else root / f"{name}-{backend}-index"
 
 
 def load_gold(path: Path) -> list[EvalQuery]:
@@ -58,6 +69,7 @@ def load_gold(path: Path) -> list[EvalQuery]:
                     split=item.get("split", "test"),
                     style=item.get("style"),
                     fact=item.get("fact"),
+                    file=item.get("file"),
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -95,7 +107,8 @@ def load_squad(path: Path, limit: int | None = None, cache: Path = DEFAULT_CACHE
             doc_id = f"a{a_i:03d}p{p_i:03d}"
             docs.append((doc_id, title, para["context"]))
             for qa in para["qas"]:
-                queries.append(EvalQuery(qa["id"], qa["question"], relevant={f"{doc_id}.md": 1.0}))
+                answers = sorted({a["text"] for a in qa.get("answers", [])})
+                queries.append(EvalQuery(qa["id"], qa["question"], gold=answers, relevant={f"{doc_id}.md": 1.0}))
     if limit:
         queries = queries[:limit]
     return _write_docs(docs, "squad", cache), queries
@@ -125,6 +138,23 @@ def load_listed(questions: Path, files: Path, root: Path, cache: Path = DEFAULT_
     return folder, load_gold(questions)
 
 
+def load_corpus(questions: Path, folder: Path) -> tuple[Path, list[EvalQuery]]:
+    """A question file in the gold format over any folder of releases; each question's ``file`` must be in it."""
+    folder, questions = Path(folder), Path(questions)
+    if not folder.is_dir():
+        raise QAError(f"{folder} is not a folder of releases: pass the folder the questions were written on")
+    if not questions.is_file():
+        raise QAError(f"{questions} is not a file: pass a JSONL question file (id, question, gold, file, history)")
+    queries = load_gold(questions)
+    missing = sorted({q.file for q in queries if q.file and not (folder / q.file).is_file()})
+    if missing:
+        raise QAError(
+            f"{len(missing)} release files the questions name are not under {folder} (first: {missing[0]}): "
+            "pass the folder their `file` paths are relative to"
+        )
+    return folder, queries
+
+
 def load_beir(
     folder: Path, split: str = "test", limit: int | None = None, cache: Path = DEFAULT_CACHE
 ) -> tuple[Path, list[EvalQuery]]:
@@ -132,7 +162,8 @@ def load_beir(
     for need in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
         if not (folder / need).exists():
             raise QAError(f"{folder} is not a BEIR folder: {need} is missing")
-    docs, names = [], {}
+    docs: list[tuple[str, str, str]] = []
+    names: dict[str, str] = {}
     for line in (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
         if line.strip():
             d = json.loads(line)

@@ -23,13 +23,15 @@ import numpy as np
 from .answering.abstain import AbstainPolicy
 from .errors import QAError
 from .eval_data import EvalQuery
-from .peers import Peers
+from .peers import Peers, WindowPeers
 from .session import QA
 
 __all__ = [
     "METHODS",
     "GoldQAEvaluator",
+    "Judge",
     "RetrievalEvaluator",
+    "Shown",
     "calibrate",
     "metrics_at",
     "percentiles",
@@ -42,6 +44,10 @@ METHODS = {  # method id -> how reports name it
     "dense": "dense (same model + FAISS flat)",
     "rrf": "rrf hybrid (bm25s + dense)",
     "txtai": "txtai hybrid (same model)",
+    "bm25-windows": "bm25, 150-word windows",
+    "dense-windows": "dense, 150-word windows",
+    "rrf-windows": "rrf, 150-word windows",
+    "txtai-windows": "txtai hybrid, 150-word windows",
     "release-qa": "release-qa (hybrid + follow-ups)",
 }
 
@@ -89,17 +95,48 @@ def percentiles(ms: Sequence[float]) -> dict[str, float]:
 # ------------------------------------------------------------------ evaluators
 
 
-Judge = Callable[[EvalQuery, Any], bool]  # (query, chunk) -> relevant?
+@dataclass
+class Shown:
+    """What a method shows for one question: passages in order (source, text) and the sentence it marks."""
+
+    passages: list[tuple[str, str]]
+    sentence: str | None
+    answer: Any = None  # the full pipeline's Answer; None for peers
 
 
-def _judge(query: EvalQuery, chunk: Any) -> bool:
-    if query.relevant:
-        return chunk.source in query.relevant
-    text = _norm(chunk.text)
-    return any(_norm(g) in text for g in query.gold)
+Ranker = Callable[[EvalQuery], Shown]
 
 
-Ranker = Callable[[EvalQuery], tuple[list[int], Any]]  # query -> (chunk rows, Answer or None)
+class Judge:
+    """Whether a passage, a release or a sentence holds a question's answer (gold substrings after normalisation;
+    SQuAD and BEIR: the question's own paragraph)."""
+
+    def __init__(self, chunks: Sequence[Any]) -> None:
+        release: dict[str, list[str]] = {}
+        for c in chunks:
+            release.setdefault(c.source, []).append(c.text)
+        self.release = {source: _norm(" ".join(texts)) for source, texts in release.items()}
+
+    def passage(self, q: EvalQuery, source: str, text: str) -> bool:
+        if q.relevant:
+            return source in q.relevant
+        norm = _norm(text)
+        return any(_norm(g) in norm for g in q.gold)
+
+    def release_right(self, q: EvalQuery, source: str) -> bool:
+        if q.relevant:
+            return source in q.relevant
+        if q.file:
+            return source == q.file
+        return any(_norm(g) in self.release.get(source, "") for g in q.gold)
+
+    def sentence(self, q: EvalQuery, shown: Shown) -> bool:
+        if not shown.sentence or not shown.passages or not q.gold:
+            return False
+        if q.relevant and shown.passages[0][0] not in q.relevant:
+            return False
+        norm = _norm(shown.sentence)
+        return any(_norm(g) in norm for g in q.gold)
 
 
 @dataclass
@@ -114,10 +151,12 @@ class EvalRun:
 
 
 class RetrievalEvaluator:
-    """Ranks every query with each method (the peers, then release-qa through ``QA.ask``).
+    """Runs every query through each method (the peers, then release-qa through ``QA.ask``) and scores what each
+    shows: the marked sentence (the primary figure), the release first, the passages, abstention, follow-ups.
 
     Calling it returns flat metrics, ``"<method>_<metric>"`` (sentence-transformers style), with
-    :attr:`primary_metric` among them; the details of the last call are in :attr:`run`.
+    :attr:`primary_metric` among them; the details of the last call are in :attr:`run`. With ``windows``, the same
+    peers also run over 150-word windows of the releases.
     """
 
     def __init__(
@@ -128,43 +167,73 @@ class RetrievalEvaluator:
         peers: bool = True,
         ks: Sequence[int] = (1, 3, 5, 10),
         txtai: bool = False,
+        windows: bool = False,
     ) -> None:
         self.queries = queries
         self.name = name
         self.k = k
         self.peers = peers
         self.txtai = txtai
+        self.windows = windows
         self.ks = ks
         self.primary_metric = "release-qa_mrr@10"
         self.run: EvalRun | None = None
 
-    def _rankers(self, session: QA, row_of: dict[tuple[str, int, int], int]) -> dict[str, Ranker]:
+    def _rankers(self, session: QA) -> dict[str, Ranker]:
+        index = session.ensure_index()
+        chunks = index.chunks
         rankers: dict[str, Ranker] = {}
+
+        def on_chunks(rows_of: Callable[[str, int], list[int]]) -> Ranker:
+            def rank(q: EvalQuery) -> Shown:
+                rows = rows_of(q.question, self.k)
+                sentence = _best_stored_sentence(index, session.encoder.encode_query(q.question), rows[0]) if rows else None
+                return Shown([(chunks[r].source, chunks[r].text) for r in rows], sentence)
+
+            return rank
+
+        def on_windows(w: WindowPeers, rows_of: Callable[[str, int], list[int]]) -> Ranker:
+            def rank(q: EvalQuery) -> Shown:
+                rows = rows_of(q.question, self.k)
+                return Shown([w.windows[r] for r in rows], w.answer(q.question, rows[0]) if rows else None)
+
+            return rank
+
         if self.peers:
             peers = Peers(session, self.txtai)
-            rankers["bm25"] = lambda q: (peers.bm25_rows(q.question, self.k), None)
-            rankers["dense"] = lambda q: (peers.dense_rows(q.question, self.k), None)
-            rankers["rrf"] = lambda q: (peers.rrf_rows(q.question, self.k), None)
+            rankers["bm25"] = on_chunks(peers.bm25_rows)
+            rankers["dense"] = on_chunks(peers.dense_rows)
+            rankers["rrf"] = on_chunks(peers.rrf_rows)
             if self.txtai:
-                rankers["txtai"] = lambda q: (peers.txtai_rows(q.question, self.k), None)
+                rankers["txtai"] = on_chunks(peers.txtai_rows)
+            if self.windows:
+                w = WindowPeers(session, txtai=self.txtai)
+                rankers["bm25-windows"] = on_windows(w, w.bm25_rows)
+                rankers["dense-windows"] = on_windows(w, w.dense_rows)
+                rankers["rrf-windows"] = on_windows(w, w.rrf_rows)
+                if self.txtai:
+                    rankers["txtai-windows"] = on_windows(w, w.txtai_rows)
 
-        def full(q: EvalQuery) -> tuple[list[int], Any]:
-            answer = session.ask(q.question, self.k, q.history)
-            return [row_of[(p.source, p.paragraph, p.part)] for p in answer.passages], answer
+        def full(q: EvalQuery) -> Shown:
+            answer = session.ask(q.question, min(3 * self.k, 50), q.history)  # folded passages take slots too
+            shown = [p for p in answer.passages if not getattr(p, "folded", False)]
+            return Shown([(p.source, p.text) for p in shown], getattr(answer, "candidate", None) or answer.answer, answer)
 
         rankers["release-qa"] = full
         return rankers
 
-    def _score(
-        self, outcomes: list[tuple[list[int], Any, float]], chunks: list[Any]
-    ) -> tuple[dict[str, float], list[list[bool]], list[list[int]], list[Any]]:
-        """Metrics of one method from its (rows, answer, milliseconds) per query."""
+    def _score(self, outcomes: list[tuple[Shown, float]], judge: Judge) -> tuple[dict[str, float], list[list[bool]]]:
+        """Metrics of one method from what it showed and how long it took, per query."""
         rankings, gains = [], []
-        for q, (rows, _, _) in zip(self.queries, outcomes):
-            rel = [_judge(q, chunks[r]) for r in rows]
+        for q, (shown, _) in zip(self.queries, outcomes, strict=False):
+            rel = [judge.passage(q, source, text) for source, text in shown.passages]
             rankings.append(rel)
-            gains.append([q.relevant.get(chunks[r].source, 0.0) if q.relevant else float(x) for r, x in zip(rows, rel)])
-        answers = [a for _, a, _ in outcomes]
+            gains.append(
+                [
+                    q.relevant.get(source, 0.0) if q.relevant else float(x)
+                    for (source, _), x in zip(shown.passages, rel, strict=False)
+                ]
+            )
         answerable = [i for i, q in enumerate(self.queries) if q.answerable]
         m = metrics_at(
             [rankings[i] for i in answerable],
@@ -172,52 +241,82 @@ class RetrievalEvaluator:
             [gains[i] for i in answerable],
             [max(1, len(self.queries[i].relevant)) for i in answerable],
         )
-        m.update(percentiles([ms for _, _, ms in outcomes]))
+        if answerable:
+            m["sentence_right"] = sum(judge.sentence(self.queries[i], outcomes[i][0]) for i in answerable) / len(answerable)
+            m["release_first"] = sum(
+                bool(outcomes[i][0].passages) and judge.release_right(self.queries[i], outcomes[i][0].passages[0][0])
+                for i in answerable
+            ) / len(answerable)
+        m.update(percentiles([ms for _, ms in outcomes]))
         m.update(style_metrics(self.queries, rankings))
+        answers = [shown.answer for shown, _ in outcomes]
         if answers and answers[0] is not None:
             stages = [a.timings for a in answers]
             m["retrieval_p50_ms"] = float(
-                np.percentile([s["encode_ms"] + s["dense_ms"] + s["bm25_ms"] + s["fusion_ms"] for s in stages], 50)
+                np.percentile(
+                    [s.get("encode_ms", 0) + s.get("dense_ms", 0) + s.get("bm25_ms", 0) + s.get("fusion_ms", 0) for s in stages],
+                    50,
+                )
             )
-            m.update(_answer_metrics(self.queries, rankings, answers))
-        return m, rankings, [rows for rows, _, _ in outcomes], answers
+            m.update(
+                _answer_metrics(
+                    self.queries,
+                    rankings,
+                    answers,
+                    [judge.sentence(q, o[0]) for q, o in zip(self.queries, outcomes, strict=False)],
+                )
+            )
+        return m, rankings
 
     def __call__(self, session: QA) -> dict[str, float]:
-        chunks = list(session.ensure_index().chunks)
-        row_of = {(c.source, c.paragraph, c.part): i for i, c in enumerate(chunks)}
+        chunks = session.ensure_index().chunks
+        judge = Judge(chunks)
         run = EvalRun(self.name, len(self.queries), len(chunks))
-        rankers = self._rankers(session, row_of)
-        outcomes: dict[str, list[tuple[list[int], Any, float]]] = {method: [] for method in rankers}
+        rankers = self._rankers(session)
+        outcomes: dict[str, list[tuple[Shown, float]]] = {method: [] for method in rankers}
         for ranker in rankers.values():  # warm-up, not timed
             ranker(self.queries[0]) if self.queries else None
         for q in self.queries:  # methods take turns on each question: on a shared machine they see the same load
             for method, ranker in rankers.items():
                 t = time.perf_counter()
-                rows, answer = ranker(q)
-                outcomes[method].append((rows, answer, (time.perf_counter() - t) * 1000))
+                shown = ranker(q)
+                outcomes[method].append((shown, (time.perf_counter() - t) * 1000))
+        rankings: list[list[bool]] = []
         for method in rankers:
-            run.methods[method], rankings, rows, answers = self._score(outcomes[method], chunks)
+            run.methods[method], rankings = self._score(outcomes[method], judge)
         run.misses = [
             {
                 "id": q.id,
                 "question": q.question,
                 "history": q.history,
                 "gold": q.gold or sorted(q.relevant),
-                "got": chunks[r[0]].text[:160] if r else None,
-                "no_answer": a.no_answer,
+                "got": shown.sentence,
+                "passage": shown.passages[0][1][:160] if shown.passages else None,
+                "level": getattr(shown.answer, "level", None),
             }
-            for q, rel, r, a in zip(self.queries, rankings, rows, answers)
-            if (q.answerable and not (rel and rel[0])) or (q.answerable == a.no_answer)
+            for q, rel, (shown, _) in zip(self.queries, rankings, outcomes["release-qa"], strict=False)
+            if (q.answerable and not judge.sentence(q, shown))
+            or (not q.answerable and getattr(shown.answer, "level", "answer") == "answer")
         ][:200]
         self.run = run
         return {f"{method}_{name}": value for method, m in run.methods.items() for name, value in m.items()}
+
+
+def _best_stored_sentence(index: Any, qvec: np.ndarray, row: int) -> str | None:
+    """A peer's answer over the project's passages: the passage's stored sentence most similar to the question."""
+    spans = index.sentence_spans(row)
+    if not spans:
+        return None
+    sims = index.sentences.reconstruct_batch(np.array([s for s, _, _ in spans], dtype=np.int64)) @ qvec
+    _, a, b = spans[int(np.argmax(sims))]
+    return str(index.chunks[row].text[a:b])
 
 
 def style_metrics(queries: list[EvalQuery], rankings: list[list[bool]]) -> dict[str, float]:
     """For a paraphrase set: hit@1 per wording style, and how many facts are right in every wording."""
     by_style: dict[str, list[bool]] = {}
     by_fact: dict[str, list[bool]] = {}
-    for q, r in zip(queries, rankings):
+    for q, r in zip(queries, rankings, strict=False):
         if q.answerable and q.style:
             first = bool(r and r[0])
             by_style.setdefault(q.style, []).append(first)
@@ -230,25 +329,33 @@ def style_metrics(queries: list[EvalQuery], rankings: list[list[bool]]) -> dict[
     return out
 
 
-def _answer_metrics(queries: list[EvalQuery], rankings: list[list[bool]], answers: list[Any]) -> dict[str, float]:
+def _answer_metrics(
+    queries: list[EvalQuery], rankings: list[list[bool]], answers: list[Any], right: list[bool]
+) -> dict[str, float]:
+    """Abstention per level (answer / closest passage / not in the releases) and follow-ups, as the user sees them."""
     out: dict[str, float] = {}
     unans = [i for i, q in enumerate(queries) if not q.answerable]
     ans = [i for i, q in enumerate(queries) if q.answerable]
+    level = [getattr(a, "level", "none" if a.no_answer else "answer") for a in answers]
     abstained = [i for i, a in enumerate(answers) if a.no_answer]
     if unans:
         out["abstain_recall"] = sum(1 for i in unans if answers[i].no_answer) / len(unans)
         out["abstain_precision"] = (sum(1 for i in abstained if not queries[i].answerable) / len(abstained)) if abstained else 0.0
         out["abstained"], out["unanswerable"] = float(sum(1 for i in unans if answers[i].no_answer)), float(len(unans))
+        out["unanswerable_flagged"] = sum(1 for i in unans if level[i] != "answer") / len(unans)
+        out["unanswerable_closest"] = sum(1 for i in unans if level[i] == "closest") / len(unans)
+        out["unanswerable_none"] = sum(1 for i in unans if level[i] == "none") / len(unans)
     if ans:
         out["false_abstain"] = sum(1 for i in ans if answers[i].no_answer) / len(ans)
         out["refused"], out["answerable"] = float(sum(1 for i in ans if answers[i].no_answer)), float(len(ans))
+        out["answerable_closest"] = sum(1 for i in ans if level[i] == "closest") / len(ans)
+        out["answerable_none"] = sum(1 for i in ans if level[i] == "none") / len(ans)
+        out["answered_right"] = sum(1 for i in ans if level[i] == "answer" and right[i]) / len(ans)
     follow = [i for i in ans if queries[i].history]
     if follow:
         out["followup_hit@1"] = sum(1 for i in follow if rankings[i] and rankings[i][0]) / len(follow)
-        out["followups_right"], out["followups"] = (
-            float(sum(1 for i in follow if rankings[i] and rankings[i][0])),
-            float(len(follow)),
-        )
+        out["followup_sentence_right"] = sum(1 for i in follow if right[i]) / len(follow)
+        out["followups_right"], out["followups"] = float(sum(1 for i in follow if right[i])), float(len(follow))
     return out
 
 
@@ -256,28 +363,40 @@ GoldQAEvaluator = RetrievalEvaluator  # gold substrings are judged by the same e
 
 
 def summary_table(rows: list[tuple[str, dict[str, dict[str, float]]]], names: dict[str, str]) -> str:
-    """One table: each set's hit@1 / MRR@10 per method, then what only the full pipeline has (styles, abstention, latency)."""
-    methods = [m for m in names if any(m in r for _, r in rows)]
-    lines = [
-        "| set | " + " | ".join(names[m] for m in methods) + " | release-qa details |",
-        "|---|" + "---|" * (len(methods) + 1),
-    ]
+    """One table per set: for every method the answer sentence right (primary), right release first, passage hit@1 /
+    MRR@10 and p50 latency; under it what only the full pipeline has (levels, follow-ups, wording styles)."""
+    out = []
     for name, result in rows:
-        cells = [f"{result[m]['hit@1']:.3f} / {result[m]['mrr@10']:.3f}" if m in result else "" for m in methods]
+        lines = [
+            f"**{name}**",
+            "",
+            "| method | answer sentence right | right release first | passage hit@1 | passage MRR@10 | p50 ms |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for method in names:
+            if method in result:
+                m = result[method]
+                cells = [m.get(c, math.nan) for c in ("sentence_right", "release_first", "hit@1", "mrr@10")]
+                lines.append(f"| {names[method]} | " + " | ".join(f"{v:.3f}" for v in cells) + f" | {m.get('p50_ms', 0.0):.0f} |")
         ours = result.get("release-qa", {})
-        notes = [f"{k[6:-1]} {v:.2f}" for k, v in ours.items() if k.startswith("hit@1[")]
+        notes = []
+        if "unanswerable" in ours:
+            notes.append(
+                f"unanswerable {ours['unanswerable']:.0f}: flagged {ours['unanswerable_flagged']:.2f} "
+                f"(closest passage {ours['unanswerable_closest']:.2f}, not in the releases {ours['unanswerable_none']:.2f})"
+            )
+        if "answerable" in ours:
+            notes.append(
+                f"answerable {ours['answerable']:.0f}: refused {ours['answerable_none']:.2f}, "
+                f"downgraded to closest {ours['answerable_closest']:.2f}, answered right {ours['answered_right']:.2f}"
+            )
+        if "followups" in ours:
+            notes.append(f"follow-ups right {ours['followups_right']:.0f}/{ours['followups']:.0f}")
+        notes += [f"hit@1 {k[6:-1]} {v:.2f}" for k, v in ours.items() if k.startswith("hit@1[")]
         if "facts" in ours:
             notes.append(f"all phrasings right {ours['facts_all_right']:.0f}/{ours['facts']:.0f} facts")
-        if "unanswerable" in ours:
-            notes.append(f"abstained {ours['abstained']:.0f}/{ours['unanswerable']:.0f} unanswerable")
-        if "answerable" in ours and "unanswerable" in ours:
-            notes.append(f"refused {ours['refused']:.0f}/{ours['answerable']:.0f} answerable")
-        if "followups" in ours:
-            notes.append(f"follow-ups {ours['followups_right']:.0f}/{ours['followups']:.0f}")
-        if "dense" in result and ours.get("p50_ms"):
-            notes.append(f"p50 {ours['p50_ms']:.0f} ms = {ours['p50_ms'] / result['dense']['p50_ms']:.2f}x dense")
-        lines.append(f"| {name} | " + " | ".join(cells) + " | " + "; ".join(notes) + " |")
-    return "\n".join(lines) + "\n"
+        out.append("\n".join(lines) + ("\n\nrelease-qa: " + "; ".join(notes) if notes else "") + "\n")
+    return "\n".join(out)
 
 
 def calibrate(session: QA, queries: list[EvalQuery], max_false_abstain: float = 0.03) -> dict[str, Any]:

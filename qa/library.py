@@ -23,7 +23,6 @@ from .trash import RemovalRecord, corpus_lock, move_no_clobber, new_record, read
 
 __all__ = [
     "ReleaseInfo",
-    "RemovalRecord",
     "releases",
     "remove_release",
     "removed_releases",

@@ -21,16 +21,16 @@ from .store.lexical import LexicalIndex
 from .store.manifest import write_atomic
 from .store.vectors import VectorIndex
 
-__all__ = ["Peers"]
+__all__ = ["Peers", "WindowPeers", "word_windows"]
 
 
 class Peers:
     """BM25-only and dense-only baselines built from the raw libraries over the same chunk texts (and txtai's hybrid)."""
 
-    def __init__(self, session: QA, txtai: bool = False, cache: Path = DEFAULT_CACHE) -> None:
-        """``cache``: the folder the dense peer's vectors are kept in between runs (never the index folder)."""
-        index = session.ensure_index()
-        texts = [c.text for c in index.chunks]
+    def __init__(self, session: QA, txtai: bool = False, cache: Path = DEFAULT_CACHE, texts: list[str] | None = None) -> None:
+        """``cache``: the folder the dense peer's vectors are kept in between runs (never the index folder);
+        ``texts``: what to search instead of the session's chunks (150-word windows, :class:`WindowPeers`)."""
+        texts = texts if texts is not None else [c.text for c in session.ensure_index().chunks]
         self.bm25 = LexicalIndex.build(texts)  # bm25s's own defaults, as a user of the raw library gets
         # The plain model on the session's own backend (ONNX fp32 gives sentence-transformers' vectors to 1e-4),
         # over the chunk text alone: no title, no sentences, no fusion.
@@ -94,3 +94,53 @@ def _txtai_hybrid(texts: list[str], vectors: np.ndarray, encoder: Encoder) -> An
     embeddings = Embeddings(method="external", transform=transform, hybrid=True, content=False)
     embeddings.index([(i, text, None) for i, text in enumerate(texts)])
     return embeddings
+
+
+def word_windows(text: str, size: int = 150, overlap: int = 30) -> list[str]:
+    """Windows of ``size`` words, each sharing ``overlap`` words with the one before (the usual RAG chunking)."""
+    words = text.split()
+    if len(words) <= size:
+        return [" ".join(words)] if words else []
+    step = size - overlap
+    return [" ".join(words[i : i + size]) for i in range(0, len(words) - overlap, step)]
+
+
+class WindowPeers:
+    """The same peers over 150-word windows of each release (30 words of overlap) instead of the project's passages.
+
+    Each method's "answer" is the top window's sentence most similar to the question (same model).
+    """
+
+    def __init__(self, session: QA, txtai: bool = False, cache: Path = DEFAULT_CACHE, size: int = 150, overlap: int = 30) -> None:
+        index = session.ensure_index()
+        sources = list(dict.fromkeys(c.source for c in index.chunks))
+        self.windows: list[tuple[str, str]] = [
+            (source, w) for source in sources for w in word_windows("\n".join(session.release_paragraphs(source)), size, overlap)
+        ]
+        self.peers = Peers(session, txtai, cache, texts=[w for _, w in self.windows])
+        self.encoder = session.encoder
+        self._sentences: dict[str, np.ndarray] = {}
+
+    def bm25_rows(self, question: str, k: int) -> list[int]:
+        return self.peers.bm25_rows(question, k)
+
+    def dense_rows(self, question: str, k: int) -> list[int]:
+        return self.peers.dense_rows(question, k)
+
+    def rrf_rows(self, question: str, k: int) -> list[int]:
+        return self.peers.rrf_rows(question, k)
+
+    def txtai_rows(self, question: str, k: int) -> list[int]:
+        return self.peers.txtai_rows(question, k)
+
+    def answer(self, question: str, row: int) -> str:
+        """The window's sentence most similar to the question."""
+        from .chunking import sentence_spans
+
+        text = self.windows[row][1]
+        sentences = [text[a:b] for a, b in sentence_spans(text)] or [text]
+        missing = [s for s in sentences if s not in self._sentences]
+        if missing:
+            self._sentences.update(zip(missing, self.encoder.encode(missing), strict=True))
+        qvec = self.encoder.encode_query(question)
+        return sentences[int(np.argmax([float(self._sentences[s] @ qvec) for s in sentences]))]

@@ -285,6 +285,11 @@ def make_plan(job: BuildJob, encoder: Encoder, old: Index | None, fit: Fit) -> B
             continue
         copies = tuple(sorted(s for s, canonical in duplicates.items() if canonical == source))
         chunks.extend(replace(c, also_in=copies) if copies else c for c in file_chunks)
+    if not chunks:  # every file was skipped or empty: an index of nothing cannot be searched
+        raise CorpusError(
+            f"no passage could be read from the {job.files} files in {job.corpus}; the index in {job.folder} was left unchanged",
+            remedy=Remedy.SKIP_BAD_FILE if errors else Remedy.CHOOSE_CORPUS,
+        )
     report.duplicates = {s: c for s, c in sorted(duplicates.items())}
     report.chunks = len(chunks)
     return BuildPlan(chunks, records, skipped if job.skip_bad else {}, report)

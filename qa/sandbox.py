@@ -26,12 +26,13 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from .chunking import Chunk, ChunkConfig, approx_tokens, chunk_release
-from .config import ParseLimits
+from .chunking import Chunk, approx_tokens, chunk_release
+from .config import ChunkConfig, ParseLimits
 from .corpus import Release, check_size, file_sha256, minhash_signature, parse_bytes
+from .environment import child_environment, python_path_with
 from .errors import CorpusError
 
-__all__ = ["FileJob", "ParseLimits", "Parsed", "Sandbox", "parse_files", "read_file", "shared", "tokenizer_of"]
+__all__ = ["Broken", "FileJob", "Parsed", "Sandbox", "parse_files", "read_file", "shared", "tokenizer_of"]
 
 # A worker imports the qa modules that read files and not the package's own __init__ (the query side: model,
 # index, session), so it starts in a fraction of a second.
@@ -70,6 +71,13 @@ class Parsed:
     @classmethod
     def failed(cls, source: str, problem: CorpusError, retire: bool = False) -> Parsed:
         return cls(source, error=str(problem), retire=retire, problem=problem)
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A worker that cannot read anything (its reader failed on a known-good text): a bug to report, not a file."""
+
+    details: str
 
 
 def tokenizer_of(encoder: Any) -> str | None:
@@ -162,19 +170,26 @@ def _worker(conn: Connection, out: Connection, limits: ParseLimits) -> None:
         if isinstance(job, tuple):  # ("tokenizer", its JSON or None)
             _use_tokenizer(job[1])
             continue
-        _warm(job.suffix)  # imports are the worker's cost, not the file's: before the limits
+        try:
+            _warm(job.suffix)  # imports are the worker's cost, not the file's: before the limits
+        except Exception:  # the reader itself is broken (a bad pattern, a missing library): no file's fault
+            import traceback
+
+            out.send(Broken(traceback.format_exc(limit=6)))
+            return
         _limit(limits)
         try:
             result = _parse(job)
         except CorpusError as exc:
-            result = Parsed.failed(job.source, exc)  # the error itself goes back: its remedy is for the front end
+            result = Parsed.failed(job.source, exc)
         except MemoryError:
-            out.send(Parsed(job.source, error=_too_big(job.source, limits), retire=True))
+            out.send(Parsed.failed(job.source, CorpusError(_too_big(job.source, limits)), retire=True))
             return  # the heap may be in pieces: a fresh worker takes the next file
         except RecursionError:
-            result = Parsed(job.source, error=f"{job.source} is nested too deeply to be read: it is not a release we can index")
+            nested = f"{job.source} is nested too deeply to be read: it is not a release we can index"
+            result = Parsed.failed(job.source, CorpusError(nested))
         except Exception as exc:  # a reader library's own failure on a damaged file
-            result = Parsed(job.source, error=_damaged(job.source, exc))
+            result = Parsed.failed(job.source, CorpusError(_damaged(job.source, exc)))
         out.send(result)
 
 
@@ -222,7 +237,7 @@ class Sandbox:
         to_child, from_parent = os.pipe()
         to_parent, from_child = os.pipe()
         root = str(Path(__file__).resolve().parent.parent)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        env = child_environment(PYTHONPATH=python_path_with(root))
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         code = _LAUNCH.format(to_child, from_child)
         process = subprocess.Popen(
@@ -296,11 +311,14 @@ class Sandbox:
     def _collect(self, slot: _Slot, ready: list[Any]) -> Parsed | None:
         if slot.receive in ready:
             try:
-                result: Parsed = slot.receive.recv()
+                result: Parsed | Broken = slot.receive.recv()
             except (EOFError, OSError):  # the worker died: a limit, or the kernel, ended it
                 result = self._verdict(slot)
                 self._replace(slot)
                 return result
+            if isinstance(result, Broken):
+                self._replace(slot)
+                raise RuntimeError(f"the release reader cannot read even a known-good text:\n{result.details}")
             if result.retire:
                 self._replace(slot)
             return result

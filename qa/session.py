@@ -14,16 +14,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .answering.abstain import AbstainPolicy
-from .answering.compose import compose_answer, filter_miss
+from .answering.compose import compose_answer, filter_miss, language_note
 from .answering.coverage import Coverage
 from .answering.types import Answer
 from .build import IndexStatus, build_index, index_status
 from .config import DEFAULT_CORPUS, DEFAULT_INDEX, FusionConfig, ParseLimits, Settings
 from .embedding import Encoder, make_encoder
 from .errors import Remedy, StoreError
+from .language import unreadable_language
 from .plan import BuildReport
 from .query.retriever import Retriever
 from .query.validate import validate_query
+from .ranking.features import MAXSIM_SENTENCES
+from .ranking.model import SentenceRanker, load_ranker
+from .ranking.pipeline import HITS, gather
 from .store.index import Index, load_index
 from .store.manifest import manifest_stamp
 from .upload import UploadResult, add_files
@@ -45,6 +49,7 @@ class QA:
         abstain: AbstainPolicy | None = None,
         auto_build: bool = True,
         encoder: Encoder | None = None,
+        ranker: SentenceRanker | None = None,
     ) -> None:
         self.corpus = Path(corpus) if corpus else DEFAULT_CORPUS
         self.folder = Path(index) if index else DEFAULT_INDEX
@@ -55,6 +60,7 @@ class QA:
         self._coverage = Coverage(self.encoder)
         self._lock = threading.RLock()
         self._retriever: Retriever | None = None
+        self._ranker: SentenceRanker | None = ranker
         self._stamp: tuple[int, int] | None = None
         self.parse_limits = ParseLimits()  # what reading one release file may cost (qa.sandbox)
         self.trash: Path | None = None  # where removed releases go; None: beside the corpus (qa.trash)
@@ -129,6 +135,13 @@ class QA:
         return add_files(self, files, names, progress)
 
     @property
+    def ranker(self) -> SentenceRanker:
+        """The answer-sentence model (the shipped one unless the session was given another)."""
+        if self._ranker is None:
+            self._ranker = load_ranker()
+        return self._ranker
+
+    @property
     def retriever(self) -> Retriever:
         self.ensure_index()
         assert self._retriever is not None
@@ -151,12 +164,17 @@ class QA:
         ``policy`` overrides the session's abstention policy for this question (calibration uses it).
         """
         q = validate_query(question, k, history, since, until, source)
+        language = unreadable_language(q.question)
+        if language:
+            return language_note(q.question, language)
         retriever = self.retriever
+        ranker = self.ranker
         allowed = retriever.filter_mask(q.since, q.until, q.source)
-        result = retriever.search(q.question, q.k, q.history, method=method, allowed=allowed)
-        if allowed is not None and not result.hits:
-            return filter_miss(q.question, result, {"since": q.since, "until": q.until, "source": q.source})
-        return compose_answer(q.question, result, retriever.index, policy or self.abstain, self._coverage)
+        late = MAXSIM_SENTENCES if ranker.needs_late() else 0
+        described = gather(retriever, q.question, q.history, allowed, max(HITS, q.k), method, late)
+        if allowed is not None and not described.result.hits:
+            return filter_miss(q.question, described.result, {"since": q.since, "until": q.until, "source": q.source})
+        return compose_answer(q.question, described, retriever.index, ranker, policy or self.abstain, self._coverage, q.k)
 
     def warm_up(self) -> None:
         """Answer one throw-away question so the first real one does not pay for loading the encoder and BM25."""

@@ -138,11 +138,11 @@ def _queue(api, session: str, elem_id: str, event: str, data: list, event_data: 
 
 def test_forged_like_events_log_only_real_votes(api):
     """Like events posted by hand (index -1, invented votes, made-up replies) never write their own words to the log."""
-    out = _queue(api, "forger", "question", "submit", [QUESTION, [], 5, None, "", "", ""])
+    out = _queue(api, "forger", "question", "submit", [QUESTION, [], 5, None, None, "", "", ""])  # box, chat, k, states, filters
     chat = out["data"][1]["value"] if isinstance(out["data"][1], dict) and "value" in out["data"][1] else out["data"][1]
     reply = next(m["content"] for m in chat if m["role"] == "assistant")
     for index, value, liked in ((-1, "no reply here", True), (-1, reply, "<img src=x onerror=alert(1)>"), ([-1, 0], reply, 7)):
-        _queue(api, "forger", "chat", "like", [chat, None], {"index": index, "value": value, "liked": liked})
-    _queue(api, "forger", "chat", "like", [chat, None], {"index": 1, "value": reply, "liked": True})
+        _queue(api, "forger", "chat", "like", [chat, None, None], {"index": index, "value": value, "liked": liked})
+    _queue(api, "forger", "chat", "like", [chat, None, None], {"index": 1, "value": reply, "liked": True})
     votes = [json.loads(line)["vote"] for line in (api["data"] / "feedback.jsonl").read_text().splitlines()]
     assert set(votes) <= {"up", "down", "none"} and votes[-1] == "up" and len(votes) == 3

@@ -118,7 +118,7 @@ SQUAD = {
 
 def _check_outputs(out_dir, n_queries):
     data = json.loads((out_dir / "results.json").read_text())
-    assert data["queries"] == n_queries and data["primary_metric"] == "mrr@10"
+    assert data["queries"] == n_queries and data["primary_metric"] == "sentence_right"
     assert set(data["methods"]) == {
         "bm25 (bm25s)",
         "dense (same model + FAISS flat)",

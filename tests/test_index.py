@@ -197,3 +197,12 @@ def test_vectors_read_back_memory_mapped_search_and_reconstruct_as_built(tmp_pat
     (tmp_path / "v.faiss").write_bytes((tmp_path / "v.faiss").read_bytes()[:-64])
     with pytest.raises(RuntimeError):
         VectorIndex.read(tmp_path / "v.faiss")
+
+
+def test_a_corpus_with_nothing_readable_is_a_clear_error_and_writes_nothing(tmp_path, encoder):
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "latin1.txt").write_bytes("Caf\xe9 opening hours".encode("latin-1") * 20)
+    with pytest.raises(CorpusError, match="no passage could be read from the 1 files"):
+        build_index(corpus, index, encoder, skip_bad=True)
+    assert not (index / "manifest.json").exists()

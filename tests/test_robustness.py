@@ -31,7 +31,7 @@ TEXT = st.lists(st.one_of(st.text(max_size=40), AWKWARD), max_size=60).map("".jo
 @given(TEXT)
 def test_cleaner_and_chunker_never_crash(text):
     meta, body = clean_text(text)
-    assert set(meta) == {"title", "date", "section", "place", "agency"}
+    assert set(meta) == {"title", "date", "section", "place", "agency", "organisation"}
     assert all(p.strip() == p and p for p in body)
     try:
         release = parse_release(text, "fuzz.txt")
@@ -165,7 +165,7 @@ def test_upload_names_stay_inside_corpus_and_each_bad_file_is_rejected_alone(cor
     assert (result.name, result.status, result.source) == ("outside.txt", "added", "outside.txt")
     assert (corpus / "outside.txt").exists() and not (tmp_path / "outside.txt").exists()
     bad, other = tmp_path / "bad.bin", tmp_path / "other.bin"
-    bad.write_bytes(b"\xff\xfe\x00bad")
+    bad.write_bytes(b"\xff\xff\x00bad")
     other.write_text("Port Dredging Starts In May\n\nDredging of the inner harbour starts in May and lasts six weeks.\n")
     before = sorted(p.name for p in corpus.iterdir())
     results = session.add_releases([good, bad, other], ["second.txt", "bad.txt", "dredging.txt"])

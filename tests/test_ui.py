@@ -242,19 +242,20 @@ def test_loader_builds_behind_and_skips_a_file_it_cannot_read(small_corpus, tmp_
 
 
 def test_removal_is_listed_and_restored_by_title_without_paths(small_corpus, tmp_path, encoder):
-    from qa import QA
-    from qa.web import trash
+    from qa import QA, library
+    from qa.web.render import render_removed
 
     session = QA(small_corpus, tmp_path / "index")
     session.encoder = encoder
     session.ensure_index()
-    entry = trash.remove(session, "003_739443eadc7a4b5c.txt")
+    entry = library.remove_release(session, "003_739443eadc7a4b5c.txt")
     assert not (small_corpus / "003_739443eadc7a4b5c.txt").exists()
-    listed = trash.removed(session)
+    listed = library.removed_releases(session)
     assert [e.title for e in listed] == ["ROK-UNCMS Defense Ministerial Meeting Statement Released"]
-    assert listed[0].files == ["003_739443eadc7a4b5c.txt"]
-    trash.restore(session, entry.id)
-    assert (small_corpus / "003_739443eadc7a4b5c.txt").exists() and trash.removed(session) == []
+    html = render_removed(listed)
+    assert "qa-restore qa-row-0" in html and str(tmp_path) not in html and "ROK&#45;UNCMS" in html  # no server path
+    library.undo_removal(session, entry.id)
+    assert (small_corpus / "003_739443eadc7a4b5c.txt").exists() and library.removed_releases(session) == []
     assert "Kim Yong Hyun" in session.ask("Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?").answer
 
 

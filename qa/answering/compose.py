@@ -1,8 +1,9 @@
-"""Retrieved passages -> an Answer: the answering sentence, cited passages, or an honest "not in the releases".
+"""Ranked candidates -> an Answer: the answering sentence, the passages by release, and an honest level.
 
-The sentence is chosen by :mod:`qa.answering.sentence`. Abstention (:class:`AbstainPolicy`) first looks at how
-close the best passage is to the question; when that is middling, it checks, word by word and in context, whether
-the passage covers what the question asks about (:mod:`qa.answering.coverage`), and names the words it does not.
+The sentence and the level come from the learned ranker (:mod:`qa.ranking`): "answer" marks the sentence;
+"closest" shows the closest passage without marking a sentence; "none" says the releases do not cover the question
+and lists the nearest passages. A deployment's abstention policy (:class:`AbstainPolicy`, QA_ABSTAIN) can make it
+stricter and then names the question's words the closest passage never mentions (:mod:`qa.answering.coverage`).
 Everything here is a function of the passages; the session that owns the index is :mod:`qa.session`.
 """
 
@@ -11,16 +12,21 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from ..query.retriever import SearchResult
+from ..query.retriever import Hit, SearchResult
+from ..ranking.features import FEATURES
+from ..ranking.model import SentenceRanker
+from ..ranking.pipeline import Described
+from ..ranking.select import Shown, choose, reading_unit
 from ..store.index import Index
 from .abstain import AbstainPolicy
 from .coverage import Coverage
-from .sentence import best_sentence
 from .types import Answer, Passage
 
-__all__ = ["NO_ANSWER_MESSAGE", "compose_answer", "filter_miss"]
+__all__ = ["MESSAGES", "NO_ANSWER_MESSAGE", "compose_answer", "filter_miss", "language_note"]
 
 NO_ANSWER_MESSAGE = "The releases don't cover this question. The closest passages are listed below."
+CLOSEST_MESSAGE = "The releases may not answer this: the closest passage is below, but no sentence in it clearly does."
+MESSAGES = {"answer": "", "closest": CLOSEST_MESSAGE, "none": NO_ANSWER_MESSAGE}
 
 
 def filter_miss(question: str, result: SearchResult, filters: dict[str, str | None]) -> Answer:
@@ -38,43 +44,86 @@ def filter_miss(question: str, result: SearchResult, filters: dict[str, str | No
     )
 
 
-def compose_answer(question: str, result: SearchResult, index: Index, policy: AbstainPolicy, coverage: Coverage) -> Answer:
-    """Passages from the hits, the answering sentence marked in its passage, and the decision to answer or abstain."""
-    passages = [Passage.from_chunk(index.chunks[h.row], i + 1, h) for i, h in enumerate(result.hits)]
-    timings = dict(result.timings)
+def _passage(index: Index, shown: Shown, rank: int, hit: Hit | None, mark: bool) -> Passage:
+    """A shown passage as a reading unit (a fragment with its neighbours), the sentence marked when ``mark``."""
+    passage = Passage.from_chunk(index.chunks[shown.row], rank, hit)
+    text, offset = reading_unit(index, shown.row)
+    start, end = (offset + shown.span[0], offset + shown.span[1]) if mark and shown.span else (None, None)
+    return replace(
+        passage,
+        score=round(shown.score, 6),
+        text=text,
+        release_rank=shown.release_rank,
+        folded=shown.folded,
+        answer_start=start,
+        answer_end=end,
+    )
+
+
+def _evidence(described: Described) -> float:
+    """The retrieval evidence a deployment's abstention policy reads: the best dense match of a passage or sentence."""
+    dense = [float(described.result.hits[0].dense_score)] if described.result.hits else []
+    if len(described.features):
+        dense.append(float(described.features[:, FEATURES.index("s_dense")].max()))
+    return max(dense, default=0.0)
+
+
+def compose_answer(
+    question: str, described: Described, index: Index, ranker: SentenceRanker, policy: AbstainPolicy, coverage: Coverage, k: int
+) -> Answer:
+    """The ranker's best sentence marked in its passage, passages grouped by release, and the level to reply at.
+
+    The level comes from the ranker's calibrated probability; a deployment's abstention policy (QA_ABSTAIN) can
+    only make it stricter, and when it checks coverage, the words the closest passage never mentions are named.
+    """
+    timings = dict(described.timings)
     t = time.perf_counter()
-    choice = best_sentence(index, result.query, result.query_vector, passages, [h.row for h in result.hits])
-    timings["answer_ms"] = (time.perf_counter() - t) * 1000
-    sentence, confidence = choice.text, choice.confidence
-    if choice.passage is not None:
-        passages[choice.passage] = replace(passages[choice.passage], answer_start=choice.start, answer_end=choice.end)
+    choice = choose(index, described, ranker, k)
+    timings["rank_ms"] = (time.perf_counter() - t) * 1000
+    hits = {h.row: h for h in described.result.hits}
+    level = choice.level if choice.passages else "none"
+    passages = [
+        _passage(index, shown, i + 1, hits.get(shown.row), mark=level == "answer" and i == 0)
+        for i, shown in enumerate(choice.passages)
+    ]
+    best = choice.best
+    sentence = index.chunks[best.chunk_row].text[best.start : best.end] if best else None
+    evidence = _evidence(described)
     covered: float | None = None
     words: list[tuple[str, float]] = []
-    if passages and policy.checks(confidence):
+    if passages and policy.checks(evidence):
         t = time.perf_counter()
         covered, words = coverage(question, passages[0], index.bm25_idf)
         timings["coverage_ms"] = (time.perf_counter() - t) * 1000
-    no_answer = not passages or policy.abstains(confidence, covered, words)
+    if passages and policy.abstains(evidence, covered, words):
+        level = "none"
+        passages = [replace(p, answer_start=None, answer_end=None) for p in passages]
     uncovered = [w for w, share in words if share < policy.word]
-    message = ""
-    if no_answer:
-        message = (
-            f"The releases don't cover this question: the closest passage never mentions {', '.join(uncovered)}. "
+    message = MESSAGES[level]
+    if level == "none" and uncovered:
+        message = f"The releases don't cover this question: the closest passage never mentions {', '.join(uncovered)}. " + (
             "The closest passages are listed below."
-            if uncovered
-            else NO_ANSWER_MESSAGE
         )
     return Answer(
         question=question,
-        answer=None if no_answer else sentence,
-        no_answer=no_answer,
+        answer=sentence if level == "answer" else None,
+        no_answer=level == "none",
         passages=passages,
         message=message,
-        query=result.query,
-        followup=result.followup,
-        confidence=confidence,
+        query=described.result.query,
+        followup=described.result.followup,
+        confidence=choice.probability,
         coverage=covered,
         coverage_words=words,
         uncovered=uncovered,
         timings=timings,
+        level=level,
+        candidate=sentence,
+        ranker=ranker.version,
     )
+
+
+def language_note(question: str, language: str) -> Answer:
+    """The reply to a question in a language the model does not read."""
+    message = f"This question looks like {language}. The releases can only be searched in English: please ask in English."
+    return Answer(question, None, True, [], message=message, level="none")

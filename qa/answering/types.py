@@ -35,9 +35,29 @@ class Passage:
     sentence_score: float = 0.0  # similarity of the passage's best sentence to the question
     answer_start: int | None = None  # character offsets of the answering sentence inside ``text``
     answer_end: int | None = None
+    release_rank: int = 0  # 1 for the release shown first; a release's passages share it
+    folded: bool = False  # another passage of a release already listed: shown under that release's card
 
     @classmethod
-    def from_chunk(cls, chunk: Chunk, rank: int, hit: Hit) -> Passage:
+    def from_chunk(cls, chunk: Chunk, rank: int, hit: Hit | None) -> Passage:
+        """A passage from its chunk and, when retrieval returned it, its scores (a passage of a ranked release
+        that retrieval did not return has none)."""
+        if hit is None:
+            return cls(
+                rank,
+                0.0,
+                chunk.text,
+                chunk.title,
+                chunk.date,
+                chunk.source,
+                chunk.paragraph,
+                chunk.doc_id,
+                chunk.section,
+                chunk.organisation,
+                chunk.language,
+                list(chunk.also_in),
+                chunk.part,
+            )
         return cls(
             rank=rank,
             score=round(hit.score, 6),
@@ -75,6 +95,13 @@ class Answer:
     uncovered: list[str] = field(default_factory=list)  # words the best passage says nothing about ("budget")
     timings: dict[str, float] = field(default_factory=dict)
     id: Any = None
+    level: str = "answer"  # "answer", "closest" (the closest passage, may not answer) or "none" (not in the releases)
+    candidate: str | None = None  # the ranker's best sentence; marked as the answer only at level "answer"
+    ranker: str = ""  # version of the answer-sentence model
+
+    def __post_init__(self) -> None:
+        if self.no_answer and self.level == "answer":
+            self.level = "none"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of `python -m qa ask --json` (core fields first, extras after)."""
@@ -83,6 +110,7 @@ class Answer:
             "question": self.question,
             "answer": self.answer,
             "no_answer": self.no_answer,
+            "level": self.level,
             "passages": [asdict(p) for p in self.passages],
         }
         data.update(
@@ -93,6 +121,8 @@ class Answer:
             coverage=None if self.coverage is None else round(self.coverage, 4),
             coverage_words=[[w, c] for w, c in self.coverage_words],
             uncovered=self.uncovered,
+            candidate=self.candidate,
+            ranker=self.ranker,
             timings={k: round(v, 2) for k, v in self.timings.items()},
         )
         return data

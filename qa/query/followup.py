@@ -1,7 +1,11 @@
-"""Follow-up questions ("Who co-chaired it?") resolved without an LLM.
+"""Follow-up questions without an LLM: which questions lean on an earlier one, and which topic they carry.
 
-When a question is short or leans on a pronoun, the content words of the earlier questions are added to it, so
-both retrievers see the topic again; the less the follow-up says itself, the more the earlier topic counts.
+A question asked after others is a follow-up when it opens with a connective ("And who ...", "What about ..."),
+leans on a pronoun without naming a topic of its own ("Who co-chaired it?"), or is short and names nothing
+("when did the convention enter into force?"). Existential "there" ("How many states are there?") is not a
+reference, and a question naming something ("How many UNC member states are there?") is self-contained.
+A self-contained question never carries earlier words. A follow-up carries only its antecedent's
+topic: the last earlier question, itself resolved when it was a follow-up too -- never every earlier question.
 """
 
 from __future__ import annotations
@@ -9,9 +13,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["CARRY_WEIGHT", "carry_weight", "content_words", "is_followup", "resolve_followup", "stop_word"]
+__all__ = [
+    "CARRY_WEIGHT",
+    "antecedent_topic",
+    "carry_weight",
+    "content_words",
+    "is_followup",
+    "leans_on_earlier",
+    "resolve_followup",
+    "stop_word",
+]
 
 CARRY_WEIGHT = 0.5  # how much the earlier topic counts for a follow-up with one or two words of its own
+
 _PRONOUNS = frozenset(
     [
         "it",
@@ -33,7 +47,7 @@ _PRONOUNS = frozenset(
         "such",
     ]
 )
-_QUESTION_WORDS = frozenset(
+_FUNCTION_WORDS = frozenset(
     [
         "who",
         "whom",
@@ -91,26 +105,49 @@ _QUESTION_WORDS = frozenset(
         "much",
     ]
 )
+_CONNECTIVES = ("and", "also", "but", "so")
+SHORT = 7  # content words up to which a question naming nothing of its own is read as a follow-up
 _WORD = re.compile(r"[\w][\w'’-]*")
+_EXISTENTIAL = re.compile(
+    r"\b(?:(?:is|are|was|were|will|would)\s+there\b|there\s+(?:is|are|was|were|will|would|have|has)\b)", re.I
+)
 
 
 def stop_word(word: str) -> bool:
     """A question word, pronoun or function word: says nothing about the topic."""
-    return word.lower() in _QUESTION_WORDS or word.lower() in _PRONOUNS
+    return word.lower() in _FUNCTION_WORDS or word.lower() in _PRONOUNS
 
 
 def content_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text) if not stop_word(w) and len(w) > 1]
 
 
-def is_followup(question: str) -> bool:
-    """Short, pronoun-led or 'And ...'/'What about ...' questions lean on what came before."""
+def _names_a_topic(question: str) -> bool:
+    """A capitalised word or acronym past the first word names something ("the UNC", "Pritam Singh")."""
+    words = _WORD.findall(question)
+    return any(w[0].isupper() and w.lower() not in _PRONOUNS and w.lower() not in _FUNCTION_WORDS for w in words[1:])
+
+
+def leans_on_earlier(question: str) -> bool:
+    """Plainly a follow-up: a connective first, one content word at most, or a pronoun and no name of its own."""
     words = [w.lower() for w in _WORD.findall(question)]
     if not words:
         return False
-    leading = words[0] in {"and", "also", "but", "so"} or question.lower().startswith(("what about", "how about"))
-    has_pronoun = any(w in _PRONOUNS for w in words)
-    return leading or (has_pronoun and len(content_words(question)) <= 4) or len(content_words(question)) <= 1
+    if words[0] in _CONNECTIVES or question.lower().lstrip().startswith(("what about", "how about")):
+        return True
+    if len(content_words(question)) <= 1:
+        return True
+    text = _EXISTENTIAL.sub(" ", question)
+    return any(w.lower() in _PRONOUNS for w in _WORD.findall(text)) and not _names_a_topic(text)
+
+
+def is_followup(question: str) -> bool:
+    """Whether a question asked after others leans on them: plainly so, or a short question naming nothing of its
+    own ("when did the convention enter into force?"). A question naming a topic ("How many UNC member states are
+    there?") or saying much is self-contained."""
+    if leans_on_earlier(question):
+        return True
+    return not _names_a_topic(_EXISTENTIAL.sub(" ", question)) and len(content_words(question)) <= SHORT
 
 
 def carry_weight(question: str) -> float:
@@ -123,18 +160,23 @@ def carry_weight(question: str) -> float:
     return CARRY_WEIGHT * min(1.0, 2 / max(len(content_words(question)), 1))
 
 
+def antecedent_topic(history: Sequence[str]) -> str:
+    """The topic a follow-up carries: the last earlier question's content words, with its own antecedent's when it
+    was a follow-up itself."""
+    history = [h for h in history if h and h.strip()]
+    if not history:
+        return ""
+    last = history[-1]
+    words = content_words(last)
+    if leans_on_earlier(last):
+        words += content_words(antecedent_topic(history[:-1]))
+    return " ".join(dict.fromkeys(words))
+
+
 def resolve_followup(question: str, history: Sequence[str]) -> tuple[str, bool]:
     """(query to search, whether history was used). A self-contained question is left alone."""
-    history = [h for h in history if h and h.strip()]
-    if not history or not is_followup(question):
+    if not is_followup(question):
         return question, False
-    carried: list[str] = []
     seen = {w.lower() for w in content_words(question)}
-    for earlier in reversed(history[-3:]):  # the topic lives in the latest self-contained question
-        for w in content_words(earlier):
-            if w.lower() not in seen:
-                seen.add(w.lower())
-                carried.append(w)
-        if not is_followup(earlier):
-            break
+    carried = [w for w in antecedent_topic(history).split() if w.lower() not in seen]
     return (f"{question} {' '.join(carried)}" if carried else question), bool(carried)

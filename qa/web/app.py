@@ -291,7 +291,7 @@ THEME_COLOURS = {
 def launch_options(host: str = "127.0.0.1", listed: Sequence[str] = (), user: str | None = None) -> dict[str, Any]:
     """Arguments for ``demo.launch``: theme, styling, script, the guard in front of the server, session limits."""
     theme = gr.themes.Default(font=FONTS, font_mono=MONO_FONTS).set(**THEME_COLOURS)
-    guard = Middleware(Guard, hosts=allowed_hosts(host, listed), user=user)  # type: ignore[arg-type]
+    guard = Middleware(Guard, hosts=allowed_hosts(host, listed), user=user)
     return {
         "theme": theme,
         "css": CSS,
@@ -320,8 +320,6 @@ def main(
     argv: Sequence[str] | None = None, settings: Settings | None = None, before_launch: Callable[[], None] | None = None
 ) -> int:
     """Serve the chat; the index loads behind the page. ``before_launch`` frees the port (app.py's starting page)."""
-    from ..embedding import make_encoder
-
     try:
         settings = settings or Settings.from_env()
     except QAError as exc:
@@ -336,10 +334,9 @@ def main(
             file=sys.stderr,
         )
         return 1
-    encoder = CountingEncoder(
-        make_encoder(settings.model, settings.backend, cache=settings.cache, verify_texts=settings.onnx_verify_texts)
-    )
-    session = QA(settings.corpus, settings.index, abstain=settings.abstain, encoder=encoder)  # type: ignore[arg-type]
+    session = QA.from_settings(settings)  # parse limits, trash and abstention from the settings too
+    encoder = CountingEncoder(session.encoder)  # counts what a build embeds: the page's progress
+    session.encoder = encoder
     loader = Loader(session, encoder).start()
     print(f"serving at http://{args.host}:{args.port}/ while the index over {session.corpus} loads…", file=sys.stderr)
     demo = build_demo(session, loader, data=settings.data)

@@ -117,7 +117,7 @@ class ChatHandlers:
             filters.undated_hidden = len(undated_releases(self.session))
         return filters
 
-    def respond(self, message, chat, k, records, saved, since="", until="", source=""):  # type: ignore[no-untyped-def]
+    def respond(self, message, chat, k, records, saved, since="", until="", source=""):
         """Ask, append the question and the short reply, show its sources; a question that cannot be asked stays."""
         c = self.c
         chat, records, saved = list(chat or []), dict(records or {}), dict(saved or EMPTY_SAVED)
@@ -183,7 +183,7 @@ class ChatHandlers:
         rid = reply_id_of(data.value) or ""
         reply = self._find(rid, records, saved)
         if reply is None:
-            return {}
+            return {c["ask_error"]: gr.skip()}  # a forged or stale reply id: nothing to record
         vote = vote_of(data.liked)
         record = answer_record(reply.answer, reply.history)
         record["filters"] = {"since": reply.filters.since, "until": reply.filters.until, "source": reply.filters.source}

@@ -16,7 +16,6 @@ from typing import Any
 import gradio as gr
 
 from .. import QA, QAError, library
-from . import trash
 from .handlers import error_html
 from .render import escape, render_library, render_library_release, render_removed, render_uploads, shorten
 from .state import Loader, Progress
@@ -65,7 +64,7 @@ class LibraryHandlers:
         return out
 
     def removed_listing(self) -> dict[Any, Any]:
-        entries = trash.removed(self.session)
+        entries = library.removed_releases(self.session)
         return {self.c["removed"]: render_removed(entries), self.c["removed_ids"]: [e.id for e in entries]}
 
     def on_open(self, value: str, sources: list[str], query: str) -> dict[Any, Any]:
@@ -73,7 +72,7 @@ class LibraryHandlers:
         head = (value or "").partition(":")[0]
         row = int(head) if head.isdigit() else -1
         if not 0 <= row < len(sources or []):
-            return {}
+            return {c["status"]: gr.skip()}
         source = sources[row]
         info = next((r for r in library.releases(self.session) if r.source == source), None)
         if info is None:
@@ -105,7 +104,7 @@ class LibraryHandlers:
         c = self.c
         hidden = {c["confirm"]: gr.Row(visible=False)}
         try:
-            entry = trash.remove(self.session, selected)
+            entry = library.remove_release(self.session, selected)
         except QAError as exc:
             return {**hidden, c["status"]: error_html(exc)}
         self.loader.refresh_examples()
@@ -124,7 +123,7 @@ class LibraryHandlers:
     def do_restore(self, removal_id: str, query: str) -> dict[Any, Any]:
         c = self.c
         try:
-            entry = trash.restore(self.session, removal_id)
+            entry = library.undo_removal(self.session, removal_id)
         except QAError as exc:
             return {c["status"]: error_html(exc)}
         self.loader.refresh_examples()
@@ -138,7 +137,7 @@ class LibraryHandlers:
     def on_restore_pick(self, value: str, ids: list[str], query: str) -> dict[Any, Any]:
         head = (value or "").partition(":")[0]
         row = int(head) if head.isdigit() else -1
-        return self.do_restore(ids[row], query) if 0 <= row < len(ids or []) else {}
+        return self.do_restore(ids[row], query) if 0 <= row < len(ids or []) else {self.c["status"]: gr.skip()}
 
     def refreshed(self, query: str, selected: str) -> dict[Any, Any]:
         """Everything that lists the library: header, list, source filter, examples, the removed list."""

@@ -446,7 +446,7 @@ def render_removed(entries: Sequence[Any]) -> str:
     rows = [
         f"<li class='qa-lib-row'><button type='button' class='qa-restore qa-row-{i}'>Restore</button> "
         f"<span class='qa-removed-title'>{escape(e.title)}</span>"
-        f"<div class='qa-lib-meta'>removed {escape(e.when)} UTC · "
+        f"<div class='qa-lib-meta'>removed {escape(e.removed_at[:16].replace('T', ' '))} UTC · "
         f"<span class='qa-file'>{escape(', '.join(e.files))}</span></div></li>"
         for i, e in enumerate(entries)
     ]

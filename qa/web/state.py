@@ -10,7 +10,6 @@ index build or an upload.
 
 from __future__ import annotations
 
-import inspect
 import re
 import sys
 import threading
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import QA, IndexStatus, QAError, build_index, index_status
+from ..corpus import corpus_files
 from ..errors import chat_message
 from .examples import Example, pick_examples
 
@@ -125,7 +125,16 @@ class Loader:
             if status not in (IndexStatus.FRESH, IndexStatus.OTHER_BACKEND) and s.corpus.is_dir():
                 self.phase = "building"
                 self.progress.stage = "Building the index" if status == IndexStatus.MISSING else "Updating the index"
-                report = build_index(s.corpus, s.folder, s.encoder, skip_bad=True, log=self.progress.log, **self._sandbox())
+                self.progress.total_files = len(corpus_files(s.corpus))
+                report = build_index(
+                    s.corpus,
+                    s.folder,
+                    s.encoder,
+                    skip_bad=True,
+                    log=self.progress.log,
+                    limits=s.parse_limits,
+                    on_file=self._file_read,
+                )
                 self.skipped = [chat_message(why) for why in report.skipped]
             self.progress.stage = "Loading the index"
             s.ensure_index()
@@ -141,19 +150,6 @@ class Loader:
         except Exception as exc:
             traceback.print_exc(file=sys.stderr)
             self.phase, self.error = "failed", f"the index could not be loaded ({type(exc).__name__}); see the server log"
-
-    def _sandbox(self) -> dict[str, Any]:
-        """The build's per-file reading hooks, where the library offers them: files read as they are read."""
-        params = inspect.signature(build_index).parameters
-        extra: dict[str, Any] = {}
-        if "on_file" in params:
-            from ..corpus import corpus_files
-
-            self.progress.total_files = len(corpus_files(self.session.corpus))
-            extra["on_file"] = self._file_read
-        if "limits" in params and getattr(self.session, "parse_limits", None) is not None:
-            extra["limits"] = getattr(self.session, "parse_limits")  # noqa: B009 -- present since the sandbox
-        return extra
 
     def _file_read(self, parsed: Any) -> None:
         self.progress.files += 1

@@ -1,0 +1,358 @@
+"""Features of (question, candidate sentence, its passage, its release) for the answer-sentence ranker.
+
+Every feature is a generic signal, never a word list taken from a question set: dense similarity of the sentence
+and of its passage; token-level late interaction (MaxSim of the question's word pieces over the sentence's, from
+the model's own token states, computed only for the few best candidates); BM25-style lexical overlap of
+sentence, passage and release with corpus IDF; the question words the release's title and lead already hold
+against those only this sentence holds; whether the sentence holds the kind of thing the question asks for (a date,
+a number, an amount of money, a person, a place, an organisation); where the sentence sits in its release; and the
+ranks and scores retrieval gave its passage and release. Scores are also given relative to the best candidate of
+the same question, so a pointwise model compares within a question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..chunking import Chunk
+from ..embedding import Encoder
+from ..store.index import Index
+from ..store.lexical import bm25_tokenize
+from .candidates import Candidate, release_map
+
+__all__ = ["BASE", "DERIVED", "FEATURES", "MAXSIM_SENTENCES", "Question", "answer_kind", "derive", "describe", "question_of"]
+
+MAXSIM_SENTENCES = 3  # candidates (best by dense + lexical) that get the token-level late-interaction feature
+
+BASE = (  # described per candidate (what the training tables store)
+    "s_dense",
+    "s_dense_gap",
+    "s_dense_rank",
+    "p_dense",
+    "p_dense_gap",
+    "maxsim",
+    "maxsim_gap",
+    "s_cover",
+    "s_bm25",
+    "s_bm25_gap",
+    "s_local",
+    "s_only",
+    "s_new",
+    "p_cover",
+    "p_bm25",
+    "r_bm25",
+    "q_in_title",
+    "kind_asked",
+    "kind_found",
+    "kind_new",
+    "has_number",
+    "has_date",
+    "has_money",
+    "has_name",
+    "position",
+    "position_rel",
+    "paragraph",
+    "is_lead",
+    "release_rank",
+    "release_score",
+    "release_gap",
+    "passage_rank",
+    "passage_score",
+    "words",
+    "q_words",
+    "followup",
+)
+DERIVED = (  # how the candidate's release compares: derived from BASE within each question
+    "r_s_dense_best",
+    "r_s_bm25_best",
+    "r_s_cover_best",
+    "s_dense_in_release",
+    "s_bm25_in_release",
+)
+FEATURES = BASE + DERIVED
+
+# ---------------------------------------------------------------- answer kinds
+
+KINDS = ("date", "number", "money", "person", "place", "organisation", "other")
+_ASKS: list[tuple[str, re.Pattern[str]]] = [  # the question's form -> the kind of thing its answer is
+    ("date", re.compile(r"\b(?:when|what (?:year|date|day|month|time)|which (?:year|date|day|month)|since when|how long ago)\b")),
+    ("money", re.compile(r"\bhow much\b.*\b(?:cost|costs|fee|fees|pay|paid|price|worth|fund|funding|budget|spend|spent)\b")),
+    ("money", re.compile(r"\bhow much (?:money|funding)\b")),
+    (
+        "number",
+        re.compile(r"\b(?:how (?:many|much|long|old|far|big|large)|what (?:number|percentage|proportion|share|amount))\b"),
+    ),
+    ("person", re.compile(r"\b(?:who|whom|whose)\b")),
+    ("place", re.compile(r"\b(?:where|which (?:country|city|venue|place|state))\b")),
+    ("organisation", re.compile(r"\bwhich (?:organisation|organization|agency|ministry|firm|company|body|department|court)\b")),
+]
+_YEAR = re.compile(r"\b(?:1[89]\d\d|20\d\d)\b")
+_MONTH = re.compile(
+    r"\b(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|"
+    r"Nov(?:ember)?|Dec(?:ember)?)\b"
+)
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
+    r"thousand|million|billion|dozen|half|first|second|third|fourth|fifth)\b",
+    re.I,
+)
+_MONEY = re.compile(r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:million|billion|dollars?|euros?|pounds?|cents?)\b|\b[A-Z]{2,3}\$", re.I)
+_NAME = re.compile(
+    r"\b(?:Mr|Ms|Mrs|Dr|Prof|Sir|Dame|Justice|Senator|Minister|President|Judge)\.?\s+[A-Z]|\b[A-Z][a-z]+ [A-Z][a-z]+\b"
+)
+_ORG = re.compile(
+    r"\b(?:Ministry|Department|Agency|Council|Committee|Commission|Authority|Court|Association|Institute|University|"
+    r"Centre|Center|Board|Office|Bank|Society|Foundation|Corporation|Company|Group|Union|Tribunal)\b"
+)
+_PLACE = re.compile(r"\b(?:in|at|from|to|near|across)\s+(?:the\s+)?[A-Z][a-z]+")
+
+
+def question_kind(question: str) -> str:
+    """What the question asks for, from its wh-word and shape (any position: "minlaw signed how many mous")."""
+    text = question.lower()
+    for kind, pattern in _ASKS:
+        if pattern.search(text):
+            return kind
+    return "other"
+
+
+def answer_kind(kind: str, sentence: str) -> bool:
+    """Whether the sentence holds something of the asked kind."""
+    if kind == "date":
+        return bool(_YEAR.search(sentence) or _MONTH.search(sentence))
+    if kind == "money":
+        return bool(_MONEY.search(sentence))
+    if kind == "number":
+        return bool(_NUMBER.search(sentence))
+    if kind == "person":
+        return bool(_NAME.search(sentence))
+    if kind == "place":
+        return bool(_PLACE.search(sentence))
+    if kind == "organisation":
+        return bool(_ORG.search(sentence))
+    return False
+
+
+def _kind_matches(kind: str, text: str) -> set[str]:
+    pattern = {"date": _YEAR, "money": _MONEY, "number": _NUMBER, "person": _NAME, "place": _PLACE, "organisation": _ORG}
+    found = pattern.get(kind)
+    return {m.group(0).lower() for m in found.finditer(text)} if found else set()
+
+
+# ------------------------------------------------------------------- question
+
+
+@dataclass
+class Question:
+    """What the features need of a question, computed once per question."""
+
+    text: str  # the user's own words
+    topic: str  # words carried from the antecedent question, "" when none
+    vector: np.ndarray
+    stems: list[str]
+    kind: str
+    followup: bool
+
+
+def question_of(text: str, topic: str, vector: np.ndarray, followup: bool) -> Question:
+    return Question(text, topic, vector, list(dict.fromkeys(bm25_tokenize([text])[0])), question_kind(text), followup)
+
+
+# -------------------------------------------------------------------- features
+
+
+def _gap(x: np.ndarray) -> np.ndarray:
+    finite = x[np.isfinite(x)]
+    return x - (finite.max() if len(finite) else 0.0)
+
+
+def _share(stems: Sequence[set[str]], wanted: list[str], weight: dict[str, float]) -> np.ndarray:
+    total = sum(weight[t] for t in wanted) or 1.0
+    return np.array([sum(weight[t] for t in wanted if t in s) / total for s in stems], dtype=np.float32)
+
+
+def _bm25(tokens: list[list[str]], wanted: list[str], idf: dict[str, float], k1: float = 1.2, b: float = 0.75) -> np.ndarray:
+    lengths = np.array([len(t) for t in tokens], dtype=np.float32)
+    avg = float(lengths.mean()) if len(lengths) and lengths.mean() > 0 else 1.0
+    out = np.zeros(len(tokens), dtype=np.float32)
+    for i, toks in enumerate(tokens):
+        for t in wanted:
+            tf = toks.count(t)
+            if tf:
+                out[i] += idf[t] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[i] / avg))
+    return out
+
+
+def maxsim(question: tuple[list[str], np.ndarray], sentence: np.ndarray) -> float:
+    """Late interaction: each question word piece's best cosine over the sentence's pieces, averaged (ColBERT)."""
+    pieces, q_vectors = question
+    if not len(sentence) or not len(pieces):
+        return math.nan
+    keep = [i for i, p in enumerate(pieces) if any(c.isalnum() for c in p)]
+    if not keep:
+        return math.nan
+    return float((q_vectors[keep] @ sentence.T).max(axis=1).mean())
+
+
+def _maxsim_column(encoder: Encoder, question: str, texts: list[str], chosen: np.ndarray) -> np.ndarray:
+    """MaxSim of the question over the chosen sentences (one batched forward pass of those sentences alone)."""
+    out = np.full(len(texts), math.nan, dtype=np.float32)
+    if not len(chosen):
+        return out
+    q_tokens = encoder.token_vectors([question])[0]  # the retrieval pass, kept by the encoder
+    for i, state in zip(chosen, encoder.token_states([texts[i] for i in chosen]), strict=False):
+        out[i] = maxsim(q_tokens, state.word_pieces()[1])
+    return out
+
+
+def _lexical(
+    index: Index, cands: list[Candidate], q: Question, chunks: dict[int, Chunk], lead_row: dict[str, int], texts: list[str]
+) -> dict[str, np.ndarray]:
+    """The lexical columns: overlap of sentence, passage and release lead with the question's own words."""
+    n = len(cands)
+    rows = sorted({c.chunk_row for c in cands})
+    s_tokens = bm25_tokenize(texts)
+    s_stems = [set(t) for t in s_tokens]
+    p_stems = {row: set(t) for row, t in zip(rows, bm25_tokenize([chunks[r].text for r in rows]), strict=False)}
+    lead = {source: set(bm25_tokenize([f"{chunks[row].title} {chunks[row].text}"])[0]) for source, row in lead_row.items()}
+    titles = {c.source: set(bm25_tokenize([chunks[c.chunk_row].title])[0]) for c in cands}
+    wanted = q.stems
+    idf = {t: index.bm25_idf(t) for t in wanted}
+    local = {t: math.log(1 + n / df) if (df := sum(t in s for s in s_stems)) else 0.0 for t in wanted}
+    known = [lead[c.source] for c in cands]
+    s_cover = _share(s_stems, wanted, idf)
+    s_bm25 = _bm25(s_tokens, wanted, idf)
+    s_only = np.array(
+        [
+            sum(idf[t] for t in wanted if t in s and t not in k) / (sum(idf.values()) or 1.0)
+            for s, k in zip(s_stems, known, strict=False)
+        ],
+        dtype=np.float32,
+    )
+    s_new = np.array(
+        [
+            sum(idf[t] for t in wanted if t in s and t not in k) / (sum(idf[t] for t in wanted if t not in k) or 1.0)
+            for s, k in zip(s_stems, known, strict=False)
+        ],
+        dtype=np.float32,
+    )
+    p_cover = _share([p_stems[c.chunk_row] for c in cands], wanted, idf)
+    q_in_title = _share([titles[c.source] | lead[c.source] for c in cands], wanted, idf)
+    s_local = _share(s_stems, wanted, local)
+    return {
+        "s_cover": s_cover,
+        "s_bm25": s_bm25,
+        "s_bm25_gap": _gap(s_bm25),
+        "s_local": s_local,
+        "s_only": s_only,
+        "s_new": s_new,
+        "p_cover": p_cover,
+        "q_in_title": q_in_title,
+    }
+
+
+def _kinds(q: Question, texts: list[str]) -> dict[str, np.ndarray]:
+    """Answer-type columns: what the question asks for, and whether each sentence holds such a thing."""
+    asked = KINDS.index(q.kind)
+    question_things = _kind_matches(q.kind, q.text)
+    found = np.array([answer_kind(q.kind, t) for t in texts], dtype=np.float32)
+    new = np.array([bool(_kind_matches(q.kind, t) - question_things) for t in texts], dtype=np.float32)
+    return {
+        "kind_asked": np.full(len(texts), asked, dtype=np.float32),
+        "kind_found": found,
+        "kind_new": new,
+        "has_number": np.array([bool(_NUMBER.search(t)) for t in texts], dtype=np.float32),
+        "has_date": np.array([bool(_YEAR.search(t) or _MONTH.search(t)) for t in texts], dtype=np.float32),
+        "has_money": np.array([bool(_MONEY.search(t)) for t in texts], dtype=np.float32),
+        "has_name": np.array([bool(_NAME.search(t)) for t in texts], dtype=np.float32),
+    }
+
+
+def describe(
+    index: Index,
+    cands: list[Candidate],
+    q: Question,
+    encoder: Encoder,
+    passage_bm25: Callable[[], np.ndarray],
+    release_bm25: Callable[[], np.ndarray],
+    late: int = MAXSIM_SENTENCES,
+) -> np.ndarray:
+    """The feature matrix, one row per candidate, columns as :data:`FEATURES`; ``late`` candidates get MaxSim."""
+    n = len(cands)
+    if n == 0:
+        return np.zeros((0, len(FEATURES)), dtype=np.float32)
+    rmap = release_map(index)
+    lead_row = {c.source: rmap.rows[c.source][0] for c in cands}
+    chunks = {row: index.chunks[row] for row in dict.fromkeys([c.chunk_row for c in cands] + list(lead_row.values()))}
+    texts = [chunks[c.chunk_row].text[c.start : c.end] for c in cands]
+    s_vectors = index.sentences.reconstruct_batch(np.array([c.sentence_row for c in cands], dtype=np.int64))
+    rows = sorted({c.chunk_row for c in cands})
+    p_sim = dict(zip(rows, index.vectors.reconstruct_batch(np.array(rows, dtype=np.int64)) @ q.vector, strict=False))
+    s_dense = (s_vectors @ q.vector).astype(np.float32)
+    p_dense = np.array([p_sim[c.chunk_row] for c in cands], dtype=np.float32)
+    lexical = _lexical(index, cands, q, chunks, lead_row, texts)
+    s_local = lexical["s_local"]
+    order = np.argsort(-(s_dense + 0.5 * s_local), kind="stable")
+    ms = _maxsim_column(encoder, q.text, texts, order[:late])
+    bm25_all, release_all = passage_bm25(), release_bm25()
+    p_bm25 = np.array([bm25_all[c.chunk_row] for c in cands], dtype=np.float32)
+    r_bm25 = np.array([release_all[c.chunk_row] for c in cands], dtype=np.float32)
+
+    release_top = max(c.release_score for c in cands)
+    columns = {
+        **lexical,
+        **_kinds(q, texts),
+        "s_dense": s_dense,
+        "s_dense_gap": _gap(s_dense),
+        "s_dense_rank": np.argsort(np.argsort(-s_dense)).astype(np.float32),
+        "p_dense": p_dense,
+        "p_dense_gap": _gap(p_dense),
+        "maxsim": ms,
+        "maxsim_gap": _gap(ms),
+        "p_bm25": p_bm25 / max(float(p_bm25.max()), 1e-9),
+        "r_bm25": r_bm25 / max(float(r_bm25.max()), 1e-9),
+        "position": np.array([c.position for c in cands], dtype=np.float32),
+        "position_rel": np.array([c.position / max(c.release_sentences, 1) for c in cands], dtype=np.float32),
+        "paragraph": np.array([chunks[c.chunk_row].paragraph for c in cands], dtype=np.float32),
+        "is_lead": np.array([c.position < 2 for c in cands], dtype=np.float32),
+        "release_rank": np.array([c.release_rank for c in cands], dtype=np.float32),
+        "release_score": np.array([c.release_score for c in cands], dtype=np.float32),
+        "release_gap": np.array([c.release_score - release_top for c in cands], dtype=np.float32),
+        "passage_rank": np.array([c.passage_rank or math.nan for c in cands], dtype=np.float32),
+        "passage_score": np.array([math.nan if c.passage_score is None else c.passage_score for c in cands], dtype=np.float32),
+        "words": np.array([len(t.split()) for t in texts], dtype=np.float32),
+        "q_words": np.full(n, len(q.text.split()), dtype=np.float32),
+        "followup": np.full(n, float(q.followup), dtype=np.float32),
+    }
+    base = np.column_stack([columns[name] for name in BASE]).astype(np.float32)
+    return derive(base, np.array([c.release_rank for c in cands]), np.zeros(n, dtype=np.int64))
+
+
+def _group_max(values: np.ndarray, groups: np.ndarray, size: int) -> np.ndarray:
+    best = np.full(size, -np.inf)
+    np.maximum.at(best, groups, values)
+    return best[groups]
+
+
+def derive(base: np.ndarray, release_rank: np.ndarray, question: np.ndarray) -> np.ndarray:
+    """BASE columns with DERIVED appended: each release's best sentence (against the question's best) and each
+    sentence against its release's best, so the model sees which release holds a strong sentence."""
+    if len(base) == 0:
+        return np.zeros((0, len(FEATURES)), dtype=np.float32)
+    keys, release = np.unique(question.astype(np.int64) * 1000 + release_rank.astype(np.int64), return_inverse=True)
+    _, asked = np.unique(question, return_inverse=True)
+    out = []
+    for name in ("s_dense", "s_bm25", "s_cover"):
+        col = base[:, BASE.index(name)].astype(np.float64)
+        in_release = _group_max(col, release, len(keys))
+        overall = _group_max(col, asked, int(asked.max()) + 1)
+        out.append(in_release - overall if name != "s_cover" else in_release)
+    for name in ("s_dense", "s_bm25"):
+        col = base[:, BASE.index(name)].astype(np.float64)
+        out.append(col - _group_max(col, release, len(keys)))
+    return np.column_stack([base, *out]).astype(np.float32)

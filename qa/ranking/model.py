@@ -1,0 +1,102 @@
+"""The trained answer-sentence ranker as shipped: a scikit-learn model, its calibration and the levels' thresholds.
+
+The file (``qa/models/sentence_ranker.joblib``) is rebuilt by ``python -m qa train`` from the shared sets
+(docs/training.md). Its probability that a candidate sentence answers is calibrated on held-out folds (isotonic),
+so the thresholds between the three levels -- an answer, the closest passage, not in the releases -- mean what
+they say.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import QAError
+from .features import FEATURES
+
+__all__ = ["DEFAULT_MODEL", "LEVELS", "SentenceRanker", "load_ranker", "save_ranker"]
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "sentence_ranker.joblib"
+LEVELS = ("answer", "closest", "none")
+
+
+@dataclass
+class SentenceRanker:
+    """Scores candidates; says how sure it is that the best one answers, and at what level to reply."""
+
+    features: list[str]  # the columns of :data:`FEATURES` the model reads, in its order
+    model: Any  # a fitted scikit-learn classifier (predict_proba)
+    calibration_x: np.ndarray  # isotonic calibration of the best candidate's score, as knots
+    calibration_y: np.ndarray
+    answer_at: float  # calibrated probability from which the sentence is given as the answer
+    closest_at: float  # from which the closest passage is shown; below it, "not in the releases"
+    summary: dict[str, Any] = field(default_factory=dict)  # training data, folds, held-out figures
+    version: str = ""
+
+    def columns(self) -> np.ndarray:
+        return np.array([FEATURES.index(name) for name in self.features], dtype=np.int64)
+
+    def needs_late(self) -> bool:
+        """Whether the model reads the token-level late-interaction feature (costly: only computed if so)."""
+        return "maxsim" in self.features
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """Each candidate's (uncalibrated) probability of answering."""
+        if len(features) == 0:
+            return np.zeros(0, dtype=np.float32)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="openmp"):  # a few hundred rows: threads cost more than they save
+            return self.model.predict_proba(features[:, self.columns()])[:, 1].astype(np.float32)
+
+    def calibrated(self, score: float) -> float:
+        """The probability, measured on held-out folds, that a question's best candidate with this score answers it."""
+        return float(np.interp(score, self.calibration_x, self.calibration_y))
+
+    def level(self, probability: float) -> str:
+        if probability >= self.answer_at:
+            return "answer"
+        return "closest" if probability >= self.closest_at else "none"
+
+
+def save_ranker(ranker: SentenceRanker, path: Path = DEFAULT_MODEL) -> str:
+    """Write the model file; returns its version (a hash of what it holds)."""
+    import joblib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ranker.version = ""
+    joblib.dump(ranker, path, compress=3)
+    version = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    ranker.version = version
+    joblib.dump(ranker, path, compress=3)
+    return version
+
+
+_LOADED: dict[Path, SentenceRanker] = {}
+_LOCK = threading.Lock()
+
+
+def load_ranker(path: Path = DEFAULT_MODEL) -> SentenceRanker:
+    """The shipped model (loaded once per process)."""
+    with _LOCK:
+        found = _LOADED.get(path)
+        if found is None:
+            if not path.is_file():
+                raise QAError(
+                    f"the answer-sentence model {path.name} is missing: reinstall the package, or rebuild the model "
+                    "from the shared question sets as docs/training.md describes"
+                )
+            import joblib
+
+            found = joblib.load(path)
+            if not isinstance(found, SentenceRanker) or any(name not in FEATURES for name in found.features):
+                raise QAError(
+                    f"{path.name} is not a sentence-ranker model for this version: rebuild it as docs/training.md describes"
+                )
+            _LOADED[path] = found
+        return found

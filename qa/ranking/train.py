@@ -1,0 +1,270 @@
+"""Train the answer-sentence ranker by grouped k-fold and report held-out folds only.
+
+Every question's candidates are scored by a model that never saw its group (release, SQuAD article, paraphrase
+fact). From those out-of-fold scores come the held-out figures, the isotonic calibration of the best candidate's
+score, and the thresholds of the three levels -- each fold's thresholds chosen on the other folds, so the levels'
+figures are held out too. The shipped model is then fitted on everything.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from .dataset import Table
+from .features import FEATURES
+from .model import SentenceRanker
+
+__all__ = ["MODELS", "Fold", "QuestionView", "choose_levels", "fit_ranker", "held_out", "make_model", "views"]
+
+FOLDS = 5
+MAX_REFUSED = 0.05  # share of answerable questions a level may refuse outright ("not in the releases")
+MAX_DOWNGRADED = 0.10  # share of answerable questions a level may show as "closest passage" only
+SQUAD_WEIGHT = 0.25  # SQuAD has 17 times more questions than the release sets: it must not drown them
+
+
+def _hgb() -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
+        max_iter=250, learning_rate=0.06, max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0, random_state=0
+    )
+
+
+def _logistic() -> Any:
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(
+        SimpleImputer(strategy="median", add_indicator=True), StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)
+    )
+
+
+MODELS: dict[str, Callable[[], Any]] = {"hgb": _hgb, "logistic": _logistic}
+
+
+def make_model(name: str) -> Any:
+    return MODELS[name]()
+
+
+@dataclass
+class Fold:
+    """All sets stacked: one row per candidate."""
+
+    features: np.ndarray
+    label: np.ndarray
+    groups: np.ndarray  # group id per candidate
+    weight: np.ndarray
+
+
+def stack(tables: Sequence[Table]) -> Fold:
+    feats, labels, groups, weights = [], [], [], []
+    for t in tables:
+        feats.append(t.features)
+        labels.append(t.sentence_right)
+        names = np.array([it.group for it in t.items], dtype=object)
+        groups.append(names[t.question])
+        weights.append(np.full(len(t.question), SQUAD_WEIGHT if t.name == "squad" else 1.0, dtype=np.float32))
+    return Fold(np.concatenate(feats), np.concatenate(labels), np.concatenate(groups), np.concatenate(weights))
+
+
+def _folds(groups: np.ndarray, k: int = FOLDS) -> np.ndarray:
+    """Fold number per row: whole groups, shuffled by a fixed hash of their name."""
+    import zlib
+
+    unique = sorted(set(groups.tolist()))
+    fold_of = {g: zlib.crc32(g.encode()) % k for g in unique}
+    return np.array([fold_of[g] for g in groups.tolist()], dtype=np.int64)
+
+
+def held_out(tables: Sequence[Table], model: str = "hgb", columns: Sequence[str] = FEATURES) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold scores of every candidate of every table, and each candidate's fold."""
+    data = stack(tables)
+    cols = np.array([FEATURES.index(c) for c in columns])
+    fold = _folds(data.groups)
+    scores = np.zeros(len(data.label), dtype=np.float32)
+    for f in range(FOLDS):
+        train, test = fold != f, fold == f
+        estimator = make_model(model)
+        _fit(estimator, data.features[train][:, cols], data.label[train], data.weight[train])
+        with threadpool_limits(limits=1, user_api="openmp"):
+            scores[test] = estimator.predict_proba(data.features[test][:, cols])[:, 1]
+    return scores, fold
+
+
+def _fit(estimator: Any, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
+    with threadpool_limits(limits=1, user_api="openmp"):  # on a shared machine OpenMP threads wait on each other
+        if type(estimator).__name__ == "Pipeline":
+            estimator.fit(x, y, logisticregression__sample_weight=w)
+        else:
+            estimator.fit(x, y, sample_weight=w)
+
+
+@dataclass
+class QuestionView:
+    """What a user sees for one question, from candidate scores."""
+
+    set: str
+    id: str
+    kind: str
+    answerable: bool
+    fold: int
+    top: float  # the best candidate's score
+    sentence_right: bool
+    release_right: bool
+    passage_hit1: bool
+    passage_rr: float  # reciprocal rank of the first right passage among the passages shown (one per release first)
+    retrieval_hit1: bool  # retrieval's own first passage (before the ranker)
+
+
+def _passages_shown(order: np.ndarray, rows: np.ndarray, release: np.ndarray) -> list[int]:
+    """Candidate indices of the passages shown, best first: each release's best passage, releases by their best."""
+    seen_release: set[int] = set()
+    seen_row: set[int] = set()
+    shown = []
+    for i in order:
+        if int(release[i]) in seen_release or int(rows[i]) in seen_row:
+            continue
+        seen_release.add(int(release[i]))
+        seen_row.add(int(rows[i]))
+        shown.append(int(i))
+    return shown
+
+
+def views(tables: Sequence[Table], scores: np.ndarray, fold: np.ndarray) -> list[QuestionView]:
+    out: list[QuestionView] = []
+    offset = 0
+    for t in tables:
+        n = len(t.question)
+        s, f = scores[offset : offset + n], fold[offset : offset + n]
+        offset += n
+        starts = np.searchsorted(t.question, np.arange(len(t.items) + 1))
+        for i, item in enumerate(t.items):
+            a, b = int(starts[i]), int(starts[i + 1])
+            if a == b:
+                out.append(QuestionView(t.name, item.id, item.kind, item.answerable, -1, 0.0, False, False, False, 0.0, False))
+                continue
+            order = a + np.argsort(-s[a:b], kind="stable")
+            shown = _passages_shown(order, t.chunk_row, t.release_rank)
+            rr = next((1 / (r + 1) for r, j in enumerate(shown[:10]) if t.passage_right[j]), 0.0)
+            first = a + int(np.argmin(np.where(t.passage_rank[a:b] > 0, t.passage_rank[a:b], 10**6)))
+            top = int(order[0])
+            out.append(
+                QuestionView(
+                    t.name,
+                    item.id,
+                    item.kind,
+                    item.answerable,
+                    int(f[a]),
+                    float(s[top]),
+                    bool(t.sentence_right[top]),
+                    bool(t.release_right[top]),
+                    bool(t.passage_right[shown[0]]),
+                    rr,
+                    bool(t.passage_right[first]),
+                )
+            )
+    return out
+
+
+def _isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.isotonic import IsotonicRegression
+
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, y.astype(float))
+    return np.asarray(iso.X_thresholds_, dtype=np.float64), np.asarray(iso.y_thresholds_, dtype=np.float64)
+
+
+def choose_levels(qs: Sequence[QuestionView]) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Calibration knots and the (answer, closest) thresholds: flag the most unanswerable questions while refusing at
+    most MAX_REFUSED and downgrading at most MAX_DOWNGRADED of the answerable ones (each set weighs the same)."""
+    x = np.array([q.top for q in qs])
+    right = np.array([q.sentence_right for q in qs])
+    cx, cy = _isotonic(x, right)
+    p = np.interp(x, cx, cy)
+    answerable = np.array([q.answerable for q in qs])
+    sets = sorted({q.set for q in qs if q.answerable})
+    per_set = {name: np.array([q.set == name and q.answerable for q in qs]) for name in sets}
+    grid = np.unique(p)  # thresholds at observed values: a level starts exactly where a question sits
+    best: tuple[float, float, float] | None = None
+    for closest_at in grid:
+        refused = max(float((p[m] < closest_at).mean()) for m in per_set.values())
+        if refused > MAX_REFUSED:
+            break
+        for answer_at in grid[grid >= closest_at]:
+            downgraded = max(float(((p[m] >= closest_at) & (p[m] < answer_at)).mean()) for m in per_set.values())
+            if downgraded > MAX_DOWNGRADED:
+                break
+            flagged = float((p[~answerable] < answer_at).mean()) if (~answerable).any() else 0.0
+            key = (flagged, -answer_at, -closest_at)
+            if best is None or key > (best[0], -best[1], -best[2]):
+                best = (flagged, float(answer_at), float(closest_at))
+    _, answer_at, closest_at = best if best else (0.0, 0.0, 0.0)
+    return cx, cy, answer_at, closest_at
+
+
+def levels_held_out(qs: Sequence[QuestionView]) -> list[str]:
+    """Each question's level, with calibration and thresholds chosen on the other folds."""
+    out = ["answer"] * len(qs)
+    for f in sorted({q.fold for q in qs if q.fold >= 0}):
+        cx, cy, answer_at, closest_at = choose_levels([q for q in qs if q.fold not in (f, -1)])
+        for i, q in enumerate(qs):
+            if q.fold == f:
+                p = float(np.interp(q.top, cx, cy))
+                out[i] = "answer" if p >= answer_at else "closest" if p >= closest_at else "none"
+    return [lvl if q.fold >= 0 else "none" for lvl, q in zip(out, qs, strict=False)]
+
+
+def fit_ranker(
+    tables: Sequence[Table], model: str = "hgb", columns: Sequence[str] = FEATURES
+) -> tuple[SentenceRanker, list[QuestionView], list[str]]:
+    """Held-out views and levels, then the final model fitted on every table with calibration from the held-out scores."""
+    scores, fold = held_out(tables, model, columns)
+    qs = views(tables, scores, fold)
+    lv = levels_held_out(qs)
+    cx, cy, answer_at, closest_at = choose_levels([q for q in qs if q.fold >= 0])
+    data = stack(tables)
+    cols = np.array([FEATURES.index(c) for c in columns])
+    estimator = make_model(model)
+    _fit(estimator, data.features[:, cols], data.label, data.weight)
+    ranker = SentenceRanker(list(columns), estimator, cx, cy, answer_at, closest_at)
+    return ranker, qs, lv
+
+
+def summarise(qs: Sequence[QuestionView], levels: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per set: the held-out figures a user sees."""
+    out: dict[str, dict[str, float]] = {}
+    for name in dict.fromkeys(q.set for q in qs):
+        idx = [i for i, q in enumerate(qs) if q.set == name]
+        ans = [i for i in idx if qs[i].answerable]
+        una = [i for i in idx if not qs[i].answerable]
+        fol = [i for i in ans if qs[i].kind == "followup"]
+        m: dict[str, float] = {"questions": len(idx), "answerable": len(ans), "unanswerable": len(una)}
+        if ans:
+            m["sentence_right"] = _mean(qs[i].sentence_right for i in ans)
+            m["release_first"] = _mean(qs[i].release_right for i in ans)
+            m["passage_hit@1"] = _mean(qs[i].passage_hit1 for i in ans)
+            m["passage_mrr@10"] = _mean(qs[i].passage_rr for i in ans)
+            m["retrieval_hit@1"] = _mean(qs[i].retrieval_hit1 for i in ans)
+            m["answerable_closest"] = _mean(levels[i] == "closest" for i in ans)
+            m["answerable_none"] = _mean(levels[i] == "none" for i in ans)
+            m["answered_right"] = _mean(levels[i] == "answer" and qs[i].sentence_right for i in ans)
+        if una:
+            m["unanswerable_closest"] = _mean(levels[i] == "closest" for i in una)
+            m["unanswerable_none"] = _mean(levels[i] == "none" for i in una)
+        if fol:
+            m["followups_right"] = _mean(qs[i].sentence_right for i in fol)
+            m["followups"] = len(fol)
+        out[name] = m
+    return out
+
+
+def _mean(values: Any) -> float:
+    v = list(values)
+    return float(sum(bool(x) if not isinstance(x, float) else x for x in v) / len(v)) if v else math.nan
