@@ -18,7 +18,10 @@ from qa.library import (
     undo_removal,
 )
 
-FERRY = "Harbour Authority Opens North Quay Ferry Terminal\n\nPublished 2 May 2024\n\nThe Harbour Authority opened a new ferry terminal on the north quay that can handle 4,000 passengers a day.\n"
+FERRY = (
+    "Harbour Authority Opens North Quay Ferry Terminal\n\nPublished 2 May 2024\n\n"
+    "The Harbour Authority opened a new ferry terminal on the north quay that can handle 4,000 passengers a day.\n"
+)
 
 
 @pytest.fixture
@@ -33,7 +36,7 @@ def session(tmp_path, encoder):
 
 def test_releases_sources_and_undated(session):
     items = releases(session)
-    assert [r.title for r in items][0] == "ROK-UNCMS Defense Ministerial Meeting Statement Released"  # newest first
+    assert next(r.title for r in items) == "ROK-UNCMS Defense Ministerial Meeting Statement Released"  # newest first
     assert items[0].date == "2024-09-10" and items[0].passages == 11 and items[0].language == "en"
     assert items[-1].date is None and [r.source for r in undated_releases(session)] == [items[-1].source]
     assert sum(r.passages for r in items) == len(session.ensure_index().chunks)
