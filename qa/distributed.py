@@ -81,7 +81,7 @@ class RayEngine:
         if not ray.is_initialized():
             runtime_env = {"py_modules": [str(Path(__file__).resolve().parent)]}  # this qa, whatever the workers hold
             try:
-                quiet = {"runtime_env": runtime_env, "log_to_driver": False, "logging_level": logging.WARNING}
+                quiet: dict[str, Any] = {"runtime_env": runtime_env, "log_to_driver": False, "logging_level": logging.WARNING}
                 if self.address:
                     ray.init(address=self.address, **quiet)
                 else:

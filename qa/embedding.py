@@ -74,7 +74,10 @@ class Encoder(Protocol):
 class Engine(Protocol):
     """Embeds a build's texts somewhere other than this process (a Ray cluster), with the same encoder settings."""
 
-    name: str  # said in the build's log
+    @property
+    def name(self) -> str:
+        """Said in the build's log."""
+        ...
 
     def embed(self, encoder: Encoder, texts: Sequence[str], piece: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(positions in ``texts``, their unit vectors) as they are done, about ``piece`` at a time, in any order."""

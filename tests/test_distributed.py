@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import ray  # the cluster extra, installed by make setup
 
 from qa.build import build_index
 from qa.store.index import load_index
-
-ray = pytest.importorskip("ray", reason="the cluster extra (ray[data]) is not installed")
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

@@ -293,7 +293,7 @@ def test_every_pattern_runs_in_linear_time_on_every_pump():
 # fixed verb) and numbered-paragraph marks. Every one is still timed above; a new one fails here until it is
 # reviewed and listed.
 REVIEWED_PYTHON_PATTERNS = {
-    *("_CUES", "_WORD", "_TOKEN", "GENERATION_FILE", "_REPLY_ID"),
+    *("_CUES", "_WORD", "_TOKEN", "GENERATION_FILE", "_REPLY_ID", "_EXISTENTIAL"),
     *("_PASSIVE_BY", "_HELD", "_COST", "_ACTIVE", "_CUT", "_NUMBERED"),
 }
 
