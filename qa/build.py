@@ -22,8 +22,8 @@ from . import sandbox
 from .chunking import Chunk, Sentences, sentence_table
 from .config import DEFAULT_BACKEND, ChunkConfig, ParseLimits
 from .corpus import SUPPORTED_SUFFIXES, corpus_files, links_outside, unsupported_files
-from .embedding import Encoder, make_encoder, resolve_model
-from .errors import CorpusError, StoreError
+from .embedding import Encoder, Engine, make_encoder, resolve_model
+from .errors import ConfigError, CorpusError, StoreError
 from .plan import BuildJob, BuildPlan, BuildReport, Log, files_match, is_unchanged, make_plan, nothing_changed
 from .pooling import late_vectors, pooling_of, sentence_keys
 from .sandbox import Parsed
@@ -33,7 +33,7 @@ from .store.index import Index, load_index
 from .store.manifest import FileRecord, Fit, SkippedFile, has_manifest, read_manifest
 from .store.vectors import VectorIndex
 
-CHECKPOINT_EVERY = 256  # chunks embedded between two checkpoints of a build
+CHECKPOINT_EVERY = 1024  # texts (chunks, when sentences are pooled from their pass) embedded between two checkpoints
 
 __all__ = ["IndexStatus", "build_index", "index_status"]
 
@@ -88,7 +88,9 @@ def _assemble(
     return matrix
 
 
-def _embed(job: BuildJob, plan: BuildPlan, encoder: Encoder, old: Index | None, fit: Fit) -> Generation:
+def _embed(
+    job: BuildJob, plan: BuildPlan, encoder: Encoder, old: Index | None, fit: Fit, engine: Engine | None = None
+) -> Generation:
     """Vectors for every chunk and every sentence: new text embedded, the rest copied from the previous generation
     or from the checkpoint of a build that was interrupted."""
     sentences: Sentences = sentence_table(plan.chunks, job.cfg)
@@ -106,34 +108,25 @@ def _embed(job: BuildJob, plan: BuildPlan, encoder: Encoder, old: Index | None, 
     fresh = checkpoint.load()
     if fresh:
         job.log(f"resuming an interrupted build: {len(fresh)} vectors already embedded")
-    bounds = np.searchsorted(sentences.table[:, 0], np.arange(len(plan.chunks) + 1))
     have = set(old_chunk_rows) | set(old_sentence_rows) | set(fresh)
-    todo: dict[str, int] = {}  # chunk key -> a row holding it, for every chunk with something left to embed
-    for row, chunk in enumerate(plan.chunks):
-        if chunk.key not in have or any(s_keys[s] not in have for s in range(bounds[row], bounds[row + 1])):
-            todo.setdefault(chunk.key, row)
-    rows = sorted(todo.values(), key=lambda r: -len(plan.chunks[r].embed_text))  # similar lengths batch together
-    if len(rows) > 64:
-        job.log(f"embedding {len(rows)} new chunks and their sentences with {encoder.name}")
-    encoder.prepare([plan.chunks[r].embed_text for r in rows[:1000]] or [c.embed_text for c in plan.chunks[:1000]])
-    show = job.progress if job.progress is not None else sys.stderr.isatty()
-    work = _Work(plan.chunks, sentences, s_keys, bounds, pooling, have)
-    step = min(64, CHECKPOINT_EVERY)  # chunks per encoder call: batches of similar lengths, a progress bar that moves
-    unsaved: dict[str, np.ndarray] = {}
-    with tqdm(total=len(rows), unit="chunk", desc="embedding", disable=not show, delay=0 if job.progress else 3) as bar:
-        for start in range(0, len(rows), step):
-            unsaved.update(work.embed(encoder, rows[start : start + step]))
-            bar.update(len(rows[start : start + step]))
-            if (start + step) % CHECKPOINT_EVERY < step or start + step >= len(rows):
-                checkpoint.save(unsaved)
-                fresh.update(unsaved)
-                unsaved = {}
+    sample = [c.embed_text for c in plan.chunks if c.key not in have][:1000] or [c.embed_text for c in plan.chunks[:1000]]
+    encoder.prepare(sample)
+    if pooling == "separate":
+        past_window = 0
+        _embed_texts(job, _new_texts(plan.chunks, sentences, have), encoder, engine, checkpoint, fresh)
+    elif engine is not None:
+        raise ConfigError(
+            f"{engine.name} embeds texts on their own, not sentences pooled from their paragraph's pass",
+            setting="the sentence pooling (to 'separate')",
+        )
+    else:
+        past_window = _embed_pooled(job, plan, sentences, s_keys, have, encoder, checkpoint, fresh)
     report = plan.report
     report.embedded = sum(1 for k in dict.fromkeys(c.key for c in plan.chunks) if k in fresh and k not in old_chunk_rows)
     report.reused = len(plan.chunks) - sum(1 for c in plan.chunks if c.key in fresh and c.key not in old_chunk_rows)
     report.removed = len(set(old_chunk_rows) - {c.key for c in plan.chunks}) if old else 0
-    if work.past_window:
-        job.log(f"{work.past_window} sentences lay past the model's window in their paragraph's pass: encoded on their own")
+    if past_window:
+        job.log(f"{past_window} sentences lay past the model's window in their paragraph's pass: encoded on their own")
     return Generation(
         chunks=plan.chunks,
         files=plan.files,
@@ -146,6 +139,86 @@ def _embed(job: BuildJob, plan: BuildPlan, encoder: Encoder, old: Index | None, 
         vectors=_assemble([c.key for c in plan.chunks], fresh, old_chunk_rows, old.vectors if old else None, encoder),
         sentence_vectors=_assemble(s_keys, fresh, old_sentence_rows, old.sentences if old else None, encoder),
     )
+
+
+def _new_texts(chunks: list[Chunk], sentences: Sentences, have: set[str]) -> dict[str, str]:
+    """Content key -> text of every chunk and sentence with no vector yet; a sentence that is its whole chunk has
+    the chunk's key, so it is embedded once."""
+    out = {c.key: c.embed_text for c in chunks if c.key not in have}
+    out.update((k, t) for k, t in zip(sentences.keys, sentences.texts, strict=True) if k not in have and k not in out)
+    return out
+
+
+def _embed_texts(
+    job: BuildJob,
+    texts: dict[str, str],
+    encoder: Encoder,
+    engine: Engine | None,
+    checkpoint: Checkpoint,
+    fresh: dict[str, np.ndarray],
+) -> None:
+    """Embed texts on their own, shortest first (batches of similar lengths), into ``fresh``; a checkpoint every
+    CHECKPOINT_EVERY texts. Locally one encoder call per checkpoint; an engine streams results back as they come."""
+    keys = sorted(texts, key=lambda k: len(texts[k]))
+    if len(keys) > 64:
+        where = f" on {engine.name}" if engine else ""
+        job.log(f"embedding {len(keys)} new texts (chunks and their sentences) with {encoder.name}{where}")
+    show = job.progress if job.progress is not None else sys.stderr.isatty()
+    ordered = [texts[k] for k in keys]
+    if engine is not None:
+        pieces = engine.embed(encoder, ordered, CHECKPOINT_EVERY)
+    else:
+        step = CHECKPOINT_EVERY
+        pieces = (
+            (np.arange(start, min(start + step, len(keys))), encoder.encode(ordered[start : start + step]))
+            for start in range(0, len(keys), step)
+        )
+    unsaved: dict[str, np.ndarray] = {}
+    with tqdm(total=len(keys), unit="text", desc="embedding", disable=not show, delay=0 if job.progress else 3) as bar:
+        for positions, vectors in pieces:
+            unsaved.update(zip((keys[p] for p in positions), vectors, strict=True))
+            bar.update(len(positions))
+            if len(unsaved) >= CHECKPOINT_EVERY:
+                checkpoint.save(unsaved)
+                fresh.update(unsaved)
+                unsaved = {}
+    checkpoint.save(unsaved)
+    fresh.update(unsaved)
+
+
+def _embed_pooled(
+    job: BuildJob,
+    plan: BuildPlan,
+    sentences: Sentences,
+    s_keys: list[str],
+    have: set[str],
+    encoder: Encoder,
+    checkpoint: Checkpoint,
+    fresh: dict[str, np.ndarray],
+) -> int:
+    """Chunks and sentence vectors pooled from their pass, CHECKPOINT_EVERY chunks between checkpoints, into
+    ``fresh``; returns how many sentences lay past the model's window (encoded on their own)."""
+    bounds = np.searchsorted(sentences.table[:, 0], np.arange(len(plan.chunks) + 1))
+    todo: dict[str, int] = {}  # chunk key -> a row holding it, for every chunk with something left to embed
+    for row, chunk in enumerate(plan.chunks):
+        if chunk.key not in have or any(s_keys[s] not in have for s in range(bounds[row], bounds[row + 1])):
+            todo.setdefault(chunk.key, row)
+    rows = sorted(todo.values(), key=lambda r: -len(plan.chunks[r].embed_text))  # similar lengths batch together
+    if len(rows) > 64:
+        job.log(f"embedding {len(rows)} new chunks and their sentences with {encoder.name}")
+    show = job.progress if job.progress is not None else sys.stderr.isatty()
+    work = _Work(plan.chunks, sentences, s_keys, bounds, job.cfg.sentence_pooling, have)
+    step = min(64, CHECKPOINT_EVERY)  # chunks per encoder call: batches of similar lengths, a progress bar that moves
+    unsaved: dict[str, np.ndarray] = {}
+    with tqdm(total=len(rows), unit="chunk", desc="embedding", disable=not show, delay=0 if job.progress else 3) as bar:
+        for start in range(0, len(rows), step):
+            unsaved.update(work.embed(encoder, rows[start : start + step]))
+            bar.update(len(rows[start : start + step]))
+            if (start + step) % CHECKPOINT_EVERY < step or start + step >= len(rows):
+                checkpoint.save(unsaved)
+                fresh.update(unsaved)
+                unsaved = {}
+    return work.past_window
 
 
 @dataclass
@@ -200,7 +273,7 @@ def _previous(job: BuildJob) -> Index | None:
         return None
 
 
-def _build_locked(job: BuildJob, encoder: Encoder | None, model: str | None) -> BuildReport:
+def _build_locked(job: BuildJob, encoder: Encoder | None, model: str | None, engine: Engine | None) -> BuildReport:
     try:
         clean_leftovers(job.folder, read_manifest(job.folder))
     except StoreError:
@@ -227,7 +300,7 @@ def _build_locked(job: BuildJob, encoder: Encoder | None, model: str | None) -> 
             record_files(job.folder, replace(old.manifest, files=plan.files))  # touched, not changed
         plan.report.seconds = time.perf_counter() - job.t0
         return plan.report
-    generation = _embed(job, plan, encoder, old, fit)
+    generation = _embed(job, plan, encoder, old, fit, engine)
     write_generation(job.folder, generation, old.manifest if old else None)
     Checkpoint(job.folder, encoder).remove()
     plan.report.written = True
@@ -251,13 +324,15 @@ def build_index(
     log: Log = lambda msg: print(msg, file=sys.stderr),
     limits: ParseLimits | None = None,
     on_file: Callable[[Parsed], None] | None = None,
+    engine: Engine | None = None,
 ) -> BuildReport:
     """Bring the index in ``folder`` up to date with ``corpus``, embedding only text it has not seen.
 
     Nothing is written unless every file reads cleanly: a bad file raises
     :class:`CorpusError` naming it, and the previous index keeps working.
     Files are read in the sandbox under ``limits`` (:mod:`qa.sandbox`); ``on_file`` hears of each
-    file read, with its error if it could not be (what a background build shows as progress).
+    file read, with its error if it could not be (what a background build shows as progress). ``engine`` embeds the new texts
+    elsewhere (e.g. :class:`qa.distributed.RayEngine` on a Ray cluster); the index written is the same.
     """
     t0 = time.perf_counter()
     corpus, folder = Path(corpus), Path(folder)
@@ -298,7 +373,7 @@ def build_index(
         on_file=on_file,
     )
     try:
-        return _build_locked(job, encoder, model)
+        return _build_locked(job, encoder, model, engine)
     except OSError as exc:  # a write the generation's own clean-up does not cover (e.g. the touched manifest)
         raise StoreError(
             f"{exc.filename or folder}: {exc.strerror or exc}; check that the index folder is writable, "

@@ -82,6 +82,14 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         help="FAISS index: flat (exact) up to 50,000 vectors, ivf above (auto), or forced",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="embed on a Ray cluster (needs the cluster extra): a local one without ADDRESS, else the cluster's address",
+    )
+    p.add_argument("--ray-workers", type=int, metavar="N", help="encoder processes on Ray (default: one per CPU)")
 
     p = sub.add_parser("ask", help="answer a question (or a batch of them) from the releases")
     _common(p, settings)
@@ -305,6 +313,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "index":
         mine = chosen(settings, args)
         encoder = make_encoder(mine.model, mine.backend, cache=mine.cache, verify_texts=mine.onnx_verify_texts)
+        engine = None
+        if args.ray is not None:
+            from .distributed import RayEngine
+
+            engine = RayEngine(args.ray or None, args.ray_workers)
         report = build_index(
             args.corpus,
             args.index,
@@ -313,6 +326,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             skip_bad=args.skip_bad,
             index_type=args.index_type,
             limits=settings.parse,
+            engine=engine,
         )
         print(json.dumps(report.to_dict()) if args.json else report.summary())
         return 0

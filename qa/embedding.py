@@ -11,7 +11,8 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +24,7 @@ from .config import (
     DEFAULT_CACHE,
     DEFAULT_MODEL,
     ONNX_BATCH,
+    ONNX_BATCH_TOKENS,
     ONNX_VERIFY_TEXTS,
 )
 from .environment import offline_model_environment
@@ -34,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Encoder",
+    "Engine",
     "OnnxEncoder",
     "TorchEncoder",
     "hash_vectors",
@@ -66,6 +69,19 @@ class Encoder(Protocol):
 
     def prepare(self, sample: Sequence[str]) -> None:
         """Texts of the corpus about to be embedded (an ONNX export, if it happens now, is verified on them)."""
+
+
+class Engine(Protocol):
+    """Embeds a build's texts somewhere other than this process (a Ray cluster), with the same encoder settings."""
+
+    @property
+    def name(self) -> str:
+        """Said in the build's log."""
+        ...
+
+    def embed(self, encoder: Encoder, texts: Sequence[str], piece: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(positions in ``texts``, their unit vectors) as they are done, about ``piece`` at a time, in any order."""
+        ...
 
 
 def resolve_model(spec: str | None) -> tuple[str, str]:
@@ -233,13 +249,16 @@ class OnnxEncoder:
         *,
         cache: Path = DEFAULT_CACHE,
         verify_count: int = ONNX_VERIFY_TEXTS,
+        threads: int | None = None,
     ) -> None:
         self.name, self._load_from = resolve_model(model)
         self.backend = backend
         self.batch_size = batch_size
+        self.threads = threads or os.cpu_count() or 1  # onnxruntime's intra-op threads
         self.folder = onnx_cache(self.name, cache)
         self.verify_count = verify_count
         self._session: Any = None
+        self._bulk_session: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
         self._recent = RecentStates()
@@ -288,25 +307,39 @@ class OnnxEncoder:
                 return
             if not self.exported:
                 self.export()
-            import onnxruntime as ort
             from tokenizers import Tokenizer
 
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = os.cpu_count() or 1
-            # Idle threads sleep instead of spinning: on a busy machine spinning steals the cores doing the work.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            self._session = ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
+            self._session = self._new_session(self.threads)
             meta = json.loads((self.folder / "meta.json").read_text())
             self._counter = Tokenizer.from_file(str(self.folder / "tokenizer.json"))  # counts whole texts: no truncation
             self._counter.no_truncation()
             self._counter.no_padding()
             tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
             tokenizer.enable_truncation(meta["max_seq_length"])
+            self._unpadded = Tokenizer.from_str(tokenizer.to_str())  # pieces of each text alone, padded by encode()
+            self._unpadded.no_padding()
             tokenizer.enable_padding()
             self._tokenizer = tokenizer
             self._dim = int(meta["dim"])
             self._max = int(meta["max_seq_length"])
+
+    def _new_session(self, threads: int) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        # Idle threads sleep instead of spinning: on a busy machine spinning steals the cores doing the work.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(str(self.model_file), options, providers=["CPUExecutionProvider"])
+
+    def _bulk(self) -> Any:
+        """A session of one thread, run by ``threads`` batches at once: for many batches this costs less CPU than
+        one call's work split over threads (benchmarks/build_pooling.py --threads). Made on first bulk encode."""
+        with self._lock:
+            if self._bulk_session is None:
+                self._bulk_session = self._new_session(1)
+        return self._bulk_session
 
     @property
     def dim(self) -> int:
@@ -350,29 +383,56 @@ class OnnxEncoder:
                 )
         return out
 
-    def _run(self, texts: Sequence[str]) -> np.ndarray:
-        _, mask, hidden = self._hidden(texts)
-        pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Unit vectors, mean-pooled. Texts are tokenized once and batched by piece count (a batch holds at most
+        ``batch_size`` texts and about ONNX_BATCH_TOKENS pieces with its padding): short sentences are never padded
+        to a paragraph's length, and short texts go through in bigger batches."""
         self._ensure()
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
-        order = np.argsort([len(t) for t in texts])  # similar lengths per batch: less padding
+        pieces = [e.ids for e in self._unpadded.encode_batch(list(texts))]
+        lengths = np.array([len(p) for p in pieces])
+        order = np.argsort(lengths, kind="stable")
         out = np.empty((len(texts), self._dim), dtype=np.float32)
-        batches = range(0, len(texts), self.batch_size)
-        if progress:
-            from tqdm import tqdm
+        batches = token_batches(lengths[order], self.batch_size, ONNX_BATCH_TOKENS)
+        session = self._bulk() if self.threads > 1 and len(batches) >= 2 * self.threads else self._session
+        with ThreadPoolExecutor(self.threads if session is not self._session else 1) as pool:
+            done = pool.map(lambda b: self._pooled([pieces[i] for i in order[b[0] : b[1]]], session), batches)
+            if progress:
+                from tqdm import tqdm
 
-            batches = tqdm(batches, desc="Batches", unit="batch")
-        for start in batches:
-            rows = order[start : start + self.batch_size]
-            out[rows] = self._run([texts[i] for i in rows])
+                done = tqdm(done, total=len(batches), desc="Batches", unit="batch")
+            for (start, end), vectors in zip(batches, done, strict=True):
+                out[order[start:end]] = vectors
         return out
+
+    def _pooled(self, pieces: Sequence[Sequence[int]], session: Any) -> np.ndarray:
+        """One onnxruntime call: the pieces padded to the longest, mean-pooled over the real ones, unit length."""
+        ids = np.zeros((len(pieces), max(len(p) for p in pieces)), dtype=np.int64)  # [PAD] is 0
+        mask = np.zeros_like(ids)
+        for i, p in enumerate(pieces):
+            ids[i, : len(p)] = p
+            mask[i, : len(p)] = 1
+        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+        pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
     def encode_query(self, text: str) -> np.ndarray:
         return self._recent.vector(text, self.token_states)  # the pass is kept for the coverage check
+
+
+def token_batches(lengths: np.ndarray, most: int, budget: int) -> list[tuple[int, int]]:
+    """[start, end) of consecutive batches over ascending piece counts: at most ``most`` texts, and no more than
+    ``budget`` pieces with padding (a text longer than the budget goes alone)."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    for end in range(1, len(lengths) + 1):
+        if end - start > most or ((end - start) * int(lengths[end - 1]) > budget and end - 1 > start):
+            out.append((start, end - 1))
+            start = end - 1
+    if start < len(lengths):
+        out.append((start, len(lengths)))
+    return out
 
 
 def hash_vectors(texts: Sequence[str], dim: int) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["child_environment", "offline_model_environment", "python_path_with"]
+__all__ = ["child_environment", "offline_model_environment", "offline_ray_environment", "python_path_with"]
 
 
 def offline_model_environment() -> None:
@@ -13,6 +13,11 @@ def offline_model_environment() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def offline_ray_environment() -> None:
+    """Before Ray starts: no usage report sent anywhere."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
 def child_environment(**extra: str) -> dict[str, str]:

@@ -419,7 +419,7 @@ def calibrate(session: QA, queries: list[EvalQuery], max_false_abstain: float = 
     if not any(answerable):
         raise QAError("calibration needs answerable questions in the split")
     c, v, w, ans = (np.array(x)[:, None] for x in (conf, cov, worst, answerable))
-    allowed = int(math.floor(max_false_abstain * int(ans.sum())))
+    allowed = math.floor(max_false_abstain * int(ans.sum()))
     best: tuple[Any, ...] | None = None
     grid = [
         (cv, wd)

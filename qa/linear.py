@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-import re2 as _re2  # type: ignore[import-untyped]
+import re2 as _re2
 
 __all__ = [
     "COMPILED",
@@ -327,7 +327,7 @@ def fullmatch(pattern: str, text: str, flags: int = 0) -> Any:
 
 
 def findall(pattern: str, text: str, flags: int = 0) -> list[Any]:
-    return _cached(pattern, int(flags)).findall(text)  # type: ignore[no-any-return]
+    return _cached(pattern, int(flags)).findall(text)
 
 
 def finditer(pattern: str, text: str, flags: int = 0) -> Any:

@@ -93,7 +93,7 @@ def test_folder_of_other_files_is_refused_and_left_alone(built, tmp_path, encode
     folder = tmp_path / "documents"
     folder.mkdir()
     (folder / "chunks.2023.csv").write_text("keep me")
-    with pytest.raises(StoreError, match="holds other files .*chunks.2023.csv.* choose an empty or new folder"):
+    with pytest.raises(StoreError, match=r"holds other files .*chunks.2023.csv.* choose an empty or new folder"):
         build_index(corpus, folder, encoder)
     assert [p.name for p in folder.iterdir()] == ["chunks.2023.csv"]
     result = run_cli("index", "--corpus", str(corpus), "--index", str(folder))
@@ -193,6 +193,7 @@ DAMAGES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", DAMAGES)
 def test_damaged_index_is_a_clear_error_and_qa_index_rebuilds(built, encoder, how):
     corpus, index = built
@@ -231,10 +232,10 @@ def _paths(data, prefix=()):
     yield prefix
     if isinstance(data, dict):
         for k, v in data.items():
-            yield from _paths(v, prefix + (k,))
+            yield from _paths(v, (*prefix, k))
     elif isinstance(data, list):
         for i, v in enumerate(data):
-            yield from _paths(v, prefix + (i,))
+            yield from _paths(v, (*prefix, i))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -276,7 +277,7 @@ def test_mutated_manifest_files_never_crash_load_index(built):
     texts = [json.dumps(v) for v in variants] + ["[" * 100_000 + "]" * 100_000, '{"format_version": 3' + "9" * 5000 + "}"]
     for text in texts:
         (index / "manifest.json").write_text(text)
-        with pytest.raises(StoreError, match="rebuild|not valid JSON|format version"):
+        with pytest.raises(StoreError, match=r"rebuild|not valid JSON|format version"):
             load_index(index)
 
 
@@ -312,7 +313,7 @@ def test_read_only_index_still_answers_and_writer_fails_with_a_message(built, en
         answer = _session(corpus, index, encoder).ask(QUESTION)
         assert "Kim Yong Hyun" in answer.answer
         assert "answering from the existing index" in capsys.readouterr().err
-        with pytest.raises(StoreError, match="make the folder writable|make it writable"):
+        with pytest.raises(StoreError, match=r"make the folder writable|make it writable"):
             build_index(corpus, index, encoder)
     assert sorted(p.name for p in index.iterdir()) == before
     result = run_cli("index", "--corpus", str(corpus), "--index", str(index / "manifest.json"))
@@ -326,7 +327,7 @@ def test_full_disk_leaves_no_partial_generation(built, encoder):
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))  # writes past 4 KB fail with EFBIG, as on a full disk
     try:
-        with pytest.raises(StoreError, match="could not write the index .* free disk space"):
+        with pytest.raises(StoreError, match=r"could not write the index .* free disk space"):
             build_index(corpus, index, encoder)
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))

@@ -41,12 +41,13 @@ The Harbour Authority opened a new ferry terminal on the north quay that can han
 
 The terminal cost 85 million euros and was built in 26 months by a consortium of local firms.
 """
-HOSTILE_RELEASE = """Harbour Safety Notice About The Northern Basin
-
-The harbour master warned that <script>window.__xss = 1</script> swimmers must stay out of the northern basin during dredging works.
-
-Visitors should also note <img src=x onerror="window.__xss = 2"> that the ferry timetable changes on Monday, and **bold** or [links](javascript:alert(1)) stay plain text.
-"""
+HOSTILE_RELEASE = (
+    "Harbour Safety Notice About The Northern Basin\n\n"
+    "The harbour master warned that <script>window.__xss = 1</script> swimmers must stay out of the northern basin "
+    "during dredging works.\n\n"
+    'Visitors should also note <img src=x onerror="window.__xss = 2"> that the ferry timetable changes on Monday, '
+    "and **bold** or [links](javascript:alert(1)) stay plain text.\n"
+)
 
 
 @pytest.fixture(scope="module")

@@ -89,8 +89,11 @@ def test_foreign_script_ui_strings_removed_from_english_release():
 
 
 def test_non_latin_release_keeps_its_own_text():
-    text = "국방부 보도자료\n\n국방부는 오늘 서울에서 한미 국방장관 회담을 개최했다고 밝혔다. 양측은 연합훈련을 확대하기로 합의했다.\n\n짧은 문장"
-    meta, body = clean_text(text)
+    text = (
+        "국방부 보도자료\n\n국방부는 오늘 서울에서 한미 국방장관 회담을 개최했다고 밝혔다. "
+        "양측은 연합훈련을 확대하기로 합의했다.\n\n짧은 문장"
+    )
+    _meta, body = clean_text(text)
     assert body[0].startswith("국방부는 오늘")
     assert "짧은 문장" in body  # short Korean lines are content in a Korean release
 
@@ -105,7 +108,10 @@ def test_bullets_and_inline_disclaimer():
         "* Passengers need no new card.",
     )
     assert r.paragraphs[-1].endswith("according to its impact assessment.")
-    run_on = "Title of a statement here\n\nThe statement says a great deal about many things in the world today./Public Release. This material from the originating organization/author(s) might be of the point-in-time nature."
+    run_on = (
+        "Title of a statement here\n\nThe statement says a great deal about many things in the world today./Public Release. "
+        "This material from the originating organization/author(s) might be of the point-in-time nature."
+    )
     assert parse_release(run_on, "x.txt").paragraphs[-1].endswith("world today.")
 
 
@@ -131,8 +137,10 @@ def test_hard_wrapped_text_is_rejoined():
     )
     _, body = clean_text(text)
     assert body == [
-        "The council approved the new budget on Tuesday after a long debate that lasted most of the afternoon and ended with a vote of seven to two in favour of the proposal.",
-        "A second paragraph starts here and it is also wrapped at about seventy characters per line like old plain-text releases.",
+        "The council approved the new budget on Tuesday after a long debate that lasted most of the afternoon and ended with "
+        "a vote of seven to two in favour of the proposal.",
+        "A second paragraph starts here and it is also wrapped at about seventy characters per line like old plain-text "
+        "releases.",
     ]
 
 
@@ -174,10 +182,10 @@ def test_navigation_does_not_eat_content():
 
 def test_bad_files_give_clear_errors(tmp_path):
     (tmp_path / "empty.txt").write_bytes(b"")
-    with pytest.raises(CorpusError, match="empty.txt is empty"):
+    with pytest.raises(CorpusError, match=r"empty.txt is empty"):
         read_release(tmp_path / "empty.txt", tmp_path)
     (tmp_path / "latin1.txt").write_bytes("Caf\xe9 opening statement".encode("latin-1"))
-    with pytest.raises(CorpusError, match="latin1.txt is not UTF-8.*iconv"):
+    with pytest.raises(CorpusError, match=r"latin1.txt is not UTF-8.*iconv"):
         read_release(tmp_path / "latin1.txt", tmp_path)
     (tmp_path / "nav.txt").write_text("Menu\nSearch\nHome\n")
     with pytest.raises(CorpusError, match="no release text left"):

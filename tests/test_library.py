@@ -18,7 +18,10 @@ from qa.library import (
     undo_removal,
 )
 
-FERRY = "Harbour Authority Opens North Quay Ferry Terminal\n\nPublished 2 May 2024\n\nThe Harbour Authority opened a new ferry terminal on the north quay that can handle 4,000 passengers a day.\n"
+FERRY = (
+    "Harbour Authority Opens North Quay Ferry Terminal\n\nPublished 2 May 2024\n\n"
+    "The Harbour Authority opened a new ferry terminal on the north quay that can handle 4,000 passengers a day.\n"
+)
 
 
 @pytest.fixture
@@ -33,7 +36,7 @@ def session(tmp_path, encoder):
 
 def test_releases_sources_and_undated(session):
     items = releases(session)
-    assert [r.title for r in items][0] == "ROK-UNCMS Defense Ministerial Meeting Statement Released"  # newest first
+    assert next(r.title for r in items) == "ROK-UNCMS Defense Ministerial Meeting Statement Released"  # newest first
     assert items[0].date == "2024-09-10" and items[0].passages == 11 and items[0].language == "en"
     assert items[-1].date is None and [r.source for r in undated_releases(session)] == [items[-1].source]
     assert sum(r.passages for r in items) == len(session.ensure_index().chunks)
@@ -149,6 +152,7 @@ def _index_lock(session):
     return lock
 
 
+@pytest.mark.slow
 def test_removal_racing_a_same_name_upload_while_the_index_is_locked_loses_nothing(session, tmp_path, monkeypatch):
     import threading
 
@@ -184,6 +188,7 @@ def test_removal_racing_a_same_name_upload_while_the_index_is_locked_loses_nothi
 REMOVAL_STEPS = ["record", "move", "update", "last record"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", REMOVAL_STEPS)
 def test_removal_failing_at_any_step_keeps_every_file(session, tmp_path, monkeypatch, step):
     import qa.library as library
@@ -234,6 +239,7 @@ def test_undo_never_writes_over_a_file_that_took_the_path(session, tmp_path):
 UPLOAD_STEPS = ["save", "update", "update after the file was replaced"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", UPLOAD_STEPS)
 def test_upload_failing_at_any_step_takes_back_only_what_it_wrote(session, tmp_path, monkeypatch, step):
     import os

@@ -6,6 +6,7 @@ small fixtures written here check each pattern on its own.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def _ends_mid_sentence(paragraphs) -> list[str]:
 
     return [
         a
-        for a, b in zip(paragraphs, paragraphs[1:])
+        for a, b in itertools.pairwise(paragraphs)
         if not re.search(r"[.!?:;\"”’)\]]$", a) and re.match(r"[a-z]{2,}\b(?![.)])", b)
     ]
 
@@ -215,7 +216,8 @@ def test_media_contact_block_removed_mid_release_but_not_sentences_with_an_addre
 
 def test_section_labels_return_links_and_end_marks_go():
     text = (
-        "Press Releases\n\nSEN. DOE SECURES FLOOD FUNDING\n\nSen. Jane Doe announced $4 million for levee repairs in the county today.\n\n"
+        "Press Releases\n\nSEN. DOE SECURES FLOOD FUNDING\n\nSen. Jane Doe announced $4 million for levee repairs in the "
+        "county today.\n\n"
         '"These levees protect thousands of homes," Doe said. # # #\n\n### Return\n'
     )
     r = parse_release(text, "doe.txt")

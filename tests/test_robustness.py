@@ -79,6 +79,7 @@ def test_binary_file_is_a_clear_error(tmp_path, suffix):
         read_release(path, tmp_path)
 
 
+@pytest.mark.slow
 def test_megabyte_paragraph_is_chunked_quickly(tmp_path):
     paragraph = " ".join(f"The ministry said item {i} of the plan will start soon." for i in range(100_000 // 10))
     assert len(paragraph) > 500_000

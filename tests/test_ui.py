@@ -85,7 +85,6 @@ def test_feedback_log_keeps_the_last_vote_per_reply(tmp_path):
     assert log.votes() == {"r2": "down"}
 
 
-
 # ------------------------------------------------------------------ numbering, questions as typed, closest
 
 

@@ -160,11 +160,11 @@ def library_tab(c: dict[str, Any]) -> None:
     with gr.Row(elem_id="remove-row"):
         c["remove"] = gr.Button("Remove release", variant="stop", interactive=False, elem_id="remove", scale=0, min_width=220)
     with gr.Row(visible=False, elem_id="confirm") as c["confirm"]:
-        c["confirm_text"] = gr.HTML(elem_id="confirm-text")
+        c["confirm_text"] = gr.HTML(elem_id="confirm-text", min_width=300)  # the row wraps on a phone
         c["confirm_yes"] = gr.Button("Yes, remove it", variant="stop", elem_id="confirm-remove", scale=0, min_width=160)
         c["confirm_no"] = gr.Button("Cancel", elem_id="cancel-remove", scale=0, min_width=100)
     with gr.Row(elem_id="status-row"):
-        c["status"] = gr.HTML(elem_id="lib-status")
+        c["status"] = gr.HTML(elem_id="lib-status", min_width=300)
         c["undo"] = gr.Button("Undo", visible=False, elem_id="undo", scale=0, min_width=100)
     with gr.Accordion("Removed releases", open=False, elem_id="removed-box"):
         c["removed"] = gr.HTML(elem_id="removed")

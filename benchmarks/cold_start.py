@@ -1,0 +1,87 @@
+"""Cold `qa ask`: a new process answering one question from a built index -- wall time, peak RSS, what dominates.
+
+    python benchmarks/cold_start.py --corpus CORPUS --index INDEX [--runs 5] [--question "..."] [--profile 25]
+
+Each run is a fresh `python -m qa ask QUESTION --corpus CORPUS --index INDEX --json` (file cache warm after the first
+run): the median and the fastest wall time over --runs, and the peak resident memory of each run. --profile N adds
+one run under cProfile and prints its N most expensive calls (cumulative), and the same run's staleness check
+(the corpus listed and every file compared with the manifest) timed on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import pstats
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.environment import child_environment  # noqa: E402
+
+PROBE = r"""
+import resource, sys
+sys.argv = ["qa", *sys.argv[1:]]
+from qa.cli import main
+try:
+    code = main(sys.argv[1:])
+finally:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(usage.ru_utime + usage.ru_stime, usage.ru_maxrss, file=sys.stderr)
+"""
+
+
+def run_once(args: argparse.Namespace, env: dict[str, str]) -> tuple[float, float, int, str]:
+    cmd = [sys.executable, "-c", PROBE, "ask", args.question, "--corpus", str(args.corpus), "--index", str(args.index), "--json"]
+    t = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    wall = time.perf_counter() - t
+    if done.returncode:
+        raise SystemExit(f"qa ask failed: {done.stderr.strip()[-500:]}")
+    cpu, rss_kib = done.stderr.strip().splitlines()[-1].split()
+    return wall, float(cpu), int(rss_kib) * 1024, (json.loads(done.stdout).get("answer") or "(abstained)")[:80]
+
+
+def staleness_seconds(corpus: Path, index: Path) -> float:
+    from qa.build import index_status
+
+    t = time.perf_counter()
+    index_status(corpus, index)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--index", type=Path, required=True)
+    ap.add_argument("--question", default="What did the senator say about the farm bill?")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--profile", type=int, default=0, help="print the N most expensive calls of one profiled run")
+    args = ap.parse_args()
+    env = child_environment(PYTHONPATH=str(ROOT))
+    runs = [run_once(args, env) for _ in range(args.runs)]
+    walls, cpus, peaks = [r[0] for r in runs], [r[1] for r in runs], [r[2] for r in runs]
+    print(f"\n`qa ask` cold over {args.index.name}, {args.runs} runs (answer: {runs[-1][3]!r})\n")
+    print("| median wall s | fastest wall s | median CPU s | peak RSS MiB (max of runs) | staleness check s |")
+    print("|---:|---:|---:|---:|---:|")
+    print(
+        f"| {statistics.median(walls):.2f} | {min(walls):.2f} | {statistics.median(cpus):.2f} | {max(peaks) / 2**20:.0f} | "
+        f"{staleness_seconds(args.corpus, args.index):.2f} |"
+    )
+    if args.profile:
+        out = Path(ROOT / ".cache" / "cold_start.prof")
+        cmd = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "qa", "ask", args.question]
+        subprocess.run([*cmd, "--corpus", str(args.corpus), "--index", str(args.index)], env=env, cwd=ROOT, capture_output=True)
+        text = io.StringIO()
+        pstats.Stats(str(out), stream=text).sort_stats("cumulative").print_stats(args.profile)
+        print("\n```\n" + "\n".join(line for line in text.getvalue().splitlines() if line.strip()) + "\n```")
+
+
+if __name__ == "__main__":
+    main()
