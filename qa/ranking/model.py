@@ -75,12 +75,14 @@ class SentenceRanker:
 
 def predict(estimator: Any, x: np.ndarray) -> np.ndarray:
     """Each row's score: a classifier's probability, or a ranker's relevance score."""
+    if not hasattr(estimator, "predict_proba"):  # LightGBM: one thread is set in the model itself
+        return np.asarray(estimator.predict(x), dtype=np.float32)
+    if not type(estimator).__name__.startswith("HistGradientBoosting"):  # no OpenMP: no costly thread-pool switch
+        return np.asarray(estimator.predict_proba(x)[:, 1], dtype=np.float32)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="openmp"):  # a few hundred rows: threads cost more than they save
-        if hasattr(estimator, "predict_proba"):
-            return np.asarray(estimator.predict_proba(x)[:, 1], dtype=np.float32)
-        return np.asarray(estimator.predict(x), dtype=np.float32)
+        return np.asarray(estimator.predict_proba(x)[:, 1], dtype=np.float32)
 
 
 def save_ranker(ranker: SentenceRanker, path: Path = DEFAULT_MODEL) -> str:
