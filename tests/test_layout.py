@@ -184,8 +184,7 @@ def test_architecture_doc_names_every_module_and_only_real_ones():
         str(p.relative_to(ROOT))
         for p in modules
         if not any(
-            f"`{form}`" in text
-            for form in (p.relative_to(ROOT).as_posix(), p.relative_to(PACKAGE).as_posix(), p.name, p.stem)
+            f"`{form}`" in text for form in (p.relative_to(ROOT).as_posix(), p.relative_to(PACKAGE).as_posix(), p.name, p.stem)
         )
     ]
     assert not missing, missing
