@@ -186,6 +186,10 @@ def test_guard_refuses_foreign_hosts_and_origins_and_large_bodies():
     assert client.get("/echo", headers={"host": "10.0.0.5:7860"}).status_code == 200  # an address: no rebinding
     assert client.get("/echo", headers={"host": "attacker.example"}).status_code == 421
     assert client.post("/echo", headers={"origin": "http://attacker.example"}).status_code == 403
+    assert client.post("/echo", headers={"origin": "http://203.0.113.5"}).status_code == 403  # a page served from an address
+    assert client.post("/echo", headers={"host": "10.0.0.5:7860", "origin": "http://10.0.0.5:7860"}).status_code == 200
+    assert client.post("/echo", headers={"host": "10.0.0.5:7860", "origin": "http://10.0.0.6:7860"}).status_code == 403
+    assert client.post("/echo", headers={"origin": "http://chat.example.org"}).status_code == 200
     assert client.post("/echo", content=b"x" * 2_000_000).status_code == 413
 
 
