@@ -206,3 +206,31 @@ def test_a_corpus_with_nothing_readable_is_a_clear_error_and_writes_nothing(tmp_
     with pytest.raises(CorpusError, match="no passage could be read from the 1 files"):
         build_index(corpus, index, encoder, skip_bad=True)
     assert not (index / "manifest.json").exists()
+
+
+def test_a_generation_switched_in_while_the_session_loads_is_loaded_on_the_next_question(
+    small_corpus, tmp_path, fake_encoder, monkeypatch
+):
+    import os
+
+    import qa.session
+    from qa import QA
+    from qa.store.manifest import MANIFEST
+
+    session = QA(small_corpus, tmp_path / "index", encoder=fake_encoder)
+    session.ensure_index()
+    loads = []
+
+    def load_then_switch(folder):
+        index = load_index(folder)
+        if not loads:  # another writer switches in a generation right after this load
+            st = (folder / MANIFEST).stat()
+            os.utime(folder / MANIFEST, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        loads.append(folder)
+        return index
+
+    monkeypatch.setattr(qa.session, "load_index", load_then_switch)
+    os.utime(tmp_path / "index" / MANIFEST, ns=(0, 1_000_000_000))  # a new generation: the session reloads
+    session.ensure_index()
+    session.ensure_index()  # the generation switched in during that reload is noticed
+    assert len(loads) == 2
