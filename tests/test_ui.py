@@ -241,6 +241,9 @@ def test_loader_builds_behind_and_skips_a_file_it_cannot_read(small_corpus, tmp_
     loader = Loader(session, counting).start()
     assert loader.wait(300), loader.status()
     assert loader.phase == "ready" and any("broken.txt" in s for s in loader.skipped), loader.skipped
+    total = loader.progress.total_texts  # the build's own count of chunks and sentences, not a log line's
+    assert total > len(session.ensure_index().chunks) and loader.progress.embedded == total
+    assert f"{total} of {total} texts embedded" in loader.progress.describe(counting)
     assert session.ask("Who co-chaired the meeting?").passages
 
 

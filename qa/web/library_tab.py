@@ -153,7 +153,7 @@ class LibraryHandlers:
         }
 
     def on_upload(self, files: list[Any] | None, query: str, selected: str) -> Iterator[dict[Any, Any]]:
-        """Read and index the files in a worker, showing files read and passages embedded as they happen."""
+        """Read and index the files in a worker, showing files read and texts embedded as they happen."""
         c = self.c
         if not files:
             yield {c["upload_status"]: ""}
@@ -176,7 +176,7 @@ class LibraryHandlers:
 
             def read(n: int, total: int) -> None:
                 progress.files = n
-                progress.stage = "Embedding passages" if n == total else "Reading"
+                progress.stage = "Embedding texts" if n == total else "Reading"
 
             try:
                 done["results"] = self.session.add_releases(paths, names, progress=read)
