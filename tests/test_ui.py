@@ -281,3 +281,14 @@ def test_a_reply_survives_the_browsers_copy_as_json(seed_qa, tmp_path):
     (reply,) = restored["records"].values()
     assert "Kim Yong Hyun" in reply.answer.answer and reply.labels == next(iter(out["records"].values())).labels
     assert "Kim Yong Hyun" in restored["panel"]
+
+
+def test_a_partial_restore_names_the_files_kept_aside():
+    from qa.trash import RemovalRecord
+    from qa.web.library_tab import restored_note
+
+    whole = RemovalRecord("r1", "Ferry Terminal Opens", "2024-05-02T00:00:00Z", ["ferry.txt"], state="restored")
+    assert restored_note(whole) == "Restored “Ferry Terminal Opens”: it answers again."
+    part = RemovalRecord("r1", "Ferry Terminal Opens", "2024-05-02T00:00:00Z", ["ferry.txt", "ferry.pdf"], kept=["ferry.pdf"])
+    note = restored_note(part)
+    assert "ferry.pdf" in note and "answers again" not in note and "in part" in note
