@@ -96,10 +96,11 @@ class QA:
         status = index_status(self.corpus, self.folder, self.encoder.name, backend=self.encoder.backend)
         if status == IndexStatus.OTHER_BACKEND and not (self.auto_build and self._retriever is None):
             raise StoreError(
-                f"the index in {self.folder} holds vectors from another encoder backend; this session uses "
+                f"the index holds vectors from another encoder backend; this session uses "
                 f"{self.encoder.backend} (vectors of different backends are never mixed)",
                 remedy=Remedy.MATCH_BACKEND,
                 backend=self.encoder.backend,
+                index=str(self.folder),
             )
         if self._retriever is None and self.auto_build and status != IndexStatus.FRESH:
             try:

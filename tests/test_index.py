@@ -234,3 +234,16 @@ def test_a_generation_switched_in_while_the_session_loads_is_loaded_on_the_next_
     session.ensure_index()
     session.ensure_index()  # the generation switched in during that reload is noticed
     assert len(loads) == 2
+
+
+def test_an_index_of_another_backend_is_named_by_path_on_the_command_line_only(small_corpus, tmp_path, fake_encoder):
+    from conftest import FakeEncoder
+
+    from qa import QA
+    from qa.errors import chat_message, cli_message
+
+    build_index(small_corpus, tmp_path / "index", fake_encoder)
+    session = QA(small_corpus, tmp_path / "index", encoder=FakeEncoder(backend="other"), auto_build=False)
+    with pytest.raises(StoreError) as caught:
+        session.ensure_index()
+    assert str(tmp_path / "index") in cli_message(caught.value) and str(tmp_path) not in chat_message(caught.value)
