@@ -292,3 +292,11 @@ def test_a_partial_restore_names_the_files_kept_aside():
     part = RemovalRecord("r1", "Ferry Terminal Opens", "2024-05-02T00:00:00Z", ["ferry.txt", "ferry.pdf"], kept=["ferry.pdf"])
     note = restored_note(part)
     assert "ferry.pdf" in note and "answers again" not in note and "in part" in note
+
+
+def test_a_bad_setting_at_start_up_is_worded_for_the_terminal(monkeypatch, capsys):
+    from qa.web.app import main
+
+    monkeypatch.setenv("QA_PORT", "seventy")
+    assert main([]) == 1
+    assert capsys.readouterr().err.strip().endswith("correct QA_PORT, or unset it to use the default")

@@ -25,7 +25,7 @@ from starlette.middleware import Middleware
 from .. import QA, QAError, Settings, library
 from ..config import BACKENDS
 from ..corpus import SUPPORTED_SUFFIXES
-from ..errors import chat_api_message
+from ..errors import chat_api_message, cli_message
 from ..upload import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
 from .feedback import FeedbackLog
 from .guard import Guard, allowed_hosts, expire_idle_sessions
@@ -323,7 +323,7 @@ def main(
     try:
         settings = settings or Settings.from_env()
     except QAError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {cli_message(exc)}", file=sys.stderr)
         return 1
     args = _args(settings, argv)
     settings = replace(settings, corpus=args.corpus, index=args.index, model=args.model, backend=args.backend)
