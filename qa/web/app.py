@@ -347,7 +347,7 @@ def main(
         server_name=args.host,
         server_port=args.port,
         auth=auth,
-        show_error=True,
+        show_error=False,  # gr.Error messages (in the chat's words) show anyway; raw exception text never
         **launch_options(args.host, settings.allowed_hosts, auth[0] if auth else None),
     )
     return 0
