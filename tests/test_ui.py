@@ -300,3 +300,12 @@ def test_a_bad_setting_at_start_up_is_worded_for_the_terminal(monkeypatch, capsy
     monkeypatch.setenv("QA_PORT", "seventy")
     assert main([]) == 1
     assert capsys.readouterr().err.strip().endswith("correct QA_PORT, or unset it to use the default")
+
+
+def test_skipped_files_are_worded_for_the_chat():
+    from qa.errors import CorpusError, Remedy
+    from qa.web.state import skipped_reasons
+
+    bad = CorpusError("bad.txt is not UTF-8 text (byte 0xe9 at offset 3)", remedy=Remedy.SAVE_AS_UTF8, file="bad.txt")
+    (reason,) = skipped_reasons({"bad.txt": bad})
+    assert reason == "bad.txt is not UTF-8 text (byte 0xe9 at offset 3): save it as UTF-8 (Unicode) text and upload it again"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,12 @@ from ..corpus import corpus_files
 from ..errors import chat_message
 from .examples import Example, pick_examples
 
-__all__ = ["CountingEncoder", "Loader", "Progress"]
+__all__ = ["CountingEncoder", "Loader", "Progress", "skipped_reasons"]
+
+
+def skipped_reasons(skipped: Mapping[str, QAError] | Sequence[str]) -> list[str]:
+    """Why each file a build left out was left out, in the chat's words (the build's errors: source -> error)."""
+    return [chat_message(why) for why in (skipped.values() if isinstance(skipped, Mapping) else skipped)]
 
 
 class CountingEncoder:
@@ -130,7 +135,7 @@ class Loader:
                     limits=s.parse_limits,
                     on_file=self._file_read,
                 )
-                self.skipped = [chat_message(why) for why in report.skipped]
+                self.skipped = skipped_reasons(report.skipped)
             self.progress.stage = "Loading the index"
             s.ensure_index()
             self.progress.stage = "Choosing example questions"
