@@ -76,6 +76,7 @@ def test_row_i_is_chunk_i_and_manifest_fields(corpus, tmp_path, encoder):
     assert (vectors * fresh).sum(axis=1).min() > 0.999  # row i embeds chunk i
 
 
+@pytest.mark.slow
 def test_other_model_in_manifest_triggers_rebuild(corpus, tmp_path, encoder):
     index = tmp_path / "index"
     build_index(corpus, index, encoder)
@@ -163,6 +164,7 @@ def test_release_bm25_is_written_with_the_index_and_an_index_without_it_still_op
     assert not report.written and report.embedded == 0
 
 
+@pytest.mark.slow
 def test_index_folder_holds_only_the_index_after_building_asking_and_peers(corpus, tmp_path, encoder):
     from qa import QA
     from qa.peers import Peers
