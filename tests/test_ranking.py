@@ -45,6 +45,7 @@ def test_questions_in_another_language_are_named_and_english_is_not():
     assert unreadable_language("유엔사 회원국은 몇 개국입니까?") == "Korean"
     assert unreadable_language("¿Quién presidió la reunión de ministros de defensa?") == "Spanish"
     assert unreadable_language("who will run it?") is None
+    assert unreadable_language("º") is None  # a sign, not a language
     assert unreadable_language("ban plastic bags supermarkets") is None
 
 
