@@ -15,6 +15,8 @@ import hashlib
 import importlib
 import pkgutil
 import re
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -183,6 +185,26 @@ def test_a_file_over_the_limits_is_skipped_by_name_and_the_others_are_read():
         "bomb.pdf needs more than 256 MB to read: it is not a release we can index",
     )
     assert results["first.txt"].release is not None and results["last.txt"].release is not None
+
+
+_UNDER_HARD_LIMITS = """
+import resource, sys
+from pathlib import Path
+for kind, hard in ((resource.RLIMIT_AS, 64 * 2**30), (resource.RLIMIT_CPU, 3600)):
+    resource.setrlimit(kind, (hard, hard))  # a host's finite hard limits, inherited by the sandbox's workers
+from qa.config import ParseLimits
+from qa.sandbox import read_file
+print(read_file(Path(sys.argv[1]), ParseLimits(workers=1)).title)
+"""
+
+
+def test_files_are_read_on_a_host_with_finite_hard_limits(tmp_path):
+    """The workers lower only their soft limits: a hard limit the host set cannot be raised and stays."""
+    release = tmp_path / "ferry.txt"
+    release.write_text("Harbour Ferry Terminal Opens\n\nThe new ferry terminal handles 4,000 passengers a day.\n")
+    run = subprocess.run([sys.executable, "-c", _UNDER_HARD_LIMITS, str(release)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "Harbour Ferry Terminal Opens"
 
 
 # ------------------------------------------------------------------ linear time
