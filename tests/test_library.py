@@ -375,3 +375,13 @@ def test_upload_killed_at_any_step_loses_no_file(session, tmp_path, step):
     assert _copies(session, FERRY) == [str(session.corpus / "ferry.txt")]  # saved whole; the next update indexes it
     session.update(skip_bad=True)
     assert any(c.source == "ferry.txt" for c in session.ensure_index().chunks)
+
+
+def test_two_uploads_with_one_name_are_each_judged_on_their_own_content(session, tmp_path):
+    good, bad = tmp_path / "up1", tmp_path / "up2"
+    good.write_text(FERRY, encoding="utf-8")
+    bad.write_bytes(b"\xff\xff\x00bad bytes here")  # not UTF-8
+    results = session.add_releases([good, bad], ["ferry.txt", "ferry.txt"])
+    assert [r.status for r in results] == ["added", "rejected"], [(r.status, r.reason) for r in results]
+    assert results[0].title == "Harbour Authority Opens North Quay Ferry Terminal" and "not UTF-8" in results[1].reason
+    assert (session.corpus / "ferry.txt").read_text(encoding="utf-8") == FERRY

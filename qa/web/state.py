@@ -135,7 +135,7 @@ class Loader:
                     limits=s.parse_limits,
                     on_file=self._file_read,
                 )
-                self.skipped = [chat_message(why) for why in report.skipped]
+                self.skipped = [chat_message(problem) for problem in report.skipped.values()]
             self.progress.stage = "Loading the index"
             s.ensure_index()
             self.progress.stage = "Choosing example questions"
