@@ -10,6 +10,7 @@ surface (``corpus``, ``folder``, ``ensure_index``, ``update``).
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import Counter
 from collections.abc import Sequence
@@ -54,6 +55,7 @@ class ReleaseInfo:
 
 
 _LISTINGS: dict[int, tuple[Any, list[ReleaseInfo]]] = {}  # id(index) -> (weak reference to it, its listing)
+_LISTINGS_LOCK = threading.Lock()
 
 
 def releases(session: QA) -> list[ReleaseInfo]:
@@ -62,12 +64,14 @@ def releases(session: QA) -> list[ReleaseInfo]:
     Computed once per loaded index (the chat asks for it on every page load and filter).
     """
     index = session.ensure_index()
-    ref, listing = _LISTINGS.get(id(index), (None, []))
+    with _LISTINGS_LOCK:  # sessions on other threads read and add listings too
+        ref, listing = _LISTINGS.get(id(index), (None, []))
     if ref is None or ref() is not index:
-        for key in [k for k, (r, _) in _LISTINGS.items() if r() is None]:
-            del _LISTINGS[key]
         listing = _list_releases(index)
-        _LISTINGS[id(index)] = (weakref.ref(index), listing)
+        with _LISTINGS_LOCK:
+            for key in [k for k, (r, _) in _LISTINGS.items() if r() is None]:
+                del _LISTINGS[key]
+            _LISTINGS[id(index)] = (weakref.ref(index), listing)
     return [replace(r, copies=list(r.copies)) for r in listing]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import sys
+import threading
 
 import pytest
 from conftest import SEEDS
@@ -385,3 +387,45 @@ def test_two_uploads_with_one_name_are_each_judged_on_their_own_content(session,
     assert [r.status for r in results] == ["added", "rejected"], [(r.status, r.reason) for r in results]
     assert results[0].title == "Harbour Authority Opens North Quay Ferry Terminal" and "not UTF-8" in results[1].reason
     assert (session.corpus / "ferry.txt").read_text(encoding="utf-8") == FERRY
+
+
+class _Listed:
+    """An index with nothing in it (the listing cache keys on the index object, not its content)."""
+
+    chunks = ()
+
+
+class _Listing:
+    def __init__(self) -> None:
+        self.index = _Listed()
+
+    def ensure_index(self) -> _Listed:
+        return self.index
+
+
+def test_release_listings_are_safe_across_threads():
+    """Sessions on several threads list their releases at once: the shared listing cache is never read mid-change."""
+    problems: list[Exception] = []
+
+    def list_many() -> None:
+        alive: list[_Listing] = []  # sessions stay alive a while, so the cache holds hundreds of listings
+        try:
+            for _ in range(2000):
+                alive.append(_Listing())
+                releases(alive[-1])
+                if len(alive) > 300:
+                    del alive[:100]
+        except Exception as exc:
+            problems.append(exc)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=list_many) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert not problems, problems[:1]
