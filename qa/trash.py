@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import CorpusError
+from .store.manifest import write_atomic
 
 __all__ = ["RemovalRecord", "corpus_lock", "move_no_clobber", "new_record", "read_records", "trash_folder", "write_record"]
 
@@ -146,12 +147,10 @@ def new_record(trash: Path, title: str, files: list[str], corpus: Path) -> Remov
 
 
 def write_record(record: RemovalRecord) -> None:
-    """Write the record whole or not at all (a temporary file renamed over it)."""
+    """Write the record whole or not at all, on disk before the next step (the file and its folder flushed)."""
     folder = Path(record.folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{RECORD}.tmp-{os.getpid()}"
-    tmp.write_bytes(record.to_json())
-    os.replace(tmp, folder / RECORD)
+    write_atomic(folder / RECORD, record.to_json())
 
 
 def read_records(trash: Path) -> list[RemovalRecord]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 from conftest import SEEDS
@@ -19,6 +21,7 @@ from qa.library import (
     undated_releases,
     undo_removal,
 )
+from qa.trash import RemovalRecord, read_records, write_record
 
 FERRY = (
     "Harbour Authority Opens North Quay Ferry Terminal\n\nPublished 2 May 2024\n\n"
@@ -429,3 +432,21 @@ def test_release_listings_are_safe_across_threads():
     finally:
         sys.setswitchinterval(switch)
     assert not problems, problems[:1]
+
+
+def test_a_removal_record_is_on_disk_before_the_next_step(tmp_path, monkeypatch):
+    """The record and the folder that names it are flushed (a crash after the write keeps the record)."""
+    flushed: list[str] = []
+    fsync = os.fsync
+
+    def recording(fd: int) -> None:
+        flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    record = RemovalRecord(id="r1", title="Ferry", removed_at="2024-05-02T00:00:00Z", files=["ferry.txt"])
+    record.folder = str(tmp_path / "trash" / "r1")
+    write_record(record)
+    folder = tmp_path / "trash" / "r1"
+    assert str(folder) in flushed and any(Path(p).parent == folder for p in flushed), flushed  # the file, then its folder
+    assert [r.id for r in read_records(tmp_path / "trash")] == ["r1"]
