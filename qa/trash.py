@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import threading
@@ -23,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .corpus import file_sha256
 from .errors import CorpusError
 from .store.manifest import write_atomic
 
@@ -129,10 +129,6 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def new_record(trash: Path, title: str, files: list[str], corpus: Path) -> RemovalRecord:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     record = RemovalRecord(
@@ -140,7 +136,7 @@ def new_record(trash: Path, title: str, files: list[str], corpus: Path) -> Remov
         title=title,
         removed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         files=files,
-        hashes={f: file_hash(corpus / f) for f in files if (corpus / f).is_file()},
+        hashes={f: file_sha256((corpus / f).read_bytes()) for f in files if (corpus / f).is_file()},
     )
     record.folder = str(trash / record.id)
     return record

@@ -12,6 +12,7 @@ import pytest
 from conftest import SEEDS
 
 from qa import QA, QAError
+from qa.corpus import file_sha256
 from qa.library import (
     releases,
     remove_release,
@@ -239,6 +240,16 @@ def test_undo_never_writes_over_a_file_that_took_the_path(session, tmp_path):
         undo_removal(session, removed)
     assert (session.corpus / "ferry.txt").read_text(encoding="utf-8") == OTHER
     assert len(_copies(session, FERRY)) == 1 and removed_releases(session)[0].id == removed.id
+
+
+def test_undo_keeps_aside_a_removed_copy_that_changed_in_the_trash(session, tmp_path):
+    _with_ferry(session, tmp_path)
+    removed = remove_release(session, "ferry.txt")
+    assert removed.hashes == {"ferry.txt": file_sha256(FERRY.encode())}
+    (Path(removed.folder) / "files" / "ferry.txt").write_text(OTHER, encoding="utf-8")  # changed while in the trash
+    with pytest.raises(QAError, match=r"the removed copy of ferry\.txt changed since its removal"):
+        undo_removal(session, removed)
+    assert not (session.corpus / "ferry.txt").exists() and removed_releases(session)[0].kept == ["ferry.txt"]
 
 
 UPLOAD_STEPS = ["save", "update", "update after the file was replaced"]
