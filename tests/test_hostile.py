@@ -209,6 +209,17 @@ def test_files_are_read_on_a_host_with_finite_hard_limits(tmp_path):
 
 # ------------------------------------------------------------------ linear time
 
+
+def test_pattern_classes_are_as_the_linear_module_documents():
+    """\\w \\W \\s \\S are Unicode as in Python; \\d \\D and the word boundaries \\b \\B are RE2's ASCII ones."""
+    assert linear.findall(r"\w+", "naïve café ٢٠٢٤") == ["naïve", "café", "٢٠٢٤"]
+    assert linear.findall(r"\W+", "café, été") == [", "]
+    assert linear.findall(r"\s", "a\u00a0b\u2003c") == ["\u00a0", "\u2003"] and linear.findall(r"\S+", "é\u00a0è") == ["é", "è"]
+    assert linear.findall(r"\d+", "٢٠٢٤ 2024") == ["2024"] and linear.findall(r"\D+", "٢٠٢٤7") == ["٢٠٢٤"]
+    assert linear.search(r"\bcafé\b", "un café noir") is None and linear.findall(r"\b\w+\b", "café") == ["caf"]
+    assert linear.search(r"\Bé", "café") is None and linear.search(r"\bcafe\b", "un cafe noir") is not None
+
+
 # Inputs that make backtracking engines blow up: runs of one character class, with a tail that fails.
 PUMPS = [
     "/",
