@@ -417,6 +417,24 @@ class _Listing:
         return self.index
 
 
+def test_an_upload_the_index_update_cannot_read_is_rejected_and_taken_back(session, tmp_path, monkeypatch):
+    """A saved upload the build then cannot open ("cannot read ferry.txt: …") is not reported added with 0 passages."""
+    upload = tmp_path / "up1"
+    upload.write_text(FERRY, encoding="utf-8")
+    saved = session.corpus / "ferry.txt"
+    read_bytes = Path.read_bytes
+
+    def refusing(path: Path) -> bytes:
+        if path == saved:
+            raise PermissionError(13, "Permission denied")
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refusing)
+    [result] = session.add_releases([upload], ["ferry.txt"])
+    assert (result.status, result.reason) == ("rejected", "Cannot read ferry.txt: permission denied")
+    assert not saved.exists()
+
+
 def test_release_listings_are_safe_across_threads():
     """Sessions on several threads list their releases at once: the shared listing cache is never read mid-change."""
     problems: list[Exception] = []
