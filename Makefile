@@ -56,4 +56,5 @@ eval-squad: setup
 	$(PY) -m qa eval squad $(SQUAD) --out eval/results/squad
 
 clean:
-	rm -rf $(VENV) .cache embeddings/*.faiss embeddings/*.jsonl embeddings/bm25.* embeddings/manifest.json
+	rm -rf $(VENV) .cache
+	find embeddings -mindepth 1 ! -name .gitkeep ! -name README.md -exec rm -rf {} +

@@ -174,10 +174,14 @@ def _embed_texts(
             for start in range(0, len(keys), step)
         )
     unsaved: dict[str, np.ndarray] = {}
+    done = 0
     with tqdm(total=len(keys), unit="text", desc="embedding", disable=not show, delay=0 if job.progress else 3) as bar:
         for positions, vectors in pieces:
             unsaved.update(zip((keys[p] for p in positions), vectors, strict=True))
             bar.update(len(positions))
+            done += len(positions)
+            if job.on_progress is not None:
+                job.on_progress(done, len(keys))
             if len(unsaved) >= CHECKPOINT_EVERY:
                 checkpoint.save(unsaved)
                 fresh.update(unsaved)
@@ -214,6 +218,8 @@ def _embed_pooled(
         for start in range(0, len(rows), step):
             unsaved.update(work.embed(encoder, rows[start : start + step]))
             bar.update(len(rows[start : start + step]))
+            if job.on_progress is not None:  # a chunk and its sentences come from one pass: counted as one text
+                job.on_progress(min(start + step, len(rows)), len(rows))
             if (start + step) % CHECKPOINT_EVERY < step or start + step >= len(rows):
                 checkpoint.save(unsaved)
                 fresh.update(unsaved)
@@ -325,13 +331,15 @@ def build_index(
     limits: ParseLimits | None = None,
     on_file: Callable[[Parsed], None] | None = None,
     engine: Engine | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> BuildReport:
     """Bring the index in ``folder`` up to date with ``corpus``, embedding only text it has not seen.
 
     Nothing is written unless every file reads cleanly: a bad file raises
     :class:`CorpusError` naming it, and the previous index keeps working.
     Files are read in the sandbox under ``limits`` (:mod:`qa.sandbox`); ``on_file`` hears of each
-    file read, with its error if it could not be (what a background build shows as progress). ``engine`` embeds the new texts
+    file read, with its error if it could not be (what a background build shows as progress); ``on_progress(done, total)``
+    hears how many of the new texts (chunks and sentences) are embedded. ``engine`` embeds the new texts
     elsewhere (e.g. :class:`qa.distributed.RayEngine` on a Ray cluster); the index written is the same.
     """
     t0 = time.perf_counter()
@@ -371,6 +379,7 @@ def build_index(
         files=len(files),
         limits=limits or ParseLimits(),
         on_file=on_file,
+        on_progress=on_progress,
     )
     try:
         return _build_locked(job, encoder, model, engine)

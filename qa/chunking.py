@@ -76,73 +76,12 @@ class Chunk:
 
 # ------------------------------------------------------------------ sentences
 
-_ABBREVIATIONS = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "sen",
-        "sens",
-        "rep",
-        "reps",
-        "gov",
-        "gen",
-        "col",
-        "lt",
-        "sgt",
-        "capt",
-        "cmdr",
-        "adm",
-        "st",
-        "jr",
-        "sr",
-        "inc",
-        "corp",
-        "co",
-        "ltd",
-        "llc",
-        "no",
-        "nos",
-        "vs",
-        "etc",
-        "e.g",
-        "i.e",
-        "u.s",
-        "u.k",
-        "u.n",
-        "e.u",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "dept",
-        "est",
-        "approx",
-        "fig",
-        "p",
-        "pp",
-        "vol",
-        "ft",
-        "rev",
-        "hon",
-        "amb",
-        "pres",
-        "min",
-        "sec",
-        "gov't",
-        "a.m",
-        "p.m",
-    ]
+# Titles before a name ("Sen.", "Dr."): a paragraph that ends in one is cut off from the name that follows.
+_TITLES = frozenset("adm amb capt cmdr col dr gen gov hon lt mr mrs ms pres prof rep reps sen sens sgt st".split())
+# Abbreviations whose full stop ends no sentence: the titles and the rest.
+_ABBREVIATIONS = _TITLES | frozenset(
+    "jr sr inc corp co ltd llc no nos vs etc e.g i.e u.s u.k u.n e.u jan feb mar apr jun jul aug"
+    " sep sept oct nov dec dept est approx fig p pp vol ft rev min sec gov't a.m p.m".split()
 )
 # A sentence ends at its marks and closing quotes (group "end"), before space and a capital or digit.
 _SENTENCE_END = re.compile(r"[.!?]+[\"”’')\]]*(?P<end>\s+)[\"“‘'(\[]?[A-Z0-9]")
@@ -233,33 +172,6 @@ def _split_long(text: str, cfg: ChunkConfig, count: TokenCounter) -> list[str]:
             first -= 1
         windows[-1] = (first, last)
     return [" ".join(pieces[a:b]) for a, b in windows]
-
-
-_TITLES = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "sen",
-        "sens",
-        "rep",
-        "reps",
-        "gov",
-        "gen",
-        "col",
-        "lt",
-        "sgt",
-        "capt",
-        "cmdr",
-        "adm",
-        "hon",
-        "amb",
-        "pres",
-        "st",
-    ]
-)
 
 
 def leads_on(para: str, min_words: int) -> bool:

@@ -83,7 +83,7 @@ def add_eval_parser(sub: Any, settings: Settings) -> None:
     cp.add_argument("--no-txtai", action="store_true", help="skip the txtai hybrid peer (it needs the eval extra)")
     common(cp, "corpus")
     cp.set_defaults(run=_run_corpus)
-    a = esub.add_parser("all", help="every evaluation set in one run, peers beside release-qa (README: Retrieval quality)")
+    a = esub.add_parser("all", help="every evaluation set in one run, peers beside release-qa (docs/evaluation.md)")
     a.add_argument(
         "data",
         type=Path,

@@ -69,7 +69,7 @@ DEFAULT_CACHE = _LAYOUT["cache"]
 DEFAULT_DATA = _LAYOUT["data"]
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BACKENDS = ("torch", "onnx", "onnx-int8")
-# The ONNX variant whose every evaluation figure stays within 0.005 of torch (README "Encoder backends"): fp32
+# The ONNX variant whose every evaluation figure stays within 0.005 of torch (docs/evaluation.md): fp32
 # matches torch to three decimals on every set; int8 moves figures by up to 0.05 (seed paraphrase hit@1 -0.007).
 # Either way queries need neither torch nor transformers.
 DEFAULT_BACKEND = "onnx"
@@ -96,7 +96,7 @@ class ChunkConfig:
     # 3: lead-ins join what they lead into, headline repeats and issue lines dropped
     version: int = 3
     # One of SENTENCE_POOLING. "separate" scores best on SQuAD part A and the seed paraphrase set; pooling from the
-    # paragraph's pass saves the sentences' own pass but loses hit@1 there (README "Sentence vectors").
+    # paragraph's pass saves the sentences' own pass but loses hit@1 there (docs/scale.md).
     sentence_pooling: str = "separate"
 
     def __post_init__(self) -> None:
@@ -132,9 +132,8 @@ class FusionConfig:
     """Weights of the signals in convex fusion (per-query min-max normalised scores, summed).
 
     One setting for every corpus, chosen by 2-fold evaluation over the Senate
-    dev set, the seed paraphrase set and SQuAD part A together (README
-    "Retrieval quality"): BM25 counts more than it did (0.3 -> 0.5) and a
-    passage is credited with its release's BM25 score.
+    dev set, the seed paraphrase set and SQuAD part A together (docs/evaluation.md):
+    BM25 weighs 0.5 and a passage is credited with its release's BM25 score.
     """
 
     method: str = "convex"  # one of FUSION_METHODS

@@ -221,7 +221,7 @@ def make_encoder(
 ) -> Encoder:
     """The encoder for a backend name: 'torch' (sentence-transformers), 'onnx' or 'onnx-int8' (onnxruntime).
 
-    None is :data:`DEFAULT_BACKEND`, the ONNX variant chosen by evaluation (README "Encoder backends").
+    None is :data:`DEFAULT_BACKEND`, the ONNX variant chosen by evaluation (docs/evaluation.md).
     """
     backend = backend or DEFAULT_BACKEND
     if backend not in BACKENDS:

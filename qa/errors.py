@@ -37,12 +37,13 @@ class Remedy(enum.Enum):
     SKIP_BAD_FILE = "skip_bad_file"  # a release file cannot be read: fix it, or index the others without it
     SAVE_AS_UTF8 = "save_as_utf8"  # a text file in another encoding (context: file)
     SET_BACKEND_TORCH = "set_backend_torch"  # the ONNX model cannot be made or trusted: use sentence-transformers
-    MATCH_BACKEND = "match_backend"  # the index holds another backend's vectors (context: backend)
+    MATCH_BACKEND = "match_backend"  # the index holds another backend's vectors (context: backend, index)
     CHOOSE_MODEL = "choose_model"  # the embedding model cannot be loaded (nothing is downloaded)
     CHOOSE_CORPUS = "choose_corpus"  # the corpus folder is missing or not a folder
     FIX_SETTING = "fix_setting"  # a setting has a value that cannot be used (context: setting)
     INSTALL_EXTRA = "install_extra"  # an optional part is not installed (context: extra)
     WAIT = "wait"  # another writer holds the index: try again when it ends
+    MAKE_WRITABLE = "make_writable"  # a folder the library writes to cannot be written (context: folder)
 
 
 class QAError(Exception):
@@ -102,12 +103,13 @@ API_REMEDIES: dict[Remedy, str] = {
     Remedy.SKIP_BAD_FILE: "fix the file, or build with skip_bad=True to index the rest",
     Remedy.SAVE_AS_UTF8: "re-save it as UTF-8 text, e.g. iconv -f latin1 -t utf-8 {file}",
     Remedy.SET_BACKEND_TORCH: 'use the torch backend (backend="torch")',
-    Remedy.MATCH_BACKEND: "rebuild the index with backend {backend!r}, or ask with the backend it was built with",
+    Remedy.MATCH_BACKEND: "rebuild the index in {index} with backend {backend!r}, or ask with the backend it was built with",
     Remedy.CHOOSE_MODEL: "give a local sentence-transformers model folder as the model; nothing is downloaded",
     Remedy.CHOOSE_CORPUS: "give a folder of release files as the corpus",
     Remedy.FIX_SETTING: "correct {setting}, or leave it unset to use the default",
     Remedy.INSTALL_EXTRA: "install it with pip install 'release-qa[{extra}]'",
     Remedy.WAIT: "try again when it ends",
+    Remedy.MAKE_WRITABLE: "make {folder} writable",
 }
 CLI_REMEDIES: dict[Remedy, str] = {
     Remedy.BUILD_INDEX: "run `release-qa index --index {index}`",
@@ -115,12 +117,15 @@ CLI_REMEDIES: dict[Remedy, str] = {
     Remedy.SKIP_BAD_FILE: "fix the file, or pass --skip-bad to index the rest",
     Remedy.SAVE_AS_UTF8: "re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 {file}`",
     Remedy.SET_BACKEND_TORCH: "use the torch backend (--backend torch, or QA_BACKEND=torch)",
-    Remedy.MATCH_BACKEND: "re-embed it with `release-qa index --backend {backend}`, or ask with the backend it was built with",
+    Remedy.MATCH_BACKEND: (
+        "re-embed the index in {index} with `release-qa index --backend {backend}`, or ask with the backend it was built with"
+    ),
     Remedy.CHOOSE_MODEL: "pass --model with a local sentence-transformers folder; nothing is downloaded",
     Remedy.CHOOSE_CORPUS: "pass --corpus with a folder of release files",
     Remedy.FIX_SETTING: "correct {setting}, or unset it to use the default",
     Remedy.INSTALL_EXTRA: "pip install 'release-qa[{extra}]'",
     Remedy.WAIT: "try again when it ends",
+    Remedy.MAKE_WRITABLE: "make {folder} writable",
 }
 CHAT_REMEDIES: dict[Remedy, str] = {
     Remedy.BUILD_INDEX: "ask the administrator to build the index",
@@ -134,6 +139,7 @@ CHAT_REMEDIES: dict[Remedy, str] = {
     Remedy.FIX_SETTING: "ask the administrator to correct the settings",
     Remedy.INSTALL_EXTRA: "ask the administrator to install it",
     Remedy.WAIT: "try again in a moment",
+    Remedy.MAKE_WRITABLE: "ask the administrator to make it writable",
 }
 CLI_FIELDS = {"k": "--k", "since": "--since", "until": "--until", "source": "--source", "history": "--history"}
 CHAT_FIELDS = {"k": "“Passages”", "since": "“Since”", "until": "“Until”", "source": "“Source”", "history": "earlier question"}

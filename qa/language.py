@@ -38,7 +38,7 @@ MIN_PROBABILITY = 0.99  # and a language we can name: keyword queries ("condemn 
 
 def _non_latin_share(text: str) -> float:
     letters = [c for c in text if c.isalpha()]
-    if not letters:
+    if len(letters) < 2:  # a lone sign ("º", "µ") is no language
         return 0.0
     return sum(1 for c in letters if not unicodedata.name(c, "LATIN").startswith("LATIN")) / len(letters)
 

@@ -143,6 +143,7 @@ class BuildJob:
     files: int
     limits: ParseLimits = field(default_factory=ParseLimits)  # what reading one file may cost
     on_file: Callable[[Parsed], None] | None = None  # hears of each file read (progress, skips)
+    on_progress: Callable[[int, int], None] | None = None  # hears (texts embedded, texts to embed) as embedding goes
 
 
 @dataclass

@@ -82,19 +82,25 @@ class QA:
         with self._lock:
             stamp = manifest_stamp(self.folder)
             if self._retriever is None or stamp != self._stamp:
-                self._retriever = Retriever(self._load(), self.encoder, self.fusion)
+                index, self._stamp = self._load()
+                self._retriever = Retriever(index, self.encoder, self.fusion)
                 self._coverage = Coverage(self.encoder)
-                self._stamp = manifest_stamp(self.folder)
             return self._retriever.index
 
-    def _load(self) -> Index:
+    def _read(self) -> tuple[Index, tuple[int, int] | None]:
+        """The index and the manifest stamp taken before reading it: a generation switched in meanwhile is loaded next time."""
+        stamp = manifest_stamp(self.folder)
+        return load_index(self.folder), stamp
+
+    def _load(self) -> tuple[Index, tuple[int, int] | None]:
         status = index_status(self.corpus, self.folder, self.encoder.name, backend=self.encoder.backend)
         if status == IndexStatus.OTHER_BACKEND and not (self.auto_build and self._retriever is None):
             raise StoreError(
-                f"the index in {self.folder} holds vectors from another encoder backend; this session uses "
+                f"the index holds vectors from another encoder backend; this session uses "
                 f"{self.encoder.backend} (vectors of different backends are never mixed)",
                 remedy=Remedy.MATCH_BACKEND,
                 backend=self.encoder.backend,
+                index=str(self.folder),
             )
         if self._retriever is None and self.auto_build and status != IndexStatus.FRESH:
             try:
@@ -105,13 +111,13 @@ class QA:
                     raise
                 _log(f"warning: could not update the index ({exc}); answering from the existing index")
         try:
-            return load_index(self.folder)
+            return self._read()
         except StoreError as exc:
             if not (self.auto_build and self.corpus.is_dir()):
                 raise
             _log(f"the index cannot be used ({exc}); rebuilding it from {self.corpus}")
             build_index(self.corpus, self.folder, self.encoder, rebuild=True, log=_log, skip_bad=True, limits=self.parse_limits)
-            return load_index(self.folder)
+            return self._read()
 
     def update(self, **kwargs: object) -> BuildReport:
         """Re-index the corpus incrementally and switch to the new index (queries keep the old one until then)."""

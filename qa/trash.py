@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .corpus import file_sha256
-from .errors import CorpusError
+from .errors import CorpusError, Remedy
 from .store.manifest import write_atomic
 
 __all__ = ["RemovalRecord", "corpus_lock", "move_no_clobber", "new_record", "read_records", "trash_folder", "write_record"]
@@ -57,7 +57,11 @@ def trash_folder(corpus: Path, index: Path, configured: Path | None = None) -> P
     trash = Path(configured).resolve() if configured else corpus.parent / f".{corpus.name}-removed"
     for name, folder in (("corpus", corpus), ("index folder", Path(index).resolve())):
         if trash == folder or trash.is_relative_to(folder):
-            raise CorpusError(f"the trash for removed releases ({trash}) lies inside the {name}: choose a folder outside both")
+            raise CorpusError(
+                f"the folder for removed releases lies inside the {name}",
+                remedy=Remedy.FIX_SETTING,
+                setting=f"QA_TRASH (now {trash}) to a folder outside the corpus and the index folder",
+            )
     return trash
 
 
@@ -80,7 +84,11 @@ def corpus_lock(trash: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
             lock = FileLock(str(trash / ".lock"))
             lock.acquire(timeout=wait)
         except OSError as exc:
-            raise CorpusError(f"cannot use the folder for removed releases {trash}: {exc.strerror}; make it writable") from None
+            raise CorpusError(
+                f"the folder for removed releases cannot be used ({(exc.strerror or 'error').lower()})",
+                remedy=Remedy.MAKE_WRITABLE,
+                folder=str(trash),
+            ) from None
         except Timeout:
             raise CorpusError(f"another upload or removal is still running after {wait:.0f} s: try again when it ends") from None
         try:

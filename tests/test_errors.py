@@ -49,10 +49,14 @@ def test_options_are_named_in_each_front_ends_words():
 
 
 def test_remedy_details_fill_the_words_and_survive_pickling():
-    exc = StoreError("the index holds vectors of another backend", remedy=Remedy.MATCH_BACKEND, backend="onnx-int8")
-    assert "`release-qa index --backend onnx-int8`" in cli_message(exc)
+    exc = StoreError(
+        "the index holds vectors of another backend", remedy=Remedy.MATCH_BACKEND, backend="onnx-int8", index="/srv/idx"
+    )
+    assert "the index in /srv/idx with `release-qa index --backend onnx-int8`" in cli_message(exc)
+    assert "/srv/idx" in str(exc) and "/srv/idx" not in chat_message(exc)  # the chat names no server path
     again = pickle.loads(pickle.dumps(exc))
-    assert type(again) is StoreError and cli_message(again) == cli_message(exc) and again.context == {"backend": "onnx-int8"}
+    assert type(again) is StoreError and cli_message(again) == cli_message(exc)
+    assert again.context == {"backend": "onnx-int8", "index": "/srv/idx"}
     missing = QAError("optional part missing", remedy=Remedy.INSTALL_EXTRA)  # a detail not given reads as its name
     assert cli_message(missing) == "optional part missing: pip install 'release-qa[EXTRA]'"
 
@@ -128,3 +132,18 @@ def test_the_chat_api_names_its_parameters():
     assert chat_api_message(StoreError("index is corrupt", remedy=Remedy.REBUILD_INDEX)).endswith(
         "ask the administrator to rebuild the index"
     )
+
+
+def test_the_folder_for_removed_releases_is_named_on_the_command_line_not_in_the_chat(tmp_path):
+    from qa.trash import corpus_lock, trash_folder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    with pytest.raises(CorpusError) as inside:
+        trash_folder(corpus, tmp_path / "index", corpus / "removed")
+    (tmp_path / "taken").write_text("a file, not a folder")
+    with pytest.raises(CorpusError) as unusable, corpus_lock(tmp_path / "taken" / "trash", wait=1):
+        pass
+    for caught in (inside, unusable):
+        assert str(tmp_path) in cli_message(caught.value) and str(tmp_path) not in chat_message(caught.value)
+        assert chat_message(caught.value).startswith("The folder for removed releases")

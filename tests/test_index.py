@@ -76,6 +76,7 @@ def test_row_i_is_chunk_i_and_manifest_fields(corpus, tmp_path, encoder):
     assert (vectors * fresh).sum(axis=1).min() > 0.999  # row i embeds chunk i
 
 
+@pytest.mark.slow
 def test_other_model_in_manifest_triggers_rebuild(corpus, tmp_path, encoder):
     index = tmp_path / "index"
     build_index(corpus, index, encoder)
@@ -165,6 +166,7 @@ def test_release_bm25_is_written_with_the_index_and_an_index_without_it_still_op
     assert not report.written and report.embedded == 0
 
 
+@pytest.mark.slow
 def test_index_folder_holds_only_the_index_after_building_asking_and_peers(corpus, tmp_path, encoder):
     from qa import QA
     from qa.peers import Peers
@@ -208,3 +210,44 @@ def test_a_corpus_with_nothing_readable_is_a_clear_error_and_writes_nothing(tmp_
     with pytest.raises(CorpusError, match="no passage could be read from the 1 files"):
         build_index(corpus, index, encoder, skip_bad=True)
     assert not (index / "manifest.json").exists()
+
+
+def test_a_generation_switched_in_while_the_session_loads_is_loaded_on_the_next_question(
+    small_corpus, tmp_path, fake_encoder, monkeypatch
+):
+    import os
+
+    import qa.session
+    from qa import QA
+    from qa.store.manifest import MANIFEST
+
+    session = QA(small_corpus, tmp_path / "index", encoder=fake_encoder)
+    session.ensure_index()
+    loads = []
+
+    def load_then_switch(folder):
+        index = load_index(folder)
+        if not loads:  # another writer switches in a generation right after this load
+            st = (folder / MANIFEST).stat()
+            os.utime(folder / MANIFEST, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        loads.append(folder)
+        return index
+
+    monkeypatch.setattr(qa.session, "load_index", load_then_switch)
+    os.utime(tmp_path / "index" / MANIFEST, ns=(0, 1_000_000_000))  # a new generation: the session reloads
+    session.ensure_index()
+    session.ensure_index()  # the generation switched in during that reload is noticed
+    assert len(loads) == 2
+
+
+def test_an_index_of_another_backend_is_named_by_path_on_the_command_line_only(small_corpus, tmp_path, fake_encoder):
+    from conftest import FakeEncoder
+
+    from qa import QA
+    from qa.errors import chat_message, cli_message
+
+    build_index(small_corpus, tmp_path / "index", fake_encoder)
+    session = QA(small_corpus, tmp_path / "index", encoder=FakeEncoder(backend="other"), auto_build=False)
+    with pytest.raises(StoreError) as caught:
+        session.ensure_index()
+    assert str(tmp_path / "index") in cli_message(caught.value) and str(tmp_path) not in chat_message(caught.value)

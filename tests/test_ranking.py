@@ -45,14 +45,15 @@ def test_questions_in_another_language_are_named_and_english_is_not():
     assert unreadable_language("유엔사 회원국은 몇 개국입니까?") == "Korean"
     assert unreadable_language("¿Quién presidió la reunión de ministros de defensa?") == "Spanish"
     assert unreadable_language("who will run it?") is None
-    assert unreadable_language("condemn dprk nuclear missile programs") is None
+    assert unreadable_language("º") is None  # a sign, not a language
+    assert unreadable_language("ban plastic bags supermarkets") is None
 
 
 def test_answer_kinds_from_the_questions_shape():
-    assert question_kind("minlaw signed how many mous with saudi arabia") == "number"
-    assert question_kind("When did the convention enter into force?") == "date"
-    assert question_kind("How much does it cost to lodge an appeal?") == "money"
-    assert question_kind("Who will chair the panel?") == "person"
+    assert question_kind("the council opened how many depots last year") == "number"
+    assert question_kind("When did the new tariff take effect?") == "date"
+    assert question_kind("How much does a season ticket cost?") == "money"
+    assert question_kind("Who will lead the review board?") == "person"
     assert answer_kind("date", "It entered into force on 12 September 2020.")
     assert not answer_kind("date", "It entered into force after ratification.")
     assert answer_kind("money", "A $200 application fee is payable.")

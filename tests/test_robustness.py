@@ -67,6 +67,9 @@ def test_query_function_answers_or_explains(seed_qa, question, k):
     except QueryError as exc:
         assert str(exc)  # a sentence saying what to fix
         return
+    if answer.level == "none" and not answer.passages:  # a question in a language the model does not read
+        assert answer.message
+        return
     assert 1 <= len(answer.passages) <= 50
     assert answer.no_answer or answer.answer
 

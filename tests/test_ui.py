@@ -186,6 +186,10 @@ def test_guard_refuses_foreign_hosts_and_origins_and_large_bodies():
     assert client.get("/echo", headers={"host": "10.0.0.5:7860"}).status_code == 200  # an address: no rebinding
     assert client.get("/echo", headers={"host": "attacker.example"}).status_code == 421
     assert client.post("/echo", headers={"origin": "http://attacker.example"}).status_code == 403
+    assert client.post("/echo", headers={"origin": "http://203.0.113.5"}).status_code == 403  # a page served from an address
+    assert client.post("/echo", headers={"host": "10.0.0.5:7860", "origin": "http://10.0.0.5:7860"}).status_code == 200
+    assert client.post("/echo", headers={"host": "10.0.0.5:7860", "origin": "http://10.0.0.6:7860"}).status_code == 403
+    assert client.post("/echo", headers={"origin": "http://chat.example.org"}).status_code == 200
     assert client.post("/echo", content=b"x" * 2_000_000).status_code == 413
 
 
@@ -237,6 +241,9 @@ def test_loader_builds_behind_and_skips_a_file_it_cannot_read(small_corpus, tmp_
     loader = Loader(session, counting).start()
     assert loader.wait(300), loader.status()
     assert loader.phase == "ready" and any("broken.txt" in s for s in loader.skipped), loader.skipped
+    total = loader.progress.total_texts  # the build's own count of chunks and sentences, not a log line's
+    assert total > len(session.ensure_index().chunks) and loader.progress.embedded == total
+    assert f"{total} of {total} texts embedded" in loader.progress.describe(counting)
     assert session.ask("Who co-chaired the meeting?").passages
 
 
@@ -274,3 +281,31 @@ def test_a_reply_survives_the_browsers_copy_as_json(seed_qa, tmp_path):
     (reply,) = restored["records"].values()
     assert "Kim Yong Hyun" in reply.answer.answer and reply.labels == next(iter(out["records"].values())).labels
     assert "Kim Yong Hyun" in restored["panel"]
+
+
+def test_a_partial_restore_names_the_files_kept_aside():
+    from qa.trash import RemovalRecord
+    from qa.web.library_tab import restored_note
+
+    whole = RemovalRecord("r1", "Ferry Terminal Opens", "2024-05-02T00:00:00Z", ["ferry.txt"], state="restored")
+    assert restored_note(whole) == "Restored “Ferry Terminal Opens”: it answers again."
+    part = RemovalRecord("r1", "Ferry Terminal Opens", "2024-05-02T00:00:00Z", ["ferry.txt", "ferry.pdf"], kept=["ferry.pdf"])
+    note = restored_note(part)
+    assert "ferry.pdf" in note and "answers again" not in note and "in part" in note
+
+
+def test_a_bad_setting_at_start_up_is_worded_for_the_terminal(monkeypatch, capsys):
+    from qa.web.app import main
+
+    monkeypatch.setenv("QA_PORT", "seventy")
+    assert main([]) == 1
+    assert capsys.readouterr().err.strip().endswith("correct QA_PORT, or unset it to use the default")
+
+
+def test_skipped_files_are_worded_for_the_chat():
+    from qa.errors import CorpusError, Remedy
+    from qa.web.state import skipped_reasons
+
+    bad = CorpusError("bad.txt is not UTF-8 text (byte 0xe9 at offset 3)", remedy=Remedy.SAVE_AS_UTF8, file="bad.txt")
+    (reason,) = skipped_reasons({"bad.txt": bad})
+    assert reason == "bad.txt is not UTF-8 text (byte 0xe9 at offset 3): save it as UTF-8 (Unicode) text and upload it again"

@@ -123,7 +123,7 @@ def content_words(text: str) -> list[str]:
 
 
 def _names_a_topic(question: str) -> bool:
-    """A capitalised word or acronym past the first word names something ("the UNC", "Pritam Singh")."""
+    """A capitalised word or acronym past the first word names something ("the UNC", "Jane Smith")."""
     words = _WORD.findall(question)
     return any(w[0].isupper() and w.lower() not in _PRONOUNS and w.lower() not in _FUNCTION_WORDS for w in words[1:])
 

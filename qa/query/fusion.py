@@ -4,7 +4,7 @@ Four signals are fused: the dense similarity of the whole chunk, the dense
 similarity of its best sentence, BM25 of the chunk and BM25 of the chunk's
 whole release. Fusion is a weighted sum of per-query min-max normalised
 scores over the union of the candidates. Method and weights were chosen by
-evaluation (README "Retrieval quality"): on SQuAD paragraphs reciprocal-rank
+evaluation (docs/evaluation.md): on SQuAD paragraphs reciprocal-rank
 fusion loses to BM25 alone, score fusion beats both, and the sentence signal
 adds the most; over the Senate dev set, the seed paraphrase set and SQuAD
 together, BM25 at 0.5 and the release score help.

@@ -113,7 +113,7 @@ _PLACE = re.compile(r"\b(?:in|at|from|to|near|across)\s+(?:the\s+)?[A-Z][a-z]+")
 
 
 def question_kind(question: str) -> str:
-    """What the question asks for, from its wh-word and shape (any position: "minlaw signed how many mous")."""
+    """What the question asks for, from its wh-word and shape (any position: "the council opened how many depots")."""
     text = question.lower()
     for kind, pattern in _ASKS:
         if pattern.search(text):

@@ -1,6 +1,6 @@
 """From a question to its described candidates: retrieval, the top releases' sentences, their features.
 
-The one path both the answer (:mod:`qa.answer`) and training (:mod:`.train`) take, so the model is trained on
+The one path both the answer (:mod:`qa.session`) and training (:mod:`.train`) take, so the model is trained on
 exactly what it later sees.
 """
 

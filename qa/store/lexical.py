@@ -22,7 +22,7 @@ from ..chunking import Chunk
 __all__ = ["BM25_PARAMS", "LexicalIndex", "ReleaseIndex", "bm25_tokenize"]
 
 RELEASE_OF = "release_of.npy"  # in a release index's folder: each chunk's release number, row by row
-BM25_PARAMS = {"k1": 0.9, "b": 0.4}  # chosen on SQuAD with benchmarks/tune_sentences.py (README "Retrieval quality")
+BM25_PARAMS = {"k1": 0.9, "b": 0.4}  # chosen on SQuAD with benchmarks/tune_sentences.py (docs/evaluation.md)
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
 _STEMMER: Any = None

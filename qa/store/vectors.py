@@ -15,8 +15,8 @@ from ..errors import StoreError
 
 __all__ = ["FLAT_MAX", "IVF_PROBE_SHARE", "VectorIndex"]
 
-FLAT_MAX = 50_000  # vectors per FAISS index (chunks, sentences) searched exactly; IVF above (README "Speed and scale")
-IVF_PROBE_SHARE = 1 / 16  # share of IVF lists searched: recall@10 >= 0.97 on the benchmark (README "Scale")
+FLAT_MAX = 50_000  # vectors per FAISS index (chunks, sentences) searched exactly; IVF above (docs/scale.md)
+IVF_PROBE_SHARE = 1 / 16  # share of IVF lists searched: recall@10 >= 0.97 on the benchmark (docs/scale.md)
 
 
 class VectorIndex:
@@ -34,7 +34,7 @@ class VectorIndex:
 
         IVF is the default ANN because every index update rebuilds the FAISS file
         from the vectors: IVF trains and adds a million vectors in about a minute
-        here, HNSW takes tens of minutes (README "Scale").
+        here, HNSW takes tens of minutes (docs/scale.md).
         """
         import faiss
 

@@ -25,7 +25,7 @@ from starlette.middleware import Middleware
 from .. import QA, QAError, Settings, library
 from ..config import BACKENDS
 from ..corpus import SUPPORTED_SUFFIXES
-from ..errors import chat_api_message
+from ..errors import chat_api_message, cli_message
 from ..upload import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
 from .feedback import FeedbackLog
 from .guard import Guard, allowed_hosts, expire_idle_sessions
@@ -323,7 +323,7 @@ def main(
     try:
         settings = settings or Settings.from_env()
     except QAError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {cli_message(exc)}", file=sys.stderr)
         return 1
     args = _args(settings, argv)
     settings = replace(settings, corpus=args.corpus, index=args.index, model=args.model, backend=args.backend)
@@ -347,7 +347,7 @@ def main(
         server_name=args.host,
         server_port=args.port,
         auth=auth,
-        show_error=True,
+        show_error=False,  # gr.Error messages (in the chat's words) show anyway; raw exception text never
         **launch_options(args.host, settings.allowed_hosts, auth[0] if auth else None),
     )
     return 0

@@ -6,8 +6,8 @@
 - a request whose ``Host`` is not a name the chat is served under is refused
   (421): a page on another site cannot reach the chat through DNS rebinding.
   IP literals, the bound host, the loopback names and the names listed in the
-  ``allowed_hosts`` setting pass; a state-changing request from a page of
-  another origin is refused the same way;
+  ``allowed_hosts`` setting pass; a request whose ``Origin`` is neither an
+  allowed name nor the request's own host is refused (403), addresses included;
 - logins: the user name is compared exactly (no trimming), and a client with
   :data:`MAX_FAILED_LOGINS` failures in :data:`LOGIN_WINDOW` seconds waits
   until the window has passed (429);
@@ -110,7 +110,7 @@ class Guard:
             await _reply(send, 421, "This chat is not served under that host name. Use the address it was started with.")
             return
         origin = headers.get("origin", "")
-        if origin and origin != "null" and not self._known(_host_name(urlsplit(origin).netloc)):
+        if origin and origin != "null" and not self._same_site(urlsplit(origin).netloc, headers.get("host", "")):
             await _reply(send, 403, "Requests from pages of other sites are refused.")
             return
         path = scope.get("path", "")
@@ -127,6 +127,10 @@ class Guard:
 
     def _known(self, name: str) -> bool:
         return name in self.hosts or _is_ip(name)
+
+    def _same_site(self, origin: str, host: str) -> bool:
+        """A page's origin may talk to the chat only under an allowed name or the request's own host (no address pass)."""
+        return _host_name(origin) in self.hosts or origin.strip().lower() == host.strip().lower()
 
     async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = (scope.get("client") or ("?", 0))[0]

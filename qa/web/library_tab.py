@@ -9,18 +9,31 @@ stays restorable from "Removed releases".
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import traceback
 from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
 
 from .. import QA, QAError, library
+from ..trash import RemovalRecord
 from .handlers import error_html
 from .render import escape, render_library, render_library_release, render_removed, render_uploads, shorten
 from .state import Loader, Progress
 
-__all__ = ["LibraryHandlers", "stats_html"]
+__all__ = ["LibraryHandlers", "restored_note", "stats_html"]
+
+
+def restored_note(entry: RemovalRecord) -> str:
+    """What a restore did: every file back, or which files stayed among the removed ones because their name was taken."""
+    if not entry.kept:
+        return f"Restored “{entry.title}”: it answers again."
+    return (
+        f"Restored “{entry.title}” only in part: {', '.join(entry.kept)} now holds another file, so the removed copy "
+        "stays in the list of removed releases."
+    )
 
 
 def stats_html(session: QA, loader: Loader) -> str:
@@ -128,7 +141,7 @@ class LibraryHandlers:
             return {c["status"]: error_html(exc)}
         self.loader.refresh_examples()
         return {
-            c["status"]: f"<div class='qa-status' role='status'>Restored “{escape(entry.title)}”: it answers again.</div>",
+            c["status"]: f"<div class='qa-status' role='status'>{escape(restored_note(entry))}</div>",
             c["undo"]: gr.Button(visible=False),
             c["last_removed"]: "",
             **self.refreshed(query, ""),
@@ -153,7 +166,7 @@ class LibraryHandlers:
         }
 
     def on_upload(self, files: list[Any] | None, query: str, selected: str) -> Iterator[dict[Any, Any]]:
-        """Read and index the files in a worker, showing files read and passages embedded as they happen."""
+        """Read and index the files in a worker, showing files read and texts embedded as they happen."""
         c = self.c
         if not files:
             yield {c["upload_status"]: ""}
@@ -176,14 +189,15 @@ class LibraryHandlers:
 
             def read(n: int, total: int) -> None:
                 progress.files = n
-                progress.stage = "Embedding passages" if n == total else "Reading"
+                progress.stage = "Embedding texts" if n == total else "Reading"
 
             try:
                 done["results"] = self.session.add_releases(paths, names, progress=read)
             except QAError as exc:
                 done["error"] = exc
-            except Exception as exc:
-                done["error"] = QAError(f"the upload failed ({type(exc).__name__}); nothing was added")
+            except Exception:
+                traceback.print_exc(file=sys.stderr)
+                done["error"] = QAError("the upload failed because of an error on the server; nothing was added")
 
         worker = threading.Thread(target=work, name="upload", daemon=True)
         worker.start()

@@ -1,21 +1,20 @@
-"""The chat's server-side state: the index loading behind the page, and a count of passages embedded per task.
+"""The chat's server-side state: the index loading behind the page, and a count of texts embedded per task.
 
 The page is served before the index is ready: :class:`Loader` loads (or builds,
 skipping files that cannot be read) in a background thread and says where it
 stands, so the page shows progress and a question asked too early gets "still
 loading" instead of a wait. :class:`CountingEncoder` wraps the session's encoder
-and counts, per thread, the passages a build embeds: the real progress of an
+and counts, per thread, the texts a build embeds: the real progress of an
 index build or an upload.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .. import QA, IndexStatus, QAError, build_index, index_status
@@ -23,11 +22,16 @@ from ..corpus import corpus_files
 from ..errors import chat_message
 from .examples import Example, pick_examples
 
-__all__ = ["CountingEncoder", "Loader", "Progress"]
+__all__ = ["CountingEncoder", "Loader", "Progress", "skipped_reasons"]
+
+
+def skipped_reasons(skipped: Mapping[str, QAError] | Sequence[str]) -> list[str]:
+    """Why each file a build left out was left out, in the chat's words (the build's errors: source -> error)."""
+    return [chat_message(why) for why in (skipped.values() if isinstance(skipped, Mapping) else skipped)]
 
 
 class CountingEncoder:
-    """An encoder that counts the passages it embeds, per thread (a build runs in the thread that asked for it)."""
+    """An encoder that counts the texts it embeds, per thread (a build runs in the thread that asked for it)."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
@@ -68,28 +72,24 @@ class Progress:
 
     files: int = 0  # files read
     total_files: int = 0
-    embedded: int = 0  # passages embedded
-    total_passages: int = 0  # 0 until the build says how many it will embed
+    embedded: int = 0  # texts (chunks and sentences) embedded
+    total_texts: int = 0  # 0 until the build says how many it will embed
     stage: str = ""
     thread: int = 0
-    notes: list[str] = field(default_factory=list)
 
-    def log(self, message: str) -> None:
-        """A build's log line: keeps the passage total and the warnings (skipped files) to show."""
-        if m := re.search(r"embedding (\d+) new chunks", message):
-            self.total_passages = int(m.group(1))
-        elif message.startswith("warning") or "skipp" in message:
-            self.notes.append(chat_message(message.removeprefix("warning: ")))
+    def embedding(self, done: int, total: int) -> None:
+        """A build's ``on_progress``: texts embedded so far, of how many."""
+        self.embedded, self.total_texts = done, total
 
     def describe(self, encoder: CountingEncoder | None) -> str:
-        if encoder is not None and self.thread:
+        if encoder is not None and self.thread and not self.total_texts:
             self.embedded = encoder.count(self.thread)
         parts = [self.stage] if self.stage else []
         if self.total_files:
             parts.append(f"{self.files} of {self.total_files} files read")
-        if self.embedded or self.total_passages:
-            of = f" of {self.total_passages}" if self.total_passages else ""
-            parts.append(f"{self.embedded}{of} passages embedded")
+        if self.embedded or self.total_texts:
+            of = f" of {self.total_texts}" if self.total_texts else ""
+            parts.append(f"{self.embedded}{of} texts embedded")
         return " · ".join(parts)
 
 
@@ -131,11 +131,11 @@ class Loader:
                     s.folder,
                     s.encoder,
                     skip_bad=True,
-                    log=self.progress.log,
+                    on_progress=self.progress.embedding,
                     limits=s.parse_limits,
                     on_file=self._file_read,
                 )
-                self.skipped = [chat_message(problem) for problem in report.skipped.values()]
+                self.skipped = skipped_reasons(report.skipped)
             self.progress.stage = "Loading the index"
             s.ensure_index()
             self.progress.stage = "Choosing example questions"
@@ -147,9 +147,12 @@ class Loader:
             s.warm_up()
         except QAError as exc:
             self.phase, self.error = "failed", chat_message(exc)
-        except Exception as exc:
+        except Exception:
             traceback.print_exc(file=sys.stderr)
-            self.phase, self.error = "failed", f"the index could not be loaded ({type(exc).__name__}); see the server log"
+            self.phase, self.error = (
+                "failed",
+                "the index could not be loaded: an error on the server (its log says more)",
+            )
 
     def _file_read(self, parsed: Any) -> None:
         self.progress.files += 1
