@@ -71,7 +71,7 @@ def test_query_function_answers_or_explains(seed_qa, question, k):
         assert answer.message
         return
     assert 1 <= len(answer.passages) <= 50
-    assert answer.no_answer or answer.answer
+    assert answer.no_answer or answer.answer or (answer.level == "closest" and answer.message)
 
 
 @pytest.mark.parametrize("suffix", [".txt", ".md"])
