@@ -101,7 +101,9 @@ _NUMBER = re.compile(
     r"thousand|million|billion|dozen|half|first|second|third|fourth|fifth)\b",
     re.IGNORECASE,
 )
-_MONEY = re.compile(r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:million|billion|dollars?|euros?|pounds?|cents?)\b|\b[A-Z]{2,3}\$", re.IGNORECASE)
+_MONEY = re.compile(
+    r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:million|billion|dollars?|euros?|pounds?|cents?)\b|\b[A-Z]{2,3}\$", re.IGNORECASE
+)
 _NAME = re.compile(
     r"\b(?:Mr|Ms|Mrs|Dr|Prof|Sir|Dame|Justice|Senator|Minister|President|Judge)\.?\s+[A-Z]|\b[A-Z][a-z]+ [A-Z][a-z]+\b"
 )
