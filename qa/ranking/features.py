@@ -79,7 +79,7 @@ FEATURES = BASE + DERIVED
 # ---------------------------------------------------------------- answer kinds
 
 KINDS = ("date", "number", "money", "person", "place", "organisation", "other")
-_ASKS: list[tuple[str, re.Pattern[str]]] = [  # the question's form -> the kind of thing its answer is
+_ASKS: list[tuple[str, re.Pattern]] = [  # the question's form -> the kind of thing its answer is
     ("date", re.compile(r"\b(?:when|what (?:year|date|day|month|time)|which (?:year|date|day|month)|since when|how long ago)\b")),
     ("money", re.compile(r"\bhow much\b.*\b(?:cost|costs|fee|fees|pay|paid|price|worth|fund|funding|budget|spend|spent)\b")),
     ("money", re.compile(r"\bhow much (?:money|funding)\b")),
