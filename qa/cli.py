@@ -328,7 +328,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             limits=settings.parse,
             engine=engine,
         )
-        print(json.dumps(report.to_dict()) if args.json else report.summary())
+        print(json.dumps(report.to_dict(cli_message)) if args.json else report.summary())
         return 0
     if args.command == "ask":
         if args.batch is None:  # fail fast, before loading anything

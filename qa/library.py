@@ -10,6 +10,7 @@ surface (``corpus``, ``folder``, ``ensure_index``, ``update``).
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import Counter
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .corpus import file_sha256
 from .errors import CorpusError, QAError
 from .session import QA
 from .trash import RemovalRecord, corpus_lock, move_no_clobber, new_record, read_records, trash_folder, write_record
@@ -54,6 +56,7 @@ class ReleaseInfo:
 
 
 _LISTINGS: dict[int, tuple[Any, list[ReleaseInfo]]] = {}  # id(index) -> (weak reference to it, its listing)
+_LISTINGS_LOCK = threading.Lock()
 
 
 def releases(session: QA) -> list[ReleaseInfo]:
@@ -62,12 +65,14 @@ def releases(session: QA) -> list[ReleaseInfo]:
     Computed once per loaded index (the chat asks for it on every page load and filter).
     """
     index = session.ensure_index()
-    ref, listing = _LISTINGS.get(id(index), (None, []))
+    with _LISTINGS_LOCK:  # sessions on other threads read and add listings too
+        ref, listing = _LISTINGS.get(id(index), (None, []))
     if ref is None or ref() is not index:
-        for key in [k for k, (r, _) in _LISTINGS.items() if r() is None]:
-            del _LISTINGS[key]
         listing = _list_releases(index)
-        _LISTINGS[id(index)] = (weakref.ref(index), listing)
+        with _LISTINGS_LOCK:
+            for key in [k for k, (r, _) in _LISTINGS.items() if r() is None]:
+                del _LISTINGS[key]
+            _LISTINGS[id(index)] = (weakref.ref(index), listing)
     return [replace(r, copies=list(r.copies)) for r in listing]
 
 
@@ -160,7 +165,8 @@ def remove_release(session: QA, source: str) -> RemovalRecord:
                     moved.append(name)
             session.update(skip_bad=True)
         except BaseException as exc:
-            kept = _put_back(session.corpus, record, moved)
+            taken, changed = _put_back(session.corpus, record, moved)
+            kept = taken + changed
             record.state, record.kept = ("partly restored" if kept else "restored"), kept
             _write(record)
             if not isinstance(exc, (QAError, OSError)):
@@ -191,16 +197,20 @@ def _move(src: Path, dst: Path, name: str) -> bool:
         ) from None
 
 
-def _put_back(corpus: Path, record: RemovalRecord, names: list[str]) -> list[str]:
-    """Move these files back from the trash into free paths; the names that could not go back."""
-    kept = []
+def _put_back(corpus: Path, record: RemovalRecord, names: list[str]) -> tuple[list[str], list[str]]:
+    """Move these files back from the trash into free paths: the names that could not go back (path taken or
+    unreadable), and the names kept in the trash because their content is no longer what was removed."""
+    kept, changed = [], []
     for name in names:
+        removed = Path(record.folder) / "files" / name
         try:
-            if not move_no_clobber(Path(record.folder) / "files" / name, corpus / name):
+            if name in record.hashes and file_sha256(removed.read_bytes()) != record.hashes[name]:
+                changed.append(name)
+            elif not move_no_clobber(removed, corpus / name):
                 kept.append(name)
         except OSError:
             kept.append(name)
-    return kept
+    return kept, changed
 
 
 def _write(record: RemovalRecord) -> None:
@@ -221,8 +231,9 @@ def removed_releases(session: QA) -> list[RemovalRecord]:
 def undo_removal(session: QA, record: RemovalRecord | str) -> RemovalRecord:
     """Put a removed release back (the record :func:`remove_release` returned, or its id) and index it again.
 
-    A file goes back only into a free path; one whose path now holds another file stays in the
-    trash and is named in the returned record's ``kept`` (and in the error if nothing went back).
+    A file goes back only into a free path and only as it was removed (its hash in the record); one whose
+    path now holds another file, or whose removed copy changed, stays in the trash and is named in the
+    returned record's ``kept`` (and in the error if nothing went back).
     """
     trash = trash_of(session)
     wanted = record if isinstance(record, str) else record.id
@@ -233,13 +244,15 @@ def undo_removal(session: QA, record: RemovalRecord | str) -> RemovalRecord:
         waiting = [f for f in found.files if (Path(found.folder) / "files" / f).is_file()]
         if not waiting:
             raise CorpusError(f"“{found.title}” was restored already: refresh the list")
-        kept = _put_back(session.corpus, found, waiting)
-        found.state, found.kept = ("partly restored" if kept else "restored"), kept
+        taken, changed = _put_back(session.corpus, found, waiting)
+        found.state, found.kept = ("partly restored" if taken or changed else "restored"), taken + changed
         _write(found)
-        if len(kept) == len(waiting):
-            raise CorpusError(
-                f"“{found.title}” was not restored: {', '.join(kept)} now holds another file; remove or rename that file first"
-            )
+        if len(taken) + len(changed) == len(waiting):
+            why = [f"{', '.join(taken)} now holds another file; remove or rename that file first"] if taken else []
+            if changed:
+                copies = ", ".join(changed)
+                why.append(f"the removed copy of {copies} changed since its removal, so it was kept aside; upload it again")
+            raise CorpusError(f"“{found.title}” was not restored: {'; '.join(why)}")
         try:
             session.update(skip_bad=True)
         except QAError as exc:

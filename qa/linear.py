@@ -5,11 +5,13 @@ bytes crafted against a pattern, and holds the interpreter while it does. Every 
 pattern to release text imports this module as ``re``; a pattern RE2 cannot run in linear time
 (look-arounds, back-references) is refused when it is compiled, so it cannot slip in.
 
-Patterns keep Python's syntax and meaning where RE2 differs: ``\\w`` and ``\\s`` are Unicode classes as in
-Python, ``re.VERBOSE`` whitespace and comments are stripped, flags become inline flags, ``\\Z`` is ``\\z``.
-Two differences are kept on purpose: ``\\d`` is ASCII ``[0-9]`` (a date or a number in release text is
-written in ASCII digits; "٢٠٢٤" is not a year we read) and ``\\b`` is RE2's ASCII word boundary (so
-``\\b`` is only put beside ASCII text; :data:`TOKEN`-like patterns use ``\\w\\w+`` instead).
+Patterns keep Python's syntax and meaning where RE2 differs: ``\\w``, ``\\W``, ``\\s`` and ``\\S`` are Unicode
+classes as in Python, ``re.VERBOSE`` whitespace and comments are stripped, flags become inline flags, ``\\Z`` is ``\\z``.
+Two differences are kept on purpose: ``\\d`` is ASCII ``[0-9]`` and ``\\D`` its complement (a date or a number
+in release text is written in ASCII digits; "٢٠٢٤" is not a year we read), and ``\\b`` and ``\\B`` are RE2's
+ASCII word boundaries: a letter outside ASCII is not a word character for them, so ``\\bcafé\\b`` does not
+match "café" and ``\\b\\w+\\b`` finds "caf" in it. Put ``\\b`` only beside ASCII characters; to find whole
+words of any script, match runs of ``\\w`` (``\\w+``), which are Unicode.
 
 Every compiled pattern is recorded in :data:`COMPILED` so a test can run each of them on adversarial input.
 """

@@ -51,7 +51,7 @@ class BuildReport:
     files_changed: list[str] = field(default_factory=list)
     files_removed: list[str] = field(default_factory=list)
     duplicates: dict[str, str] = field(default_factory=dict)  # copy -> the file indexed in its place
-    skipped: list[str] = field(default_factory=list)  # with --skip-bad: why each unreadable file was left out
+    skipped: dict[str, CorpusError] = field(default_factory=dict)  # with --skip-bad: source -> why it was left out
     seconds: float = 0.0
     written: bool = False
 
@@ -65,8 +65,9 @@ class BuildReport:
             + f") in {self.seconds:.1f}s"
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self, word: Callable[[CorpusError], str] = str) -> dict[str, Any]:
+        """The report as JSON-ready data, each skipped file's reason worded by ``word`` (a front end's wording)."""
+        return {**asdict(replace(self, skipped={})), "skipped": {source: word(p) for source, p in self.skipped.items()}}
 
 
 # ------------------------------------------------------------------- staleness
@@ -186,7 +187,7 @@ def with_times(manifest: Manifest, times: Mapping[str, int]) -> Manifest:
 
 def _read_changed(
     job: BuildJob, encoder: Encoder, old: Index | None, previous: Mapping[str, FileRecord], report: BuildReport
-) -> tuple[dict[str, list[Chunk]], dict[str, FileRecord], dict[str, SkippedFile], list[str]]:
+) -> tuple[dict[str, list[Chunk]], dict[str, FileRecord], dict[str, SkippedFile], dict[str, CorpusError]]:
     """Chunks and records per file: unchanged files keep their old chunks, the others are read in the sandbox
     (:mod:`qa.sandbox`: a file over its time or memory limit is reported like any unreadable file)."""
     old_chunks: dict[str, list[Chunk]] = {}
@@ -194,7 +195,7 @@ def _read_changed(
         old_chunks.setdefault(chunk.source, []).append(chunk)
     kept: dict[str, tuple[list[Chunk], str]] = {}  # source -> (chunks, signature) of unchanged files
     jobs: list[FileJob] = []
-    errors: list[str] = []
+    errors: dict[str, CorpusError] = {}  # source -> why it cannot be read
     states: list[_FileState] = []
     for state in _scan(job.corpus, previous):
         try:
@@ -203,10 +204,10 @@ def _read_changed(
         except FileNotFoundError:  # deleted while indexing: left out, like a file removed before the run
             continue
         except CorpusError as exc:
-            errors.append(str(exc))
+            errors[state.source] = exc
             continue
         except OSError as exc:
-            errors.append(f"cannot read {state.source}: {(exc.strerror or 'error').lower()}")
+            errors[state.source] = CorpusError(f"cannot read {state.source}: {(exc.strerror or 'error').lower()}")
             continue
         state.sha256 = state.sha256 or file_sha256(data or b"")
         prev = previous.get(state.source)
@@ -232,8 +233,9 @@ def _read_changed(
             if not state.path.exists():  # deleted while indexing: left out, like a file removed before the run
                 continue
             if result.error or result.release is None:
-                errors.append(result.error or f"{state.source} could not be read")
-                skipped[state.source] = SkippedFile(state.sha256, state.size, state.mtime_ns, reason=errors[-1])
+                problem = result.problem or CorpusError(result.error or f"{state.source} could not be read")
+                errors[state.source] = problem
+                skipped[state.source] = SkippedFile(state.sha256, state.size, state.mtime_ns, reason=str(problem))
                 continue
             chunks = result.chunks if result.chunks is not None else chunk_release(result.release, job.cfg, encoder.count_tokens)
             signature = result.signature or ""
@@ -267,12 +269,18 @@ def make_plan(job: BuildJob, encoder: Encoder, old: Index | None, fit: Fit) -> B
     report = BuildReport(files=job.files)
     per_file, records, skipped, errors = _read_changed(job, encoder, old, previous, report)
     if errors and job.skip_bad:
-        for error in errors:
-            job.log(f"skipped: {error}")
+        for problem in errors.values():
+            job.log(f"skipped: {problem.message}")
         report.skipped = errors
     elif errors:
+        first = next(iter(errors.values()))
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise CorpusError(f"{errors[0]}{more}; the index in {job.folder} was left unchanged", remedy=Remedy.SKIP_BAD_FILE)
+        raise CorpusError(
+            f"{first.message}{more}; the index in {job.folder} was left unchanged",
+            remedy=first.remedy or Remedy.SKIP_BAD_FILE,
+            fields=first.fields,
+            **first.context,
+        )
     report.files_removed = sorted(set(previous) - set(records))
     # Syndicated copies: the same release from the ministry site and from a wire is indexed once;
     # its passages list every file it appeared in.

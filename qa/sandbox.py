@@ -131,13 +131,21 @@ def _limit(limits: ParseLimits) -> None:
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = int(usage.ru_utime + usage.ru_stime + limits.seconds) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, resource.RLIM_INFINITY))
+    _lower(resource.RLIMIT_CPU, cpu)
     try:  # the address space in use now (Linux); elsewhere the CPU limit and the wall-clock watch remain
         with open("/proc/self/statm") as statm:
             in_use = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError):
         return
-    resource.setrlimit(resource.RLIMIT_AS, (in_use + limits.memory_mb * 2**20, resource.RLIM_INFINITY))
+    _lower(resource.RLIMIT_AS, in_use + limits.memory_mb * 2**20)
+
+
+def _lower(kind: int, soft: int) -> None:
+    """Set the soft limit, never above the hard limit the host gave (a process cannot raise its hard limit)."""
+    import resource
+
+    hard = resource.getrlimit(kind)[1]
+    resource.setrlimit(kind, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
 
 
 def serve(read_fd: int, write_fd: int) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import threading
@@ -23,7 +22,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .corpus import file_sha256
 from .errors import CorpusError, Remedy
+from .store.manifest import write_atomic
 
 __all__ = ["RemovalRecord", "corpus_lock", "move_no_clobber", "new_record", "read_records", "trash_folder", "write_record"]
 
@@ -136,10 +137,6 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def new_record(trash: Path, title: str, files: list[str], corpus: Path) -> RemovalRecord:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     record = RemovalRecord(
@@ -147,19 +144,17 @@ def new_record(trash: Path, title: str, files: list[str], corpus: Path) -> Remov
         title=title,
         removed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         files=files,
-        hashes={f: file_hash(corpus / f) for f in files if (corpus / f).is_file()},
+        hashes={f: file_sha256((corpus / f).read_bytes()) for f in files if (corpus / f).is_file()},
     )
     record.folder = str(trash / record.id)
     return record
 
 
 def write_record(record: RemovalRecord) -> None:
-    """Write the record whole or not at all (a temporary file renamed over it)."""
+    """Write the record whole or not at all, on disk before the next step (the file and its folder flushed)."""
     folder = Path(record.folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{RECORD}.tmp-{os.getpid()}"
-    tmp.write_bytes(record.to_json())
-    os.replace(tmp, folder / RECORD)
+    write_atomic(folder / RECORD, record.to_json())
 
 
 def read_records(trash: Path) -> list[RemovalRecord]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .config import ChunkConfig
+from .config import ChunkConfig, ParseLimits
 from .corpus import SUPPORTED_SUFFIXES, Release, file_sha256, safe_filename
 from .dedupe import near_copies, same_facts
 from .errors import CorpusError, QAError, chat_message
@@ -232,17 +232,31 @@ def _index(target: Target, saved: list[tuple[UploadResult, _Written]]) -> None:
             result.status, result.reason = "rejected", f"the index could not be updated ({chat_message(exc)}); nothing was added"
         return
     per_source = Counter(c.source for c in target.ensure_index().chunks)
-    skipped = {line.split(" ", 1)[0]: line for line in report.skipped}
     for result, written in saved:
         name = written.path.name
-        if name in skipped:  # read in the sandbox again and failed this time (a limit on a busy machine)
+        if name in report.skipped:  # read in the sandbox again and failed this time (a limit on a busy machine)
             written.take_back()
-            result.status, result.reason = "rejected", _unreadable(CorpusError(skipped[name]), name)
+            result.status, result.reason = "rejected", _unreadable(report.skipped[name], name)
             continue
         copy_of = report.duplicates.get(name)
         if copy_of:  # a near copy that says the same: indexed once, under the first file
             result.status, result.reason = "already indexed", f"same release as {copy_of}"
         result.passages = per_source.get(copy_of or name, 0)
+
+
+def _parse_each(jobs: list[FileJob], limits: ParseLimits | None, heard: Callable[[Parsed], None]) -> list[Parsed]:
+    """Each job's result, in the jobs' order: files sharing a name (two uploads called the same) go in separate rounds."""
+    results: dict[int, Parsed] = {}
+    todo = list(range(len(jobs)))
+    while todo:
+        first: dict[str, int] = {}  # name -> the first job still to read under it
+        for i in todo:
+            first.setdefault(jobs[i].source, i)
+        now = list(first.values())
+        parsed = parse_files([jobs[i] for i in now], limits, on_file=heard)
+        results.update((i, parsed[jobs[i].source]) for i in now)
+        todo = [i for i in todo if i not in results]
+    return [results[i] for i in range(len(jobs))]
 
 
 def add_files(
@@ -263,11 +277,8 @@ def add_files(
     with corpus_lock(trash):
         known = _Known.of(target.ensure_index())
         looked = [_first_look(path, display, known) for path, display in batch]
-        jobs = [
-            FileJob(result.name, Path(result.name).suffix.lower(), data, file_sha256(data), ChunkConfig())
-            for result, data in looked
-            if data is not None
-        ]
+        readable = [(i, result, data) for i, (result, data) in enumerate(looked) if data is not None]
+        jobs = [FileJob(r.name, Path(r.name).suffix.lower(), data, file_sha256(data), ChunkConfig()) for _, r, data in readable]
         done = [0]
 
         def heard(_: object) -> None:
@@ -275,10 +286,11 @@ def add_files(
             if progress is not None:
                 progress(done[0], len(batch))
 
-        parsed = parse_files(jobs, getattr(target, "parse_limits", None), on_file=heard) if jobs else {}
+        each = _parse_each(jobs, getattr(target, "parse_limits", None), heard)
+        parsed = dict(zip((i for i, _, _ in readable), each, strict=True))  # position in the upload -> its result
         if progress is not None:
             progress(len(batch), len(batch))
-        checked = [(r, data if data is not None and _verdict(r, parsed[r.name], known) else None) for r, data in looked]
+        checked = [(r, data if i in parsed and _verdict(r, parsed[i], known) else None) for i, (r, data) in enumerate(looked)]
         try:
             target.corpus.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

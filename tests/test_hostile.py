@@ -15,6 +15,8 @@ import hashlib
 import importlib
 import pkgutil
 import re
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -185,7 +187,38 @@ def test_a_file_over_the_limits_is_skipped_by_name_and_the_others_are_read():
     assert results["first.txt"].release is not None and results["last.txt"].release is not None
 
 
+_UNDER_HARD_LIMITS = """
+import resource, sys
+from pathlib import Path
+for kind, hard in ((resource.RLIMIT_AS, 64 * 2**30), (resource.RLIMIT_CPU, 3600)):
+    resource.setrlimit(kind, (hard, hard))  # a host's finite hard limits, inherited by the sandbox's workers
+from qa.config import ParseLimits
+from qa.sandbox import read_file
+print(read_file(Path(sys.argv[1]), ParseLimits(workers=1)).title)
+"""
+
+
+def test_files_are_read_on_a_host_with_finite_hard_limits(tmp_path):
+    """The workers lower only their soft limits: a hard limit the host set cannot be raised and stays."""
+    release = tmp_path / "ferry.txt"
+    release.write_text("Harbour Ferry Terminal Opens\n\nThe new ferry terminal handles 4,000 passengers a day.\n")
+    run = subprocess.run([sys.executable, "-c", _UNDER_HARD_LIMITS, str(release)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "Harbour Ferry Terminal Opens"
+
+
 # ------------------------------------------------------------------ linear time
+
+
+def test_pattern_classes_are_as_the_linear_module_documents():
+    """\\w \\W \\s \\S are Unicode as in Python; \\d \\D and the word boundaries \\b \\B are RE2's ASCII ones."""
+    assert linear.findall(r"\w+", "naïve café ٢٠٢٤") == ["naïve", "café", "٢٠٢٤"]
+    assert linear.findall(r"\W+", "café, été") == [", "]
+    assert linear.findall(r"\s", "a\u00a0b\u2003c") == ["\u00a0", "\u2003"] and linear.findall(r"\S+", "é\u00a0è") == ["é", "è"]
+    assert linear.findall(r"\d+", "٢٠٢٤ 2024") == ["2024"] and linear.findall(r"\D+", "٢٠٢٤7") == ["٢٠٢٤"]
+    assert linear.search(r"\bcafé\b", "un café noir") is None and linear.findall(r"\b\w+\b", "café") == ["caf"]
+    assert linear.search(r"\Bé", "café") is None and linear.search(r"\bcafe\b", "un cafe noir") is not None
+
 
 # Inputs that make backtracking engines blow up: runs of one character class, with a tail that fails.
 PUMPS = [

@@ -9,7 +9,7 @@ import pytest
 from conftest import SEEDS
 
 from qa import IndexStatus, build_index, index_status, load_index
-from qa.errors import CorpusError, StoreError
+from qa.errors import CorpusError, StoreError, cli_message
 
 EXTRA = """Harbour Authority Opens New Ferry Terminal
 
@@ -108,8 +108,10 @@ def test_bad_file_leaves_previous_index_working(corpus, tmp_path, encoder):
     build_index(corpus, index, encoder)
     before = (index / "manifest.json").read_bytes()
     (corpus / "bad.txt").write_bytes("Caf\xe9".encode("latin-1") * 20)
-    with pytest.raises(CorpusError, match=r"bad.txt is not UTF-8.*left unchanged"):
+    with pytest.raises(CorpusError, match=r"bad.txt is not UTF-8.*left unchanged") as caught:
         build_index(corpus, index, encoder)
+    worded = cli_message(caught.value)  # one remedy, in the command line's words
+    assert worded.endswith("left unchanged: re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 bad.txt`"), worded
     assert (index / "manifest.json").read_bytes() == before
     assert len(load_index(index).chunks) == 19
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
+import threading
+from pathlib import Path
 
 import pytest
 from conftest import SEEDS
 
 from qa import QA, QAError
+from qa.corpus import file_sha256
 from qa.library import (
     releases,
     remove_release,
@@ -17,6 +22,7 @@ from qa.library import (
     undated_releases,
     undo_removal,
 )
+from qa.trash import RemovalRecord, read_records, write_record
 
 FERRY = (
     "Harbour Authority Opens North Quay Ferry Terminal\n\nPublished 2 May 2024\n\n"
@@ -236,6 +242,16 @@ def test_undo_never_writes_over_a_file_that_took_the_path(session, tmp_path):
     assert len(_copies(session, FERRY)) == 1 and removed_releases(session)[0].id == removed.id
 
 
+def test_undo_keeps_aside_a_removed_copy_that_changed_in_the_trash(session, tmp_path):
+    _with_ferry(session, tmp_path)
+    removed = remove_release(session, "ferry.txt")
+    assert removed.hashes == {"ferry.txt": file_sha256(FERRY.encode())}
+    (Path(removed.folder) / "files" / "ferry.txt").write_text(OTHER, encoding="utf-8")  # changed while in the trash
+    with pytest.raises(QAError, match=r"the removed copy of ferry\.txt changed since its removal"):
+        undo_removal(session, removed)
+    assert not (session.corpus / "ferry.txt").exists() and removed_releases(session)[0].kept == ["ferry.txt"]
+
+
 UPLOAD_STEPS = ["save", "update", "update after the file was replaced"]
 
 
@@ -375,3 +391,91 @@ def test_upload_killed_at_any_step_loses_no_file(session, tmp_path, step):
     assert _copies(session, FERRY) == [str(session.corpus / "ferry.txt")]  # saved whole; the next update indexes it
     session.update(skip_bad=True)
     assert any(c.source == "ferry.txt" for c in session.ensure_index().chunks)
+
+
+def test_two_uploads_with_one_name_are_each_judged_on_their_own_content(session, tmp_path):
+    good, bad = tmp_path / "up1", tmp_path / "up2"
+    good.write_text(FERRY, encoding="utf-8")
+    bad.write_bytes(b"\xff\xff\x00bad bytes here")  # not UTF-8
+    results = session.add_releases([good, bad], ["ferry.txt", "ferry.txt"])
+    assert [r.status for r in results] == ["added", "rejected"], [(r.status, r.reason) for r in results]
+    assert results[0].title == "Harbour Authority Opens North Quay Ferry Terminal" and "not UTF-8" in results[1].reason
+    assert (session.corpus / "ferry.txt").read_text(encoding="utf-8") == FERRY
+
+
+class _Listed:
+    """An index with nothing in it (the listing cache keys on the index object, not its content)."""
+
+    chunks = ()
+
+
+class _Listing:
+    def __init__(self) -> None:
+        self.index = _Listed()
+
+    def ensure_index(self) -> _Listed:
+        return self.index
+
+
+def test_an_upload_the_index_update_cannot_read_is_rejected_and_taken_back(session, tmp_path, monkeypatch):
+    """A saved upload the build then cannot open ("cannot read ferry.txt: …") is not reported added with 0 passages."""
+    upload = tmp_path / "up1"
+    upload.write_text(FERRY, encoding="utf-8")
+    saved = session.corpus / "ferry.txt"
+    read_bytes = Path.read_bytes
+
+    def refusing(path: Path) -> bytes:
+        if path == saved:
+            raise PermissionError(13, "Permission denied")
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refusing)
+    [result] = session.add_releases([upload], ["ferry.txt"])
+    assert (result.status, result.reason) == ("rejected", "Cannot read ferry.txt: permission denied")
+    assert not saved.exists()
+
+
+def test_release_listings_are_safe_across_threads():
+    """Sessions on several threads list their releases at once: the shared listing cache is never read mid-change."""
+    problems: list[Exception] = []
+
+    def list_many() -> None:
+        alive: list[_Listing] = []  # sessions stay alive a while, so the cache holds hundreds of listings
+        try:
+            for _ in range(2000):
+                alive.append(_Listing())
+                releases(alive[-1])
+                if len(alive) > 300:
+                    del alive[:100]
+        except Exception as exc:
+            problems.append(exc)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=list_many) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert not problems, problems[:1]
+
+
+def test_a_removal_record_is_on_disk_before_the_next_step(tmp_path, monkeypatch):
+    """The record and the folder that names it are flushed (a crash after the write keeps the record)."""
+    flushed: list[str] = []
+    fsync = os.fsync
+
+    def recording(fd: int) -> None:
+        flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    record = RemovalRecord(id="r1", title="Ferry", removed_at="2024-05-02T00:00:00Z", files=["ferry.txt"])
+    record.folder = str(tmp_path / "trash" / "r1")
+    write_record(record)
+    folder = tmp_path / "trash" / "r1"
+    assert str(folder) in flushed and any(Path(p).parent == folder for p in flushed), flushed  # the file, then its folder
+    assert [r.id for r in read_records(tmp_path / "trash")] == ["r1"]

@@ -13,12 +13,12 @@ the same question, so a pointwise model compares within a question.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import linear as re
 from ..chunking import Chunk
 from ..embedding import Encoder
 from ..store.index import Index
@@ -94,7 +94,7 @@ FEATURES = BASE + DERIVED + QUESTION_RELATIVE
 # ---------------------------------------------------------------- answer kinds
 
 KINDS = ("date", "number", "money", "person", "place", "organisation", "other")
-_ASKS: list[tuple[str, re.Pattern[str]]] = [  # the question's form -> the kind of thing its answer is
+_ASKS: list[tuple[str, re.Pattern]] = [  # the question's form -> the kind of thing its answer is
     ("date", re.compile(r"\b(?:when|what (?:year|date|day|month|time)|which (?:year|date|day|month)|since when|how long ago)\b")),
     ("money", re.compile(r"\bhow much\b.*\b(?:cost|costs|fee|fees|pay|paid|price|worth|fund|funding|budget|spend|spent)\b")),
     ("money", re.compile(r"\bhow much (?:money|funding)\b")),
@@ -114,9 +114,11 @@ _MONTH = re.compile(
 _NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
     r"thousand|million|billion|dozen|half|first|second|third|fourth|fifth)\b",
-    re.I,
+    re.IGNORECASE,
 )
-_MONEY = re.compile(r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:million|billion|dollars?|euros?|pounds?|cents?)\b|\b[A-Z]{2,3}\$", re.I)
+_MONEY = re.compile(
+    r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:million|billion|dollars?|euros?|pounds?|cents?)\b|\b[A-Z]{2,3}\$", re.IGNORECASE
+)
 _NAME = re.compile(
     r"\b(?:Mr|Ms|Mrs|Dr|Prof|Sir|Dame|Justice|Senator|Minister|President|Judge)\.?\s+[A-Z]|\b[A-Z][a-z]+ [A-Z][a-z]+\b"
 )
