@@ -113,6 +113,7 @@ def compose_answer(
         query=described.result.query,
         followup=described.result.followup,
         confidence=choice.probability,
+        evidence=evidence,
         coverage=covered,
         coverage_words=words,
         uncovered=uncovered,

@@ -90,6 +90,7 @@ class Answer:
     query: str = ""  # what was searched, after follow-up resolution
     followup: bool = False
     confidence: float = 0.0
+    evidence: float = 0.0  # what the abstention policy reads: the best dense match of a passage or sentence
     coverage: float | None = None  # share of the question the best passage covers; None when not checked
     coverage_words: list[tuple[str, float]] = field(default_factory=list)  # each question word's share
     uncovered: list[str] = field(default_factory=list)  # words the best passage says nothing about ("budget")
