@@ -59,10 +59,14 @@ def choose(index: Index, d: Described, ranker: SentenceRanker, k: int) -> Choice
             ranked.append((c.chunk_row, float(scores[i]), (c.start, c.end)))
     lead = {index.chunks.column("source")[row]: row for row, _, _ in reversed(ranked)}
     ranked = [r for r in ranked if r[0] in retrieved or lead.get(index.chunks.column("source")[r[0]]) == r[0]]
+    # Each release is led by the passage of its best sentence (releases in the order of those sentences); its other
+    # passages follow in retrieval's order, which judged whole passages, not sentences.
+    leads = list(lead.values())
+    heads = [r for r in ranked if r[0] in leads]
     rest: list[tuple[int, float, tuple[int, int] | None]] = [
-        (h.row, float(h.score), None) for h in d.result.hits if h.row not in seen
+        (h.row, float(h.score), None) for h in d.result.hits if h.row not in leads
     ]
-    return Choice(ranker.level(probability), probability, d.candidates[best], _fold(ranked + rest, index, k))
+    return Choice(ranker.level(probability), probability, d.candidates[best], _fold(heads + rest, index, k))
 
 
 def _fold(order: list[tuple[int, float, tuple[int, int] | None]], index: Index, k: int) -> list[Shown]:
