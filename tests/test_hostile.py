@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 import pkgutil
 import re
 import subprocess
@@ -371,3 +372,75 @@ def test_text_functions_run_in_linear_time(pump):
     assert_linear("split_runs", split_runs, pump, " End", base=4_000)
     assert_linear("clean_text", clean_text, pump, "\n\nEnd of it.", base=2_000)
     assert_linear("parse and chunk", parse_and_chunk, pump, "", base=2_000)
+
+
+def _ask(url: str, question: str) -> tuple[str, float]:
+    """One `/ask` call as a client makes it: (the reply's event stream, seconds it took)."""
+    import json
+    import urllib.request
+
+    body = json.dumps({"data": [question, 1, [], "", "", ""]}).encode()
+    t0 = time.monotonic()
+    request = urllib.request.Request(f"{url}gradio_api/call/ask", body, {"Content-Type": "application/json"})
+    event = json.loads(urllib.request.urlopen(request, timeout=30).read())["event_id"]
+    stream = urllib.request.urlopen(f"{url}gradio_api/call/ask/{event}", timeout=30).read().decode()
+    return stream, time.monotonic() - t0
+
+
+@pytest.mark.slow
+def test_the_chat_keeps_answering_while_it_reads_hostile_files(tmp_path):
+    """The chat starts over a corpus of every hostile class beside the seeds: a client asking `/ask` all the while
+    is answered within 2 s each time ("still loading", then the answer), and the hostile files cost the start-up at
+    most their limits."""
+    import shutil
+    import urllib.request
+
+    from conftest import ROOT, free_port
+
+    corpus = tmp_path / "releases"
+    corpus.mkdir()
+    for seed in (ROOT / "seeds").glob("*.txt"):
+        shutil.copy(seed, corpus / seed.name)
+    for make in (*HOSTILE.values(), SLOW_HOSTILE["text operators"]):
+        name, data = make()
+        (corpus / name).write_bytes(data)
+    env = {
+        **os.environ,
+        "QA_CORPUS": str(corpus),
+        "QA_INDEX": str(tmp_path / "index"),
+        "QA_DATA": str(tmp_path / "data"),
+        "QA_TRASH": str(tmp_path / "trash"),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(ROOT),
+    }
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    log = open(tmp_path / "app.log", "w")  # noqa: SIM115 - the server writes into it until it is stopped
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # the starting page, then the chat behind it
+            try:
+                if urllib.request.urlopen(url, timeout=2).status == 200 and b"gradio" in urllib.request.urlopen(url).read():
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        waits, stream = [], ""
+        limit = time.monotonic() + 20 * len(HOSTILE) + 2 * 45  # every file at its CPU limit, the bomb at its wall watch
+        while time.monotonic() < limit:
+            stream, seconds = _ask(url, "Who co-chaired the 2nd ROK-UNCMS Defense Ministerial Meeting?")
+            waits.append(seconds)
+            if "still loading" not in stream.lower():
+                break
+            time.sleep(0.2)
+        assert "Kim Yong Hyun" in stream, (stream[-500:], (tmp_path / "app.log").read_text()[-2000:])
+        assert len(waits) > 1 and max(waits) < 2.0, waits  # asked while the hostile files were read, never kept waiting
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
