@@ -163,8 +163,9 @@ def _wait_ready(url: str, deadline: float, log_path: Path) -> None:
 
 
 @contextlib.contextmanager
-def running_app(root: Path, corpus: Path, data: Path):
-    """Start app.py over ``corpus`` as a user would (a subprocess on a free loopback port); yields its URL."""
+def running_app(root: Path, corpus: Path, data: Path, ready: bool = True):
+    """Start app.py over ``corpus`` as a user would (a subprocess on a free loopback port); yields its URL once the
+    page is served and, with ``ready``, once the index has loaded behind it."""
     import subprocess
     import time
     import urllib.request
@@ -200,7 +201,8 @@ def running_app(root: Path, corpus: Path, data: Path):
                 time.sleep(1)
         else:
             pytest.fail(f"app did not start: {log_path.read_text()[-2000:]}")
-        _wait_ready(url, deadline, log_path)
+        if ready:
+            _wait_ready(url, deadline, log_path)
         yield url
     finally:
         proc.terminate()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import os
 import pkgutil
 import re
 import subprocess
@@ -395,7 +394,7 @@ def test_the_chat_keeps_answering_while_it_reads_hostile_files(tmp_path):
     import shutil
     import urllib.request
 
-    from conftest import ROOT, free_port
+    from conftest import ROOT, running_app
 
     corpus = tmp_path / "releases"
     corpus.mkdir()
@@ -404,25 +403,11 @@ def test_the_chat_keeps_answering_while_it_reads_hostile_files(tmp_path):
     for make in (*HOSTILE.values(), SLOW_HOSTILE["text operators"]):
         name, data = make()
         (corpus / name).write_bytes(data)
-    env = {
-        **os.environ,
-        "QA_CORPUS": str(corpus),
-        "QA_INDEX": str(tmp_path / "index"),
-        "QA_DATA": str(tmp_path / "data"),
-        "QA_TRASH": str(tmp_path / "trash"),
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "HF_HUB_OFFLINE": "1",
-        "PYTHONPATH": str(ROOT),
-    }
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    log = open(tmp_path / "app.log", "w")  # noqa: SIM115 - the server writes into it until it is stopped
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log)
-    try:
+    with running_app(tmp_path, corpus, tmp_path / "data", ready=False) as url:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # the starting page, then the chat behind it
+        while time.monotonic() < deadline:  # the starting page is served first; the chat comes up behind it
             try:
-                if urllib.request.urlopen(url, timeout=2).status == 200 and b"gradio" in urllib.request.urlopen(url).read():
+                if b"gradio" in urllib.request.urlopen(url, timeout=2).read():
                     break
             except OSError:
                 pass
@@ -437,10 +422,3 @@ def test_the_chat_keeps_answering_while_it_reads_hostile_files(tmp_path):
             time.sleep(0.2)
         assert "Kim Yong Hyun" in stream, (stream[-500:], (tmp_path / "app.log").read_text()[-2000:])
         assert len(waits) > 1 and max(waits) < 2.0, waits  # asked while the hostile files were read, never kept waiting
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
