@@ -104,6 +104,14 @@ def _code_files():
     return [p for p in SOURCES if p.is_relative_to(PACKAGE)] + [ROOT / "app.py"]
 
 
+def _outside_the_store():
+    """(path, source text, every AST node) of each code file outside qa/store."""
+    for path in _code_files():
+        if not path.is_relative_to(STORE):
+            text = path.read_text(encoding="utf-8")
+            yield path, text, list(ast.walk(ast.parse(text)))
+
+
 def test_only_the_store_imports_faiss_and_bm25s():
     offenders = [
         f"{p.relative_to(ROOT)}: {module or name}"
@@ -118,11 +126,8 @@ def test_only_the_store_imports_faiss_and_bm25s():
 def test_no_path_inside_the_index_folder_is_built_outside_the_store():
     """``folder / name`` into an index folder is the store's: nothing else reads, writes or names its files."""
     offenders = []
-    for path in _code_files():
-        if path.is_relative_to(STORE):
-            continue
-        text = path.read_text(encoding="utf-8")
-        for node in ast.walk(ast.parse(text)):
+    for path, text, nodes in _outside_the_store():
+        for node in nodes:
             if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
                 left, right = (ast.get_source_segment(text, side) or "" for side in (node.left, node.right))
                 if INDEX_FOLDER.search(left) or INDEX_NAMES.search(right):
@@ -133,11 +138,8 @@ def test_no_path_inside_the_index_folder_is_built_outside_the_store():
 def test_only_the_store_writes_into_the_index_folder():
     """Outside qa/store no write call names the index folder, and no module but the store writes the manifest."""
     offenders = []
-    for path in _code_files():
-        if path.is_relative_to(STORE):
-            continue
-        text = path.read_text(encoding="utf-8")
-        for node in ast.walk(ast.parse(text)):
+    for path, text, nodes in _outside_the_store():
+        for node in nodes:
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
