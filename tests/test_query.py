@@ -160,3 +160,19 @@ def test_followup_with_words_of_its_own_leans_less_on_history():
 
     assert carry_weight("Who co-chaired it?") == CARRY_WEIGHT
     assert carry_weight("Which country joined it as the 18th member?") < carry_weight("When was it first held?")
+
+
+def test_the_json_form_is_the_one_typed_schema(seed_qa):
+    """`Answer.to_dict` gives exactly the fields `AnswerRecord` declares, and `/ask` adds only the history."""
+    import typing
+
+    from qa.answering.types import AnswerRecord
+    from qa.web.render import AskResult, answer_record
+
+    answer = seed_qa.ask("Which country became the 18th UNC Member State?")
+    assert list(answer.to_dict()) == list(typing.get_type_hints(AnswerRecord))
+    assert (
+        set(answer_record(answer, ["earlier?"]))
+        == set(typing.get_type_hints(AskResult))
+        == {*AnswerRecord.__annotations__, "history"}
+    )

@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from ..chunking import Chunk
 from ..query.retriever import Hit
 
-__all__ = ["Answer", "Passage"]
+__all__ = ["Answer", "AnswerRecord", "Passage"]
+
+
+class AnswerRecord(TypedDict):
+    """The JSON form of an :class:`Answer` (:meth:`Answer.to_dict`): `qa ask --json`, the chat's `/ask`, feedback."""
+
+    id: Any
+    question: str
+    answer: str | None
+    no_answer: bool
+    level: str
+    passages: list[dict[str, Any]]
+    message: str
+    query: str
+    followup: bool
+    confidence: float
+    coverage: float | None
+    coverage_words: list[list[Any]]
+    uncovered: list[str]
+    candidate: str | None
+    ranker: str
+    timings: dict[str, float]
 
 
 @dataclass
@@ -104,17 +125,15 @@ class Answer:
         if self.no_answer and self.level == "answer":
             self.level = "none"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> AnswerRecord:
         """The JSON contract of `python -m qa ask --json` (core fields first, extras after)."""
-        data: dict[str, Any] = {
-            "id": self.id,
-            "question": self.question,
-            "answer": self.answer,
-            "no_answer": self.no_answer,
-            "level": self.level,
-            "passages": [asdict(p) for p in self.passages],
-        }
-        data.update(
+        return AnswerRecord(
+            id=self.id,
+            question=self.question,
+            answer=self.answer,
+            no_answer=self.no_answer,
+            level=self.level,
+            passages=[asdict(p) for p in self.passages],
             message=self.message,
             query=self.query,
             followup=self.followup,
@@ -126,4 +145,3 @@ class Answer:
             ranker=self.ranker,
             timings={k: round(v, 2) for k, v in self.timings.items()},
         )
-        return data

@@ -17,7 +17,7 @@ import typing
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -31,33 +31,13 @@ from .feedback import FeedbackLog
 from .guard import Guard, allowed_hosts, expire_idle_sessions
 from .handlers import EMPTY_SAVED, ChatHandlers
 from .library_tab import LibraryHandlers, stats_html
-from .render import CSS, EMPTY_PANEL, HEAD, answer_record, check_question, escape
+from .render import CSS, EMPTY_PANEL, HEAD, AskResult, answer_record, check_question, escape
 from .state import CountingEncoder, Loader
 
 __all__ = ["build_demo", "launch_options", "main"]
 
-PRIVATE = {"api_visibility": "private"}
 QUIET = {"api_visibility": "private", "show_progress": "hidden"}
 SESSION_CAP = 200  # sessions whose state the server keeps (the conversation itself lives in the browser)
-
-
-class AskResult(TypedDict):
-    """What `/ask` returns: the fields of `python -m qa ask --json`."""
-
-    id: Any
-    question: str
-    answer: str | None
-    no_answer: bool
-    passages: list[dict[str, Any]]
-    message: str
-    query: str
-    followup: bool
-    confidence: float
-    coverage: float | None
-    coverage_words: list[list[Any]]
-    uncovered: list[str]
-    timings: dict[str, float]
-    history: list[str]
 
 
 def source_choices(session: QA, loader: Loader) -> list[tuple[str, str]]:
@@ -81,8 +61,7 @@ def _ask_api(session: QA, loader: Loader) -> Callable[..., AskResult]:
             answer = session.ask(question, k, history, since=since, until=until, source=source)
         except QAError as exc:  # the caller's mistake, not the server's: no traceback in the log
             raise gr.Error(chat_api_message(exc), print_exception=False) from None
-        record = answer_record(answer, (history or [])[-10:])
-        return record  # type: ignore[return-value]
+        return answer_record(answer, (history or [])[-10:])
 
     ask.__annotations__ = typing.get_type_hints(ask)  # real types, not strings, so /ask documents its fields
     return ask

@@ -185,8 +185,8 @@ class ChatHandlers:
         if reply is None:
             return {c["ask_error"]: gr.skip()}  # a forged or stale reply id: nothing to record
         vote = vote_of(data.liked)
-        record = answer_record(reply.answer, reply.history)
-        record["filters"] = {"since": reply.filters.since, "until": reply.filters.until, "source": reply.filters.source}
+        filters = {"since": reply.filters.since, "until": reply.filters.until, "source": reply.filters.source}
+        record = {**answer_record(reply.answer, reply.history), "filters": filters}
         client = getattr(getattr(request, "client", None), "host", "") or ""
         try:
             self.feedback.record(record, vote, reply.id, client=client)

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..answering.types import Answer, Passage
+from ..answering.types import Answer, AnswerRecord, Passage
 from ..query.validate import MAX_QUESTION_CHARS
 
 __all__ = [
     "CSS",
     "EMPTY_PANEL",
     "HEAD",
+    "AskResult",
     "Filters",
     "Reply",
     "answer_record",
@@ -453,11 +454,15 @@ def render_removed(entries: Sequence[Any]) -> str:
     return f"<ul class='qa-lib qa-removed'>{''.join(rows)}</ul>"
 
 
-def answer_record(answer: Answer, history: Sequence[str] = ()) -> dict[str, Any]:
+class AskResult(AnswerRecord):
+    """What `/ask` returns and the feedback log keeps: the answer's JSON form and the conversation before it."""
+
+    history: list[str]
+
+
+def answer_record(answer: Answer, history: Sequence[str] = ()) -> AskResult:
     """Plain data for the API and the feedback log."""
-    record = answer.to_dict()
-    record["history"] = list(history)
-    return record
+    return AskResult(**answer.to_dict(), history=list(history))
 
 
 # ------------------------------------------------------------------ styling and page script
