@@ -5,11 +5,12 @@ exactly what it later sees.
 
 A question asked after others is answered where its reading puts it (:func:`scope`). Users follow up on the
 release they are reading, so a follow-up is answered inside its antecedent's release -- the release the earlier
-question was answered from -- when it cannot stand alone (an elliptic "and how much does it cost?") or when its
-own words find that release first anyway. A question that merely has a pronoun or few words ("who chairs the
-sentencing panel") is read on its own when its own words point firmly elsewhere: the antecedent's release is not
-among what they retrieve and their best passage scores as high as most self-contained questions' do. Otherwise
-the antecedent's release leads and the releases the question finds compete with it.
+question was answered from -- when it cannot stand alone (an elliptic "and how much does it cost?": the earlier
+question's topic is carried into the search) or when its own words find that release first anyway (then it is
+searched as asked). A question that merely has a pronoun or few words ("who chairs the sentencing panel") is read
+on its own when its own words point firmly elsewhere: the antecedent's release is not among what they retrieve
+and their best passage scores as high as most self-contained questions' do. Otherwise the antecedent's release
+leads and the releases the question finds with the carried topic compete with it.
 """
 
 from __future__ import annotations
@@ -70,10 +71,11 @@ def scope(
     if kind != ELLIPSIS:
         own = retriever.search(question, hits, (), method=method, allowed=allowed)
         found = _releases(retriever, own.hits)
-        if found[:1] != [release]:
-            if release not in found and own.hits and own.hits[0].score >= CONFIDENT:
-                return Scope(own)  # names its own topic: read alone
-            return Scope(retriever.search(question, hits, history, method=method, allowed=allowed), lead)
+        if found[:1] == [release]:  # its own words find the antecedent's release: read it there, as asked
+            return Scope(own, own.hits[0], inside=True)
+        if release not in found and own.hits and own.hits[0].score >= CONFIDENT:
+            return Scope(own)  # names its own topic: read alone
+        return Scope(retriever.search(question, hits, history, method=method, allowed=allowed), lead)
     return Scope(retriever.search(question, hits, history, method=method, allowed=allowed), lead, inside=True)
 
 
