@@ -8,9 +8,9 @@ release they are reading, so a follow-up is answered inside its antecedent's rel
 question was answered from -- when it cannot stand alone (an elliptic "and how much does it cost?": the earlier
 question's topic is carried into the search) or when its own words find that release first anyway (then it is
 searched as asked). A question that merely has a pronoun or few words ("who chairs the sentencing panel") is read
-on its own when its own words point firmly elsewhere: the antecedent's release is not among what they retrieve
-and their best passage scores as high as most self-contained questions' do. Otherwise the antecedent's release
-leads and the releases the question finds with the carried topic compete with it.
+on its own when its own words point firmly elsewhere: their best passage scores as high as most self-contained
+questions' do, and the antecedent's release scores under half of it (or is not retrieved at all). Otherwise the
+antecedent's release leads and the releases the question finds with the carried topic compete with it.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ from ..query.retriever import Hit, Retriever, SearchResult
 from .candidates import TOP_RELEASES, Candidate, candidates
 from .features import MAXSIM_SENTENCES, Question, describe, question_of
 
-__all__ = ["CONFIDENT", "HITS", "Described", "Scope", "gather", "scope"]
+__all__ = ["CONFIDENT", "ELSEWHERE", "HITS", "Described", "Scope", "gather", "scope"]
 
 HITS = 30  # passages retrieval returns: the top releases are read from them
 CONFIDENT = 0.9  # a best fused score at least this high: the question's own words name its topic. Nine in ten
 # self-contained questions of the SQuAD and Senate dev sets (no history in either) score this high
+ELSEWHERE = 0.5  # ... and the antecedent's release scores under this share of the best: the words point elsewhere
 CHAIN = 3  # earlier questions a chain of follow-ups is followed back through
 
 
@@ -43,9 +44,13 @@ class Scope:
     inside: bool = False  # only the antecedent's release is read
 
 
-def _releases(retriever: Retriever, hits: list[Hit]) -> list[str]:
+def _release_best(retriever: Retriever, hits: list[Hit]) -> dict[str, float]:
+    """Each retrieved release's best passage score, best release first."""
     sources = retriever.index.chunks.column("source")
-    return list(dict.fromkeys(sources[h.row] for h in hits))
+    best: dict[str, float] = {}
+    for h in hits:
+        best.setdefault(sources[h.row], h.score)
+    return best
 
 
 def scope(
@@ -70,10 +75,11 @@ def scope(
     release = retriever.index.chunks.column("source")[lead.row]
     if kind != ELLIPSIS:
         own = retriever.search(question, hits, (), method=method, allowed=allowed)
-        found = _releases(retriever, own.hits)
-        if found[:1] == [release]:  # its own words find the antecedent's release: read it there, as asked
+        best = _release_best(retriever, own.hits)
+        if own.hits and next(iter(best)) == release:  # its own words find the antecedent's release: read it there, as asked
             return Scope(own, own.hits[0], inside=True)
-        if release not in found and own.hits and own.hits[0].score >= CONFIDENT:
+        top = own.hits[0].score if own.hits else 0.0
+        if top >= CONFIDENT and best.get(release, 0.0) < ELSEWHERE * top:
             return Scope(own)  # names its own topic: read alone
         return Scope(retriever.search(question, hits, history, method=method, allowed=allowed), lead)
     return Scope(retriever.search(question, hits, history, method=method, allowed=allowed), lead, inside=True)
