@@ -27,7 +27,7 @@ __all__ = ["MODELS", "Fold", "QuestionView", "choose_levels", "fit_ranker", "hel
 FOLDS = 5
 MAX_REFUSED = 0.05  # share of answerable questions a level may refuse outright ("not in the releases")
 MAX_DOWNGRADED = 0.10  # share of answerable questions a level may show as "closest passage" only
-SQUAD_WEIGHT = 0.25  # SQuAD has 17 times more questions than the release sets: it must not drown them
+SQUAD_QUESTIONS_WORTH = 180  # all SQuAD questions together weigh as much as 180 release questions: it must not drown them
 
 
 def _hgb() -> Any:
@@ -98,7 +98,7 @@ def stack(tables: Sequence[Table]) -> Fold:
         labels.append(t.sentence_right)
         names = np.array([it.group for it in t.items], dtype=object)
         groups.append(names[t.question])
-        weights.append(np.full(len(t.question), SQUAD_WEIGHT if t.name == "squad" else 1.0, dtype=np.float32))
+        weights.append(np.full(len(t.question), squad_weight(len(t.items)) if t.name == "squad" else 1.0, dtype=np.float32))
         ranked.append(np.full(len(t.question), not t.name.endswith(WITHHELD)))
     return Fold(
         np.concatenate(feats),
@@ -295,7 +295,8 @@ def _confidence(tables: Sequence[Table], scores: np.ndarray, qs: list[QuestionVi
         rows.extend(question_features(s[a:b], t.features[a:b]) for a, b in itertools.pairwise(starts))
     x = np.array(rows)
     y = np.array([q.answerable and q.sentence_right for q in qs])
-    w = np.array([_confidence_weight(q) for q in qs])
+    squad = sum(q.set == "squad" for q in qs)
+    w = np.array([_confidence_weight(q, squad) for q in qs])
     fold = np.array([q.fold for q in qs])
     top = np.array([q.top for q in qs])
     for f in range(FOLDS):
@@ -305,11 +306,16 @@ def _confidence(tables: Sequence[Table], scores: np.ndarray, qs: list[QuestionVi
     return final, [replace(q, top=float(p)) for q, p in zip(qs, top, strict=True)]
 
 
-def _confidence_weight(q: QuestionView) -> float:
+def squad_weight(questions: int) -> float:
+    """The weight of one of ``questions`` SQuAD questions."""
+    return min(1.0, SQUAD_QUESTIONS_WORTH / max(questions, 1))
+
+
+def _confidence_weight(q: QuestionView, squad: int) -> float:
     """Few unanswerable questions were written: each weighs more; a withheld one (many, made here) weighs one."""
     if q.set.endswith(WITHHELD):
         return 1.0
-    return UNANSWERABLE_WEIGHT if not q.answerable else SQUAD_WEIGHT if q.set == "squad" else 1.0
+    return UNANSWERABLE_WEIGHT if not q.answerable else squad_weight(squad) if q.set == "squad" else 1.0
 
 
 def summarise(qs: Sequence[QuestionView], levels: Sequence[str]) -> dict[str, dict[str, float]]:
