@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import json
+from collections.abc import Callable
 
 from .. import linear as re
 from ..errors import CorpusError
@@ -128,7 +127,7 @@ def _list_marker(ol: object) -> Callable[[int], str]:
     style = str(ol.get("style", "")).lower()  # type: ignore[attr-defined]
     if kind in ("a", "A") or "alpha" in style or "latin" in style:
         upper = kind == "A" or "upper" in style
-        return lambda n: (chr(ord("A" if upper else "a") + (n - 1) % 26) if n > 0 else str(n))
+        return lambda n: chr(ord("A" if upper else "a") + (n - 1) % 26) if n > 0 else str(n)
     if kind in ("i", "I") or "roman" in style:
         upper = kind == "I" or "upper" in style
         return lambda n: _roman(n).upper() if upper else _roman(n)
