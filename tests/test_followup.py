@@ -71,6 +71,7 @@ def test_a_followup_whose_own_words_find_the_antecedents_release_is_searched_as_
     earlier = "How many people were arrested in the match-fixing crackdown?"
     where = scope(session.retriever, question, [earlier])
     assert where.inside and where.result.query == question  # no earlier words pulled in: the release is settled
+    assert where.result.followup  # still a follow-up: the earlier question chose the release
     answer = session.ask(question, history=[earlier])
     assert answer.passages[0].source == ARRESTS
     assert "nine persons will be released on police bail" in answer.candidate

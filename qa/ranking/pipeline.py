@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -77,7 +77,7 @@ def scope(
         own = retriever.search(question, hits, (), method=method, allowed=allowed)
         best = _release_best(retriever, own.hits)
         if own.hits and next(iter(best)) == release:  # its own words find the antecedent's release: read it there, as asked
-            return Scope(own, own.hits[0], inside=True)
+            return Scope(replace(own, followup=True), own.hits[0], inside=True)
         top = own.hits[0].score if own.hits else 0.0
         if top >= CONFIDENT and best.get(release, 0.0) < ELSEWHERE * top:
             return Scope(own)  # names its own topic: read alone
