@@ -114,6 +114,7 @@ class Manifest:
     skipped: dict[str, SkippedFile] = field(default_factory=dict)  # unreadable files left out with --skip-bad
     retired: dict[str, str] = field(default_factory=dict)  # the previous generation's files, deleted by the next write
     checksums: dict[str, list[Any]] = field(default_factory=dict)  # file -> [size, sha256] of every generation file
+    folders: dict[str, int] = field(default_factory=dict)  # the corpus's folder signature when built (qa.corpus)
     format_version: int = FORMAT_VERSION
 
     @classmethod
@@ -156,6 +157,7 @@ class Manifest:
             "live": self.live,
             "retired": self.retired,
             "checksums": self.checksums,
+            "folders": self.folders,
         }
 
     def compatible_with(self, model: str, backend: str, chunking: ChunkConfig, index_type: str = "auto") -> Fit:
@@ -262,6 +264,9 @@ def _schema_problem(data: dict[str, Any]) -> str | None:
         and all(isinstance(v, list) and len(v) == 2 and _is_int(v[0]) and isinstance(v[1], str) for v in checksums.values())
     ):
         return "checksums must map file names to [size, sha256]"
+    folders = data.get("folders", {})
+    if not (isinstance(folders, dict) and all(_is_int(v) for v in folders.values())):
+        return "folders must map folder names to modification times (whole numbers)"
     return None
 
 
