@@ -1,4 +1,5 @@
-"""The store's own promises: one question searches on one thread, and BM25 files do not depend on the process."""
+"""The store's own promises: one question searches on one thread, BM25 files do not depend on the process, a manifest is
+parsed once while it stays the same."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from time import time_ns
 from typing import Any
 
 import numpy as np
@@ -64,6 +66,7 @@ def test_one_question_searches_on_one_thread_and_finds_the_exact_neighbours(kind
 
 _WRITE_BM25 = """
 import sys
+from time import time_ns
 from pathlib import Path
 from qa.store.lexical import LexicalIndex
 texts = Path(sys.argv[1]).read_text().split("\\n\\n")
@@ -96,3 +99,22 @@ def test_two_builds_of_the_same_texts_write_byte_identical_bm25_files(tmp_path: 
     vocabulary = read._model.vocab_dict
     words = [w for w in vocabulary if w]
     assert [vocabulary[w] for w in sorted(words)] == list(range(len(words)))
+
+
+def test_an_unchanged_manifest_is_parsed_once_and_a_replaced_one_again(small_corpus, fake_encoder, tmp_path):
+    from dataclasses import replace
+
+    from qa import build_index
+    from qa.store.manifest import read_manifest, write_manifest
+
+    index = tmp_path / "index"
+    build_index(small_corpus, index, fake_encoder)
+    path = index / "manifest.json"
+    assert read_manifest(index) is not read_manifest(index)  # written just now: always parsed
+    old = time_ns() - 3600 * 10**9
+    os.utime(path, ns=(old, old))
+    first = read_manifest(index)
+    assert read_manifest(index) is first  # an hour old and unchanged: parsed once
+    write_manifest(index, replace(first, built_at="another build"))  # a writer replaces the file
+    os.utime(path, ns=(old, old))  # even with the same time (a new inode)
+    assert read_manifest(index).built_at == "another build"

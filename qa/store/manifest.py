@@ -12,6 +12,8 @@ import hashlib
 import json
 import os
 import re
+import threading
+import time
 from dataclasses import asdict, dataclass, field, fields
 from enum import IntEnum
 from pathlib import Path
@@ -295,8 +297,35 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync_path(path.parent)
 
 
+_READ: dict[Path, tuple[tuple[int, int, int], Manifest]] = {}  # manifest file -> (its stat, what it said)
+_READ_LOCK = threading.Lock()
+
+
 def read_manifest(folder: Path) -> Manifest:
+    """The manifest of the index in ``folder`` (treat it as read-only: it is shared by the callers that read the same
+    file). A manifest of 10,000 files is megabytes of JSON, and a question reads it twice (status, then loading):
+    the same file (same inode, size and time: a writer always replaces it) is parsed once. A file written in the last
+    two seconds is always parsed: an edit in place within the same clock tick could keep its size and time."""
     path = Path(folder) / MANIFEST
+    try:
+        st = path.stat()  # before reading: a writer switching in between only makes the next read parse again
+    except OSError:
+        return _parse_manifest(folder, path)
+    key = (st.st_ino, st.st_size, st.st_mtime_ns)
+    with _READ_LOCK:
+        cached = _READ.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    manifest = _parse_manifest(folder, path)
+    if time.time_ns() - st.st_mtime_ns < 2_000_000_000:
+        return manifest
+    with _READ_LOCK:
+        _READ.clear()  # one index at a time in practice: keep the last one read
+        _READ[path] = (key, manifest)
+    return manifest
+
+
+def _parse_manifest(folder: Path, path: Path) -> Manifest:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
