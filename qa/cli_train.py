@@ -17,7 +17,7 @@ __all__ = ["add_train_parser", "held_out_table"]
 def add_train_parser(sub: Any, settings: Settings) -> None:
     p = sub.add_parser("train", help="rebuild the answer-sentence ranker from the shared question sets (grouped k-fold)")
     p.add_argument("--squad", type=Path, default=None, help="SQuAD v1.1 JSON (the shared part A)")
-    p.add_argument("--squad-every", type=int, default=3, help="use every N-th SQuAD question (default 3)")
+    p.add_argument("--squad-every", type=int, default=2, help="use every N-th SQuAD question (default 2)")
     p.add_argument(
         "--senate",
         type=Path,

@@ -100,8 +100,13 @@ _DATE_LINE = re.compile(
 )
 
 
+# A site's category note after the date ("12 May 2021 Posted in News", "Filed under Releases"): still a date line.
+_CATEGORY_NOTE = re.compile(r"\s+(?:posted|filed)\s+(?:in|under)\s+\w[\w ,&'’-]{0,40}$", re.IGNORECASE)
+
+
 def _date_only(line: str) -> str | None:
     """The date, if the line holds nothing but a date (and maybe a label like "Published:")."""
+    line = _CATEGORY_NOTE.sub("", line)
     m = _DATE_LINE.match(line)
     if not m or word_count(line) > 7:
         return None

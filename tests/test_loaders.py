@@ -262,6 +262,25 @@ def test_raw_html_inside_markdown_is_text():
     )
 
 
+def test_kramdown_markup_numbered_paragraphs_and_category_dateline():
+    md = (
+        "---\ntitle: Port Fees Cut\n---\n12 May 2021 Posted in [Press releases](/news/press-releases)\n\n"
+        '{:start="1"}\n1.&nbsp;&nbsp; The port cuts its fees from June.\n\n'
+        '<ol start="2">\n<li>The cut covers:\n<ol style="list-style-type: lower-alpha;">\n'
+        "<li>container ships;</li>\n<li>ferries.</li>\n</ol>\n</li>\n</ol>\n\n"
+        '{:start="3"}\n3. See [Annex A - Fees (0.1MB)](/files/Annex A - Fees.pdf) for the table.{: .note}\n'
+    )
+    r = parse_release(md, "port.md", ".md")
+    assert r.date == "2021-05-12"
+    assert r.paragraphs == (
+        "1. The port cuts its fees from June.",
+        "2. The cut covers:",
+        "a. container ships;",
+        "b. ferries.",
+        "3. See Annex A - Fees (0.1MB) for the table.",
+    )
+
+
 def test_html_site_suffixes_stripped_from_titles():
     assert (
         strip_site_suffix(

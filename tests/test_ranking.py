@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from qa import linear as re
 from qa.language import unreadable_language
 from qa.query.followup import antecedent_topic, is_followup, resolve_followup
+from qa.ranking.dataset import Item, SetSpec, _without_answer, norm, withheld_twin
 from qa.ranking.features import FEATURES, answer_kind, question_kind
+from qa.ranking.focus import focus_stems, missing_columns, near_columns
 from qa.ranking.train import MAX_DOWNGRADED, MAX_REFUSED, QuestionView, choose_levels
+from qa.store.lexical import bm25_tokenize
 
 
 def test_self_contained_questions_carry_no_earlier_words():
@@ -143,3 +149,43 @@ def test_the_listwise_ranker_puts_each_questions_right_sentence_first():
     _fit(model, x[train], right[train], np.ones(int(train.sum())), questions[train])
     scores = predict(model, x[~train]).reshape(40, 8)
     assert (right[~train].reshape(40, 8)[np.arange(40), scores.argmax(axis=1)]).mean() > 0.8  # chance: 1 in 8
+
+
+def test_the_focus_of_a_question_is_the_thing_it_asks_about():
+    assert focus_stems("How many prosecutions had been brought under the Act?") == ["prosecut"]
+    assert focus_stems("Which conference did the minister attend?") == ["confer"]
+    assert focus_stems("What maximum annual intake did the committee recommend?") == ["maximum", "annual", "intak"]
+    assert focus_stems("how much does it cost to appeal") == []  # an auxiliary ends the focus before it starts
+    assert focus_stems("Who signed the treaty?") == []
+
+
+def test_focus_near_a_number_and_the_rarest_missing_word():
+    texts = [
+        "The Ministry tabled the Bill in Parliament today.",
+        "There have been more than 1,700 prosecutions since the Act began.",
+        "Prosecutions rose, the Ministry said, and 3 new courts opened in the years that followed the change.",
+    ]
+    stems = [set(t) for t in bm25_tokenize(texts)]
+    cols = near_columns(texts, stems, ["prosecut"], re.compile(r"\d"))
+    assert cols["focus_in"].tolist() == [0.0, 1.0, 1.0]
+    assert cols["focus_near"].tolist() == [0.0, 1.0, 0.0]  # "3" is too far from "Prosecutions" to be its count
+
+    wanted = ["trade", "deal", "canada"]
+    idf = {"trade": 1.0, "deal": 2.0, "canada": 4.0}
+    have = [{"trade", "deal", "canada"}, {"trade", "deal"}, {"trade"}]
+    missing = missing_columns(wanted, idf, have, have, have)
+    assert missing["r_miss"].tolist() == [0.0, 1.0, 1.0]  # the rarest word is missing from the last two
+    assert missing["s_miss"].tolist() == [0.0, 1.0, 1.0]
+
+
+def test_a_withheld_twin_asks_answerable_questions_without_the_releases_that_answer_them():
+    items = [
+        Item("q1", "When did the port open?", ["opened on 3 May"], "s:a"),
+        Item("q2", "Is there a ferry?", [], "s:b", kind="unanswerable"),
+    ]
+    twin = withheld_twin(SetSpec("s", Path("corpus"), items))
+    assert twin.withheld and twin.name == "s-withheld" and twin.index_name == "s"
+    assert [it.id for it in twin.items] == ["q1"] and not twin.items[0].answerable  # asked, but it cannot be answered
+    sources = ["a.md", "a.md", "b.md", "c.md"]
+    texts = {"a.md": norm("The port opened on 3 May."), "b.md": norm("Ferries stop."), "c.md": norm("It OPENED on 3 May!")}
+    assert _without_answer(twin.items[0], sources, texts).tolist() == [False, False, True, False]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from .. import linear as re
 from ..errors import CorpusError
@@ -71,7 +72,7 @@ def blocks_from_html(html: str) -> tuple[list[str], str | None]:
         else:
             blocks.append(text)
 
-    def walk(el: object, list_tag: str = "") -> None:
+    def walk(el: object, list_tag: str = "", number: str | None = None) -> None:
         tag = el.tag.lower() if isinstance(el.tag, str) else ""  # type: ignore[attr-defined]
         if tag in _SKIP_TAGS or not tag:
             if el.tail:  # type: ignore[attr-defined]
@@ -86,10 +87,15 @@ def blocks_from_html(html: str) -> tuple[list[str], str | None]:
             buf.append(" | ")  # table cells stay apart, as trafilatura writes them
         if tag == "li" and list_tag == "ul":
             buf.append("- ")
+        elif tag == "li" and number is not None:  # the release's own paragraph number, which citations use
+            buf.append(f"{number}. ")
         if el.text:  # type: ignore[attr-defined]
             buf.append(el.text)  # type: ignore[attr-defined]
+        item, marker = (_list_start(el), _list_marker(el)) if tag == "ol" else (0, str)
         for child in el:  # type: ignore[attr-defined]
-            walk(child, tag if tag in ("ul", "ol") else list_tag)
+            is_item = tag == "ol" and isinstance(child.tag, str) and child.tag.lower() == "li"
+            walk(child, tag if tag in ("ul", "ol") else list_tag, marker(item) if is_item else None)
+            item += is_item
         if block:
             flush(tag)
         if el.tail:  # type: ignore[attr-defined]
@@ -98,6 +104,34 @@ def blocks_from_html(html: str) -> tuple[list[str], str | None]:
     walk(root)
     flush()
     return blocks, headline[0]
+
+
+def _list_start(ol: object) -> int:
+    """The number an ordered list starts at (``<ol start="3">``), 1 when unstated or unreadable."""
+    value = str(ol.get("start", "1")).strip()  # type: ignore[attr-defined]
+    return int(value) if value.isdigit() and len(value) < 6 else 1
+
+
+def _roman(n: int) -> str:
+    out = ""
+    for value, letters in ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"), (50, "l")):
+        out, n = out + letters * (n // value), n % value
+    for value, letters in ((40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i")):
+        out, n = out + letters * (n // value), n % value
+    return out
+
+
+def _list_marker(ol: object) -> Callable[[int], str]:
+    """How an ordered list numbers its items, from ``type="a"`` or ``list-style-type: lower-alpha``."""
+    kind = str(ol.get("type", "")).strip()  # type: ignore[attr-defined]
+    style = str(ol.get("style", "")).lower()  # type: ignore[attr-defined]
+    if kind in ("a", "A") or "alpha" in style or "latin" in style:
+        upper = kind == "A" or "upper" in style
+        return lambda n: chr(ord("A" if upper else "a") + (n - 1) % 26) if n > 0 else str(n)
+    if kind in ("i", "I") or "roman" in style:
+        upper = kind == "I" or "upper" in style
+        return lambda n: _roman(n).upper() if upper else _roman(n)
+    return str
 
 
 _SEPARATORS = re.compile(r"\s+(?:\||–|—|-|::|·|•|»)\s+")

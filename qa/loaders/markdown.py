@@ -16,6 +16,10 @@ from .text import decode, repair, split_runs
 __all__ = ["front_matter", "load_markdown"]
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+# kramdown's attribute lists (``{:start="3"}`` on its own line, ``{: .note}`` after a span): markup, not text.
+_ATTRIBUTE_LIST = re.compile(r"(?m)^[ \t]*\{:[^}\n]*\}[ \t]*$|\{:[^}\n]*\}")
+# A link whose target holds spaces is not a CommonMark link and would be shown as written: keep its words.
+_LOOSE_LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\n]* [^)\n]*)\)")
 
 
 def front_matter(text: str) -> tuple[dict[str, object], str]:
@@ -56,6 +60,7 @@ def load_markdown(data: bytes, name: str) -> tuple[str, dict[str, str]]:
             hints["organisation" if key == "organization" else key] = value
     if "title" in hints:
         hints["title_source"] = "front matter"
+    body = _LOOSE_LINK.sub(r"\1", _ATTRIBUTE_LIST.sub("", body))
     html = MarkdownIt("commonmark", {"html": True}).render(body)
     blocks, headline = blocks_from_html(html)
     if headline and "title" not in hints:

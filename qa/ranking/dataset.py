@@ -27,7 +27,8 @@ from .pipeline import gather
 __all__ = ["FEATURE_VERSION", "Item", "SetSpec", "Table", "build_table", "gold_items", "load_table", "norm", "squad_items"]
 
 INDEX_NAMES = {"paraphrase": "seeds"}  # the index `qa eval all` keeps for the same corpus
-FEATURE_VERSION = "1"  # bump when a feature changes: cached tables are rebuilt
+WITHHELD = "withheld"
+FEATURE_VERSION = "2"  # bump when a feature changes: cached tables are rebuilt
 
 
 def norm(text: str) -> str:
@@ -45,11 +46,11 @@ class Item:
     group: str  # questions of one group stay in one fold
     history: list[str] = field(default_factory=list)
     relevant: list[str] = field(default_factory=list)  # SQuAD: the paragraph file the answer must come from
-    kind: str = ""  # answerable, followup, unanswerable
+    kind: str = ""  # answerable, followup, unanswerable, withheld (asked with its answer's releases left out)
 
     @property
     def answerable(self) -> bool:
-        return bool(self.gold)
+        return bool(self.gold) and self.kind != WITHHELD
 
 
 @dataclass
@@ -57,6 +58,18 @@ class SetSpec:
     name: str
     corpus: Path
     items: list[Item]
+    withheld: bool = False  # every question asked with the releases holding its answer left out of the index
+
+    @property
+    def index_name(self) -> str:
+        return INDEX_NAMES.get(self.name.removesuffix(f"-{WITHHELD}"), self.name.removesuffix(f"-{WITHHELD}"))
+
+
+def withheld_twin(spec: SetSpec) -> SetSpec:
+    """The set's answerable questions asked of the archive without the releases that answer them: on-topic
+    questions the archive cannot answer, many more than any set's written unanswerable ones."""
+    items = [replace(it, kind=WITHHELD) for it in spec.items if it.answerable and not it.relevant]
+    return SetSpec(f"{spec.name}-{WITHHELD}", spec.corpus, items, withheld=True)
 
 
 def gold_items(path: Path, name: str) -> list[Item]:
@@ -107,6 +120,7 @@ def shared_sets(
         if not (archive / "qa.jsonl").is_file() or not (archive / "corpus").is_dir():
             raise QAError(f"{archive} needs qa.jsonl and a corpus/ folder (the archive-dev layout)")
         sets.append(SetSpec("archive", archive / "corpus", gold_items(archive / "qa.jsonl", "archive")))
+    sets.extend([withheld_twin(spec) for spec in sets])
     if squad:
         corpus, _ = load_squad(squad, None, cache)
         sets.append(SetSpec("squad", corpus, squad_items(squad, squad_every)))
@@ -139,18 +153,21 @@ def _label(item: Item, source: str, sentence: str, passage: str, release: str) -
 
 def build_table(spec: SetSpec, settings: Settings, log: bool = True) -> Table:
     """Retrieve and describe every question of a set (the index is built or reused under the cache)."""
-    folder = index_folder(settings.cache, settings.backend, spec.corpus, f"all-{INDEX_NAMES.get(spec.name, spec.name)}")
+    folder = index_folder(settings.cache, settings.backend, spec.corpus, f"all-{spec.index_name}")
     session = QA.from_settings(replace(settings, corpus=spec.corpus, index=folder))
     retriever = session.retriever
     index = retriever.index
     release_text: dict[str, str] = {}
     for source, text in zip(index.chunks.column("source"), index.chunks.column("text"), strict=True):
         release_text[source] = release_text.get(source, "") + " " + text
+    sources = index.chunks.column("source")
+    normalised = {src: norm(text) for src, text in release_text.items()} if spec.withheld else {}
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("f", "q", "s", "p", "r", "row", "rr", "pr")}
     for i, item in enumerate(spec.items):
         if log and i % 200 == 0:
             print(f"  {spec.name}: {i}/{len(spec.items)} questions", file=sys.stderr, flush=True)
-        d = gather(retriever, item.question, item.history)
+        allowed = _without_answer(item, sources, normalised) if spec.withheld else None
+        d = gather(retriever, item.question, item.history, allowed=allowed)
         labels = [
             _label(
                 item,
@@ -182,6 +199,13 @@ def build_table(spec: SetSpec, settings: Settings, log: bool = True) -> Table:
         cat["rr"].astype(np.int64),
         cat["pr"].astype(np.int64),
     )
+
+
+def _without_answer(item: Item, sources: Sequence[str], normalised: dict[str, str]) -> np.ndarray:
+    """Chunk mask leaving out every release that holds one of the item's gold strings (release texts normalised)."""
+    golds = [norm(g) for g in item.gold]
+    holding = {src for src, text in normalised.items() if any(g in text for g in golds)}
+    return np.array([src not in holding for src in sources], dtype=bool)
 
 
 def _key(spec: SetSpec) -> str:

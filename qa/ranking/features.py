@@ -24,6 +24,7 @@ from ..embedding import Encoder
 from ..store.index import Index
 from ..store.lexical import bm25_tokenize
 from .candidates import Candidate, release_map
+from .focus import focus_stems, missing_columns, near_columns
 
 __all__ = [
     "BASE",
@@ -77,6 +78,11 @@ BASE = (  # described per candidate (what the training tables store)
     "words",
     "q_words",
     "followup",
+    "focus_in",
+    "focus_near",
+    "s_miss",
+    "p_miss",
+    "r_miss",
 )
 DERIVED = (  # how the candidate's release compares: derived from BASE within each question
     "r_s_dense_best",
@@ -85,7 +91,7 @@ DERIVED = (  # how the candidate's release compares: derived from BASE within ea
     "s_dense_in_release",
     "s_bm25_in_release",
 )
-RELATIVE = ("s_dense", "maxsim", "s_cover", "s_bm25", "s_local", "p_dense", "p_bm25", "kind_found")
+RELATIVE = ("s_dense", "maxsim", "s_cover", "s_bm25", "s_local", "p_dense", "p_bm25", "kind_found", "focus_in")
 QUESTION_RELATIVE = tuple(  # each key column against the question's other candidates: gap to the best, rank, z-score
     f"{name}_{how}" for name in RELATIVE for how in ("qgap", "qrank", "qz")
 )
@@ -174,10 +180,12 @@ class Question:
     stems: list[str]
     kind: str
     followup: bool
+    focus: list[str]  # stems naming what is asked about ("how many *prosecutions*")
 
 
 def question_of(text: str, topic: str, vector: np.ndarray, followup: bool) -> Question:
-    return Question(text, topic, vector, list(dict.fromkeys(bm25_tokenize([text])[0])), question_kind(text), followup)
+    stems = list(dict.fromkeys(bm25_tokenize([text])[0]))
+    return Question(text, topic, vector, stems, question_kind(text), followup, focus_stems(text))
 
 
 # -------------------------------------------------------------------- features
@@ -267,7 +275,15 @@ def _lexical(
     p_cover = _share([p_stems[c.chunk_row] for c in cands], wanted, idf)
     q_in_title = _share([titles[c.source] | lead[c.source] for c in cands], wanted, idf)
     s_local = _share(s_stems, wanted, local)
+    release_stems: dict[str, set[str]] = {src: titles[src] | lead[src] for src in sources}
+    for c, stems in zip(cands, s_stems, strict=True):
+        release_stems[c.source] |= stems
+    missing = missing_columns(
+        wanted, idf, s_stems, [p_stems[c.chunk_row] for c in cands], [release_stems[c.source] for c in cands]
+    )
     return {
+        **missing,
+        **near_columns(texts, s_stems, q.focus, _THINGS.get(q.kind)),
         "s_cover": s_cover,
         "s_bm25": s_bm25,
         "s_bm25_gap": _gap(s_bm25),
@@ -277,6 +293,9 @@ def _lexical(
         "p_cover": p_cover,
         "q_in_title": q_in_title,
     }
+
+
+_THINGS = {"date": re.compile(f"{_YEAR.pattern}|{_MONTH.pattern}"), "number": _NUMBER, "money": _MONEY}
 
 
 def _kinds(q: Question, texts: list[str]) -> dict[str, np.ndarray]:

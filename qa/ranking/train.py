@@ -18,7 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .confidence import UNANSWERABLE_WEIGHT, confidence_model, question_features
-from .dataset import Table
+from .dataset import WITHHELD, Table
 from .features import FEATURES
 from .model import SentenceRanker, predict
 
@@ -27,7 +27,7 @@ __all__ = ["MODELS", "Fold", "QuestionView", "choose_levels", "fit_ranker", "hel
 FOLDS = 5
 MAX_REFUSED = 0.05  # share of answerable questions a level may refuse outright ("not in the releases")
 MAX_DOWNGRADED = 0.10  # share of answerable questions a level may show as "closest passage" only
-SQUAD_WEIGHT = 0.25  # SQuAD has 17 times more questions than the release sets: it must not drown them
+SQUAD_QUESTIONS_WORTH = 180  # all SQuAD questions together weigh as much as 180 release questions: it must not drown them
 
 
 def _hgb() -> Any:
@@ -85,10 +85,11 @@ class Fold:
     groups: np.ndarray  # group id per candidate
     weight: np.ndarray
     question: np.ndarray  # question id per candidate, unique across sets; a question's candidates are contiguous
+    ranked: np.ndarray  # rows the ranker learns from: not a withheld set's (those have no right sentence by design)
 
 
 def stack(tables: Sequence[Table]) -> Fold:
-    feats, labels, groups, weights, questions = [], [], [], [], []
+    feats, labels, groups, weights, questions, ranked = [], [], [], [], [], []
     offset = 0
     for t in tables:
         questions.append(t.question + offset)
@@ -97,9 +98,15 @@ def stack(tables: Sequence[Table]) -> Fold:
         labels.append(t.sentence_right)
         names = np.array([it.group for it in t.items], dtype=object)
         groups.append(names[t.question])
-        weights.append(np.full(len(t.question), SQUAD_WEIGHT if t.name == "squad" else 1.0, dtype=np.float32))
+        weights.append(np.full(len(t.question), squad_weight(len(t.items)) if t.name == "squad" else 1.0, dtype=np.float32))
+        ranked.append(np.full(len(t.question), not t.name.endswith(WITHHELD)))
     return Fold(
-        np.concatenate(feats), np.concatenate(labels), np.concatenate(groups), np.concatenate(weights), np.concatenate(questions)
+        np.concatenate(feats),
+        np.concatenate(labels),
+        np.concatenate(groups),
+        np.concatenate(weights),
+        np.concatenate(questions),
+        np.concatenate(ranked),
     )
 
 
@@ -121,7 +128,7 @@ def held_out(
     fold = _folds(data.groups)
     scores = np.zeros(len(data.label), dtype=np.float32)
     for f in range(FOLDS):
-        train, test = fold != f, fold == f
+        train, test = (fold != f) & data.ranked, fold == f
         estimator = make_model(model)
         _fit(estimator, data.features[train][:, cols], data.label[train], data.weight[train], data.question[train])
         scores[test] = predict(estimator, data.features[test][:, cols])
@@ -225,6 +232,10 @@ def choose_levels(qs: Sequence[QuestionView]) -> tuple[np.ndarray, np.ndarray, f
     sets = sorted({q.set for q in qs if q.answerable})
     per_set = {name: np.array([q.set == name and q.answerable for q in qs]) for name in sets}
     grid = np.unique(p)  # thresholds at observed values: a level starts exactly where a question sits
+    # the written unanswerable questions and the withheld ones weigh half each: both kinds are what a user meets
+    withheld = np.array([q.set.endswith(WITHHELD) for q in qs])[~answerable]
+    halves = max(int(withheld.sum()), 1), max(int((~withheld).sum()), 1)
+    unanswerable_weight = np.where(withheld, 1.0 / halves[0], 1.0 / halves[1])
     best: tuple[float, float, float] | None = None
     for closest_at in grid:
         refused = max(float((p[m] < closest_at).mean()) for m in per_set.values())
@@ -234,7 +245,7 @@ def choose_levels(qs: Sequence[QuestionView]) -> tuple[np.ndarray, np.ndarray, f
             downgraded = max(float(((p[m] >= closest_at) & (p[m] < answer_at)).mean()) for m in per_set.values())
             if downgraded > MAX_DOWNGRADED:
                 break
-            flagged = float((p[~answerable] < answer_at).mean()) if (~answerable).any() else 0.0
+            flagged = float(np.average(p[~answerable] < answer_at, weights=unanswerable_weight)) if (~answerable).any() else 0.0
             key = (flagged, -answer_at, -closest_at)
             if best is None or key > (best[0], -best[1], -best[2]):
                 best = (flagged, float(answer_at), float(closest_at))
@@ -266,7 +277,8 @@ def fit_ranker(
     data = stack(tables)
     cols = np.array([FEATURES.index(c) for c in columns])
     estimator = make_model(model)
-    _fit(estimator, data.features[:, cols], data.label, data.weight, data.question)
+    r = data.ranked
+    _fit(estimator, data.features[r][:, cols], data.label[r], data.weight[r], data.question[r])
     ranker = SentenceRanker(list(columns), estimator, cx, cy, answer_at, closest_at, confidence=confidence)
     return ranker, qs, lv
 
@@ -283,7 +295,8 @@ def _confidence(tables: Sequence[Table], scores: np.ndarray, qs: list[QuestionVi
         rows.extend(question_features(s[a:b], t.features[a:b]) for a, b in itertools.pairwise(starts))
     x = np.array(rows)
     y = np.array([q.answerable and q.sentence_right for q in qs])
-    w = np.array([UNANSWERABLE_WEIGHT if not q.answerable else SQUAD_WEIGHT if q.set == "squad" else 1.0 for q in qs])
+    squad = sum(q.set == "squad" for q in qs)
+    w = np.array([_confidence_weight(q, squad) for q in qs])
     fold = np.array([q.fold for q in qs])
     top = np.array([q.top for q in qs])
     for f in range(FOLDS):
@@ -291,6 +304,18 @@ def _confidence(tables: Sequence[Table], scores: np.ndarray, qs: list[QuestionVi
         top[test] = predict(confidence_model().fit(x[train], y[train], logisticregression__sample_weight=w[train]), x[test])
     final = confidence_model().fit(x[fold >= 0], y[fold >= 0], logisticregression__sample_weight=w[fold >= 0])
     return final, [replace(q, top=float(p)) for q, p in zip(qs, top, strict=True)]
+
+
+def squad_weight(questions: int) -> float:
+    """The weight of one of ``questions`` SQuAD questions."""
+    return min(1.0, SQUAD_QUESTIONS_WORTH / max(questions, 1))
+
+
+def _confidence_weight(q: QuestionView, squad: int) -> float:
+    """Few unanswerable questions were written: each weighs more; a withheld one (many, made here) weighs one."""
+    if q.set.endswith(WITHHELD):
+        return 1.0
+    return UNANSWERABLE_WEIGHT if not q.answerable else squad_weight(squad) if q.set == "squad" else 1.0
 
 
 def summarise(qs: Sequence[QuestionView], levels: Sequence[str]) -> dict[str, dict[str, float]]:
