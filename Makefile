@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# CPU build of torch first (this machine keeps it on disk); a bare `torch` would fetch a CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[export,chat,eval,bench,test,dev,cluster]'
+	$(PY) -m pip install -q -e '.[export,chat,eval,bench,train,test,dev,cluster]'
 	# The ONNX model (the default encoder) is exported and verified once here, so the first question does not pay for it.
 	$(PY) -m qa export || echo "ONNX export failed (see above): run with QA_BACKEND=torch, e.g. QA_BACKEND=torch make run"
 	touch $(STAMP)

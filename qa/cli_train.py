@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings
-from .errors import QAError
+from .errors import QAError, Remedy
 
 __all__ = ["add_train_parser", "held_out_table"]
 
@@ -35,7 +35,7 @@ def add_train_parser(sub: Any, settings: Settings) -> None:
     )
     p.add_argument("--compare", action="store_true", help="print every learner's held-out figures, write nothing")
     p.add_argument("--without", default="", help="comma-separated features to leave out (ablation)")
-    p.add_argument("--out", type=Path, default=None, help="model file (default: the package's qa/models/sentence_ranker.joblib)")
+    p.add_argument("--out", type=Path, default=None, help="model file (default: the package's qa/models/sentence_ranker.pkl)")
     p.add_argument("--report", type=Path, default=None, help="also write the held-out figures as JSON here")
     p.set_defaults(run=_run_train)
 
@@ -62,7 +62,15 @@ def held_out_table(summary: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+TRAINING_PACKAGES = ("lightgbm", "sklearn", "onnxmltools", "skl2onnx")
+
+
 def _run_train(args: argparse.Namespace, settings: Settings) -> int:
+    import importlib.util
+
+    missing = [name for name in TRAINING_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise QAError(f"training needs {', '.join(missing)}, not installed here", remedy=Remedy.INSTALL_EXTRA, extra="train")
     from .ranking.dataset import shared_sets, tables
     from .ranking.features import FEATURES
     from .ranking.model import DEFAULT_MODEL, save_ranker

@@ -151,6 +151,42 @@ def test_the_listwise_ranker_puts_each_questions_right_sentence_first():
     assert (right[~train].reshape(40, 8)[np.arange(40), scores.argmax(axis=1)]).mean() > 0.8  # chance: 1 in 8
 
 
+def test_the_saved_model_answers_on_onnxruntime_as_trained_without_lightgbm_or_scikit_learn(tmp_path):
+    import subprocess
+    import sys
+
+    from qa.ranking.confidence import QUESTION_FEATURES, confidence_model
+    from qa.ranking.model import SentenceRanker, load_ranker, predict, save_ranker
+    from qa.ranking.train import _fit, make_model
+
+    rng = np.random.default_rng(1)
+    questions = np.repeat(np.arange(60), 6)
+    x = rng.normal(size=(len(questions), len(FEATURES))).astype(np.float32)
+    x[::7, 5] = np.nan
+    right = rng.uniform(size=len(questions)) < 0.2
+    ranker_model = make_model("lambdarank")
+    _fit(ranker_model, x, right, np.ones(len(x)), questions)
+    q = rng.normal(size=(60, len(QUESTION_FEATURES)))
+    confidence = confidence_model().fit(q, rng.uniform(size=60) < 0.5)
+    knots = np.array([0.0, 1.0])
+    ranker = SentenceRanker(list(FEATURES), ranker_model, knots, knots, 0.5, 0.2, confidence=confidence)
+    expected = predict(ranker_model, x), predict(confidence, q)
+    path = tmp_path / "ranker.pkl"
+    version = save_ranker(ranker, path)
+
+    loaded = load_ranker(path)
+    assert loaded.version == version
+    assert np.allclose(loaded.score(x), expected[0], atol=1e-4)
+    assert np.allclose(predict(loaded.confidence, q), expected[1], atol=1e-4)
+    probe = (
+        "import pickle, sys; from qa.ranking.model import load_ranker; from pathlib import Path; "
+        f"r = load_ranker(Path({str(path)!r})); import numpy as np; r.score(np.zeros((2, {len(FEATURES)}), np.float32)); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'lightgbm', 'sklearn', 'joblib'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_the_focus_of_a_question_is_the_thing_it_asks_about():
     assert focus_stems("How many prosecutions had been brought under the Act?") == ["prosecut"]
     assert focus_stems("Which conference did the minister attend?") == ["confer"]

@@ -7,8 +7,8 @@ the question's words its passage and release lack.
 - **Missing words**: the rarest question word that a passage or a whole release does not hold. A question about
   something the archive never mentions ("… with Canada?") finds an on-topic release that lacks exactly that word.
 
-The words that end a focus are scikit-learn's English stop words and the auxiliary verbs; nothing here names
-words of a question set.
+The words that end a focus are bm25s's longer English stop-word list (NLTK's) and the modal verbs; nothing here
+names words of a question set.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import linear as re
-from ..store.lexical import bm25_tokenize
+from ..store.lexical import bm25_tokenize, function_words
 
 __all__ = ["focus_stems", "missing_columns", "near_columns"]
 
@@ -27,15 +27,11 @@ _FOCUS = re.compile(r"\b(?:how\s+(?:many|much)|which|what)\s+([A-Za-z][\w'’-]*
 _NEAR = 40  # characters either side of a number, amount or date that count as "next to it"
 
 
-_AUXILIARIES = frozenset(
-    "do does did is are was were be been being has have had will would shall can could may might must".split()
-)
+_AUXILIARIES = frozenset("would shall could may might must".split())  # the modal verbs the stop-word list lacks
 
 
 def _function_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS) | _AUXILIARIES
+    return function_words() | _AUXILIARIES
 
 
 def focus_stems(question: str) -> list[str]:

@@ -1,14 +1,17 @@
-"""The trained answer-sentence ranker as shipped: a scikit-learn model, its calibration and the levels' thresholds.
+"""The trained answer-sentence ranker as shipped: its two models in ONNX, their calibration and the levels' thresholds.
 
-The file (``qa/models/sentence_ranker.joblib``) is rebuilt by ``python -m qa train`` from the shared sets
+The file (``qa/models/sentence_ranker.pkl``) is rebuilt by ``python -m qa train`` from the shared sets
 (docs/training.md). Its probability that a candidate sentence answers is calibrated on held-out folds (isotonic),
 so the thresholds between the three levels -- an answer, the closest passage, not in the releases -- mean what
-they say.
+they say. The LightGBM ranker and the scikit-learn question-level model are trained with those libraries (the
+``train`` extra) and saved as ONNX graphs (onnxmltools, skl2onnx): answering runs them on onnxruntime, which the
+encoder already loads, so a question never imports LightGBM or scikit-learn.
 """
 
 from __future__ import annotations
 
 import hashlib
+import pickle
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +24,8 @@ from .features import FEATURES
 
 __all__ = ["DEFAULT_MODEL", "LEVELS", "SentenceRanker", "load_ranker", "predict", "save_ranker"]
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "sentence_ranker.joblib"
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "sentence_ranker.pkl"
+AGREEMENT = 1e-4  # the ONNX graph's scores must equal the trained model's within this
 LEVELS = ("answer", "closest", "none")
 
 
@@ -30,7 +34,7 @@ class SentenceRanker:
     """Scores candidates; says how sure it is that the best one answers, and at what level to reply."""
 
     features: list[str]  # the columns of :data:`FEATURES` the model reads, in its order
-    model: Any  # a fitted LightGBM ranker (predict) or scikit-learn classifier (predict_proba)
+    model: Any  # a fitted LightGBM ranker (predict) or scikit-learn classifier (predict_proba); OnnxModel once saved
     calibration_x: np.ndarray  # isotonic calibration of the best candidate's score, as knots
     calibration_y: np.ndarray
     answer_at: float  # calibrated probability from which the sentence is given as the answer
@@ -73,8 +77,60 @@ class SentenceRanker:
         return "closest" if probability >= self.closest_at else "none"
 
 
+@dataclass
+class OnnxModel:
+    """A trained model as an ONNX graph, scored by onnxruntime: ``output`` names the scores, ``column`` the positive
+    class of a probability matrix (None for a ranker's one score per row)."""
+
+    graph: bytes
+    output: str
+    column: int | None = None
+    _session: Any = field(default=None, repr=False, compare=False)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if self._session is None:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = options.inter_op_num_threads = 1  # a few hundred rows: threads cost more
+            self._session = ort.InferenceSession(self.graph, options, providers=["CPUExecutionProvider"])
+        (out,) = self._session.run([self.output], {"x": np.ascontiguousarray(x, dtype=np.float32)})
+        return np.asarray(out[:, self.column] if self.column is not None else out.reshape(-1), dtype=np.float32)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"graph": self.graph, "output": self.output, "column": self.column, "_session": None}
+
+
+def to_onnx(estimator: Any, columns: int) -> OnnxModel:
+    """The trained model as an ONNX graph that scores as it does (checked on random rows with missing values)."""
+    if isinstance(estimator, OnnxModel):
+        return estimator
+    if type(estimator).__name__ == "LGBMRanker":
+        from onnxmltools import convert_lightgbm
+        from onnxmltools.convert.common.data_types import FloatTensorType
+
+        graph = convert_lightgbm(estimator.booster_, initial_types=[("x", FloatTensorType([None, columns]))], target_opset=15)
+        model = OnnxModel(graph.SerializeToString(), graph.graph.output[0].name)
+    else:
+        from skl2onnx import convert_sklearn
+        from skl2onnx.common.data_types import FloatTensorType as SklFloat
+
+        graph = convert_sklearn(
+            estimator, initial_types=[("x", SklFloat([None, columns]))], options={"zipmap": False}, target_opset=15
+        )
+        model = OnnxModel(graph.SerializeToString(), graph.graph.output[1].name, column=1)
+    rows = np.random.default_rng(0).normal(size=(256, columns)).astype(np.float32)
+    rows[::5, ::3] = np.nan
+    gap = float(np.max(np.abs(model.predict(rows) - predict(estimator, rows))))
+    if not gap <= AGREEMENT:
+        raise QAError(f"the ONNX form of the {type(estimator).__name__} scores {gap:.1e} away from it: not saved")
+    return model
+
+
 def predict(estimator: Any, x: np.ndarray) -> np.ndarray:
     """Each row's score: a classifier's probability, or a ranker's relevance score."""
+    if isinstance(estimator, OnnxModel):
+        return estimator.predict(x)
     if not hasattr(estimator, "predict_proba"):  # LightGBM: one thread is set in the model itself
         return np.asarray(estimator.predict(x), dtype=np.float32)
     if not type(estimator).__name__.startswith("HistGradientBoosting"):  # no OpenMP: no costly thread-pool switch
@@ -86,15 +142,17 @@ def predict(estimator: Any, x: np.ndarray) -> np.ndarray:
 
 
 def save_ranker(ranker: SentenceRanker, path: Path = DEFAULT_MODEL) -> str:
-    """Write the model file; returns its version (a hash of what it holds)."""
-    import joblib
+    """Write the model file, its models as ONNX graphs; returns its version (a hash of what it holds)."""
+    from .confidence import QUESTION_FEATURES
 
+    ranker.model = to_onnx(ranker.model, len(ranker.features))
+    if ranker.confidence is not None:
+        ranker.confidence = to_onnx(ranker.confidence, len(QUESTION_FEATURES))
     path.parent.mkdir(parents=True, exist_ok=True)
     ranker.version = ""
-    joblib.dump(ranker, path, compress=3)
-    version = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    version = hashlib.sha256(pickle.dumps(ranker, protocol=5)).hexdigest()[:12]
     ranker.version = version
-    joblib.dump(ranker, path, compress=3)
+    path.write_bytes(pickle.dumps(ranker, protocol=5))
     return version
 
 
@@ -112,9 +170,10 @@ def load_ranker(path: Path = DEFAULT_MODEL) -> SentenceRanker:
                     f"the answer-sentence model {path.name} is missing: reinstall the package, or rebuild the model "
                     "from the shared question sets as docs/training.md describes"
                 )
-            import joblib
-
-            found = joblib.load(path)
+            try:
+                found = pickle.loads(path.read_bytes())  # the package's own file, written by save_ranker
+            except (pickle.UnpicklingError, AttributeError, ModuleNotFoundError, EOFError):
+                found = None
             if not isinstance(found, SentenceRanker) or any(name not in FEATURES for name in found.features):
                 raise QAError(
                     f"{path.name} is not a sentence-ranker model for this version: rebuild it as docs/training.md describes"

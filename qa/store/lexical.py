@@ -19,7 +19,7 @@ import numpy as np
 
 from ..chunking import Chunk
 
-__all__ = ["BM25_PARAMS", "LexicalIndex", "ReleaseIndex", "bm25_tokenize"]
+__all__ = ["BM25_PARAMS", "LexicalIndex", "ReleaseIndex", "bm25_tokenize", "function_words"]
 
 RELEASE_OF = "release_of.npy"  # in a release index's folder: each chunk's release number, row by row
 BM25_PARAMS = {"k1": 0.9, "b": 0.4}  # chosen on SQuAD with benchmarks/tune_sentences.py (docs/evaluation.md)
@@ -27,6 +27,13 @@ BM25_PARAMS = {"k1": 0.9, "b": 0.4}  # chosen on SQuAD with benchmarks/tune_sent
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
 _STEMMER: Any = None
 _STOPWORDS: frozenset[str] = frozenset()
+
+
+def function_words() -> frozenset[str]:
+    """English function words: bm25s's longer stop-word list (NLTK's), wider than the one BM25 leaves out."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(STOPWORDS_EN_PLUS)
 
 
 def bm25_tokenize(texts: list[str]) -> list[list[str]]:
