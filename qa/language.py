@@ -43,11 +43,20 @@ def _non_latin_share(text: str) -> float:
     return sum(1 for c in letters if not unicodedata.name(c, "LATIN").startswith("LATIN")) / len(letters)
 
 
+def _plainly_english(question: str) -> bool:
+    """Two English function words or more, one of them longer than two letters ("who", "the", "was"): English, and
+    the detector (slow to load) is not needed."""
+    from .store.lexical import function_words
+
+    found = {w for w in question.lower().replace("?", " ").split() if w in function_words()}
+    return len(found) >= 2 and any(len(w) > 2 for w in found)
+
+
 def unreadable_language(question: str) -> str | None:
     """The language's name when the question is plainly not English (another script, or a confidently detected
     language on enough words); None when it is English or too short to tell."""
     non_latin = _non_latin_share(question) > 0.5
-    if not non_latin and len(question.split()) < MIN_WORDS:
+    if not non_latin and (len(question.split()) < MIN_WORDS or _plainly_english(question)):
         return None
     try:
         from langdetect import DetectorFactory, detect_langs

@@ -53,6 +53,9 @@ def test_questions_in_another_language_are_named_and_english_is_not():
     assert unreadable_language("who will run it?") is None
     assert unreadable_language("º") is None  # a sign, not a language
     assert unreadable_language("ban plastic bags supermarkets") is None
+    assert unreadable_language("Qui a présidé la réunion des ministres de la défense?") == "French"
+    assert unreadable_language("Wer hat das Treffen der Verteidigungsminister geleitet?") == "German"
+    assert unreadable_language("Who co-chaired the defence ministers' meeting in Seoul?") is None
 
 
 def test_answer_kinds_from_the_questions_shape():
