@@ -86,7 +86,13 @@ def ask_tab(c: dict[str, Any]) -> None:
             c["active"] = gr.HTML(elem_id="filter-chip")
             with gr.Row(elem_id="ask-row"):
                 c["box"] = gr.Textbox(
-                    placeholder="Ask a question…", show_label=False, scale=8, elem_id="question", autofocus=True, lines=1
+                    placeholder="Ask a question…",
+                    show_label=False,
+                    scale=8,
+                    elem_id="question",
+                    autofocus=True,
+                    lines=1,
+                    max_lines=4,  # a pasted page scrolls inside the box: the chat and the refusal below stay on screen
                 )
                 c["send"] = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask")
             c["ask_error"] = gr.HTML(elem_id="ask-error")
