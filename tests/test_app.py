@@ -221,6 +221,10 @@ def test_answer_stays_in_view_after_each_reply_desktop_and_phone(browser, app):
                 "return r.top >= -2 && r.top < window.innerHeight / 2; })()",
                 timeout=10_000,
             )
+            page.click("#new-chat")  # below the chat on a phone: the emptied chat comes back into view
+            page.wait_for_function("document.querySelectorAll('#chat .qa-reply').length === 0", timeout=10_000)
+            page.wait_for_timeout(300)
+            assert page.locator("#chat").bounding_box()["y"] >= -2, page.locator("#chat").bounding_box()
         page.context.close()
 
 
@@ -365,8 +369,13 @@ def test_filters_show_when_active_and_apply(page, app):
     dates = [t.split(" · ")[0] for t in page.locator("#sources .qa-card-meta").all_inner_texts()]
     assert dates and all(d <= "2024-12-31" and d != "undated" for d in dates), dates
     page.get_by_text("Filters · 1 active").click()
-    page.fill("#since input, #since textarea", "2025-01-01")
-    page.locator("#since input, #since textarea").press("Tab")
+    since = page.locator("#since input, #since textarea")
+    since.fill("last year")  # a date that cannot be used is named on leaving its box, before any question
+    since.press("Tab")
+    page.wait_for_function("(document.querySelector('#ask-error')?.innerText || '').includes('must be a date')", timeout=10_000)
+    since.fill("2025-01-01")
+    since.press("Tab")
+    page.wait_for_function("(document.querySelector('#ask-error')?.innerText || '').includes('after')", timeout=10_000)
     page.fill("#question textarea", "Which country became the 18th UNC Member State?")
     page.press("#question textarea", "Enter")
     page.wait_for_function("(document.querySelector('#ask-error')?.innerText || '').includes('after')", timeout=20_000)

@@ -76,6 +76,17 @@ def test_empty_filter_reads_as_a_filter_message_not_an_abstention():
     assert "No releases match the filter" in html and "Not in the releases" not in html
 
 
+def test_a_date_filter_that_cannot_be_used_is_named_in_the_pages_words():
+    from qa.web.handlers import ChatHandlers
+
+    words = {v: unescape(ChatHandlers.check_dates(*v)) for v in (("last year", ""), ("2024-13-01", ""), ("2025", "2024-06"))}
+    assert "“Since” must be a date like 2024-09-10" in words[("last year", "")]
+    assert "month 13" in words[("2024-13-01", "")]
+    assert "“Since” 2025-01-01 is after “Until” 2024-06-30" in words[("2025", "2024-06")]
+    assert not [w for w in words.values() if "--" in w or "Error" in w or "{" in w], words
+    assert ChatHandlers.check_dates("2024", "2024-12-31") == ChatHandlers.check_dates("", "") == ""
+
+
 def test_feedback_log_keeps_the_last_vote_per_reply(tmp_path):
     log = FeedbackLog(tmp_path)
     record = {"question": "q", "passages": []}

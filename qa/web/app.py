@@ -99,10 +99,10 @@ def ask_tab(c: dict[str, Any]) -> None:
             with gr.Accordion("Filters", open=False, elem_id="filters") as c["filters_box"]:
                 with gr.Row():
                     c["since"] = gr.Textbox(
-                        label="Since", placeholder="2024-01-01", elem_id="since", max_length=10, min_width=120
+                        label="Since", placeholder="YYYY-MM-DD", elem_id="since", max_length=10, min_width=120
                     )
                     c["until"] = gr.Textbox(
-                        label="Until", placeholder="2024-12-31", elem_id="until", max_length=10, min_width=120
+                        label="Until", placeholder="YYYY-MM-DD", elem_id="until", max_length=10, min_width=120
                     )
                 c["source"] = gr.Dropdown(
                     [("Any source", "")],
@@ -173,6 +173,9 @@ def _wire_ask(h: ChatHandlers, c: dict[str, Any]) -> None:
     for box in filters:
         box.change(h.on_filters, filters, [c["active"], c["filters_box"], c["clear_filters"], c["ask_error"]], **QUIET)
     c["clear_filters"].click(lambda: ("", "", ""), None, filters, **QUIET)
+    for box in (c["since"], c["until"]):
+        for leave in (box.blur, box.submit):
+            leave(h.check_dates, [c["since"], c["until"]], c["ask_error"], **QUIET)
 
 
 def _wire_library(h: LibraryHandlers, c: dict[str, Any], listing: list[Any]) -> None:

@@ -15,6 +15,7 @@ import gradio as gr
 
 from .. import QA, Answer, Passage, QAError
 from ..errors import chat_message
+from ..query.validate import parse_day
 from .feedback import FeedbackLog, RateLimited
 from .render import (
     EMPTY_PANEL,
@@ -240,8 +241,20 @@ class ChatHandlers:
             c["active"]: chip,
             c["filters_box"]: gr.Accordion(label=f"Filters · {n} active" if n else "Filters"),
             c["clear_filters"]: gr.Button(visible=filters.active),
-            c["ask_error"]: "",  # an error about the old filter values no longer applies
+            # an error about the old values no longer applies; one about these stays (shown when a date box is left)
+            c["ask_error"]: gr.skip() if self.check_dates(since, until) else "",
         }
+
+    @staticmethod
+    def check_dates(since: str, until: str) -> str:
+        """A date filter that cannot be used is named when its box is left, not only at the next question."""
+        try:
+            first, last = parse_day(since, "since"), parse_day(until, "until", end=True)
+        except QAError as exc:
+            return error_html(exc)
+        if first and last and first > last:
+            return error_html(f"“Since” {first} is after “Until” {last}: swap them.")
+        return ""
 
     @staticmethod
     def on_example(evt: gr.SelectData) -> str:

@@ -58,7 +58,11 @@
     if (all.length === replies) return;
     const grew = all.length > replies;
     replies = all.length;
-    if (!grew) return;
+    if (!grew) {  // a new conversation: the empty chat and its examples come back into view (on a phone, above)
+      const chat = document.querySelector('#chat');
+      if (!all.length && chat && chat.getBoundingClientRect().top < 0) chat.scrollIntoView({block: 'start', behavior: 'instant'});
+      return;
+    }
     const reply = all[all.length - 1];
     bringUp(reply);
     setTimeout(() => bringUp(reply), 250);  // again once the chat has laid out its buttons and images
