@@ -253,7 +253,7 @@ def render_reply(reply: Reply, feedback: str | None = None) -> str:
         first = answer.passages[0] if answer.passages else None
         parts.append(
             "<div class='qa-noanswer qa-closest'><strong>This may not answer your question.</strong> "
-            "The closest passage is below; no sentence in it is marked as the answer.</div>"
+            "The closest passage is open under Sources; no sentence in it is marked as the answer.</div>"
         )
         if first is not None:
             parts.append(
