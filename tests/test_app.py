@@ -212,6 +212,8 @@ def test_answer_stays_in_view_after_each_reply_desktop_and_phone(browser, app):
             assert trash is None or asked["y"] >= trash["y"] + trash["height"] - 2, (q, asked, trash)
             assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 2
             assert abs(page.locator("#chat").bounding_box()["width"] - width) < 2, "the chat changed width on answering"
+            if viewport is PHONE:  # the page's and the bubbles' margins leave the text most of a phone's width
+                assert reply.bounding_box()["width"] >= 0.8 * viewport["width"], reply.bounding_box()
         assert "Follow-up" in page.locator("#chat .qa-reply").nth(2).inner_text()
         if viewport is PHONE:  # the sources panel sits below the chat on a phone; a chip brings it into view
             assert page.locator("#sources").bounding_box()["y"] > page.locator("#chat").bounding_box()["y"] + 200
