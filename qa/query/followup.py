@@ -15,9 +15,13 @@ from collections.abc import Sequence
 
 __all__ = [
     "CARRY_WEIGHT",
+    "ELLIPSIS",
+    "NONE",
+    "REFERENCE",
     "antecedent_topic",
     "carry_weight",
     "content_words",
+    "followup_kind",
     "is_followup",
     "leans_on_earlier",
     "resolve_followup",
@@ -128,14 +132,33 @@ def _names_a_topic(question: str) -> bool:
     return any(w[0].isupper() and w.lower() not in _PRONOUNS and w.lower() not in _FUNCTION_WORDS for w in words[1:])
 
 
-def leans_on_earlier(question: str) -> bool:
-    """Plainly a follow-up: a connective first, one content word at most, or a pronoun and no name of its own."""
+ELLIPSIS = "ellipsis"  # cannot stand alone: opens with a connective ("and who ...", "what about ...") or names nothing
+REFERENCE = "reference"  # may lean on an earlier question: a pronoun without a name of its own, or short and naming nothing
+NONE = "none"  # self-contained
+
+
+def _elliptic(question: str) -> bool:
+    """A connective first ("And who ...", "so when ...", "what about ...") or one content word at most ("Who else attended?")."""
     words = [w.lower() for w in _WORD.findall(question)]
     if not words:
         return False
     if words[0] in _CONNECTIVES or question.lower().lstrip().startswith(("what about", "how about")):
         return True
-    if len(content_words(question)) <= 1:
+    return len(content_words(question)) <= 1
+
+
+def followup_kind(question: str) -> str:
+    """How a question asked after others leans on them: ELLIPSIS (it cannot be read alone), REFERENCE (a pronoun, a
+    demonstrative or a short question naming nothing: it may lean on the earlier question, or name its own topic in
+    lower case -- retrieval decides, :mod:`qa.ranking.pipeline`) or NONE."""
+    if _elliptic(question):
+        return ELLIPSIS
+    return REFERENCE if is_followup(question) else NONE
+
+
+def leans_on_earlier(question: str) -> bool:
+    """Plainly a follow-up: a connective first, one content word at most, or a pronoun and no name of its own."""
+    if _elliptic(question):
         return True
     text = _EXISTENTIAL.sub(" ", question)
     return any(w.lower() in _PRONOUNS for w in _WORD.findall(text)) and not _names_a_topic(text)
