@@ -87,6 +87,15 @@ def test_a_date_filter_that_cannot_be_used_is_named_in_the_pages_words():
     assert ChatHandlers.check_dates("2024", "2024-12-31") == ChatHandlers.check_dates("", "") == ""
 
 
+def test_a_follow_up_says_how_it_was_read():
+    reply = _reply()
+    reply.answer.followup, reply.answer.query = True, "q? 2nd meeting Seoul"
+    assert "Follow-up: searched for “q? 2nd meeting Seoul”" in unescape(render_reply(reply))
+    reply.answer.query = " Q? "  # searched as asked, inside the earlier answer's release: not "searched for" itself
+    html = unescape(render_reply(reply))
+    assert "searched as asked, inside the release the earlier answer came from" in html and "searched for" not in html
+
+
 def test_feedback_log_keeps_the_last_vote_per_reply(tmp_path):
     log = FeedbackLog(tmp_path)
     record = {"question": "q", "passages": []}

@@ -282,11 +282,18 @@ def render_reply(reply: Reply, feedback: str | None = None) -> str:
         tools = _copy_button(reply)
         parts.append(f"<div class='qa-sources-line'>{'Other sources: ' + others if others else ''}{tools}</div>")
     if answer.followup:
-        parts.append(f"<div class='qa-note'>Follow-up: searched for “{escape(answer.query)}”</div>")
+        parts.append(f"<div class='qa-note'>{escape(_followup_note(answer))}</div>")
     if feedback:
         parts.append(f"<div class='qa-fb' role='status'>{escape(_VOTE_NOTE.get(feedback, ''))}</div>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def _followup_note(answer: Answer) -> str:
+    """How a follow-up was read: with words of the earlier question added, or as asked inside the earlier release."""
+    if not answer.query or " ".join(answer.query.split()).casefold() == " ".join(answer.question.split()).casefold():
+        return "Follow-up: searched as asked, inside the release the earlier answer came from"
+    return f"Follow-up: searched for “{answer.query}”"
 
 
 def _marked(text: str, start: int | None, end: int | None) -> str:
