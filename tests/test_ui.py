@@ -49,6 +49,22 @@ def test_panel_marks_the_sentence_and_opens_the_release_at_the_cited_paragraph()
     assert "qa-selected" in other and "paragraph 1 highlighted" in other
 
 
+def test_a_passage_joining_paragraphs_marks_its_sentence_in_the_card_and_the_release():
+    """A short paragraph is indexed with its neighbour: the card shows (and the release marks) the answering one."""
+    first, second = "All eleven libraries open until 9 pm.", "The extension adds 40 staff. It costs 1.2 million euros."
+    text = f"{first}\n\n{second}"
+    held = Passage(1, 0.9, text, "Libraries", "2025-02-14", "l.html", 2, "abc", answer_start=len(first) + 2)
+    held.answer_end = held.answer_start + len("The extension adds 40 staff.")  # type: ignore[operator]
+    other = Passage(2, 0.5, text, "Libraries", "2025-02-14", "l.html", 1, "abc")
+    answer = Answer("How many staff?", "The extension adds 40 staff.", False, [held, other])
+    html = render_panel(Reply("0123456789ab", answer, [], Filters()), None, lambda source: [first, second])
+    cards = html.split("<li class='qa-card")[1:]
+    assert "<div class='qa-card-text'>… <mark class='qa-mark'>The extension adds 40 staff.</mark>" in cards[0]
+    assert "<div class='qa-card-text'>All eleven libraries open until 9 pm. …</div>" in unescape(cards[1])  # its own paragraph
+    viewer = html[html.index("qa-viewer'") : html.index("qa-cards-head")]
+    assert "qa-cited'><span class='qa-pnum'>¶2</span><span class='qa-ptext'><mark class='qa-mark'>The extension" in viewer
+
+
 def test_not_found_reply_marks_nothing_and_offers_no_copy():
     reply = _reply(no_answer=True)
     html = render_reply(reply) + render_panel(reply, None, lambda source: [TEXT])
@@ -269,7 +285,7 @@ def test_loader_builds_behind_and_skips_a_file_it_cannot_read(small_corpus, tmp_
 
 def test_removal_is_listed_and_restored_by_title_without_paths(small_corpus, tmp_path, encoder):
     from qa import QA, library
-    from qa.web.render import render_removed
+    from qa.web.render_library import render_removed
 
     session = QA(small_corpus, tmp_path / "index")
     session.encoder = encoder
