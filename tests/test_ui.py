@@ -3,6 +3,7 @@ questions, the guard in front of the server, the feedback rate limit, "still loa
 
 from __future__ import annotations
 
+import time
 from html import unescape
 
 from qa.answering.types import Answer, Passage
@@ -265,6 +266,32 @@ def test_a_question_before_the_index_is_ready_gets_still_loading(seed_qa, tmp_pa
     handlers = ChatHandlers(seed_qa, Loader(seed_qa), FeedbackLog(tmp_path), {n: n for n in names})
     out = handlers.respond("Who co-chaired the meeting?", [], 5, {}, None)
     assert "Still loading" in out["ask_error"] and out["box"] == "Who co-chaired the meeting?" and "chatbot" not in out
+
+
+def test_a_release_folder_that_is_missing_is_named_without_its_path_and_no_question_waits(tmp_path, encoder):
+    from qa import QA
+    from qa.web.handlers import ChatHandlers
+    from qa.web.state import Loader
+
+    missing = tmp_path / "gone" / "releases"
+    loader = Loader(QA(missing, tmp_path / "index", encoder=encoder)).start()
+    deadline = time.time() + 60
+    while loader.phase != "failed" and time.time() < deadline:
+        time.sleep(0.1)
+    assert loader.phase == "failed" and "“releases”" in loader.status() and str(tmp_path) not in loader.status()
+    names = ["box", "chatbot", "records", "saved", "ask_error", "panel"]
+    handlers = ChatHandlers(loader.session, loader, FeedbackLog(tmp_path), {n: n for n in names})
+    error = handlers.respond("Who co-chaired the meeting?", [], 5, {}, None)["ask_error"]
+    assert "could not be loaded" in error and "Still loading" not in error and "gone" not in error, error
+
+
+def test_paths_in_a_message_become_their_last_part():
+    from qa.web.render import without_paths
+
+    assert without_paths("Corpus folder /srv/qa/corpus does not exist") == "Corpus folder “corpus” does not exist"
+    assert without_paths("cannot read '/srv/qa/x.txt'") == "cannot read 'x.txt'"
+    assert without_paths(r"C:\data\releases is missing") == "“releases” is missing"
+    assert without_paths("dates 2024/09 and/or 10/12 stay as written") == "dates 2024/09 and/or 10/12 stay as written"
 
 
 def test_loader_builds_behind_and_skips_a_file_it_cannot_read(small_corpus, tmp_path, encoder):

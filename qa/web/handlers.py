@@ -30,6 +30,7 @@ from .render import (
     render_question,
     render_reply,
     reply_id_of,
+    without_paths,
 )
 from .state import Loader
 
@@ -41,7 +42,7 @@ EMPTY_SAVED: dict[str, Any] = {"chat": [], "answers": {}}
 
 
 def error_html(exc: QAError | str) -> str:
-    return f"<div class='qa-error' role='alert'>{escape(chat_message(exc))}</div>"
+    return f"<div class='qa-error' role='alert'>{escape(without_paths(chat_message(exc)))}</div>"
 
 
 def vote_of(liked: Any) -> str:
@@ -124,7 +125,9 @@ class ChatHandlers:
         chat, records, saved = list(chat or []), dict(records or {}), dict(saved or EMPTY_SAVED)
         shown = _encodable(message)
         problem = check_question(message)
-        if not problem and not self.loader.ready:
+        if not problem and self.loader.phase == "failed":
+            problem = f"{self.loader.status()}. No question can be answered until then; your question stays here."
+        elif not problem and not self.loader.ready:
             problem = f"Still loading the releases ({self.loader.status()}): ask again in a moment, your question stays here."
         if problem:
             return {c["box"]: shown, c["ask_error"]: f"<div class='qa-error' role='alert'>{escape(problem)}</div>"}

@@ -47,6 +47,7 @@ __all__ = [
     "render_reply",
     "reply_id_of",
     "shorten",
+    "without_paths",
 ]
 
 # One pass: HTML specials and Markdown/LaTeX punctuation all become numeric entities.
@@ -56,6 +57,21 @@ _ENTITIES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$=:"}
 def escape(text: str) -> str:
     """Release text -> inert HTML: nothing in it can open a tag, a link, emphasis or maths; newlines become <br>."""
     return str(text).translate(_ENTITIES).replace("\n", "<br>")
+
+
+# A server path (two or more parts, POSIX or Windows) inside a message; a date (2024/09) or "and/or" is none.
+_PATH = re.compile(r"(?<![\w.~])(?:[A-Za-z]:)?(?:[/\\][^\s/\\:;,\"'‘’“”()<>]+){2,}[/\\]?")
+
+
+def without_paths(text: str) -> str:
+    """A message for the page: a server path becomes its last part (the page never shows the server's folders)."""
+
+    def name(m: re.Match[str]) -> str:
+        last = re.split(r"[/\\]", m.group(0).rstrip("/\\"))[-1]
+        quoted = m.start() > 0 and text[m.start() - 1] in "'‘“\""
+        return last if quoted else f"“{last}”"
+
+    return _PATH.sub(name, text)
 
 
 # ------------------------------------------------------------------ replies
