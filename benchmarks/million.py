@@ -1,7 +1,7 @@
-"""A million chunks on one machine: FAISS choices measured from 10K to 1M vectors built out of a real index.
+"""A million chunks on one machine: each part of the index (FAISS, BM25, the chunk store) from 10K to 1M chunks.
 
     python benchmarks/million.py --index INDEX_DIR [--sizes 10000,71423,1000000] [--kinds flat,ivf,ivf-mmap,hnsw,ivfpq]
-        [--queries 200] [--out eval/results/million]
+        [--parts vectors,bm25,chunks] [--queries 200] [--out eval/results/million]
 
 What is real and what is synthetic: the first rows are the real chunk vectors of --index (a real build), in order;
 every row past them is a SYNTHETIC copy of a real row (row i copies real row i mod N) with Gaussian noise added
@@ -14,6 +14,9 @@ For each size and index kind the index is written to a temporary folder, then a 
 open seconds, resident memory after opening and after the queries, p50/p95 search latency, and recall@10 against
 exact search (numpy over the same vectors). Prints a Markdown table per part; writes --out/million.md, .json and
 million.png (memory and latency against size).
+
+BM25 and the chunk store (``--parts bm25,chunks``, :mod:`million_text`) are measured the same way over chunk texts:
+the real chunks of --index first, then SYNTHETIC copies of them with words swapped for words of the corpus.
 """
 
 from __future__ import annotations
@@ -123,8 +126,14 @@ def main() -> None:
     ap.add_argument("--noise", type=float, default=0.015, help="std of the noise added to each coordinate of a copy")
     ap.add_argument("--out", type=Path, default=ROOT / "eval" / "results" / "million")
     ap.add_argument("--work", type=Path, help="where the indexes are written (default: a temporary folder)")
+    ap.add_argument("--parts", default="vectors", help="vectors, bm25, chunks (comma-separated)")
     args = ap.parse_args()
     index = load_index(args.index)
+    parts = args.parts.split(",")
+    text_lines = measure_text_parts(index, args, [p for p in parts if p != "vectors"]) if parts != ["vectors"] else []
+    if "vectors" not in parts:
+        write_lines(args.out, text_lines, "million-text")
+        return
     real = index.vectors.reconstruct_n(0, index.vectors.ntotal)
     rng = np.random.default_rng(1)
     queries = index.sentences.reconstruct_batch(rng.choice(index.sentences.ntotal, args.queries, replace=False))
@@ -169,9 +178,20 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "million.md").write_text("\n".join(lines) + "\n")
+    (args.out / "million.md").write_text("\n".join([*lines, "", *text_lines]) + "\n")
     (args.out / "million.json").write_text(json.dumps(rows, indent=1))
     plot(rows, args.out / "million.png")
+
+
+def measure_text_parts(index: Any, args: argparse.Namespace, parts: list[str]) -> list[str]:
+    from million_text import measure_parts
+
+    return measure_parts(index, [int(s) for s in args.sizes.split(",")], parts, args.queries, args.work)
+
+
+def write_lines(out: Path, lines: list[str], name: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:

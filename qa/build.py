@@ -21,7 +21,7 @@ from tqdm import tqdm
 from . import sandbox
 from .chunking import Chunk, Sentences, sentence_table
 from .config import DEFAULT_BACKEND, ChunkConfig, ParseLimits
-from .corpus import SUPPORTED_SUFFIXES, corpus_files, links_outside, unsupported_files
+from .corpus import SUPPORTED_SUFFIXES, corpus_files, folder_signature, links_outside, unsupported_files
 from .embedding import Encoder, Engine, make_encoder, resolve_model
 from .errors import ConfigError, CorpusError, StoreError
 from .plan import BuildJob, BuildPlan, BuildReport, Log, files_match, is_unchanged, make_plan, nothing_changed
@@ -49,9 +49,21 @@ class IndexStatus(str, Enum):
 
 
 def index_status(
-    corpus: Path, folder: Path, model: str | None = None, cfg: ChunkConfig | None = None, backend: str | None = None
+    corpus: Path,
+    folder: Path,
+    model: str | None = None,
+    cfg: ChunkConfig | None = None,
+    backend: str | None = None,
+    *,
+    trust_folders: bool = False,
 ) -> IndexStatus:
-    """How the index in ``folder`` stands against ``corpus`` and these settings -- reads no model."""
+    """How the index in ``folder`` stands against ``corpus`` and these settings -- reads no model.
+
+    Every file is compared with the manifest (a stat each, a hash when size or time differ); with
+    ``trust_folders``, an index whose recorded folder signature still matches the corpus's is fresh without
+    looking at a file: a file added, removed, renamed or saved by replacing it is noticed, one rewritten in
+    place only by the full check (`qa index`, the chat's start-up).
+    """
     if not has_manifest(Path(folder)):
         return IndexStatus.MISSING
     try:
@@ -63,6 +75,8 @@ def index_status(
         return IndexStatus.OTHER_BACKEND
     if fit < Fit.CHUNKS:
         return IndexStatus.INCOMPATIBLE
+    if trust_folders and manifest.folders and folder_signature(Path(corpus)) == manifest.folders:
+        return IndexStatus.FRESH
     # Files the last build skipped as unreadable (--skip-bad) stay skipped while they stay the same.
     recorded: dict[str, FileRecord | SkippedFile] = {**manifest.skipped, **manifest.files}
     try:
@@ -135,6 +149,7 @@ def _embed(
         backend=job.backend,
         chunking=job.cfg,
         index_type=job.index_type,
+        folders=job.folders,
         sentence_table=sentences.table,
         vectors=_assemble([c.key for c in plan.chunks], fresh, old_chunk_rows, old.vectors if old else None, encoder),
         sentence_vectors=_assemble(s_keys, fresh, old_sentence_rows, old.sentences if old else None, encoder),
@@ -288,7 +303,7 @@ def _build_locked(job: BuildJob, encoder: Encoder | None, model: str | None, eng
     current = nothing_changed(job, old.manifest) if old is not None else None
     if old is not None and current is not None:
         if current is not old.manifest:
-            record_files(job.folder, current)  # touched, not changed: remember the new times
+            record_files(job.folder, current)  # touched, not changed: remember the new times and folder signature
         n = old.manifest.chunk_count
         return BuildReport(reused=n, chunks=n, files=job.files, seconds=time.perf_counter() - job.t0)
     sandbox.shared(job.limits).start()  # readers start while the model loads
@@ -302,8 +317,9 @@ def _build_locked(job: BuildJob, encoder: Encoder | None, model: str | None, eng
     plan = make_plan(job, encoder, old, fit)
     if is_unchanged(plan, old, fit) and old is not None:
         plan.report.reused = len(plan.chunks)
-        if any(plan.files[s].mtime_ns != old.manifest.files[s].mtime_ns for s in plan.files):
-            record_files(job.folder, replace(old.manifest, files=plan.files))  # touched, not changed
+        touched = any(plan.files[s].mtime_ns != old.manifest.files[s].mtime_ns for s in plan.files)
+        if touched or old.manifest.folders != job.folders:
+            record_files(job.folder, replace(old.manifest, files=plan.files, folders=job.folders))  # touched, not changed
         plan.report.seconds = time.perf_counter() - job.t0
         return plan.report
     generation = _embed(job, plan, encoder, old, fit, engine)
@@ -349,6 +365,7 @@ def build_index(
             f"the index folder {folder} is inside the corpus folder {corpus}: its files would be read as releases; "
             "choose an index folder outside the corpus"
         )
+    folders = folder_signature(corpus, time.time_ns()) if corpus.is_dir() else {}  # before listing: later changes differ
     files = corpus_files(corpus)  # fails early and clearly on a missing or empty corpus
     unsupported = unsupported_files(corpus)
     if unsupported:
@@ -380,6 +397,7 @@ def build_index(
         limits=limits or ParseLimits(),
         on_file=on_file,
         on_progress=on_progress,
+        folders=folders,
     )
     try:
         return _build_locked(job, encoder, model, engine)

@@ -26,6 +26,7 @@ __all__ = [
     "Release",
     "check_size",
     "corpus_files",
+    "folder_signature",
     "links_outside",
     "minhash_signature",
     "parse_bytes",
@@ -178,6 +179,29 @@ def _release_files(folder: Path) -> Iterator[Path]:
                 continue
             if not path.is_symlink() or path.resolve().is_relative_to(inside):
                 yield path
+
+
+RACY_NS = 2_000_000_000  # a folder changed this close to the signature may change again within the same clock tick
+
+
+def folder_signature(folder: Path, now_ns: int | None = None) -> dict[str, int]:
+    """The modification time of ``folder`` and of each folder in it (hidden ones skipped), by relative path.
+
+    Adding, removing or renaming a file changes its folder's time, and so does saving it by replacing it (as
+    editors and the chat's upload do); rewriting a file in place does not. Listing folders costs no stat per
+    file, so this is the cheap check of a large corpus. A time within two seconds of ``now_ns`` is recorded as 0,
+    which never matches: a change in the same clock tick could leave it as it is.
+    """
+    signature: dict[str, int] = {}
+    for top, dirs, _ in os.walk(folder):  # never follows linked folders, like the listing of release files
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        try:
+            mtime = os.stat(top).st_mtime_ns
+        except OSError:  # removed while listing: the signature simply differs
+            continue
+        racy = now_ns is not None and mtime >= now_ns - RACY_NS
+        signature[Path(top).relative_to(folder).as_posix()] = 0 if racy else mtime
+    return signature
 
 
 def corpus_files(folder: Path) -> list[Path]:

@@ -144,6 +144,7 @@ class BuildJob:
     limits: ParseLimits = field(default_factory=ParseLimits)  # what reading one file may cost
     on_file: Callable[[Parsed], None] | None = None  # hears of each file read (progress, skips)
     on_progress: Callable[[int, int], None] | None = None  # hears (texts embedded, texts to embed) as embedding goes
+    folders: dict[str, int] = field(default_factory=dict)  # the corpus's folder signature, taken before listing it
 
 
 @dataclass
@@ -170,7 +171,8 @@ def nothing_changed(job: BuildJob, manifest: Manifest) -> Manifest | None:
     times = recorded_times(job.corpus, recorded)
     if times is None:
         return None
-    return with_times(manifest, times)
+    current = with_times(manifest, times)
+    return current if current.folders == job.folders else replace(current, folders=job.folders)
 
 
 def with_times(manifest: Manifest, times: Mapping[str, int]) -> Manifest:

@@ -93,7 +93,9 @@ class QA:
         return load_index(self.folder), stamp
 
     def _load(self) -> tuple[Index, tuple[int, int] | None]:
-        status = index_status(self.corpus, self.folder, self.encoder.name, backend=self.encoder.backend)
+        # Folders unchanged since the build: trusted without a stat per file (`qa index` and the chat's start-up
+        # compare every file).
+        status = index_status(self.corpus, self.folder, self.encoder.name, backend=self.encoder.backend, trust_folders=True)
         if status == IndexStatus.OTHER_BACKEND and not (self.auto_build and self._retriever is None):
             raise StoreError(
                 f"the index holds vectors from another encoder backend; this session uses "

@@ -21,7 +21,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,7 @@ class Generation:
     backend: str
     chunking: ChunkConfig
     index_type: str = "auto"
+    folders: dict[str, int] = field(default_factory=dict)  # the corpus's folder signature (qa.corpus.folder_signature)
 
 
 def write_generation(folder: Path, gen: Generation, previous: Manifest | None) -> Manifest:
@@ -186,6 +187,7 @@ def write_generation(folder: Path, gen: Generation, previous: Manifest | None) -
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             retired=dict(previous.live) if previous else {},
             checksums=checksums(folder, live),
+            folders=gen.folders,
         )
         write_manifest(folder, manifest)  # the switch: readers see the new generation from here on
     except (OSError, RuntimeError) as exc:  # faiss reports a failed write as RuntimeError

@@ -61,7 +61,7 @@ class LexicalIndex:
         import bm25s
 
         model = bm25s.BM25(**(params or {}))
-        model.index(bm25_tokenize(list(texts)), show_progress=False)
+        model.index(_with_sorted_vocabulary(bm25_tokenize(list(texts))), show_progress=False)
         return cls(model)
 
     @classmethod
@@ -124,6 +124,16 @@ class LexicalIndex:
         if len(indices) and (indices.min() < 0 or indices.max() >= n):
             return "BM25 postings point past the last document"
         return None
+
+
+def _with_sorted_vocabulary(tokens: list[list[str]]) -> tuple[list[list[int]], dict[str, int]] | list[list[str]]:
+    """Token ids numbered in sorted word order: bm25s numbers words in the order of a Python set, which changes from
+    process to process, so two builds of the same texts would write different files (and checksums)."""
+    words = sorted({word for text in tokens for word in text})
+    if not words:
+        return tokens  # no word at all: bm25s's own path (and its message)
+    vocabulary = {word: i for i, word in enumerate(words)}
+    return [[vocabulary[word] for word in text] for text in tokens], vocabulary
 
 
 def release_order(sources: Sequence[str]) -> tuple[list[str], np.ndarray]:

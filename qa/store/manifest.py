@@ -12,6 +12,8 @@ import hashlib
 import json
 import os
 import re
+import threading
+import time
 from dataclasses import asdict, dataclass, field, fields
 from enum import IntEnum
 from pathlib import Path
@@ -114,6 +116,7 @@ class Manifest:
     skipped: dict[str, SkippedFile] = field(default_factory=dict)  # unreadable files left out with --skip-bad
     retired: dict[str, str] = field(default_factory=dict)  # the previous generation's files, deleted by the next write
     checksums: dict[str, list[Any]] = field(default_factory=dict)  # file -> [size, sha256] of every generation file
+    folders: dict[str, int] = field(default_factory=dict)  # the corpus's folder signature when built (qa.corpus)
     format_version: int = FORMAT_VERSION
 
     @classmethod
@@ -156,6 +159,7 @@ class Manifest:
             "live": self.live,
             "retired": self.retired,
             "checksums": self.checksums,
+            "folders": self.folders,
         }
 
     def compatible_with(self, model: str, backend: str, chunking: ChunkConfig, index_type: str = "auto") -> Fit:
@@ -262,6 +266,9 @@ def _schema_problem(data: dict[str, Any]) -> str | None:
         and all(isinstance(v, list) and len(v) == 2 and _is_int(v[0]) and isinstance(v[1], str) for v in checksums.values())
     ):
         return "checksums must map file names to [size, sha256]"
+    folders = data.get("folders", {})
+    if not (isinstance(folders, dict) and all(_is_int(v) for v in folders.values())):
+        return "folders must map folder names to modification times (whole numbers)"
     return None
 
 
@@ -290,8 +297,35 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync_path(path.parent)
 
 
+_READ: dict[Path, tuple[tuple[int, int, int], Manifest]] = {}  # manifest file -> (its stat, what it said)
+_READ_LOCK = threading.Lock()
+
+
 def read_manifest(folder: Path) -> Manifest:
+    """The manifest of the index in ``folder`` (treat it as read-only: it is shared by the callers that read the same
+    file). A manifest of 10,000 files is megabytes of JSON, and a question reads it twice (status, then loading):
+    the same file (same inode, size and time: a writer always replaces it) is parsed once. A file written in the last
+    two seconds is always parsed: an edit in place within the same clock tick could keep its size and time."""
     path = Path(folder) / MANIFEST
+    try:
+        st = path.stat()  # before reading: a writer switching in between only makes the next read parse again
+    except OSError:
+        return _parse_manifest(folder, path)
+    key = (st.st_ino, st.st_size, st.st_mtime_ns)
+    with _READ_LOCK:
+        cached = _READ.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    manifest = _parse_manifest(folder, path)
+    if time.time_ns() - st.st_mtime_ns < 2_000_000_000:
+        return manifest
+    with _READ_LOCK:
+        _READ.clear()  # one index at a time in practice: keep the last one read
+        _READ[path] = (key, manifest)
+    return manifest
+
+
+def _parse_manifest(folder: Path, path: Path) -> Manifest:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

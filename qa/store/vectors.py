@@ -6,6 +6,8 @@ A :class:`VectorIndex` is what the rest of the package sees of a FAISS index: ro
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +102,16 @@ class VectorIndex:
         given: filters apply before ranking, not after."""
         import faiss
 
-        params: Any
         queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if len(queries) == 1:
+            with _one_thread(faiss):
+                return self._search(queries, k, ids)
+        return self._search(queries, k, ids)
+
+    def _search(self, queries: np.ndarray, k: int, ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        params: Any
         if ids is None:
             return self._index.search(queries, k)
         selector = faiss.IDSelectorBatch(ids.astype(np.int64))
@@ -128,6 +138,22 @@ class VectorIndex:
         if n == 0:
             return np.zeros((0, self.d), dtype=np.float32)
         return self._index.reconstruct_n(start, n)
+
+
+@contextmanager
+def _one_thread(faiss: Any) -> Iterator[None]:
+    """One question's search on the calling thread: faiss's flat search splits even one query over OpenMP threads,
+    which then wait for busy cores (docs/scale.md: ~100x slower under load). OpenMP's thread count is per calling
+    thread, so other threads' batch searches keep theirs."""
+    threads = faiss.omp_get_max_threads()
+    if threads == 1:
+        yield
+        return
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 def _tune(index: Any) -> None:
