@@ -206,8 +206,14 @@ def test_answer_stays_in_view_after_each_reply_desktop_and_phone(browser, app):
             assert in_view(page, target), f"answer out of view at {viewport} after {q!r}: {target.bounding_box()}"
             chat_box = page.locator("#chat").bounding_box()  # and not scrolled away inside the chat box either
             assert chat_box["y"] - 2 <= target.bounding_box()["y"] <= chat_box["y"] + chat_box["height"] - 40, (q, chat_box)
+            asked = page.locator("#chat .message-row:has(.qa-q)").last.bounding_box()  # the question above it: whole
+            assert asked["y"] >= chat_box["y"], f"question bubble cut at the top at {viewport} after {q!r}: {asked} {chat_box}"
+            trash = page.locator("#chat .top-panel").bounding_box()  # and not under the chat's floating trash icon
+            assert trash is None or asked["y"] >= trash["y"] + trash["height"] - 2, (q, asked, trash)
             assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 2
             assert abs(page.locator("#chat").bounding_box()["width"] - width) < 2, "the chat changed width on answering"
+            if viewport is PHONE:  # the page's and the bubbles' margins leave the text most of a phone's width
+                assert reply.bounding_box()["width"] >= 0.8 * viewport["width"], reply.bounding_box()
         assert "Follow-up" in page.locator("#chat .qa-reply").nth(2).inner_text()
         if viewport is PHONE:  # the sources panel sits below the chat on a phone; a chip brings it into view
             assert page.locator("#sources").bounding_box()["y"] > page.locator("#chat").bounding_box()["y"] + 200
@@ -217,6 +223,10 @@ def test_answer_stays_in_view_after_each_reply_desktop_and_phone(browser, app):
                 "return r.top >= -2 && r.top < window.innerHeight / 2; })()",
                 timeout=10_000,
             )
+            page.click("#new-chat")  # below the chat on a phone: the emptied chat comes back into view
+            page.wait_for_function("document.querySelectorAll('#chat .qa-reply').length === 0", timeout=10_000)
+            page.wait_for_timeout(300)
+            assert page.locator("#chat").bounding_box()["y"] >= -2, page.locator("#chat").bounding_box()
         page.context.close()
 
 
@@ -361,8 +371,13 @@ def test_filters_show_when_active_and_apply(page, app):
     dates = [t.split(" · ")[0] for t in page.locator("#sources .qa-card-meta").all_inner_texts()]
     assert dates and all(d <= "2024-12-31" and d != "undated" for d in dates), dates
     page.get_by_text("Filters · 1 active").click()
-    page.fill("#since input, #since textarea", "2025-01-01")
-    page.locator("#since input, #since textarea").press("Tab")
+    since = page.locator("#since input, #since textarea")
+    since.fill("last year")  # a date that cannot be used is named on leaving its box, before any question
+    since.press("Tab")
+    page.wait_for_function("(document.querySelector('#ask-error')?.innerText || '').includes('must be a date')", timeout=10_000)
+    since.fill("2025-01-01")
+    since.press("Tab")
+    page.wait_for_function("(document.querySelector('#ask-error')?.innerText || '').includes('after')", timeout=10_000)
     page.fill("#question textarea", "Which country became the 18th UNC Member State?")
     page.press("#question textarea", "Enter")
     page.wait_for_function("(document.querySelector('#ask-error')?.innerText || '').includes('after')", timeout=20_000)
@@ -550,10 +565,14 @@ def test_question_is_shown_as_typed_and_a_long_one_is_refused_in_words(page):
     assert "**Who**" in question.inner_text() and "<img src=x>" in question.inner_text()
     assert page.locator("#chat img[src='x'], #chat .qa-q strong").count() == 0 and reply.count() == 1
     long = "Who co-chaired the meeting? " * 100
+    page.set_viewport_size(PHONE)  # a pasted page must not push the refusal below the fold
     page.fill("#question textarea", long)
     page.press("#question textarea", "Enter")
     page.wait_for_function("(document.querySelector('#ask-error')?.innerText || '').includes('limit')", timeout=20_000)
     assert page.locator("#question textarea").input_value() == long  # nothing is cut silently
+    page.wait_for_timeout(300)
+    assert in_view(page, page.locator("#ask-error .qa-error")), page.locator("#ask-error").bounding_box()
+    assert page.locator("#question textarea").bounding_box()["height"] < 200  # the box scrolls, it does not grow
 
 
 def test_an_oversized_file_is_rejected_alone(page, app, tmp_path):

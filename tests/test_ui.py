@@ -3,6 +3,7 @@ questions, the guard in front of the server, the feedback rate limit, "still loa
 
 from __future__ import annotations
 
+import time
 from html import unescape
 
 from qa.answering.types import Answer, Passage
@@ -49,6 +50,22 @@ def test_panel_marks_the_sentence_and_opens_the_release_at_the_cited_paragraph()
     assert "qa-selected" in other and "paragraph 1 highlighted" in other
 
 
+def test_a_passage_joining_paragraphs_marks_its_sentence_in_the_card_and_the_release():
+    """A short paragraph is indexed with its neighbour: the card shows (and the release marks) the answering one."""
+    first, second = "All eleven libraries open until 9 pm.", "The extension adds 40 staff. It costs 1.2 million euros."
+    text = f"{first}\n\n{second}"
+    held = Passage(1, 0.9, text, "Libraries", "2025-02-14", "l.html", 2, "abc", answer_start=len(first) + 2)
+    held.answer_end = held.answer_start + len("The extension adds 40 staff.")  # type: ignore[operator]
+    other = Passage(2, 0.5, text, "Libraries", "2025-02-14", "l.html", 1, "abc")
+    answer = Answer("How many staff?", "The extension adds 40 staff.", False, [held, other])
+    html = render_panel(Reply("0123456789ab", answer, [], Filters()), None, lambda source: [first, second])
+    cards = html.split("<li class='qa-card")[1:]
+    assert "<div class='qa-card-text'>… <mark class='qa-mark'>The extension adds 40 staff.</mark>" in cards[0]
+    assert "<div class='qa-card-text'>All eleven libraries open until 9 pm. …</div>" in unescape(cards[1])  # its own paragraph
+    viewer = html[html.index("qa-viewer'") : html.index("qa-cards-head")]
+    assert "qa-cited'><span class='qa-pnum'>¶2</span><span class='qa-ptext'><mark class='qa-mark'>The extension" in viewer
+
+
 def test_not_found_reply_marks_nothing_and_offers_no_copy():
     reply = _reply(no_answer=True)
     html = render_reply(reply) + render_panel(reply, None, lambda source: [TEXT])
@@ -74,6 +91,26 @@ def test_empty_filter_reads_as_a_filter_message_not_an_abstention():
     )
     html = render_reply(reply)
     assert "No releases match the filter" in html and "Not in the releases" not in html
+
+
+def test_a_date_filter_that_cannot_be_used_is_named_in_the_pages_words():
+    from qa.web.handlers import ChatHandlers
+
+    words = {v: unescape(ChatHandlers.check_dates(*v)) for v in (("last year", ""), ("2024-13-01", ""), ("2025", "2024-06"))}
+    assert "“Since” must be a date like 2024-09-10" in words[("last year", "")]
+    assert "month 13" in words[("2024-13-01", "")]
+    assert "“Since” 2025-01-01 is after “Until” 2024-06-30" in words[("2025", "2024-06")]
+    assert not [w for w in words.values() if "--" in w or "Error" in w or "{" in w], words
+    assert ChatHandlers.check_dates("2024", "2024-12-31") == ChatHandlers.check_dates("", "") == ""
+
+
+def test_a_follow_up_says_how_it_was_read():
+    reply = _reply()
+    reply.answer.followup, reply.answer.query = True, "q? 2nd meeting Seoul"
+    assert "Follow-up: searched for “q? 2nd meeting Seoul”" in unescape(render_reply(reply))
+    reply.answer.query = " Q? "  # searched as asked, inside the earlier answer's release: not "searched for" itself
+    html = unescape(render_reply(reply))
+    assert "searched as asked, inside the release the earlier answer came from" in html and "searched for" not in html
 
 
 def test_feedback_log_keeps_the_last_vote_per_reply(tmp_path):
@@ -231,6 +268,32 @@ def test_a_question_before_the_index_is_ready_gets_still_loading(seed_qa, tmp_pa
     assert "Still loading" in out["ask_error"] and out["box"] == "Who co-chaired the meeting?" and "chatbot" not in out
 
 
+def test_a_release_folder_that_is_missing_is_named_without_its_path_and_no_question_waits(tmp_path, encoder):
+    from qa import QA
+    from qa.web.handlers import ChatHandlers
+    from qa.web.state import Loader
+
+    missing = tmp_path / "gone" / "releases"
+    loader = Loader(QA(missing, tmp_path / "index", encoder=encoder)).start()
+    deadline = time.time() + 60
+    while loader.phase != "failed" and time.time() < deadline:
+        time.sleep(0.1)
+    assert loader.phase == "failed" and "“releases”" in loader.status() and str(tmp_path) not in loader.status()
+    names = ["box", "chatbot", "records", "saved", "ask_error", "panel"]
+    handlers = ChatHandlers(loader.session, loader, FeedbackLog(tmp_path), {n: n for n in names})
+    error = handlers.respond("Who co-chaired the meeting?", [], 5, {}, None)["ask_error"]
+    assert "could not be loaded" in error and "Still loading" not in error and "gone" not in error, error
+
+
+def test_paths_in_a_message_become_their_last_part():
+    from qa.web.render import without_paths
+
+    assert without_paths("Corpus folder /srv/qa/corpus does not exist") == "Corpus folder “corpus” does not exist"
+    assert without_paths("cannot read '/srv/qa/x.txt'") == "cannot read 'x.txt'"
+    assert without_paths(r"C:\data\releases is missing") == "“releases” is missing"
+    assert without_paths("dates 2024/09 and/or 10/12 stay as written") == "dates 2024/09 and/or 10/12 stay as written"
+
+
 def test_loader_builds_behind_and_skips_a_file_it_cannot_read(small_corpus, tmp_path, encoder):
     from qa import QA
     from qa.web.state import CountingEncoder, Loader
@@ -249,7 +312,7 @@ def test_loader_builds_behind_and_skips_a_file_it_cannot_read(small_corpus, tmp_
 
 def test_removal_is_listed_and_restored_by_title_without_paths(small_corpus, tmp_path, encoder):
     from qa import QA, library
-    from qa.web.render import render_removed
+    from qa.web.render_library import render_removed
 
     session = QA(small_corpus, tmp_path / "index")
     session.encoder = encoder

@@ -86,17 +86,23 @@ def ask_tab(c: dict[str, Any]) -> None:
             c["active"] = gr.HTML(elem_id="filter-chip")
             with gr.Row(elem_id="ask-row"):
                 c["box"] = gr.Textbox(
-                    placeholder="Ask a question…", show_label=False, scale=8, elem_id="question", autofocus=True, lines=1
+                    placeholder="Ask a question…",
+                    show_label=False,
+                    scale=8,
+                    elem_id="question",
+                    autofocus=True,
+                    lines=1,
+                    max_lines=4,  # a pasted page scrolls inside the box: the chat and the refusal below stay on screen
                 )
                 c["send"] = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask")
             c["ask_error"] = gr.HTML(elem_id="ask-error")
             with gr.Accordion("Filters", open=False, elem_id="filters") as c["filters_box"]:
                 with gr.Row():
                     c["since"] = gr.Textbox(
-                        label="Since", placeholder="2024-01-01", elem_id="since", max_length=10, min_width=120
+                        label="Since", placeholder="YYYY-MM-DD", elem_id="since", max_length=10, min_width=120
                     )
                     c["until"] = gr.Textbox(
-                        label="Until", placeholder="2024-12-31", elem_id="until", max_length=10, min_width=120
+                        label="Until", placeholder="YYYY-MM-DD", elem_id="until", max_length=10, min_width=120
                     )
                 c["source"] = gr.Dropdown(
                     [("Any source", "")],
@@ -167,6 +173,9 @@ def _wire_ask(h: ChatHandlers, c: dict[str, Any]) -> None:
     for box in filters:
         box.change(h.on_filters, filters, [c["active"], c["filters_box"], c["clear_filters"], c["ask_error"]], **QUIET)
     c["clear_filters"].click(lambda: ("", "", ""), None, filters, **QUIET)
+    for box in (c["since"], c["until"]):
+        for leave in (box.blur, box.submit):
+            leave(h.check_dates, [c["since"], c["until"]], c["ask_error"], **QUIET)
 
 
 def _wire_library(h: LibraryHandlers, c: dict[str, Any], listing: list[Any]) -> None:

@@ -15,6 +15,7 @@ import gradio as gr
 
 from .. import QA, Answer, Passage, QAError
 from ..errors import chat_message
+from ..query.validate import parse_day
 from .feedback import FeedbackLog, RateLimited
 from .render import (
     EMPTY_PANEL,
@@ -29,6 +30,7 @@ from .render import (
     render_question,
     render_reply,
     reply_id_of,
+    without_paths,
 )
 from .state import Loader
 
@@ -40,7 +42,7 @@ EMPTY_SAVED: dict[str, Any] = {"chat": [], "answers": {}}
 
 
 def error_html(exc: QAError | str) -> str:
-    return f"<div class='qa-error' role='alert'>{escape(chat_message(exc))}</div>"
+    return f"<div class='qa-error' role='alert'>{escape(without_paths(chat_message(exc)))}</div>"
 
 
 def vote_of(liked: Any) -> str:
@@ -123,7 +125,9 @@ class ChatHandlers:
         chat, records, saved = list(chat or []), dict(records or {}), dict(saved or EMPTY_SAVED)
         shown = _encodable(message)
         problem = check_question(message)
-        if not problem and not self.loader.ready:
+        if not problem and self.loader.phase == "failed":
+            problem = f"{self.loader.status()}. No question can be answered until then; your question stays here."
+        elif not problem and not self.loader.ready:
             problem = f"Still loading the releases ({self.loader.status()}): ask again in a moment, your question stays here."
         if problem:
             return {c["box"]: shown, c["ask_error"]: f"<div class='qa-error' role='alert'>{escape(problem)}</div>"}
@@ -240,8 +244,20 @@ class ChatHandlers:
             c["active"]: chip,
             c["filters_box"]: gr.Accordion(label=f"Filters · {n} active" if n else "Filters"),
             c["clear_filters"]: gr.Button(visible=filters.active),
-            c["ask_error"]: "",  # an error about the old filter values no longer applies
+            # an error about the old values no longer applies; one about these stays (shown when a date box is left)
+            c["ask_error"]: gr.skip() if self.check_dates(since, until) else "",
         }
+
+    @staticmethod
+    def check_dates(since: str, until: str) -> str:
+        """A date filter that cannot be used is named when its box is left, not only at the next question."""
+        try:
+            first, last = parse_day(since, "since"), parse_day(until, "until", end=True)
+        except QAError as exc:
+            return error_html(exc)
+        if first and last and first > last:
+            return error_html(f"“Since” {first} is after “Until” {last}: swap them.")
+        return ""
 
     @staticmethod
     def on_example(evt: gr.SelectData) -> str:

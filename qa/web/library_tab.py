@@ -20,7 +20,8 @@ import gradio as gr
 from .. import QA, QAError, library
 from ..trash import RemovalRecord
 from .handlers import error_html
-from .render import escape, render_library, render_library_release, render_removed, render_uploads, shorten
+from .render import escape, shorten
+from .render_library import render_library, render_library_release, render_removed, render_uploads
 from .state import Loader, Progress
 
 __all__ = ["LibraryHandlers", "restored_note", "stats_html"]

@@ -1,4 +1,5 @@
-"""What the chat shows: short replies with citation chips, a sources panel, a release viewer, the library.
+"""What the chat shows: short replies with citation chips, a sources panel, a release viewer (the Library tab's
+lists are in :mod:`qa.web.render_library`).
 
 Release text is data. Every character of it goes through :func:`escape`, which
 turns HTML *and* Markdown punctuation into entities, so a release holding
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,16 +41,13 @@ __all__ = [
     "new_reply_id",
     "paragraph_labels",
     "passage_citation",
-    "render_library",
-    "render_library_release",
     "render_panel",
     "render_question",
     "render_release",
-    "render_removed",
     "render_reply",
-    "render_uploads",
     "reply_id_of",
     "shorten",
+    "without_paths",
 ]
 
 # One pass: HTML specials and Markdown/LaTeX punctuation all become numeric entities.
@@ -59,6 +57,21 @@ _ENTITIES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$=:"}
 def escape(text: str) -> str:
     """Release text -> inert HTML: nothing in it can open a tag, a link, emphasis or maths; newlines become <br>."""
     return str(text).translate(_ENTITIES).replace("\n", "<br>")
+
+
+# A server path (two or more parts, POSIX or Windows) inside a message; a date (2024/09) or "and/or" is none.
+_PATH = re.compile(r"(?<![\w.~])(?:[A-Za-z]:)?(?:[/\\][^\s/\\:;,\"'‘’“”()<>]+){2,}[/\\]?")
+
+
+def without_paths(text: str) -> str:
+    """A message for the page: a server path becomes its last part (the page never shows the server's folders)."""
+
+    def name(m: re.Match[str]) -> str:
+        last = re.split(r"[/\\]", m.group(0).rstrip("/\\"))[-1]
+        quoted = m.start() > 0 and text[m.start() - 1] in "'‘“\""
+        return last if quoted else f"“{last}”"
+
+    return _PATH.sub(name, text)
 
 
 # ------------------------------------------------------------------ replies
@@ -253,7 +266,7 @@ def render_reply(reply: Reply, feedback: str | None = None) -> str:
         first = answer.passages[0] if answer.passages else None
         parts.append(
             "<div class='qa-noanswer qa-closest'><strong>This may not answer your question.</strong> "
-            "The closest passage is below; no sentence in it is marked as the answer.</div>"
+            "The closest passage is open under Sources; no sentence in it is marked as the answer.</div>"
         )
         if first is not None:
             parts.append(
@@ -282,17 +295,49 @@ def render_reply(reply: Reply, feedback: str | None = None) -> str:
         tools = _copy_button(reply)
         parts.append(f"<div class='qa-sources-line'>{'Other sources: ' + others if others else ''}{tools}</div>")
     if answer.followup:
-        parts.append(f"<div class='qa-note'>Follow-up: searched for “{escape(answer.query)}”</div>")
+        parts.append(f"<div class='qa-note'>{escape(_followup_note(answer))}</div>")
     if feedback:
         parts.append(f"<div class='qa-fb' role='status'>{escape(_VOTE_NOTE.get(feedback, ''))}</div>")
     parts.append("</div>")
     return "".join(parts)
 
 
+def _followup_note(answer: Answer) -> str:
+    """How a follow-up was read: with words of the earlier question added, or as asked inside the earlier release."""
+    if not answer.query or " ".join(answer.query.split()).casefold() == " ".join(answer.question.split()).casefold():
+        return "Follow-up: searched as asked, inside the release the earlier answer came from"
+    return f"Follow-up: searched for “{answer.query}”"
+
+
 def _marked(text: str, start: int | None, end: int | None) -> str:
     if start is None or end is None:
         return escape(text)
     return f"{escape(text[:start])}<mark class='qa-mark'>{escape(text[start:end])}</mark>{escape(text[end:])}"
+
+
+def _answer_sentence(passage: Passage) -> str:
+    """The answering sentence's text, trimmed (empty when the passage marks none)."""
+    if passage.answer_start is None or passage.answer_end is None:
+        return ""
+    return passage.text[passage.answer_start : passage.answer_end].strip()
+
+
+def _card_text(passage: Passage, mark: bool, own: str) -> str:
+    """A passage card's preview: the paragraph holding the marked sentence (or the card's own paragraph, ``own``),
+    so a passage that joins paragraphs does not show a neighbour's text in the few lines a card has; "…" stands
+    for the rest of the passage on either side."""
+    text, start = passage.text, 0
+    marked = mark and passage.answer_start is not None and passage.answer_end is not None
+    if marked:
+        start = text.rfind("\n\n", 0, passage.answer_start) + 2 if "\n\n" in text[: passage.answer_start] else 0
+    elif own and own in text:
+        start = text.index(own)
+    end = text.find("\n\n", max(start, passage.answer_end or 0) if marked else start)
+    end = len(text) if end < 0 else end
+    lead, tail = ("… " if start else ""), (" …" if end < len(text) else "")
+    if marked:
+        return lead + _marked(text[start:end], (passage.answer_start or 0) - start, (passage.answer_end or 0) - start) + tail
+    return lead + escape(text[start:end]) + tail
 
 
 def render_release(paragraphs: Sequence[str], passage: Passage | None = None, mark: bool = True) -> str:
@@ -304,11 +349,15 @@ def render_release(paragraphs: Sequence[str], passage: Passage | None = None, ma
         cited = near if near in hits else (hits[0] if hits else (near if 0 <= near < len(paragraphs) else -1))
     out = []
     labels = paragraph_labels(paragraphs)
+    sentence = _answer_sentence(passage) if passage is not None and mark else ""
     for i, para in enumerate(paragraphs):
         body = escape(para)
-        if i == cited and passage is not None and mark and passage.answer_start is not None and passage.text in para:
+        if i == cited and passage is not None and sentence and passage.text in para:
             offset = para.index(passage.text)
-            body = _marked(para, offset + passage.answer_start, offset + (passage.answer_end or 0))
+            body = _marked(para, offset + (passage.answer_start or 0), offset + (passage.answer_end or 0))
+        elif i == cited and sentence and sentence in para:  # a passage of several paragraphs: find the sentence itself
+            offset = para.index(sentence)
+            body = _marked(para, offset, offset + len(sentence))
         cls = "qa-para qa-cited" if i == cited else "qa-para"
         out.append(f"<div class='{cls}'><span class='qa-pnum'>¶{labels[i]}</span><span class='qa-ptext'>{body}</span></div>")
     return "".join(out)
@@ -349,7 +398,9 @@ def render_panel(reply: Reply | None, pick: int | None, paragraphs: Callable[[st
         selected = p.rank == pick
         chosen = p if selected else chosen
         where = " · ".join(escape(x) for x in (_date(p), p.organisation or p.section or "") if x)
-        text = _marked(p.text, p.answer_start, p.answer_end) if p is held and level_of(answer) == "answer" else escape(p.text)
+        release = paragraphs(p.source)
+        own = release[p.paragraph - 1] if 0 < p.paragraph <= len(release) else ""
+        text = _card_text(p, p is held and level_of(answer) == "answer", own)
         cards.append(
             f"<li class='qa-card{' qa-selected' if selected else ''}'>"
             f"<button type='button' class='qa-show qa-r-{rid} qa-n-{p.rank}' aria-pressed='{str(selected).lower()}'>"
@@ -378,80 +429,6 @@ def render_panel(reply: Reply | None, pick: int | None, paragraphs: Callable[[st
             f"{render_release(body, chosen, mark=chosen is held and level_of(answer) == 'answer')}</div>"
         )
     return "".join(head) + viewer + "".join(cards)
-
-
-# ------------------------------------------------------------------ library and uploads
-
-
-def render_uploads(results: Iterable[Any]) -> str:
-    """One line per uploaded file: added, already indexed, or rejected with the reason."""
-    rows = []
-    for r in results:
-        name = f"<strong>{escape(r.name)}</strong>"
-        if r.status == "added":
-            saved = f" (saved as {escape(r.source)})" if r.source and r.source != r.name else ""
-            rows.append(
-                f"<li class='qa-up qa-up-added'>✓ {name} added{saved}: “{escape(r.title)}”, {r.passages} passage"
-                f"{'s' if r.passages != 1 else ''}. Ask away.</li>"
-            )
-        elif r.status == "already indexed":
-            what = f"“{escape(r.title)}” ({escape(r.source)})" if r.title else escape(r.source)
-            why = f" ({escape(r.reason)})" if r.reason else ""
-            rows.append(f"<li class='qa-up qa-up-known'>= {name} is already indexed as {what}{why}: nothing added.</li>")
-        else:
-            rows.append(f"<li class='qa-up qa-up-rejected'>✗ {name} rejected: {escape(r.reason)}</li>")
-    return f"<ul class='qa-uploads'>{''.join(rows)}</ul>"
-
-
-def render_library(items: Sequence[Any], selected: str = "", query: str = "") -> str:
-    """The Library list: one card per release (title, date, source, file), each with an Open button.
-
-    Cards wrap on a phone instead of squeezing columns; the open release is marked (``aria-current``).
-    """
-    if not items:
-        if query.strip():
-            return f"<div class='qa-lib-empty' role='status'>No release matches “{escape(query.strip())}”.</div>"
-        return "<div class='qa-lib-empty' role='status'>The library is empty: add releases above.</div>"
-    rows = []
-    for i, r in enumerate(items):
-        current = r.source == selected
-        copies = f" (+{len(r.copies)} cop{'y' if len(r.copies) == 1 else 'ies'})" if r.copies else ""
-        where = r.organisation or r.section or "no source named"
-        mark = " aria-current='true'" if current else ""
-        rows.append(
-            f"<li class='qa-lib-row{' qa-current' if current else ''}'{mark}>"
-            f"<button type='button' class='qa-open qa-row-{i}'>{escape(r.title)}</button>"
-            f"<div class='qa-lib-meta'>{escape(r.date or 'undated')} · {escape(where)} · {r.passages} passage"
-            f"{'s' if r.passages != 1 else ''} · <span class='qa-file'>{escape(r.source)}{escape(copies)}</span></div></li>"
-        )
-    count = f"{len(items)} release{'s' if len(items) != 1 else ''}"
-    return f"<div class='qa-lib-count'>{count}</div><ul class='qa-lib'>{''.join(rows)}</ul>"
-
-
-def render_library_release(info: Any, paragraphs: Sequence[str]) -> str:
-    copies = f" · also in {escape(', '.join(info.copies))}" if info.copies else ""
-    return (
-        f"<div class='qa-panel qa-lib-open'><div class='qa-viewer-head'><strong>{escape(info.title)}</strong> · "
-        f"{escape(info.date or 'undated')} · {escape(info.organisation or info.section or 'no source named')} · "
-        f"{info.passages} passage{'s' if info.passages != 1 else ''} · <span class='qa-file'>{escape(info.source)}</span>"
-        f"{copies}</div>"
-        f"<div class='qa-viewer qa-viewer-tall' tabindex='0' role='region' aria-label='Release text'>"
-        f"{render_release(paragraphs)}</div></div>"
-    )
-
-
-def render_removed(entries: Sequence[Any]) -> str:
-    """The releases removed from the library, newest first, each restorable (no server path is named)."""
-    if not entries:
-        return "<div class='qa-lib-empty'>Nothing has been removed.</div>"
-    rows = [
-        f"<li class='qa-lib-row'><button type='button' class='qa-restore qa-row-{i}'>Restore</button> "
-        f"<span class='qa-removed-title'>{escape(e.title)}</span>"
-        f"<div class='qa-lib-meta'>removed {escape(e.removed_at[:16].replace('T', ' '))} UTC · "
-        f"<span class='qa-file'>{escape(', '.join(e.files))}</span></div></li>"
-        for i, e in enumerate(entries)
-    ]
-    return f"<ul class='qa-lib qa-removed'>{''.join(rows)}</ul>"
 
 
 class AskResult(AnswerRecord):

@@ -21,13 +21,14 @@ from .. import QA, IndexStatus, QAError, build_index, index_status
 from ..corpus import corpus_files
 from ..errors import chat_message
 from .examples import Example, pick_examples
+from .render import without_paths
 
 __all__ = ["CountingEncoder", "Loader", "Progress", "skipped_reasons"]
 
 
 def skipped_reasons(skipped: Mapping[str, QAError] | Sequence[str]) -> list[str]:
     """Why each file a build left out was left out, in the chat's words (the build's errors: source -> error)."""
-    return [chat_message(why) for why in (skipped.values() if isinstance(skipped, Mapping) else skipped)]
+    return [without_paths(chat_message(why)) for why in (skipped.values() if isinstance(skipped, Mapping) else skipped)]
 
 
 class CountingEncoder:
@@ -146,7 +147,7 @@ class Loader:
                 listener()
             s.warm_up()
         except QAError as exc:
-            self.phase, self.error = "failed", chat_message(exc)
+            self.phase, self.error = "failed", without_paths(chat_message(exc))
         except Exception:
             traceback.print_exc(file=sys.stderr)
             self.phase, self.error = (

@@ -1,6 +1,7 @@
 // release-qa page script: chips and passage cards open a passage in the sources panel (through the hidden
 // #pick box), library rows open a release (#lib-pick) or restore one (#restore-pick), "Copy with citation"
-// copies plain text, a new reply's top is brought into view, and a release view scrolls to its cited paragraph.
+// copies plain text, a new reply's top (and a refused question's reason) is brought into view, and a release view
+// scrolls to its cited paragraph.
 (() => {
   const idOf = (el, prefix) => ((el.className.match(new RegExp(prefix + '([0-9a-f]+)')) || [])[1] || '');
   const pick = (reply, n) => {
@@ -57,19 +58,27 @@
     if (all.length === replies) return;
     const grew = all.length > replies;
     replies = all.length;
-    if (!grew) return;
+    if (!grew) {  // a new conversation: the empty chat and its examples come back into view (on a phone, above)
+      const chat = document.querySelector('#chat');
+      if (!all.length && chat && chat.getBoundingClientRect().top < 0) chat.scrollIntoView({block: 'start', behavior: 'instant'});
+      return;
+    }
     const reply = all[all.length - 1];
     bringUp(reply);
     setTimeout(() => bringUp(reply), 250);  // again once the chat has laid out its buttons and images
   };
   const bringUp = (reply) => {
-    const message = reply.closest('.message-row, .message-wrap > div, .message') || reply;
+    // The row of a message (its whole bubble), not the inner .message box the reply sits in.
+    const rowOf = (el) => el.closest('.message-row') || el.closest('.message') || el;
     const scroller = reply.closest('.bubble-wrap, [role=log]') || document.querySelector('#chat .bubble-wrap');
-    const question = message.previousElementSibling;
-    const top = (question && question.querySelector('.qa-q')) ? question : message;
+    const asked = [...document.querySelectorAll('#chat .qa-q')]
+      .filter((q) => q.compareDocumentPosition(reply) & Node.DOCUMENT_POSITION_FOLLOWING);
+    const top = asked.length ? rowOf(asked[asked.length - 1]) : rowOf(reply);  // the question above the reply
     if (scroller) {
       const frame = scroller.getBoundingClientRect();
-      scroller.scrollTop += top.getBoundingClientRect().top - frame.top - 8;
+      const tools = document.querySelector('#chat .top-panel');  // the chat's trash icon floats over the top right
+      const clear = tools && tools.getBoundingClientRect().height ? Math.max(8, tools.getBoundingClientRect().bottom - frame.top + 4) : 8;
+      scroller.scrollTop += top.getBoundingClientRect().top - frame.top - clear;
       const lead = reply.getBoundingClientRect().top;  // a long question must not push the answer out of view
       if (lead > frame.bottom - 120) scroller.scrollTop += lead - frame.top - 8;
     }
@@ -103,7 +112,18 @@
       viewer.scrollTop = cited ? Math.max(0, cited.offsetTop - 8) : 0;
     });
   };
+  // A refused question (blank, too long, a bad filter) gets its reason on screen, not below the fold.
+  let shownError = '';
+  const showError = () => {
+    const error = document.querySelector('#ask-error .qa-error');
+    const text = error ? error.textContent : '';
+    if (text && text !== shownError) {
+      const box = error.getBoundingClientRect();
+      if (box.top < 0 || box.bottom > window.innerHeight) error.scrollIntoView({block: 'nearest', behavior: 'instant'});
+    }
+    shownError = text;
+  };
   new MutationObserver(() => requestAnimationFrame(() => {
-    scrollViewers(); showNewReply(); relabel(); showOpened();
+    scrollViewers(); showNewReply(); relabel(); showOpened(); showError();
   })).observe(document.documentElement, {childList: true, subtree: true});
 })();
