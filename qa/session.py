@@ -25,7 +25,6 @@ from .language import unreadable_language
 from .plan import BuildReport
 from .query.retriever import Retriever
 from .query.validate import validate_query
-from .ranking.features import MAXSIM_SENTENCES
 from .ranking.model import SentenceRanker, load_ranker
 from .ranking.pipeline import HITS, gather
 from .store.index import Index, load_index
@@ -178,8 +177,7 @@ class QA:
         retriever = self.retriever
         ranker = self.ranker
         allowed = retriever.filter_mask(q.since, q.until, q.source)
-        late = MAXSIM_SENTENCES if ranker.needs_late() else 0
-        described = gather(retriever, q.question, q.history, allowed, max(HITS, q.k), method, late)
+        described = gather(retriever, q.question, q.history, allowed, max(HITS, q.k), method)
         if allowed is not None and not described.result.hits:
             return filter_miss(q.question, described.result, {"since": q.since, "until": q.until, "source": q.source})
         return compose_answer(q.question, described, retriever.index, ranker, policy or self.abstain, self._coverage, q.k)

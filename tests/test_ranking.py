@@ -101,8 +101,6 @@ def test_candidates_are_every_sentence_of_the_top_releases(seed_qa):
     assert d.features.shape == (len(d.candidates), len(FEATURES))
     dense = d.features[:, FEATURES.index("s_dense")]
     assert np.isfinite(dense).all() and dense.max() <= 1.0001
-    late = d.features[:, FEATURES.index("maxsim")]
-    assert 0 < np.isfinite(late).sum() <= 3  # late interaction only for the few best candidates
 
 
 def test_question_relative_columns_compare_each_candidate_with_its_questions_others():
@@ -110,15 +108,15 @@ def test_question_relative_columns_compare_each_candidate_with_its_questions_oth
 
     base = np.zeros((5, len(BASE)), dtype=np.float32)
     base[:, BASE.index("s_dense")] = [0.2, 0.5, 0.4, 0.9, 0.1]
-    base[:, BASE.index("maxsim")] = [0.7, np.nan, 0.3, np.nan, 0.8]
+    base[:, BASE.index("s_cover")] = [0.7, np.nan, 0.3, np.nan, 0.8]
     out = derive(base, np.ones(5, dtype=np.int64), np.array([0, 0, 0, 1, 1]))
     gap, rank, z = (out[:, FEATURES.index(f"s_dense_q{how}")] for how in ("gap", "rank", "z"))
     np.testing.assert_allclose(gap, [-0.3, 0.0, -0.1, 0.0, -0.8], atol=1e-6)
     np.testing.assert_array_equal(rank, [2, 0, 1, 0, 1])  # 0 = the question's best, per question
     assert z[1] > z[2] > z[0] and abs(z[:3].mean()) < 1e-5
-    late_rank = out[:, FEATURES.index("maxsim_qrank")]
-    np.testing.assert_array_equal(late_rank, [0, 2, 1, 1, 0])  # a missing late-interaction score ranks last
-    assert np.isnan(out[1, FEATURES.index("maxsim_qgap")])
+    cover_rank = out[:, FEATURES.index("s_cover_qrank")]
+    np.testing.assert_array_equal(cover_rank, [0, 2, 1, 1, 0])  # a missing score ranks last
+    assert np.isnan(out[1, FEATURES.index("s_cover_qgap")])
 
 
 def test_question_features_see_the_margin_and_the_missing_answer_kind():

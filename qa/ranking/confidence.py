@@ -27,7 +27,6 @@ QUESTION_FEATURES = (
     "q_in_title",
     "s_dense",
     "p_dense",
-    "maxsim",
     "kind_missing",  # the question asks for a date / number / name ... and the best sentence holds none
     "release_gap",  # how far the second release's retrieval score is behind the first
 )
@@ -61,7 +60,6 @@ def question_features(scores: np.ndarray, features: np.ndarray) -> np.ndarray:
         "q_in_title": _col(features, "q_in_title")[best],
         "s_dense": _col(features, "s_dense")[best],
         "p_dense": _col(features, "p_dense")[best],
-        "maxsim": _col(features, "maxsim")[best],
         "kind_missing": float(kind_asked != KINDS.index("other") and kind_found == 0),
         "release_gap": float(other.max()) if len(other) else -1.0,
     }

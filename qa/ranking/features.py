@@ -1,8 +1,7 @@
 """Features of (question, candidate sentence, its passage, its release) for the answer-sentence ranker.
 
 Every feature is a generic signal, never a word list taken from a question set: dense similarity of the sentence
-and of its passage; token-level late interaction (MaxSim of the question's word pieces over the sentence's, from
-the model's own token states, computed only for the few best candidates); BM25-style lexical overlap of
+and of its passage; BM25-style lexical overlap of
 sentence, passage and release with corpus IDF; the question words the release's title and lead already hold
 against those only this sentence holds; whether the sentence holds the kind of thing the question asks for (a date,
 a number, an amount of money, a person, a place, an organisation); where the sentence sits in its release; and the
@@ -20,7 +19,6 @@ import numpy as np
 
 from .. import linear as re
 from ..chunking import Chunk
-from ..embedding import Encoder
 from ..store.index import Index
 from ..store.lexical import bm25_tokenize
 from .candidates import Candidate, release_map
@@ -30,7 +28,6 @@ __all__ = [
     "BASE",
     "DERIVED",
     "FEATURES",
-    "MAXSIM_SENTENCES",
     "QUESTION_RELATIVE",
     "Question",
     "answer_kind",
@@ -39,7 +36,6 @@ __all__ = [
     "question_of",
 ]
 
-MAXSIM_SENTENCES = 3  # candidates (best by dense + lexical) that get the token-level late-interaction feature
 
 BASE = (  # described per candidate (what the training tables store)
     "s_dense",
@@ -47,8 +43,6 @@ BASE = (  # described per candidate (what the training tables store)
     "s_dense_rank",
     "p_dense",
     "p_dense_gap",
-    "maxsim",
-    "maxsim_gap",
     "s_cover",
     "s_bm25",
     "s_bm25_gap",
@@ -91,7 +85,7 @@ DERIVED = (  # how the candidate's release compares: derived from BASE within ea
     "s_dense_in_release",
     "s_bm25_in_release",
 )
-RELATIVE = ("s_dense", "maxsim", "s_cover", "s_bm25", "s_local", "p_dense", "p_bm25", "kind_found", "focus_in")
+RELATIVE = ("s_dense", "s_cover", "s_bm25", "s_local", "p_dense", "p_bm25", "kind_found", "focus_in")
 QUESTION_RELATIVE = tuple(  # each key column against the question's other candidates: gap to the best, rank, z-score
     f"{name}_{how}" for name in RELATIVE for how in ("qgap", "qrank", "qz")
 )
@@ -213,28 +207,6 @@ def _bm25(tokens: list[list[str]], wanted: list[str], idf: dict[str, float], k1:
     return out
 
 
-def maxsim(question: tuple[list[str], np.ndarray], sentence: np.ndarray) -> float:
-    """Late interaction: each question word piece's best cosine over the sentence's pieces, averaged (ColBERT)."""
-    pieces, q_vectors = question
-    if not len(sentence) or not len(pieces):
-        return math.nan
-    keep = [i for i, p in enumerate(pieces) if any(c.isalnum() for c in p)]
-    if not keep:
-        return math.nan
-    return float((q_vectors[keep] @ sentence.T).max(axis=1).mean())
-
-
-def _maxsim_column(encoder: Encoder, question: str, texts: list[str], chosen: np.ndarray) -> np.ndarray:
-    """MaxSim of the question over the chosen sentences (one batched forward pass of those sentences alone)."""
-    out = np.full(len(texts), math.nan, dtype=np.float32)
-    if not len(chosen):
-        return out
-    q_tokens = encoder.token_vectors([question])[0]  # the retrieval pass, kept by the encoder
-    for i, state in zip(chosen, encoder.token_states([texts[i] for i in chosen]), strict=False):
-        out[i] = maxsim(q_tokens, state.word_pieces()[1])
-    return out
-
-
 def _lexical(
     index: Index, cands: list[Candidate], q: Question, chunks: dict[int, Chunk], lead_row: dict[str, int], texts: list[str]
 ) -> dict[str, np.ndarray]:
@@ -319,12 +291,10 @@ def describe(
     index: Index,
     cands: list[Candidate],
     q: Question,
-    encoder: Encoder,
     passage_bm25: Callable[[], np.ndarray],
     release_bm25: Callable[[], np.ndarray],
-    late: int = MAXSIM_SENTENCES,
 ) -> np.ndarray:
-    """The feature matrix, one row per candidate, columns as :data:`FEATURES`; ``late`` candidates get MaxSim."""
+    """The feature matrix, one row per candidate, columns as :data:`FEATURES`."""
     n = len(cands)
     if n == 0:
         return np.zeros((0, len(FEATURES)), dtype=np.float32)
@@ -338,9 +308,6 @@ def describe(
     s_dense = (s_vectors @ q.vector).astype(np.float32)
     p_dense = np.array([p_sim[c.chunk_row] for c in cands], dtype=np.float32)
     lexical = _lexical(index, cands, q, chunks, lead_row, texts)
-    s_local = lexical["s_local"]
-    order = np.argsort(-(s_dense + 0.5 * s_local), kind="stable")
-    ms = _maxsim_column(encoder, q.text, texts, order[:late])
     bm25_all, release_all = passage_bm25(), release_bm25()
     p_bm25 = np.array([bm25_all[c.chunk_row] for c in cands], dtype=np.float32)
     r_bm25 = np.array([release_all[c.chunk_row] for c in cands], dtype=np.float32)
@@ -354,8 +321,6 @@ def describe(
         "s_dense_rank": np.argsort(np.argsort(-s_dense)).astype(np.float32),
         "p_dense": p_dense,
         "p_dense_gap": _gap(p_dense),
-        "maxsim": ms,
-        "maxsim_gap": _gap(ms),
         "p_bm25": p_bm25 / max(float(p_bm25.max()), 1e-9),
         "r_bm25": r_bm25 / max(float(r_bm25.max()), 1e-9),
         "position": np.array([c.position for c in cands], dtype=np.float32),

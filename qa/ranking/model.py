@@ -46,10 +46,6 @@ class SentenceRanker:
     def columns(self) -> np.ndarray:
         return np.array([FEATURES.index(name) for name in self.features], dtype=np.int64)
 
-    def needs_late(self) -> bool:
-        """Whether the model reads the token-level late-interaction feature (costly: only computed if so)."""
-        return "maxsim" in self.features
-
     def score(self, features: np.ndarray) -> np.ndarray:
         """Each candidate's (uncalibrated) probability of answering."""
         if len(features) == 0:

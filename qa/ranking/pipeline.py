@@ -24,7 +24,7 @@ import numpy as np
 from ..query.followup import ELLIPSIS, NONE, followup_kind
 from ..query.retriever import Hit, Retriever, SearchResult
 from .candidates import TOP_RELEASES, Candidate, candidates
-from .features import MAXSIM_SENTENCES, Question, describe, question_of
+from .features import Question, describe, question_of
 
 __all__ = ["CONFIDENT", "ELSEWHERE", "HITS", "Described", "Scope", "gather", "scope"]
 
@@ -101,7 +101,6 @@ def gather(
     allowed: np.ndarray | None = None,
     hits: int = HITS,
     method: str | None = None,
-    late: int = MAXSIM_SENTENCES,
 ) -> Described:
     """Retrieve, list the candidate sentences of the top releases and describe each.
 
@@ -122,10 +121,8 @@ def gather(
         retriever.index,
         cands,
         q,
-        retriever.encoder,
         lambda: retriever.index.bm25_scores(searched),
         lambda: retriever.index.release_scores(searched),
-        late,
     )
     timings = dict(result.timings)
     timings["features_ms"] = (time.perf_counter() - t) * 1000

@@ -36,6 +36,7 @@ class Index:
     sentences: VectorIndex  # one vector per sentence of every chunk
     sentence_table: np.ndarray  # (n, 3) int32: chunk row, start, end
     _releases: ReleaseIndex | None = field(default=None, repr=False)
+    _sentence_starts: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -44,8 +45,10 @@ class Index:
 
     def sentence_rows(self, chunk_row: int) -> range:
         """Rows of ``sentences`` that belong to one chunk (the table is in chunk order)."""
-        owners = self.sentence_table[:, 0]
-        return range(int(np.searchsorted(owners, chunk_row, "left")), int(np.searchsorted(owners, chunk_row, "right")))
+        if self._sentence_starts is None:  # each chunk's first sentence row, found once for all chunks
+            owners = np.ascontiguousarray(self.sentence_table[:, 0])
+            self._sentence_starts = np.searchsorted(owners, np.arange(len(self.chunks) + 1), "left")
+        return range(int(self._sentence_starts[chunk_row]), int(self._sentence_starts[chunk_row + 1]))
 
     def sentence_spans(self, chunk_row: int) -> list[tuple[int, int, int]]:
         """(sentence row, start, end) of each sentence of one chunk."""
