@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -141,14 +141,11 @@ def save_ranker(ranker: SentenceRanker, path: Path = DEFAULT_MODEL) -> str:
     """Write the model file, its models as ONNX graphs; returns its version (a hash of what it holds)."""
     from .confidence import QUESTION_FEATURES
 
-    ranker.model = to_onnx(ranker.model, len(ranker.features))
-    if ranker.confidence is not None:
-        ranker.confidence = to_onnx(ranker.confidence, len(QUESTION_FEATURES))
+    confidence = None if ranker.confidence is None else to_onnx(ranker.confidence, len(QUESTION_FEATURES))
+    saved = replace(ranker, model=to_onnx(ranker.model, len(ranker.features)), confidence=confidence, version="")
+    version = hashlib.sha256(pickle.dumps(saved, protocol=5)).hexdigest()[:12]
     path.parent.mkdir(parents=True, exist_ok=True)
-    ranker.version = ""
-    version = hashlib.sha256(pickle.dumps(ranker, protocol=5)).hexdigest()[:12]
-    ranker.version = version
-    path.write_bytes(pickle.dumps(ranker, protocol=5))
+    path.write_bytes(pickle.dumps(replace(saved, version=version), protocol=5))
     return version
 
 
