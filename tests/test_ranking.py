@@ -219,6 +219,7 @@ def test_a_withheld_twin_asks_answerable_questions_without_the_releases_that_ans
     items = [
         Item("q1", "When did the port open?", ["opened on 3 May"], "s:a"),
         Item("q2", "Is there a ferry?", [], "s:b", kind="unanswerable"),
+        Item("q3", "and when did it close?", ["closed on 9 May"], "s:a", history=["When did the port open?"], kind="followup"),
     ]
     twin = withheld_twin(SetSpec("s", Path("corpus"), items))
     assert twin.withheld and twin.name == "s-withheld" and twin.index_name == "s"

@@ -61,8 +61,12 @@ def _passage(index: Index, shown: Shown, rank: int, hit: Hit | None, mark: bool)
 
 
 def _evidence(described: Described) -> float:
-    """The retrieval evidence a deployment's abstention policy reads: the best dense match of a passage or sentence."""
+    """The retrieval evidence a deployment's abstention policy reads: the best dense match of a passage or sentence.
+    A follow-up answered in its antecedent's release keeps the evidence that found the release: "When was it first
+    held?" is on topic because of the question before it, however little its own words match."""
     dense = [float(described.result.hits[0].dense_score)] if described.result.hits else []
+    if described.antecedent is not None:
+        dense.append(float(described.antecedent.dense_score))
     if len(described.features):
         dense.append(float(described.features[:, FEATURES.index("s_dense")].max()))
     return max(dense, default=0.0)

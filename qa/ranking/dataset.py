@@ -67,8 +67,9 @@ class SetSpec:
 
 def withheld_twin(spec: SetSpec) -> SetSpec:
     """The set's answerable questions asked of the archive without the releases that answer them: on-topic
-    questions the archive cannot answer, many more than any set's written unanswerable ones."""
-    items = [replace(it, kind=WITHHELD) for it in spec.items if it.answerable and not it.relevant]
+    questions the archive cannot answer, many more than any set's written unanswerable ones. Follow-ups are not
+    among them: they ask about the release the conversation is reading, which cannot be missing."""
+    items = [replace(it, kind=WITHHELD) for it in spec.items if it.answerable and not it.relevant and not it.history]
     return SetSpec(f"{spec.name}-{WITHHELD}", spec.corpus, items, withheld=True)
 
 

@@ -42,6 +42,7 @@ class Scope:
     result: SearchResult
     lead: Hit | None = None  # the antecedent's first passage: its release leads the candidates; None when read alone
     inside: bool = False  # only the antecedent's release is read
+    antecedent: Hit | None = None  # the passage that found the antecedent's release (its evidence), for a follow-up
 
 
 def _release_best(retriever: Retriever, hits: list[Hit]) -> dict[str, float]:
@@ -77,12 +78,12 @@ def scope(
         own = retriever.search(question, hits, (), method=method, allowed=allowed)
         best = _release_best(retriever, own.hits)
         if own.hits and next(iter(best)) == release:  # its own words find the antecedent's release: read it there, as asked
-            return Scope(replace(own, followup=True), own.hits[0], inside=True)
+            return Scope(replace(own, followup=True), own.hits[0], inside=True, antecedent=lead)
         top = own.hits[0].score if own.hits else 0.0
         if top >= CONFIDENT and best.get(release, 0.0) < ELSEWHERE * top:
             return Scope(own)  # names its own topic: read alone
-        return Scope(retriever.search(question, hits, history, method=method, allowed=allowed), lead)
-    return Scope(retriever.search(question, hits, history, method=method, allowed=allowed), lead, inside=True)
+        return Scope(retriever.search(question, hits, history, method=method, allowed=allowed), lead, antecedent=lead)
+    return Scope(retriever.search(question, hits, history, method=method, allowed=allowed), lead, inside=True, antecedent=lead)
 
 
 @dataclass
@@ -92,6 +93,7 @@ class Described:
     candidates: list[Candidate]
     features: np.ndarray  # (len(candidates), len(FEATURES))
     timings: dict[str, float] = field(default_factory=dict)
+    antecedent: Hit | None = None  # a follow-up's antecedent's first passage, whose release it is answered in
 
 
 def gather(
@@ -126,4 +128,4 @@ def gather(
     )
     timings = dict(result.timings)
     timings["features_ms"] = (time.perf_counter() - t) * 1000
-    return Described(result, q, cands, features, timings)
+    return Described(result, q, cands, features, timings, where.antecedent)
