@@ -1,12 +1,12 @@
 """Features of (question, candidate sentence, its passage, its release) for the answer-sentence ranker.
 
 Every feature is a generic signal, never a word list taken from a question set: dense similarity of the sentence
-and of its passage; BM25-style lexical overlap of
-sentence, passage and release with corpus IDF; the question words the release's title and lead already hold
-against those only this sentence holds; whether the sentence holds the kind of thing the question asks for (a date,
-a number, an amount of money, a person, a place, an organisation); where the sentence sits in its release; and the
-ranks and scores retrieval gave its passage and release. Scores are also given relative to the best candidate of
-the same question, so a pointwise model compares within a question.
+and of its passage; BM25-style lexical overlap of sentence, passage and release with corpus IDF; the question words
+the release's title and lead already hold against those only this sentence holds; whether the sentence holds the
+kind of thing the question asks for (a date, a number, an amount of money, a person, a place, an organisation), and
+the question's focus next to it, and which rare question word it, its passage or its release lacks (:mod:`.focus`);
+where the sentence sits in its release; and the ranks and scores retrieval gave its passage and release. Scores
+are also given relative to the best candidate of the same question, so a model compares within a question.
 """
 
 from __future__ import annotations
