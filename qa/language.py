@@ -48,7 +48,8 @@ def _plainly_english(question: str) -> bool:
     the detector (slow to load) is not needed."""
     from .store.lexical import function_words
 
-    found = {w for w in question.lower().replace("?", " ").split() if w in function_words()}
+    english = function_words()
+    found = {w for w in question.lower().replace("?", " ").split() if w in english}
     return len(found) >= 2 and any(len(w) > 2 for w in found)
 
 

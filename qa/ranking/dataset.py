@@ -158,10 +158,10 @@ def build_table(spec: SetSpec, settings: Settings, log: bool = True) -> Table:
     session = QA.from_settings(replace(settings, corpus=spec.corpus, index=folder))
     retriever = session.retriever
     index = retriever.index
-    release_text: dict[str, str] = {}
-    for source, text in zip(index.chunks.column("source"), index.chunks.column("text"), strict=True):
-        release_text[source] = release_text.get(source, "") + " " + text
     sources = index.chunks.column("source")
+    release_text: dict[str, str] = {}
+    for source, text in zip(sources, index.chunks.column("text"), strict=True):
+        release_text[source] = release_text.get(source, "") + " " + text
     normalised = {src: norm(text) for src, text in release_text.items()} if spec.withheld else {}
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("f", "q", "s", "p", "r", "row", "rr", "pr")}
     for i, item in enumerate(spec.items):

@@ -13,6 +13,7 @@ names words of a question set.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,6 +31,7 @@ _NEAR = 40  # characters either side of a number, amount or date that count as "
 _AUXILIARIES = frozenset("would shall could may might must".split())  # the modal verbs the stop-word list lacks
 
 
+@functools.cache
 def _function_words() -> frozenset[str]:
     return function_words() | _AUXILIARIES
 

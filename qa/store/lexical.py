@@ -8,6 +8,7 @@ when it opens (no re-embedding). Nothing outside :mod:`qa.store` imports bm25s.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import shutil
@@ -29,6 +30,7 @@ _STEMMER: Any = None
 _STOPWORDS: frozenset[str] = frozenset()
 
 
+@functools.cache
 def function_words() -> frozenset[str]:
     """English function words: bm25s's longer stop-word list (NLTK's), wider than the one BM25 leaves out."""
     from bm25s.stopwords import STOPWORDS_EN_PLUS
