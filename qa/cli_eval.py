@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,14 @@ def add_eval_parser(sub: Any, settings: Settings) -> None:
     )
     a.add_argument("--regression", type=Path, default=Path("eval/seed_qa.jsonl"), help="the project's own set, run last")
     a.add_argument("--no-txtai", action="store_true", help="skip the txtai hybrid peer (it needs the eval extra)")
+    a.add_argument(
+        "--held-out",
+        type=Path,
+        default=None,
+        metavar="FOLDS",
+        help="fold models from `qa train --folds-out`: each shared question is answered by the model that never saw it "
+        "(without it, release-qa's figures on the sets the shipped model was trained on are in-sample)",
+    )
     common(a, "all")
     a.set_defaults(run=_run_all)
     c = esub.add_parser("calibrate", help="abstention threshold from the held-out split")
@@ -187,50 +196,81 @@ def _run_corpus(args: argparse.Namespace, settings: Settings) -> int:
     return _evaluate(evaluator, _eval_session(args, settings, corpus, name), args.out)
 
 
-def _all_sets(args: argparse.Namespace, settings: Settings) -> list[tuple[str, Path, list[Any], str]]:
-    """(name, corpus, questions, index name) of every set found, independent sets first, the regression set last."""
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    corpus: Path
+    queries: list[Any]
+    index_name: str
+    trained_as: str | None = None  # its name among the ranker's training sets (qa.ranking.dataset), None if not one
+
+
+def _all_sets(args: argparse.Namespace, settings: Settings) -> list[EvalSet]:
+    """Every set found, independent sets first, the regression set last."""
     data = args.data
     if not data.is_dir():
         raise QAError(f"{data} is not a folder: pass the folder holding the evaluation files (e.g. ../shared/eval)")
     seeds = args.seeds or data.parent / "seeds"
     senate_root = args.senate_corpus or data.parent / "corpora" / "senate-press-releases" / "raw"
-    sets: list[tuple[str, Path, list[Any], str]] = []
+    sets: list[EvalSet] = []
     if (data / "seed_paraphrase_dev.jsonl").exists():
-        sets.append(("seed paraphrase", seeds, load_gold(data / "seed_paraphrase_dev.jsonl"), "seeds"))
+        sets.append(EvalSet("seed paraphrase", seeds, load_gold(data / "seed_paraphrase_dev.jsonl"), "seeds", "paraphrase"))
     if (data / "senate_dev_qa.jsonl").exists() and (data / "senate_dev_files.txt").exists():
         corpus, queries = load_listed(data / "senate_dev_qa.jsonl", data / "senate_dev_files.txt", senate_root, settings.cache)
-        sets.append(("Senate dev", corpus, queries, "senate"))
+        sets.append(EvalSet("Senate dev", corpus, queries, "senate", "senate"))
     if (data / "archive-dev" / "qa.jsonl").exists():
         corpus, queries = load_corpus(data / "archive-dev" / "qa.jsonl", data / "archive-dev" / "corpus")
-        sets.append(("archive-dev", corpus, queries, "archive"))
+        sets.append(EvalSet("archive-dev", corpus, queries, "archive", "archive"))
     if (data / "squad-dev-v1.1-part-a.json").exists():
         corpus, queries = load_squad(data / "squad-dev-v1.1-part-a.json", None, settings.cache)
-        sets.append(("SQuAD part A", corpus, queries, "squad"))
+        sets.append(EvalSet("SQuAD part A", corpus, queries, "squad", "squad"))
     if not sets:
         raise QAError(
             f"no evaluation files in {data}: expected seed_paraphrase_dev.jsonl, senate_dev_qa.jsonl + "
-            "senate_dev_files.txt or squad-dev-v1.1-part-a.json"
+            "senate_dev_files.txt, archive-dev/ or squad-dev-v1.1-part-a.json"
         )
     if args.regression.is_file():
-        sets.append((f"regression: {args.regression.name}", seeds, load_gold(args.regression), "seeds"))
-    for name, corpus, _, _ in sets:
-        if not corpus.is_dir():
-            raise QAError(f"the releases for {name} are not at {corpus}: pass --seeds or --senate-corpus")
+        sets.append(EvalSet(f"regression: {args.regression.name}", seeds, load_gold(args.regression), "seeds"))
+    for found in sets:
+        if not found.corpus.is_dir():
+            raise QAError(f"the releases for {found.name} are not at {found.corpus}: pass --seeds or --senate-corpus")
     return sets
+
+
+def _held_out_rankers(path: Path | None, trained_as: str | None) -> Callable[[Any], Any] | None:
+    """Each question's fold model (the one trained without its group), or None for the session's shipped model."""
+    if path is None or trained_as is None:
+        return None
+    from .ranking.dataset import group_of
+    from .ranking.model import load_fold_rankers
+
+    folds = load_fold_rankers(path)
+    return lambda q: folds.for_group(group_of(trained_as, q))
 
 
 def _run_all(args: argparse.Namespace, settings: Settings) -> int:
     rows: list[tuple[str, dict[str, dict[str, float]]]] = []
-    for name, corpus, queries, index_name in _all_sets(args, settings):
-        queries = queries[: args.limit] if args.limit else queries
-        print(f"== {name}: {len(queries)} questions over {corpus}", flush=True)
+    for found in _all_sets(args, settings):
+        queries = found.queries[: args.limit] if args.limit else found.queries
+        print(f"== {found.name}: {len(queries)} questions over {found.corpus}", flush=True)
+        ranker_of = _held_out_rankers(args.held_out, found.trained_as)
+        label = found.name
+        if found.trained_as:
+            label += " (release-qa held out: fold models)" if ranker_of else " (release-qa in-sample: trained on this set)"
         evaluator = RetrievalEvaluator(
-            queries, name, args.k, not args.no_peers, ks=(1, 3, 5, 10), txtai=not args.no_txtai, windows=index_name != "squad"
+            queries,
+            label,
+            args.k,
+            not args.no_peers,
+            ks=(1, 3, 5, 10),
+            txtai=not args.no_txtai,
+            windows=found.index_name != "squad",
+            ranker_of=ranker_of,
         )
-        session = _eval_session(args, settings, corpus, f"all-{index_name}")
-        _evaluate(evaluator, session, args.out / re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"))
+        session = _eval_session(args, settings, found.corpus, f"all-{found.index_name}")
+        _evaluate(evaluator, session, args.out / re.sub(r"[^a-z0-9]+", "-", found.name.lower()).strip("-"))
         assert evaluator.run is not None
-        rows.append((name, evaluator.run.methods))
+        rows.append((label, evaluator.run.methods))
     print(summary_table(rows, METHODS))
     return 0
 

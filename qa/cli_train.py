@@ -37,6 +37,12 @@ def add_train_parser(sub: Any, settings: Settings) -> None:
     p.add_argument("--without", default="", help="comma-separated features to leave out (ablation)")
     p.add_argument("--out", type=Path, default=None, help="model file (default: the package's qa/models/sentence_ranker.pkl)")
     p.add_argument("--report", type=Path, default=None, help="also write the held-out figures as JSON here")
+    p.add_argument(
+        "--folds-out",
+        type=Path,
+        default=None,
+        help="also write the fold models here (`qa eval all --held-out` answers each question with the one that never saw it)",
+    )
     p.set_defaults(run=_run_train)
 
 
@@ -73,7 +79,7 @@ def _run_train(args: argparse.Namespace, settings: Settings) -> int:
         raise QAError(f"training needs {', '.join(missing)}, not installed here", remedy=Remedy.INSTALL_EXTRA, extra="train")
     from .ranking.dataset import shared_sets, tables
     from .ranking.features import FEATURES
-    from .ranking.model import DEFAULT_MODEL, save_ranker
+    from .ranking.model import DEFAULT_MODEL, save_fold_rankers, save_ranker
     from .ranking.train import FOLDS, fit_ranker, summarise
 
     if not (args.squad or args.senate or args.paraphrase or args.archive):
@@ -89,12 +95,13 @@ def _run_train(args: argparse.Namespace, settings: Settings) -> int:
         raise QAError(f"unknown feature(s) {', '.join(sorted(unknown))}: choose from {', '.join(FEATURES)}")
     columns = [f for f in FEATURES if f not in left_out]
     for learner in ("lambdarank", "hgb", "logistic") if args.compare else (args.learner,):
-        ranker, views, levels = fit_ranker(data, learner, columns)
-        summary = summarise(views, levels)
+        trained = fit_ranker(data, learner, columns)
+        summary = summarise(trained.views, trained.levels)
         print(f"\n{learner}: held-out figures ({FOLDS}-fold, grouped by release / article / fact)\n")
         print(held_out_table(summary))
     if args.compare:
         return 0
+    ranker = trained.ranker
     ranker.summary = {
         "learner": args.learner,
         "folds": FOLDS,
@@ -110,6 +117,9 @@ def _run_train(args: argparse.Namespace, settings: Settings) -> int:
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(ranker.summary, indent=1), encoding="utf-8")
+    if args.folds_out:
+        save_fold_rankers(trained.folds, args.folds_out)
+        print(f"wrote the {len(trained.folds)} fold models to {args.folds_out}")
     size = out.stat().st_size / 1e6
     print(f"wrote {out} (version {version}, {size:.2f} MB) in {time.perf_counter() - t:.0f} s")
     return 0

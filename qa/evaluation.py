@@ -24,6 +24,7 @@ from .answering.abstain import AbstainPolicy
 from .errors import QAError
 from .eval_data import EvalQuery
 from .peers import Peers, WindowPeers
+from .ranking.model import SentenceRanker
 from .session import QA
 
 __all__ = [
@@ -168,8 +169,10 @@ class RetrievalEvaluator:
         ks: Sequence[int] = (1, 3, 5, 10),
         txtai: bool = False,
         windows: bool = False,
+        ranker_of: Callable[[EvalQuery], SentenceRanker] | None = None,
     ) -> None:
         self.queries = queries
+        self.ranker_of = ranker_of  # the answer-sentence model per question (held-out evaluation); None: the session's
         self.name = name
         self.k = k
         self.peers = peers
@@ -215,7 +218,8 @@ class RetrievalEvaluator:
                     rankers["txtai-windows"] = on_windows(w, w.txtai_rows)
 
         def full(q: EvalQuery) -> Shown:
-            answer = session.ask(q.question, min(3 * self.k, 50), q.history)  # folded passages take slots too
+            ranker = self.ranker_of(q) if self.ranker_of else None
+            answer = session.ask(q.question, min(3 * self.k, 50), q.history, ranker=ranker)  # folded passages take slots too
             shown = [p for p in answer.passages if not getattr(p, "folded", False)]
             return Shown([(p.source, p.text) for p in shown], getattr(answer, "candidate", None) or answer.answer, answer)
 

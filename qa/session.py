@@ -165,17 +165,19 @@ class QA:
         until: str | None = None,
         source: str | None = None,
         policy: AbstainPolicy | None = None,
+        ranker: SentenceRanker | None = None,
     ) -> Answer:
         """Answer from the releases; ``since``/``until`` (YYYY-MM-DD) and ``source`` filter before ranking.
 
-        ``policy`` overrides the session's abstention policy for this question (calibration uses it).
+        ``policy`` and ``ranker`` override the session's abstention policy and answer-sentence model for this
+        question (calibration and held-out evaluation use them).
         """
         q = validate_query(question, k, history, since, until, source)
         language = unreadable_language(q.question)
         if language:
             return language_note(q.question, language)
         retriever = self.retriever
-        ranker = self.ranker
+        ranker = ranker if ranker is not None else self.ranker
         allowed = retriever.filter_mask(q.since, q.until, q.source)
         described = gather(retriever, q.question, q.history, allowed, max(HITS, q.k), method)
         if allowed is not None and not described.result.hits:

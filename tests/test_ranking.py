@@ -227,3 +227,31 @@ def test_a_withheld_twin_asks_answerable_questions_without_the_releases_that_ans
     sources = ["a.md", "a.md", "b.md", "c.md"]
     texts = {"a.md": norm("The port opened on 3 May."), "b.md": norm("Ferries stop."), "c.md": norm("It OPENED on 3 May!")}
     assert _without_answer(twin.items[0], sources, texts).tolist() == [False, False, True, False]
+
+
+def test_evaluation_finds_each_training_questions_group_so_its_fold_model_never_saw_it(tmp_path):
+    import json
+
+    from qa.eval_data import load_gold, load_squad
+    from qa.ranking.dataset import gold_items, group_of, squad_items
+    from qa.ranking.model import FoldRankers, SentenceRanker, fold_of_group
+
+    gold = tmp_path / "qa.jsonl"
+    rows = [
+        {"id": "d1", "question": "When?", "gold": ["May"], "file": "2019/a.md"},
+        {"id": "p1", "fact": "f07", "question": "Who?", "gold": ["Kim"]},
+        {"id": "u1", "question": "Is there a ferry?", "gold": []},
+    ]
+    gold.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assert [it.group for it in gold_items(gold, "archive")] == [group_of("archive", q) for q in load_gold(gold)]
+    squad = tmp_path / "squad.json"
+    paragraph = {"context": "The port opened in May.", "qas": [{"id": "s1", "question": "When?", "answers": [{"text": "May"}]}]}
+    squad.write_text(json.dumps({"data": [{"title": "A", "paragraphs": [paragraph]}] * 3}), encoding="utf-8")
+    _, queries = load_squad(squad, cache=tmp_path / "cache")
+    assert [it.group for it in squad_items(squad)] == [group_of("squad", q) for q in queries] == ["squad:0", "squad:1", "squad:2"]
+
+    rankers = [SentenceRanker([], None, np.zeros(1), np.zeros(1), 0.5, 0.1, version=str(f)) for f in range(5)]
+    folds = FoldRankers(rankers)
+    groups = [f"archive:{year}/{n}.md" for year in range(2000, 2010) for n in range(5)]
+    assert {fold_of_group(g, 5) for g in groups} == set(range(5))  # the hash spreads groups over every fold
+    assert all(folds.for_group(g).version == str(fold_of_group(g, 5)) for g in groups)

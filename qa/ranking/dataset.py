@@ -19,12 +19,23 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import QAError
-from ..eval_data import index_folder, load_listed, load_squad
+from ..eval_data import EvalQuery, index_folder, load_listed, load_squad
 from ..session import QA
 from .features import BASE, derive
 from .pipeline import gather
 
-__all__ = ["FEATURE_VERSION", "Item", "SetSpec", "Table", "build_table", "gold_items", "load_table", "norm", "squad_items"]
+__all__ = [
+    "FEATURE_VERSION",
+    "Item",
+    "SetSpec",
+    "Table",
+    "build_table",
+    "gold_items",
+    "group_of",
+    "load_table",
+    "norm",
+    "squad_items",
+]
 
 INDEX_NAMES = {"paraphrase": "seeds"}  # the index `qa eval all` keeps for the same corpus
 WITHHELD = "withheld"
@@ -82,9 +93,9 @@ def gold_items(path: Path, name: str) -> list[Item]:
         row = json.loads(line)
         gold = list(row.get("gold") or [])
         history = list(row.get("history") or [])
-        key = row.get("file") or row.get("fact") or row["id"]
         kind = "unanswerable" if not gold else "followup" if history else "answerable"
-        items.append(Item(str(row["id"]), row["question"], gold, f"{name}:{key}", history, kind=kind))
+        group = _group(name, row.get("file"), row.get("fact"), str(row["id"]))
+        items.append(Item(str(row["id"]), row["question"], gold, group, history, kind=kind))
     return items
 
 
@@ -98,6 +109,19 @@ def squad_items(path: Path, every: int = 1) -> list[Item]:
                 gold = sorted({a["text"] for a in qa["answers"]})
                 items.append(Item(qa["id"], qa["question"], gold, f"squad:{a_i}", relevant=[f"a{a_i:03d}p{p_i:03d}.md"]))
     return items[::every]
+
+
+def _group(name: str, file: str | None, fact: str | None, qid: str) -> str:
+    return f"{name}:{file or fact or qid}"
+
+
+def group_of(name: str, query: EvalQuery) -> str:
+    """The training group of an evaluation question of the shared set ``name`` (as :func:`gold_items` and
+    :func:`squad_items` name it), so evaluation can answer it with the fold model that never saw its group."""
+    if name == "squad":
+        (paragraph,) = query.relevant  # a{article:03d}p{paragraph:03d}.md, as eval_data.load_squad names it
+        return f"squad:{int(paragraph[1:4])}"
+    return _group(name, query.file, query.fact, query.id)
 
 
 def shared_sets(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import threading
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,18 @@ import numpy as np
 from ..errors import QAError
 from .features import FEATURES
 
-__all__ = ["DEFAULT_MODEL", "LEVELS", "SentenceRanker", "load_ranker", "predict", "save_ranker"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "LEVELS",
+    "FoldRankers",
+    "SentenceRanker",
+    "fold_of_group",
+    "load_fold_rankers",
+    "load_ranker",
+    "predict",
+    "save_fold_rankers",
+    "save_ranker",
+]
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "sentence_ranker.pkl"
 AGREEMENT = 1e-4  # the ONNX graph's scores must equal the trained model's within this
@@ -137,16 +149,53 @@ def predict(estimator: Any, x: np.ndarray) -> np.ndarray:
         return np.asarray(estimator.predict_proba(x)[:, 1], dtype=np.float32)
 
 
-def save_ranker(ranker: SentenceRanker, path: Path = DEFAULT_MODEL) -> str:
-    """Write the model file, its models as ONNX graphs; returns its version (a hash of what it holds)."""
+def _as_onnx(ranker: SentenceRanker) -> SentenceRanker:
+    """The ranker with its models as ONNX graphs and its version set (a hash of what it holds)."""
     from .confidence import QUESTION_FEATURES
 
     confidence = None if ranker.confidence is None else to_onnx(ranker.confidence, len(QUESTION_FEATURES))
     saved = replace(ranker, model=to_onnx(ranker.model, len(ranker.features)), confidence=confidence, version="")
-    version = hashlib.sha256(pickle.dumps(saved, protocol=5)).hexdigest()[:12]
+    return replace(saved, version=hashlib.sha256(pickle.dumps(saved, protocol=5)).hexdigest()[:12])
+
+
+def save_ranker(ranker: SentenceRanker, path: Path = DEFAULT_MODEL) -> str:
+    """Write the model file, its models as ONNX graphs; returns its version."""
+    saved = _as_onnx(ranker)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps(replace(saved, version=version), protocol=5))
-    return version
+    path.write_bytes(pickle.dumps(saved, protocol=5))
+    return saved.version
+
+
+def fold_of_group(group: str, folds: int) -> int:
+    """The fold a question group (a release, a SQuAD article, a paraphrase fact) falls in: a fixed hash of its name."""
+    return zlib.crc32(group.encode()) % folds
+
+
+@dataclass
+class FoldRankers:
+    """Training's fold models: fold f's model was trained, calibrated and thresholded without any group of fold f,
+    so a question of the training sets answered by its group's model is answered held out."""
+
+    rankers: list[SentenceRanker]
+
+    def for_group(self, group: str) -> SentenceRanker:
+        return self.rankers[fold_of_group(group, len(self.rankers))]
+
+
+def save_fold_rankers(rankers: list[SentenceRanker], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(FoldRankers([_as_onnx(r) for r in rankers]), protocol=5))
+
+
+def load_fold_rankers(path: Path) -> FoldRankers:
+    """Fold models written by ``qa train --folds-out``."""
+    try:
+        found = pickle.loads(Path(path).read_bytes())  # written by save_fold_rankers on this machine
+    except (OSError, pickle.UnpicklingError, AttributeError, ModuleNotFoundError, EOFError):
+        found = None
+    if not isinstance(found, FoldRankers) or any(name not in FEATURES for r in found.rankers for name in r.features):
+        raise QAError(f"{path} holds no fold models for this version: write them with `python -m qa train ... --folds-out`")
+    return found
 
 
 _LOADED: dict[Path, SentenceRanker] = {}

@@ -20,9 +20,9 @@ from threadpoolctl import threadpool_limits
 from .confidence import UNANSWERABLE_WEIGHT, confidence_model, question_features
 from .dataset import WITHHELD, Table
 from .features import FEATURES
-from .model import SentenceRanker, predict
+from .model import SentenceRanker, fold_of_group, predict
 
-__all__ = ["MODELS", "Fold", "QuestionView", "choose_levels", "fit_ranker", "held_out", "make_model", "views"]
+__all__ = ["MODELS", "Fold", "QuestionView", "Trained", "choose_levels", "fit_ranker", "held_out", "make_model", "views"]
 
 FOLDS = 5
 MAX_REFUSED = 0.05  # share of answerable questions a level may refuse outright ("not in the releases")
@@ -112,27 +112,26 @@ def stack(tables: Sequence[Table]) -> Fold:
 
 def _folds(groups: np.ndarray, k: int = FOLDS) -> np.ndarray:
     """Fold number per row: whole groups, shuffled by a fixed hash of their name."""
-    import zlib
-
-    unique = sorted(set(groups.tolist()))
-    fold_of = {g: zlib.crc32(g.encode()) % k for g in unique}
+    fold_of = {g: fold_of_group(g, k) for g in set(groups.tolist())}
     return np.array([fold_of[g] for g in groups.tolist()], dtype=np.int64)
 
 
 def held_out(
     tables: Sequence[Table], model: str = "lambdarank", columns: Sequence[str] = FEATURES
-) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold scores of every candidate of every table, and each candidate's fold."""
+) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """Out-of-fold scores of every candidate of every table, each candidate's fold, and the fold models."""
     data = stack(tables)
     cols = np.array([FEATURES.index(c) for c in columns])
     fold = _folds(data.groups)
     scores = np.zeros(len(data.label), dtype=np.float32)
+    estimators = []
     for f in range(FOLDS):
         train, test = (fold != f) & data.ranked, fold == f
         estimator = make_model(model)
         _fit(estimator, data.features[train][:, cols], data.label[train], data.weight[train], data.question[train])
         scores[test] = predict(estimator, data.features[test][:, cols])
-    return scores, fold
+        estimators.append(estimator)
+    return scores, fold, estimators
 
 
 def _fit(estimator: Any, x: np.ndarray, y: np.ndarray, w: np.ndarray, question: np.ndarray) -> None:
@@ -253,26 +252,44 @@ def choose_levels(qs: Sequence[QuestionView]) -> tuple[np.ndarray, np.ndarray, f
     return cx, cy, answer_at, closest_at
 
 
-def levels_held_out(qs: Sequence[QuestionView]) -> list[str]:
+Levels = tuple[np.ndarray, np.ndarray, float, float]  # calibration knots x, y; answer_at; closest_at
+
+
+def fold_levels(qs: Sequence[QuestionView]) -> dict[int, Levels]:
+    """Each fold's calibration and thresholds, chosen on the other folds."""
+    return {f: choose_levels([q for q in qs if q.fold not in (f, -1)]) for f in sorted({q.fold for q in qs if q.fold >= 0})}
+
+
+def levels_held_out(qs: Sequence[QuestionView], per_fold: dict[int, Levels]) -> list[str]:
     """Each question's level, with calibration and thresholds chosen on the other folds."""
-    out = ["answer"] * len(qs)
-    for f in sorted({q.fold for q in qs if q.fold >= 0}):
-        cx, cy, answer_at, closest_at = choose_levels([q for q in qs if q.fold not in (f, -1)])
-        for i, q in enumerate(qs):
-            if q.fold == f:
-                p = float(np.interp(q.top, cx, cy))
-                out[i] = "answer" if p >= answer_at else "closest" if p >= closest_at else "none"
-    return [lvl if q.fold >= 0 else "none" for lvl, q in zip(out, qs, strict=False)]
+    out = []
+    for q in qs:
+        if q.fold < 0:
+            out.append("none")
+            continue
+        cx, cy, answer_at, closest_at = per_fold[q.fold]
+        p = float(np.interp(q.top, cx, cy))
+        out.append("answer" if p >= answer_at else "closest" if p >= closest_at else "none")
+    return out
 
 
-def fit_ranker(
-    tables: Sequence[Table], model: str = "lambdarank", columns: Sequence[str] = FEATURES
-) -> tuple[SentenceRanker, list[QuestionView], list[str]]:
+@dataclass
+class Trained:
+    """What training yields: the shipped model, the fold models and the held-out figures they give."""
+
+    ranker: SentenceRanker  # fitted on every fold, calibrated on held-out scores: the shipped model
+    folds: list[SentenceRanker]  # fold f's model never saw a group of fold f (``qa eval all --held-out`` answers with it)
+    views: list[QuestionView]
+    levels: list[str]
+
+
+def fit_ranker(tables: Sequence[Table], model: str = "lambdarank", columns: Sequence[str] = FEATURES) -> Trained:
     """Held-out views and levels, then the final model fitted on every table with calibration from the held-out scores."""
-    scores, fold = held_out(tables, model, columns)
+    scores, fold, estimators = held_out(tables, model, columns)
     qs = views(tables, scores, fold)
-    confidence, qs = _confidence(tables, scores, qs)
-    lv = levels_held_out(qs)
+    confidence, per_fold_confidence, qs = _confidence(tables, scores, qs)
+    per_fold = fold_levels(qs)
+    lv = levels_held_out(qs, per_fold)
     cx, cy, answer_at, closest_at = choose_levels([q for q in qs if q.fold >= 0])
     data = stack(tables)
     cols = np.array([FEATURES.index(c) for c in columns])
@@ -280,12 +297,15 @@ def fit_ranker(
     r = data.ranked
     _fit(estimator, data.features[r][:, cols], data.label[r], data.weight[r], data.question[r])
     ranker = SentenceRanker(list(columns), estimator, cx, cy, answer_at, closest_at, confidence=confidence)
-    return ranker, qs, lv
+    folds = [
+        SentenceRanker(list(columns), estimators[f], *per_fold[f], confidence=per_fold_confidence[f]) for f in sorted(per_fold)
+    ]
+    return Trained(ranker, folds, qs, lv)
 
 
-def _confidence(tables: Sequence[Table], scores: np.ndarray, qs: list[QuestionView]) -> tuple[Any, list[QuestionView]]:
-    """The question-level model, and each question's view with its held-out probability as ``top`` (the model
-    trained on the other folds reads the held-out ranker scores); the returned model is fitted on every fold."""
+def _confidence(tables: Sequence[Table], scores: np.ndarray, qs: list[QuestionView]) -> tuple[Any, list[Any], list[QuestionView]]:
+    """The question-level model fitted on every fold, the fold models, and each question's view with its held-out
+    probability as ``top`` (the model trained on the other folds reads the held-out ranker scores)."""
     rows: list[np.ndarray] = []
     offset = 0
     for t in tables:
@@ -299,11 +319,13 @@ def _confidence(tables: Sequence[Table], scores: np.ndarray, qs: list[QuestionVi
     w = np.array([_confidence_weight(q, squad) for q in qs])
     fold = np.array([q.fold for q in qs])
     top = np.array([q.top for q in qs])
+    models = []
     for f in range(FOLDS):
         train, test = (fold != f) & (fold >= 0), fold == f
-        top[test] = predict(confidence_model().fit(x[train], y[train], logisticregression__sample_weight=w[train]), x[test])
+        models.append(confidence_model().fit(x[train], y[train], logisticregression__sample_weight=w[train]))
+        top[test] = predict(models[-1], x[test])
     final = confidence_model().fit(x[fold >= 0], y[fold >= 0], logisticregression__sample_weight=w[fold >= 0])
-    return final, [replace(q, top=float(p)) for q, p in zip(qs, top, strict=True)]
+    return final, models, [replace(q, top=float(p)) for q, p in zip(qs, top, strict=True)]
 
 
 def squad_weight(questions: int) -> float:
