@@ -229,6 +229,32 @@ def test_a_withheld_twin_asks_answerable_questions_without_the_releases_that_ans
     assert _without_answer(twin.items[0], sources, texts).tolist() == [False, False, True, False]
 
 
+def test_a_release_from_the_year_and_month_the_question_names():
+    from types import SimpleNamespace
+
+    from qa.ranking.features import _dates, question_of
+
+    dated = {"a.md": "2019-04-01", "b.md": "2017-09-30", "c.md": None}
+    chunks = {i: SimpleNamespace(date=d) for i, d in enumerate(dated.values())}
+    lead_row = {src: i for i, src in enumerate(dated)}
+    cands = [SimpleNamespace(source=src) for src in ("a.md", "a.md", "b.md", "c.md")]
+
+    def columns(question: str) -> tuple[list[float], list[float]]:
+        q = question_of(question, "", np.zeros(3, dtype=np.float32), False)
+        cols = _dates(q, cands, chunks, lead_row)  # type: ignore[arg-type]
+        return cols["year_gap"].tolist(), cols["month_match"].tolist()
+
+    gap, month = columns("How many prosecutions were there when the Bill was tabled in April 2019?")
+    assert gap[:3] == [0.0, 0.0, 2.0] and np.isnan(gap[3])  # an undated release: not known
+    assert month[:3] == [1.0, 1.0, 0.0]
+    gap, month = columns("what did the sept. 2017 report recommend")
+    assert gap[:3] == [2.0, 2.0, 0.0] and month[:3] == [0.0, 0.0, 1.0]
+    gap, month = columns("the 2018 report said what, and what did its 2019 update add?")
+    assert gap[:3] == [0.0, 0.0, 1.0] and np.isnan(month).all()  # the nearest year named; no month named
+    gap, month = columns("What may the committee recommend?")
+    assert np.isnan(gap).all() and np.isnan(month).all()  # no year named ("may" is no month without one)
+
+
 def test_evaluation_finds_each_training_questions_group_so_its_fold_model_never_saw_it(tmp_path):
     import json
 

@@ -39,7 +39,7 @@ __all__ = [
 
 INDEX_NAMES = {"paraphrase": "seeds"}  # the index `qa eval all` keeps for the same corpus
 WITHHELD = "withheld"
-FEATURE_VERSION = "4"  # bump when a feature changes: cached tables are rebuilt
+FEATURE_VERSION = "5"  # bump when a feature changes: cached tables are rebuilt
 
 
 def norm(text: str) -> str:

@@ -5,7 +5,8 @@ and of its passage; BM25-style lexical overlap of sentence, passage and release 
 the release's title and lead already hold against those only this sentence holds; whether the sentence holds the
 kind of thing the question asks for (a date, a number, an amount of money, a person, a place, an organisation), and
 the question's focus next to it, and which rare question word it, its passage or its release lacks (:mod:`.focus`);
-where the sentence sits in its release; and the ranks and scores retrieval gave its passage and release. Scores
+where the sentence sits in its release; whether the release dates from the year and month the question
+names; and the ranks and scores retrieval gave its passage and release. Scores
 are also given relative to the best candidate of the same question, so a model compares within a question.
 """
 
@@ -77,6 +78,8 @@ BASE = (  # described per candidate (what the training tables store)
     "s_miss",
     "p_miss",
     "r_miss",
+    "year_gap",
+    "month_match",
 )
 DERIVED = (  # how the candidate's release compares: derived from BASE within each question
     "r_s_dense_best",
@@ -107,10 +110,11 @@ _ASKS: list[tuple[str, re.Pattern]] = [  # the question's form -> the kind of th
     ("organisation", re.compile(r"\bwhich (?:organisation|organization|agency|ministry|firm|company|body|department|court)\b")),
 ]
 _YEAR = re.compile(r"\b(?:1[89]\d\d|20\d\d)\b")
-_MONTH = re.compile(
-    r"\b(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|"
-    r"Nov(?:ember)?|Dec(?:ember)?)\b"
+_MONTH_NAMES = (
+    r"Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|"
+    r"Nov(?:ember)?|Dec(?:ember)?"
 )
+_MONTH = re.compile(rf"\b(?:{_MONTH_NAMES})\b")
 _NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
     r"thousand|million|billion|dozen|half|first|second|third|fourth|fifth)\b",
@@ -267,6 +271,31 @@ def _lexical(
     }
 
 
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_YEAR = re.compile(rf"\b({_MONTH_NAMES})\.?\s+(?:\d{{1,2}},?\s+)?(1[89]\d\d|20\d\d)\b", re.IGNORECASE)
+
+
+def _dates(q: Question, cands: list[Candidate], chunks: dict[int, Chunk], lead_row: dict[str, int]) -> dict[str, np.ndarray]:
+    """Whether the release is from when the question says ("in April 2019", "the 2025 report"): the years between
+    its date and the nearest year the question names, and whether the month named with a year is its month.
+    Missing (NaN) when the question names no year or the release has no date."""
+    years = [int(y) for y in _YEAR.findall(q.text)]
+    months = {(int(m.group(2)), _MONTHS.index(m.group(1)[:3].lower()) + 1) for m in _MONTH_YEAR.finditer(q.text)}
+    gap, month = {}, {}
+    for source, row in lead_row.items():
+        date = chunks[row].date or ""
+        if not years or not re.match(r"\d{4}-\d\d", date):
+            gap[source], month[source] = math.nan, math.nan
+            continue
+        year, mon = int(date[:4]), int(date[5:7])
+        gap[source] = float(min(abs(year - y) for y in years))
+        month[source] = float((year, mon) in months) if months else math.nan
+    return {
+        "year_gap": np.array([gap[c.source] for c in cands], dtype=np.float32),
+        "month_match": np.array([month[c.source] for c in cands], dtype=np.float32),
+    }
+
+
 _THINGS = {"date": re.compile(f"{_YEAR.pattern}|{_MONTH.pattern}"), "number": _NUMBER, "money": _MONEY}
 
 
@@ -316,6 +345,7 @@ def describe(
     columns = {
         **lexical,
         **_kinds(q, texts),
+        **_dates(q, cands, chunks, lead_row),
         "s_dense": s_dense,
         "s_dense_gap": _gap(s_dense),
         "s_dense_rank": np.argsort(np.argsort(-s_dense)).astype(np.float32),
