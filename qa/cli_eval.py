@@ -134,12 +134,13 @@ def _eval_session(args: argparse.Namespace, settings: Settings, corpus: Path, na
     return QA.from_settings(chosen(settings, args, corpus, folder), fusion=fusion)
 
 
-def _evaluate(evaluator: RetrievalEvaluator, session: QA, out: Path) -> int:
+def _evaluate(evaluator: RetrievalEvaluator, session: QA, out: Path, note: str = "") -> int:
     metrics = evaluator(session)
     run = evaluator.run
     assert run is not None
     results: dict[str, Any] = {
         "dataset": run.dataset,
+        "note": note,
         "queries": run.queries,
         "chunks": run.chunks,
         "methods": {METHODS[m]: values for m, values in run.methods.items()},
@@ -237,29 +238,36 @@ def _all_sets(args: argparse.Namespace, settings: Settings) -> list[EvalSet]:
     return sets
 
 
-def _held_out_rankers(path: Path | None, trained_as: str | None) -> Callable[[Any], Any] | None:
+def _held_out_rankers(folds: Any, trained_as: str | None) -> Callable[[Any], Any] | None:
     """Each question's fold model (the one trained without its group), or None for the session's shipped model."""
-    if path is None or trained_as is None:
+    if folds is None or trained_as is None:
         return None
     from .ranking.dataset import group_of
-    from .ranking.model import load_fold_rankers
 
-    folds = load_fold_rankers(path)
     return lambda q: folds.for_group(group_of(trained_as, q))
 
 
 def _run_all(args: argparse.Namespace, settings: Settings) -> int:
-    rows: list[tuple[str, dict[str, dict[str, float]]]] = []
+    rows: list[tuple[str, str, dict[str, dict[str, float]]]] = []
+    folds = None
+    if args.held_out:
+        from .ranking.model import load_fold_rankers
+
+        folds = load_fold_rankers(args.held_out)  # read before any set is run: a wrong file fails at once
     for found in _all_sets(args, settings):
         queries = found.queries[: args.limit] if args.limit else found.queries
         print(f"== {found.name}: {len(queries)} questions over {found.corpus}", flush=True)
-        ranker_of = _held_out_rankers(args.held_out, found.trained_as)
-        label = found.name
+        ranker_of = _held_out_rankers(folds, found.trained_as)
+        note = ""
         if found.trained_as:
-            label += " (release-qa held out: fold models)" if ranker_of else " (release-qa in-sample: trained on this set)"
+            note = (
+                "release-qa held out: each question answered by the fold model that never saw it"
+                if ranker_of
+                else "release-qa in-sample: its answer-sentence model was trained on this set (--held-out gives held-out figures)"
+            )
         evaluator = RetrievalEvaluator(
             queries,
-            label,
+            found.name,
             args.k,
             not args.no_peers,
             ks=(1, 3, 5, 10),
@@ -268,9 +276,9 @@ def _run_all(args: argparse.Namespace, settings: Settings) -> int:
             ranker_of=ranker_of,
         )
         session = _eval_session(args, settings, found.corpus, f"all-{found.index_name}")
-        _evaluate(evaluator, session, args.out / re.sub(r"[^a-z0-9]+", "-", found.name.lower()).strip("-"))
+        _evaluate(evaluator, session, args.out / re.sub(r"[^a-z0-9]+", "-", found.name.lower()).strip("-"), note)
         assert evaluator.run is not None
-        rows.append((label, evaluator.run.methods))
+        rows.append((found.name, note, evaluator.run.methods))
     print(summary_table(rows, METHODS))
     return 0
 
@@ -317,6 +325,7 @@ def write_report(results: dict[str, Any], out: Path) -> str:
     lines = [
         f"**{results['dataset']}** — {results['queries']} queries over {results['chunks']} chunks",
         "",
+        *([f"_{results['note']}_", ""] if results.get("note") else []),
         "| method | " + " | ".join(cols) + " |",
         "|---|" + "---:|" * len(cols),
     ]

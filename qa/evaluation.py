@@ -366,14 +366,16 @@ def _answer_metrics(
 GoldQAEvaluator = RetrievalEvaluator  # gold substrings are judged by the same evaluator
 
 
-def summary_table(rows: list[tuple[str, dict[str, dict[str, float]]]], names: dict[str, str]) -> str:
-    """One table per set: for every method the answer sentence right (primary), right release first, passage hit@1 /
-    MRR@10 and p50 latency; under it what only the full pipeline has (levels, follow-ups, wording styles)."""
+def summary_table(rows: list[tuple[str, str, dict[str, dict[str, float]]]], names: dict[str, str]) -> str:
+    """One table per set (its name, a note on how release-qa answered it, every method's figures): for every method
+    the answer sentence right (primary), right release first, passage hit@1 / MRR@10 and p50 latency; under it what
+    only the full pipeline has (levels, follow-ups, wording styles)."""
     out = []
-    for name, result in rows:
+    for name, note, result in rows:
         lines = [
             f"**{name}**",
             "",
+            *([f"_{note}_", ""] if note else []),
             "| method | answer sentence right | right release first | passage hit@1 | passage MRR@10 | p50 ms |",
             "|---|---:|---:|---:|---:|---:|",
         ]

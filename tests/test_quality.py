@@ -121,6 +121,7 @@ def test_eval_all_runs_every_set_with_peers(tmp_path):
         "txtai hybrid, 150-word windows",
         "release-qa (hybrid + follow-ups)",
     ]
+    assert "_release-qa in-sample: its answer-sentence model was trained on this set" in paraphrase
     verdict = next(line for line in paraphrase.splitlines() if line.startswith("release-qa:"))
     for part in ("unanswerable 1: flagged", "answerable 5: refused", "follow-ups right", "hit@1 casual", "all phrasings right"):
         assert part in verdict, verdict
@@ -142,3 +143,45 @@ def test_eval_all_says_what_is_missing(tmp_path):
     (tmp_path / "senate_dev_files.txt").write_text("Nobody/01Jan2005Nobody1.txt\n")
     out = run_cli("eval", "all", str(tmp_path), "--senate-corpus", str(tmp_path), "--out", str(tmp_path / "out"))
     assert out.returncode == 1 and "1 of the 1 files listed" in out.stderr and "pass the folder" in out.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.quality
+def test_eval_all_held_out_answers_each_training_question_with_its_fold_model(tmp_path):
+    from dataclasses import replace
+
+    from qa.ranking.model import load_ranker, save_fold_rankers
+
+    shipped = load_ranker()
+    refusing = replace(shipped, answer_at=2.0, closest_at=2.0)  # a probability never reaches 2: every answer is "none"
+    folds = tmp_path / "folds.pkl"
+    save_fold_rankers([refusing] * 5, folds)
+    out = run_cli(
+        "eval",
+        "all",
+        str(EVAL_ALL),
+        "--seeds",
+        str(ROOT / "seeds"),
+        "--senate-corpus",
+        str(EVAL_ALL / "senate"),
+        "--regression",
+        str(EVAL_ALL / "regression.jsonl"),
+        "--held-out",
+        str(folds),
+        "--no-peers",
+        "--no-txtai",
+        "--out",
+        str(tmp_path / "out"),
+        timeout=900,
+        env={"QA_CACHE": str(tmp_path / "cache")},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    for name in ("seed-paraphrase", "senate-dev", "squad-part-a"):  # the sets the ranker is trained on: fold models
+        results = json.loads((tmp_path / "out" / name / "results.json").read_text())
+        assert results["note"].startswith("release-qa held out")
+        assert results["methods"]["release-qa (hybrid + follow-ups)"]["answerable_none"] == 1.0
+    regression = json.loads((tmp_path / "out" / "regression-regression-jsonl" / "results.json").read_text())
+    assert regression["note"] == ""  # not a training set: the shipped model, which never saw it
+    assert regression["methods"]["release-qa (hybrid + follow-ups)"]["answerable_none"] < 1.0
+    bad = run_cli("eval", "all", str(tmp_path), "--held-out", str(EVAL_ALL / "regression.jsonl"), "--out", str(tmp_path / "o"))
+    assert bad.returncode == 1 and "holds no fold models" in bad.stderr
