@@ -134,6 +134,16 @@ def test_question_features_see_the_margin_and_the_missing_answer_kind():
     features[0, FEATURES.index("kind_found")] = 1
     assert dict(zip(QUESTION_FEATURES, question_features(np.array([2.0, 0.5, 1.5]), features), strict=True))["kind_missing"] == 0
 
+    features[:, FEATURES.index("focus_near")] = np.nan  # a question without a focus ("When ...?")
+    row = dict(zip(QUESTION_FEATURES, question_features(np.array([2.0, 0.5, 1.5]), features), strict=True))
+    assert np.isnan(row["focus_near_release"])
+    features[:, FEATURES.index("focus_near")] = [0.0, 0.0, 1.0]
+    row = dict(zip(QUESTION_FEATURES, question_features(np.array([2.0, 0.5, 1.5]), features), strict=True))
+    assert row["focus_near_release"] == 0.0  # only another release holds the focus next to a date
+    features[1, FEATURES.index("focus_near")] = 1.0
+    row = dict(zip(QUESTION_FEATURES, question_features(np.array([2.0, 0.5, 1.5]), features), strict=True))
+    assert row["focus_near_release"] == 1.0  # a sentence of the best sentence's release does
+
 
 def test_the_listwise_ranker_puts_each_questions_right_sentence_first():
     from qa.ranking.model import predict

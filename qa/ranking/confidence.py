@@ -1,8 +1,9 @@
 """Whether a question is answerable from its candidates: a small question-level model over the ranker's scores.
 
 The ranker orders a question's sentences; how far ahead its best one is, how much of the question the best
-passage and release hold, and whether the kind of thing asked for (a date, a number, a name) is in the best
-sentence say whether the archive answers the question at all. A logistic regression over those few
+passage and release hold, whether the kind of thing asked for (a date, a number, a name) is in the best
+sentence, and whether any sentence of its release holds the thing asked about next to such a thing say whether
+the archive answers the question at all. A logistic regression over those few
 question-level facts, trained by the same grouped folds (its negatives: the questions whose best sentence does
 not answer, the unanswerable ones among them weighing more), gives the probability the levels are set from.
 """
@@ -29,12 +30,23 @@ QUESTION_FEATURES = (
     "p_dense",
     "kind_missing",  # the question asks for a date / number / name ... and the best sentence holds none
     "release_gap",  # how far the second release's retrieval score is behind the first
+    "r_miss",  # the rarest question word the best sentence's release lacks (its IDF over the rarest word's)
+    # over the best sentence's release, the most any of its sentences holds of:
+    "focus_in_release",  # the thing asked about ("how many *reports*")
+    "focus_near_release",  # ... next to a thing of the asked kind ("1,700 prosecutions")
+    "kind_found_release",  # a thing of the asked kind
+    "kind_new_release",  # ... that the question does not already name
 )
 UNANSWERABLE_WEIGHT = 4.0  # few unanswerable questions exist to learn from: each weighs as much as four others
 
 
 def _col(features: np.ndarray, name: str) -> np.ndarray:
     return features[:, FEATURES.index(name)].astype(np.float64)
+
+
+def _most(values: np.ndarray) -> float:
+    """The largest value, NaN when there is none (a question with no focus)."""
+    return float(np.nanmax(values)) if np.isfinite(values).any() else float("nan")
 
 
 def question_features(scores: np.ndarray, features: np.ndarray) -> np.ndarray:
@@ -62,6 +74,8 @@ def question_features(scores: np.ndarray, features: np.ndarray) -> np.ndarray:
         "p_dense": _col(features, "p_dense")[best],
         "kind_missing": float(kind_asked != KINDS.index("other") and kind_found == 0),
         "release_gap": float(other.max()) if len(other) else -1.0,
+        "r_miss": _col(features, "r_miss")[best],
+        **{f"{name}_release": _most(_col(features, name)[same]) for name in ("focus_in", "focus_near", "kind_found", "kind_new")},
     }
     return np.array([row[name] for name in QUESTION_FEATURES], dtype=np.float64)
 
