@@ -36,7 +36,6 @@ def add_train_parser(sub: Any, settings: Settings) -> None:
     p.add_argument("--compare", action="store_true", help="print every learner's held-out figures, write nothing")
     p.add_argument("--without", default="", help="comma-separated features to leave out (ablation)")
     p.add_argument("--out", type=Path, default=None, help="model file (default: the package's qa/models/sentence_ranker.pkl)")
-    p.add_argument("--report", type=Path, default=None, help="also write the held-out figures as JSON here")
     p.add_argument(
         "--folds-out",
         type=Path,
@@ -114,12 +113,12 @@ def _run_train(args: argparse.Namespace, settings: Settings) -> int:
     }
     out = args.out or DEFAULT_MODEL
     version = save_ranker(ranker, out)
-    if args.report:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(json.dumps(ranker.summary, indent=1), encoding="utf-8")
+    manifest = {"file": out.name, "version": version, "bytes": out.stat().st_size, **ranker.summary}
+    out.with_suffix(".json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")  # what the file holds
     if args.folds_out:
         save_fold_rankers(trained.folds, args.folds_out)
         print(f"wrote the {len(trained.folds)} fold models to {args.folds_out}")
     size = out.stat().st_size / 1e6
-    print(f"wrote {out} (version {version}, {size:.2f} MB) in {time.perf_counter() - t:.0f} s")
+    took = time.perf_counter() - t
+    print(f"wrote {out} (version {version}, {size:.2f} MB) and its manifest {out.with_suffix('.json').name} in {took:.0f} s")
     return 0

@@ -291,3 +291,16 @@ def test_evaluation_finds_each_training_questions_group_so_its_fold_model_never_
     groups = [f"archive:{year}/{n}.md" for year in range(2000, 2010) for n in range(5)]
     assert {fold_of_group(g, 5) for g in groups} == set(range(5))  # the hash spreads groups over every fold
     assert all(folds.for_group(g).version == str(fold_of_group(g, 5)) for g in groups)
+
+
+def test_the_shipped_model_has_a_manifest_of_what_it_holds():
+    import json
+
+    from qa.ranking.model import DEFAULT_MODEL, load_ranker
+
+    manifest = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text(encoding="utf-8"))
+    ranker = load_ranker()
+    assert manifest["version"] == ranker.version and manifest["bytes"] == DEFAULT_MODEL.stat().st_size
+    assert manifest["features"] == ranker.features and manifest["bytes"] < 5_000_000
+    assert {"paraphrase", "senate", "archive", "squad"} <= set(manifest["sets"])
+    assert all("sentence_right" in figures for name, figures in manifest["held_out"].items() if "withheld" not in name)
