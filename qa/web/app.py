@@ -31,7 +31,7 @@ from .feedback import FeedbackLog
 from .guard import Guard, allowed_hosts, expire_idle_sessions
 from .handlers import EMPTY_SAVED, ChatHandlers
 from .library_tab import LibraryHandlers, stats_html
-from .render import CSS, EMPTY_PANEL, HEAD, AskResult, answer_record, check_question, escape
+from .render import CSS, EMPTY_PANEL, HEAD, AskResult, answer_record, check_question, escape, without_paths
 from .state import CountingEncoder, Loader
 
 __all__ = ["build_demo", "launch_options", "main"]
@@ -60,7 +60,7 @@ def _ask_api(session: QA, loader: Loader) -> Callable[..., AskResult]:
         try:  # every value checked by the library's validators, the same as the CLI and the Python API
             answer = session.ask(question, k, history, since=since, until=until, source=source)
         except QAError as exc:  # the caller's mistake, not the server's: no traceback in the log
-            raise gr.Error(chat_api_message(exc), print_exception=False) from None
+            raise gr.Error(without_paths(chat_api_message(exc)), print_exception=False) from None
         return answer_record(answer, (history or [])[-10:])
 
     ask.__annotations__ = typing.get_type_hints(ask)  # real types, not strings, so /ask documents its fields
