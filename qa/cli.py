@@ -129,6 +129,8 @@ def _print_human(answer: Any) -> None:
     width = min(100, max(60, os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else 100))
     if answer.no_answer:
         print(f"Not in the releases: {answer.message}\n" if answer.passages else f"{answer.message}\n")
+    elif answer.answer is None:  # "closest": the passage is shown, no sentence is given as the answer
+        print(textwrap.fill(f"Closest passage: {answer.message}", width) + "\n")
     else:
         print(textwrap.fill(f"Answer: {answer.answer}", width) + "\n")
     for p in answer.passages:

@@ -171,3 +171,13 @@ def test_console_script_is_this_main():
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["scripts"] == {"release-qa": "qa.cli:main"}
+
+
+def test_the_closest_level_is_printed_as_the_closest_passage_not_as_an_answer(capsys):
+    from qa.answering.compose import CLOSEST_MESSAGE
+    from qa.answering.types import Answer
+    from qa.cli import _print_human
+
+    _print_human(Answer("What is the budget?", None, False, [], message=CLOSEST_MESSAGE, level="closest"))
+    out = capsys.readouterr().out
+    assert out.startswith("Closest passage: The releases may not answer this") and "Answer:" not in out

@@ -304,3 +304,42 @@ def test_the_shipped_model_has_a_manifest_of_what_it_holds():
     assert manifest["features"] == ranker.features and manifest["bytes"] < 5_000_000
     assert {"paraphrase", "senate", "archive", "squad"} <= set(manifest["sets"])
     assert all("sentence_right" in figures for name, figures in manifest["held_out"].items() if "withheld" not in name)
+
+
+def test_a_sentence_that_introduces_a_list_answers_with_it_and_another_language_is_never_the_answer(tmp_path_factory, encoder):
+    from qa import QA
+
+    corpus = tmp_path_factory.mktemp("lists")
+    (corpus / "charged.html").write_text(  # the list items are paragraphs of their own, as in the releases
+        "<html><head><title>Former minister charged with corruption</title></head><body><article>"
+        "<h1>Former minister charged with corruption</h1>"
+        "<p>In accordance with the usual procedure, the Bureau recorded statements from the former minister in "
+        "January 2024 and informed him that he would be charged in the State Courts on the eighteenth of that month, "
+        "after an investigation that lasted more than six months. Today, he was charged with the following offences: </p>"
+        "<p>a) two charges of corruption under section 6 of the Prevention of Corruption Act, each punishable by a "
+        "fine of up to $100,000 or imprisonment of up to five years, or both;</p>"
+        "<p>b) one charge of obstructing the course of justice, an offence punishable under the Penal Code.</p>"
+        "<p>c) thirty charges of obtaining valuable things as a public servant from a person with business dealings.</p>"
+        "<p>The Bureau adopts a strict zero-tolerance approach towards corruption in every agency.</p>"
+        "</article></body></html>",
+        encoding="utf-8",
+    )
+    (corpus / "treffen.md").write_text(
+        "# Außenministerin beim Treffen der Außenminister in Luxemburg\n\n"
+        "Besprochen wurden die aktuellen Entwicklungen in der Europapolitik, dabei insbesondere der Schutz der "
+        "Rechtsstaatlichkeit, die Migrationspolitik und das zukünftige EU-Budget der Europäischen Union.\n",
+        encoding="utf-8",
+    )
+    qa = QA(corpus, tmp_path_factory.mktemp("lists-index"), encoder=encoder)
+    answer = qa.ask("What offences was the former minister charged with?", k=2)
+    assert answer.level == "answer", answer
+    assert answer.answer.startswith("Today, he was charged with the following offences:")
+    assert "two charges of corruption" in answer.answer  # the list the sentence introduces is part of the answer
+    first = answer.passages[0]
+    marked = first.text[first.answer_start : first.answer_end]
+    assert marked.startswith("Today, he was charged") and "two charges of corruption" in marked
+    assert "b) one charge of obstructing" in answer.answer  # the second item too: 22 + 14 words fit in 60
+    assert "thirty charges" not in marked and "thirty charges" not in answer.answer  # whole sentences up to 60 words
+
+    german = qa.ask("What did the ministers discuss about the future EU budget and migration policy?", k=2)
+    assert german.passages[0].source == "treffen.md" and german.level != "answer" and german.answer is None

@@ -13,6 +13,7 @@ import time
 from dataclasses import replace
 
 from ..query.retriever import Hit, SearchResult
+from ..ranking.candidates import Piece, candidate_text, introduced
 from ..ranking.features import FEATURES
 from ..ranking.model import SentenceRanker
 from ..ranking.pipeline import Described
@@ -44,11 +45,16 @@ def filter_miss(question: str, result: SearchResult, filters: dict[str, str | No
     )
 
 
-def _passage(index: Index, shown: Shown, rank: int, hit: Hit | None, mark: bool) -> Passage:
-    """A shown passage as a reading unit (a fragment with its neighbours), the sentence marked when ``mark``."""
+def _passage(index: Index, shown: Shown, rank: int, hit: Hit | None, mark: bool, pieces: list[Piece]) -> Passage:
+    """A shown passage as a reading unit (a fragment with its neighbours), the sentence marked when ``mark`` -- with
+    the list it introduces (``pieces``), which the unit then reaches to."""
     passage = Passage.from_chunk(index.chunks[shown.row], rank, hit)
-    text, offset = reading_unit(index, shown.row)
-    start, end = (offset + shown.span[0], offset + shown.span[1]) if mark and shown.span else (None, None)
+    last = pieces[-1] if mark and pieces else None
+    text, offsets = reading_unit(index, shown.row, last.chunk_row if last else None)
+    start, end = None, None
+    if mark and shown.span:
+        start = offsets[shown.row] + shown.span[0]
+        end = offsets[last.chunk_row] + last.end if last else offsets[shown.row] + shown.span[1]
     return replace(
         passage,
         score=round(shown.score, 6),
@@ -86,12 +92,13 @@ def compose_answer(
     timings["rank_ms"] = (time.perf_counter() - t) * 1000
     hits = {h.row: h for h in described.result.hits}
     level = choice.level if choice.passages else "none"
+    best = choice.best
+    pieces = introduced(index, best) if best else []
     passages = [
-        _passage(index, shown, i + 1, hits.get(shown.row), mark=level == "answer" and i == 0)
+        _passage(index, shown, i + 1, hits.get(shown.row), level == "answer" and i == 0, pieces)
         for i, shown in enumerate(choice.passages)
     ]
-    best = choice.best
-    sentence = index.chunks[best.chunk_row].text[best.start : best.end] if best else None
+    sentence = candidate_text(index, best) if best else None
     evidence = _evidence(described)
     covered: float | None = None
     words: list[tuple[str, float]] = []

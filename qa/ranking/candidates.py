@@ -15,10 +15,21 @@ import numpy as np
 from ..query.retriever import Hit
 from ..store.index import Index
 
-__all__ = ["TOP_RELEASES", "Candidate", "ReleaseMap", "candidates", "release_map"]
+__all__ = [
+    "LIST_WORDS",
+    "TOP_RELEASES",
+    "Candidate",
+    "Piece",
+    "ReleaseMap",
+    "candidate_text",
+    "candidates",
+    "introduced",
+    "release_map",
+]
 
 TOP_RELEASES = 4  # releases whose sentences compete
 MAX_SENTENCES = 400  # a cap for very long releases (the first ones in release order are kept)
+LIST_WORDS = 60  # what a sentence ending in a colon introduces is read with it, whole sentences up to these many words
 
 
 @dataclass(frozen=True)
@@ -89,3 +100,48 @@ def candidates(index: Index, hits: list[Hit], top_releases: int = TOP_RELEASES) 
                 )
                 position += 1
     return out
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A sentence that follows a candidate and belongs to its answer (a list the candidate introduces)."""
+
+    chunk_row: int
+    start: int
+    end: int
+
+
+def introduced(index: Index, cand: Candidate) -> list[Piece]:
+    """What a sentence ending with a colon introduces ("He was charged with the following offences:"): the
+    sentences after it in its paragraph and in the release's following paragraphs, whole, up to LIST_WORDS words
+    (at least one). Any other sentence introduces nothing: []."""
+    text = index.chunks[cand.chunk_row].text
+    if not text[cand.start : cand.end].rstrip().endswith(":"):
+        return []
+    rows = release_map(index).rows[cand.source]
+    following = rows[rows.index(cand.chunk_row) + 1 :]
+    pieces: list[Piece] = []
+    words = 0
+    for row in [cand.chunk_row, *following]:
+        for _, a, b in index.sentence_spans(row):
+            if row == cand.chunk_row and a < cand.end:
+                continue
+            n = len(index.chunks[row].text[a:b].split())
+            if pieces and words + n > LIST_WORDS:
+                return pieces
+            pieces.append(Piece(row, a, b))
+            words += n
+    return pieces
+
+
+def candidate_text(index: Index, cand: Candidate) -> str:
+    """The candidate as an answer: its sentence, and the list it introduces when it ends with a colon.
+
+    The ranker describes and learns from the sentence alone: reading the list into its features and labels was
+    measured and made the held-out figures worse (docs/training.md); the reader is shown the list it introduces."""
+    text = index.chunks[cand.chunk_row].text[cand.start : cand.end]
+    row = cand.chunk_row
+    for piece in introduced(index, cand):
+        text += (" " if piece.chunk_row == row else "\n") + index.chunks[piece.chunk_row].text[piece.start : piece.end]
+        row = piece.chunk_row
+    return text

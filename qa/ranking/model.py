@@ -194,7 +194,7 @@ def load_fold_rankers(path: Path) -> FoldRankers:
     except (OSError, pickle.UnpicklingError, AttributeError, ModuleNotFoundError, EOFError):
         found = None
     if not isinstance(found, FoldRankers) or any(name not in FEATURES for r in found.rankers for name in r.features):
-        raise QAError(f"{path} holds no fold models for this version: write them with `python -m qa train ... --folds-out`")
+        raise QAError(f"{path} holds no fold models for this version: write them by training, as docs/training.md describes")
     return found
 
 

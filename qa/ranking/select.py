@@ -3,7 +3,8 @@
 Passages are grouped by release: each release appears once, with the passage holding its best sentence first and
 its other retrieved passages folded under it; releases come in the order of their best sentence, then the
 releases retrieval found beyond the ranked ones. A passage that is a fragment (a short line) is shown with its
-neighbours in the release, so what the reader gets is a unit that reads on its own.
+neighbours in the release, so what the reader gets is a unit that reads on its own. The model reads English: a
+best sentence from a release in another language is shown as the closest passage, never as the answer.
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ def choose(index: Index, d: Described, ranker: SentenceRanker, k: int) -> Choice
     rest: list[tuple[int, float, tuple[int, int] | None]] = [
         (h.row, float(h.score), None) for h in d.result.hits if h.row not in leads
     ]
-    return Choice(ranker.level(probability), probability, d.candidates[best], _fold(heads + rest, index, k))
+    level = ranker.level(probability)
+    if level == "answer" and index.chunks[d.candidates[best].chunk_row].language not in (None, "", "en"):
+        level = "closest"  # the model reads English: a sentence in another language is shown, never given as the answer
+    return Choice(level, probability, d.candidates[best], _fold(heads + rest, index, k))
 
 
 def _fold(order: list[tuple[int, float, tuple[int, int] | None]], index: Index, k: int) -> list[Shown]:
@@ -87,14 +91,23 @@ def _fold(order: list[tuple[int, float, tuple[int, int] | None]], index: Index, 
     return sorted(out, key=lambda s: s.release_rank)[:k]  # a release's folded passages right under its lead
 
 
-def reading_unit(index: Index, row: int) -> tuple[str, int]:
-    """The passage's text with its neighbours when it is a fragment, and where the chunk's own text starts in it."""
+def reading_unit(index: Index, row: int, through: int | None = None) -> tuple[str, dict[int, int]]:
+    """The passage's text, with its neighbours when it is a fragment and on to chunk ``through`` of its release (the
+    list its marked sentence introduces), and where each chunk's own text starts in it."""
     chunk = index.chunks[row]
-    if len(chunk.text.split()) >= FRAGMENT_WORDS:
-        return chunk.text, 0
     rows = release_map(index).rows[chunk.source]
     at = rows.index(row)
-    before = index.chunks[rows[at - 1]].text if at > 0 else ""
-    after = index.chunks[rows[at + 1]].text if at + 1 < len(rows) else ""
-    text = "\n\n".join(t for t in (before, chunk.text, after) if t)
-    return text, (len(before) + 2 if before else 0)
+    first, last = at, at
+    if len(chunk.text.split()) < FRAGMENT_WORDS:
+        first, last = max(at - 1, 0), min(at + 1, len(rows) - 1)
+    if through is not None:
+        last = max(last, rows.index(through))
+    parts: list[str] = []
+    offsets: dict[int, int] = {}
+    position = 0
+    for r in rows[first : last + 1]:
+        text = index.chunks[r].text
+        offsets[r] = position
+        parts.append(text)
+        position += len(text) + 2
+    return "\n\n".join(parts), offsets
