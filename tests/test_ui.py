@@ -372,3 +372,18 @@ def test_skipped_files_are_worded_for_the_chat():
     bad = CorpusError("bad.txt is not UTF-8 text (byte 0xe9 at offset 3)", remedy=Remedy.SAVE_AS_UTF8, file="bad.txt")
     (reason,) = skipped_reasons({"bad.txt": bad})
     assert reason == "bad.txt is not UTF-8 text (byte 0xe9 at offset 3): save it as UTF-8 (Unicode) text and upload it again"
+
+
+def test_an_answer_that_reads_on_into_its_list_is_marked_in_each_paragraph_of_the_release():
+    lead = "The Bureau recorded statements from him in January. Today, he was charged with the following offences:"
+    item, after = "a) two charges of corruption under section 6.", "The Bureau adopts a zero-tolerance approach."
+    text = f"{lead}\n\n{item}"
+    start = lead.index("Today")
+    held = Passage(1, 0.9, text, "Charged", "2024-01-18", "c.html", 1, "abc", answer_start=start, answer_end=len(text))
+    answer = Answer("What offences?", text[start:], False, [held])
+    html = render_panel(Reply("0123456789ab", answer, [], Filters()), None, lambda source: [lead, item, after])
+    viewer = html[html.index("qa-viewer'") : html.index("qa-cards-head")]
+    assert viewer.count("qa-para qa-cited") == 2  # the sentence's paragraph and the list item it introduces
+    assert "<mark class='qa-mark'>Today, he was charged with the following offences&#58;</mark>" in viewer
+    assert "<mark class='qa-mark'>a&#41; two charges of corruption under section 6.</mark>" in viewer
+    assert "zero&#45;tolerance" in viewer and viewer.count("<mark") == 2

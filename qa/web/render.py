@@ -350,15 +350,21 @@ def render_release(paragraphs: Sequence[str], passage: Passage | None = None, ma
     out = []
     labels = paragraph_labels(paragraphs)
     sentence = _answer_sentence(passage) if passage is not None and mark else ""
+    # an answer that reads on into the list it introduces spans paragraphs: each part is marked where it stands
+    parts = [part.strip() for part in sentence.split("\n\n") if part.strip()] if "\n\n" in sentence else []
     for i, para in enumerate(paragraphs):
         body = escape(para)
+        part = parts[i - cited] if parts and 0 <= i - cited < len(parts) and parts[i - cited] in para else ""
         if i == cited and passage is not None and sentence and passage.text in para:
             offset = para.index(passage.text)
             body = _marked(para, offset + (passage.answer_start or 0), offset + (passage.answer_end or 0))
         elif i == cited and sentence and sentence in para:  # a passage of several paragraphs: find the sentence itself
             offset = para.index(sentence)
             body = _marked(para, offset, offset + len(sentence))
-        cls = "qa-para qa-cited" if i == cited else "qa-para"
+        elif part:
+            offset = para.index(part)
+            body = _marked(para, offset, offset + len(part))
+        cls = "qa-para qa-cited" if i == cited or part else "qa-para"
         out.append(f"<div class='{cls}'><span class='qa-pnum'>¶{labels[i]}</span><span class='qa-ptext'>{body}</span></div>")
     return "".join(out)
 
