@@ -78,8 +78,9 @@ def test_default_policy_answers_reworded_questions(seed_qa, question, needle):
 
 @pytest.mark.slow
 @pytest.mark.quality
-def test_eval_all_runs_every_set_with_peers(tmp_path):
-    out = run_cli(
+def _eval_all(tmp_path, *options: str):
+    """`eval all` over the small copies of every set in tests/fixtures/eval_all, its own cache, results in tmp_path/out."""
+    return run_cli(
         "eval",
         "all",
         str(EVAL_ALL),
@@ -89,13 +90,16 @@ def test_eval_all_runs_every_set_with_peers(tmp_path):
         str(EVAL_ALL / "senate"),
         "--regression",
         str(EVAL_ALL / "regression.jsonl"),
-        "--k",
-        "5",
+        *options,
         "--out",
         str(tmp_path / "out"),
         timeout=900,
         env={"QA_CACHE": str(tmp_path / "cache")},
     )
+
+
+def test_eval_all_runs_every_set_with_peers(tmp_path):
+    out = _eval_all(tmp_path, "--k", "5")
     assert out.returncode == 0, out.stderr[-2000:]
     summary = out.stdout[out.stdout.index("\n**seed paraphrase**\n") :]  # the closing summary: one table per set
     sets = [line.strip("*") for line in summary.splitlines() if line.startswith("**")]
@@ -156,25 +160,7 @@ def test_eval_all_held_out_answers_each_training_question_with_its_fold_model(tm
     refusing = replace(shipped, answer_at=2.0, closest_at=2.0)  # a probability never reaches 2: every answer is "none"
     folds = tmp_path / "folds.pkl"
     save_fold_rankers([refusing] * 5, folds)
-    out = run_cli(
-        "eval",
-        "all",
-        str(EVAL_ALL),
-        "--seeds",
-        str(ROOT / "seeds"),
-        "--senate-corpus",
-        str(EVAL_ALL / "senate"),
-        "--regression",
-        str(EVAL_ALL / "regression.jsonl"),
-        "--held-out",
-        str(folds),
-        "--no-peers",
-        "--no-txtai",
-        "--out",
-        str(tmp_path / "out"),
-        timeout=900,
-        env={"QA_CACHE": str(tmp_path / "cache")},
-    )
+    out = _eval_all(tmp_path, "--held-out", str(folds), "--no-peers", "--no-txtai")
     assert out.returncode == 0, out.stderr[-2000:]
     for name in ("seed-paraphrase", "senate-dev", "squad-part-a"):  # the sets the ranker is trained on: fold models
         results = json.loads((tmp_path / "out" / name / "results.json").read_text())
