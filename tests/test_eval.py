@@ -49,7 +49,8 @@ def test_full_pipeline_beats_both_peers_on_seed_test_split(seed_qa):
     assert ours["mrr@10"] > methods["dense"]["mrr@10"]
     assert ours["hit@1"] >= 0.9 and ours["followup_hit@1"] >= 0.9
     # The floor-only default (README "Abstention") catches the off-topic questions of this set, not its near-misses
-    # made of the releases' own words, and refuses two short answerable ones ("What is Action 38?").
+    # made of the releases' own words; a short answerable one under the floor ("What is Action 38?") is kept when
+    # its passage holds every word it asks about.
     assert ours["false_abstain"] <= 0.05 and ours["abstain_recall"] >= 0.4
     assert evaluator.primary_metric == "release-qa_mrr@10" and metrics[evaluator.primary_metric] == ours["mrr@10"]
     assert all(isinstance(v, float) for v in metrics.values())  # flat metrics, sentence-transformers style

@@ -146,6 +146,8 @@ def test_abstain_policy_rules_and_bad_override(monkeypatch):
 
     policy = AbstainPolicy(floor=0.1, check_below=0.5, coverage=0.4, word=0.25)
     assert policy.abstains(0.05, None, [])  # too weak to answer
+    assert not policy.abstains(0.05, 1.0, [("action", 1.0), ("38", 1.0)])  # ... unless the passage holds every word
+    assert policy.abstains(0.05, 0.9, [("world", 1.0), ("cup", 0.6)])  # a word matched only in meaning is not held
     assert not policy.abstains(0.6, 0.1, [("budget", 0.1)])  # strong match: answered without the check
     assert policy.abstains(0.3, 0.9, [("budget", 0.2)])  # one word the passage never covers
     assert policy.abstains(0.3, 0.3, [("a", 0.3)])  # too little of the question covered

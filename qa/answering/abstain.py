@@ -27,6 +27,10 @@ class AbstainPolicy:
     coverage band refused reworded answerable questions ("in person" where the
     release says "virtual") and caught no Senate near-miss, so it is closed
     (``check_below == floor``) and stays available through QA_ABSTAIN.
+
+    Below the floor a question is still answered when the passage holds every
+    word it asks about, as written: "What is Action 38?" is too short for its
+    meaning to match any passage, but the passage that names Action 38 holds it.
     """
 
     floor: float = 0.30
@@ -49,12 +53,12 @@ class AbstainPolicy:
             ) from None
 
     def checks(self, confidence: float) -> bool:
-        """Whether a confidence falls in the band where coverage decides."""
-        return self.floor <= confidence < self.check_below
+        """Whether coverage is needed: below the floor (every word held keeps the answer) or in the band."""
+        return confidence < self.check_below
 
     def abstains(self, confidence: float, coverage: float | None, words: Sequence[tuple[str, float]]) -> bool:
         if confidence < self.floor:
-            return True
+            return not (words and all(share >= 1.0 for _, share in words))  # unless the passage holds every word
         if confidence >= self.check_below or coverage is None:
             return False
         return coverage < self.coverage or any(share < self.word for _, share in words)
