@@ -76,8 +76,6 @@ def test_default_policy_answers_reworded_questions(seed_qa, question, needle):
     assert any(needle in p.text for p in answer.passages[:3])
 
 
-@pytest.mark.slow
-@pytest.mark.quality
 def _eval_all(tmp_path, *options: str):
     """`eval all` over the small copies of every set in tests/fixtures/eval_all, its own cache, results in tmp_path/out."""
     return run_cli(
@@ -98,6 +96,8 @@ def _eval_all(tmp_path, *options: str):
     )
 
 
+@pytest.mark.slow
+@pytest.mark.quality
 def test_eval_all_runs_every_set_with_peers(tmp_path):
     out = _eval_all(tmp_path, "--k", "5")
     assert out.returncode == 0, out.stderr[-2000:]
