@@ -26,7 +26,7 @@ def test_the_quality_tables_are_those_of_the_last_eval_all_run():
     module = _script("eval_tables")
     for path in module.TARGETS:
         text = path.read_text(encoding="utf-8")
-        assert module.BEGIN in text and text == module.rewritten(text), (
+        assert module.BEGIN in text and text == module.rewritten(text, module.tables_for(path)), (
             f"{path.name}'s tables differ from eval/results/all: run `python scripts/eval_tables.py`"
         )
 
@@ -45,7 +45,7 @@ def test_readme_lists_every_setting_and_stays_short():
     assert settings, "the package names no QA_ variables"
     table = {m for m in re.findall(r"^\| `(QA_[A-Z0-9_]+)`", readme, re.M)}
     assert settings <= table, f"settings missing from the README's table: {sorted(settings - table)}"
-    assert readme.count("\n") <= 320
+    assert readme.count("\n") <= 250
 
 
 def test_no_document_points_outside_the_repository_or_tells_history():
