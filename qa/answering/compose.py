@@ -98,7 +98,7 @@ def compose_answer(
         _passage(index, shown, i + 1, hits.get(shown.row), level == "answer" and i == 0, pieces)
         for i, shown in enumerate(choice.passages)
     ]
-    sentence = candidate_text(index, best) if best else None
+    sentence = candidate_text(index, best, pieces) if best else None
     evidence = _evidence(described)
     covered: float | None = None
     words: list[tuple[str, float]] = []

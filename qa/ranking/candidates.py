@@ -134,14 +134,14 @@ def introduced(index: Index, cand: Candidate) -> list[Piece]:
     return pieces
 
 
-def candidate_text(index: Index, cand: Candidate) -> str:
-    """The candidate as an answer: its sentence, and the list it introduces when it ends with a colon.
+def candidate_text(index: Index, cand: Candidate, pieces: list[Piece]) -> str:
+    """The candidate as an answer: its sentence, and the list it introduces (``pieces``, :func:`introduced`).
 
     The ranker describes and learns from the sentence alone: reading the list into its features and labels was
     measured and made the held-out figures worse (docs/training.md); the reader is shown the list it introduces."""
     text = index.chunks[cand.chunk_row].text[cand.start : cand.end]
     row = cand.chunk_row
-    for piece in introduced(index, cand):
+    for piece in pieces:
         text += (" " if piece.chunk_row == row else "\n") + index.chunks[piece.chunk_row].text[piece.start : piece.end]
         row = piece.chunk_row
     return text

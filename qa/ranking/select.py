@@ -95,10 +95,13 @@ def reading_unit(index: Index, row: int, through: int | None = None) -> tuple[st
     """The passage's text, with its neighbours when it is a fragment and on to chunk ``through`` of its release (the
     list its marked sentence introduces), and where each chunk's own text starts in it."""
     chunk = index.chunks[row]
+    fragment = len(chunk.text.split()) < FRAGMENT_WORDS
+    if not fragment and through is None:
+        return chunk.text, {row: 0}
     rows = release_map(index).rows[chunk.source]
     at = rows.index(row)
     first, last = at, at
-    if len(chunk.text.split()) < FRAGMENT_WORDS:
+    if fragment:
         first, last = max(at - 1, 0), min(at + 1, len(rows) - 1)
     if through is not None:
         last = max(last, rows.index(through))
