@@ -240,18 +240,13 @@ def test_a_withheld_twin_asks_answerable_questions_without_the_releases_that_ans
 
 
 def test_a_release_from_the_year_and_month_the_question_names():
-    from types import SimpleNamespace
-
-    from qa.ranking.features import _dates, question_of
+    from qa.ranking.dates import date_columns
 
     dated = {"a.md": "2019-04-01", "b.md": "2017-09-30", "c.md": None}
-    chunks = {i: SimpleNamespace(date=d) for i, d in enumerate(dated.values())}
-    lead_row = {src: i for i, src in enumerate(dated)}
-    cands = [SimpleNamespace(source=src) for src in ("a.md", "a.md", "b.md", "c.md")]
+    sources = ["a.md", "a.md", "b.md", "c.md"]
 
     def columns(question: str) -> tuple[list[float], list[float]]:
-        q = question_of(question, "", np.zeros(3, dtype=np.float32), False)
-        cols = _dates(q, cands, chunks, lead_row)  # type: ignore[arg-type]
+        cols = date_columns(question, sources, dated)
         return cols["year_gap"].tolist(), cols["month_match"].tolist()
 
     gap, month = columns("How many prosecutions were there when the Bill was tabled in April 2019?")

@@ -23,6 +23,7 @@ from ..chunking import Chunk
 from ..store.index import Index
 from ..store.lexical import bm25_tokenize
 from .candidates import Candidate, release_map
+from .dates import MONTH, YEAR, date_columns
 from .focus import focus_stems, missing_columns, near_columns
 
 __all__ = [
@@ -109,12 +110,6 @@ _ASKS: list[tuple[str, re.Pattern]] = [  # the question's form -> the kind of th
     ("place", re.compile(r"\b(?:where|which (?:country|city|venue|place|state))\b")),
     ("organisation", re.compile(r"\bwhich (?:organisation|organization|agency|ministry|firm|company|body|department|court)\b")),
 ]
-_YEAR = re.compile(r"\b(?:1[89]\d\d|20\d\d)\b")
-_MONTH_NAMES = (
-    r"Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|"
-    r"Nov(?:ember)?|Dec(?:ember)?"
-)
-_MONTH = re.compile(rf"\b(?:{_MONTH_NAMES})\b")
 _NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
     r"thousand|million|billion|dozen|half|first|second|third|fourth|fifth)\b",
@@ -145,7 +140,7 @@ def question_kind(question: str) -> str:
 def answer_kind(kind: str, sentence: str) -> bool:
     """Whether the sentence holds something of the asked kind."""
     if kind == "date":
-        return bool(_YEAR.search(sentence) or _MONTH.search(sentence))
+        return bool(YEAR.search(sentence) or MONTH.search(sentence))
     if kind == "money":
         return bool(_MONEY.search(sentence))
     if kind == "number":
@@ -160,7 +155,7 @@ def answer_kind(kind: str, sentence: str) -> bool:
 
 
 def _kind_matches(kind: str, text: str) -> set[str]:
-    pattern = {"date": _YEAR, "money": _MONEY, "number": _NUMBER, "person": _NAME, "place": _PLACE, "organisation": _ORG}
+    pattern = {"date": YEAR, "money": _MONEY, "number": _NUMBER, "person": _NAME, "place": _PLACE, "organisation": _ORG}
     found = pattern.get(kind)
     return {m.group(0).lower() for m in found.finditer(text)} if found else set()
 
@@ -271,32 +266,7 @@ def _lexical(
     }
 
 
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTH_YEAR = re.compile(rf"\b({_MONTH_NAMES})\.?\s+(?:\d{{1,2}},?\s+)?(1[89]\d\d|20\d\d)\b", re.IGNORECASE)
-
-
-def _dates(q: Question, cands: list[Candidate], chunks: dict[int, Chunk], lead_row: dict[str, int]) -> dict[str, np.ndarray]:
-    """Whether the release is from when the question says ("in April 2019", "the 2025 report"): the years between
-    its date and the nearest year the question names, and whether the month named with a year is its month.
-    Missing (NaN) when the question names no year or the release has no date."""
-    years = [int(y) for y in _YEAR.findall(q.text)]
-    months = {(int(m.group(2)), _MONTHS.index(m.group(1)[:3].lower()) + 1) for m in _MONTH_YEAR.finditer(q.text)}
-    gap, month = {}, {}
-    for source, row in lead_row.items():
-        date = chunks[row].date or ""
-        if not years or not re.match(r"\d{4}-\d\d", date):
-            gap[source], month[source] = math.nan, math.nan
-            continue
-        year, mon = int(date[:4]), int(date[5:7])
-        gap[source] = float(min(abs(year - y) for y in years))
-        month[source] = float((year, mon) in months) if months else math.nan
-    return {
-        "year_gap": np.array([gap[c.source] for c in cands], dtype=np.float32),
-        "month_match": np.array([month[c.source] for c in cands], dtype=np.float32),
-    }
-
-
-_THINGS = {"date": re.compile(f"{_YEAR.pattern}|{_MONTH.pattern}"), "number": _NUMBER, "money": _MONEY}
+_THINGS = {"date": re.compile(f"{YEAR.pattern}|{MONTH.pattern}"), "number": _NUMBER, "money": _MONEY}
 
 
 def _kinds(q: Question, texts: list[str]) -> dict[str, np.ndarray]:
@@ -310,7 +280,7 @@ def _kinds(q: Question, texts: list[str]) -> dict[str, np.ndarray]:
         "kind_found": found,
         "kind_new": new,
         "has_number": np.array([bool(_NUMBER.search(t)) for t in texts], dtype=np.float32),
-        "has_date": np.array([bool(_YEAR.search(t) or _MONTH.search(t)) for t in texts], dtype=np.float32),
+        "has_date": np.array([bool(YEAR.search(t) or MONTH.search(t)) for t in texts], dtype=np.float32),
         "has_money": np.array([bool(_MONEY.search(t)) for t in texts], dtype=np.float32),
         "has_name": np.array([bool(_NAME.search(t)) for t in texts], dtype=np.float32),
     }
@@ -345,7 +315,7 @@ def describe(
     columns = {
         **lexical,
         **_kinds(q, texts),
-        **_dates(q, cands, chunks, lead_row),
+        **date_columns(q.text, [c.source for c in cands], {src: chunks[row].date for src, row in lead_row.items()}),
         "s_dense": s_dense,
         "s_dense_gap": _gap(s_dense),
         "s_dense_rank": np.argsort(np.argsort(-s_dense)).astype(np.float32),
