@@ -89,6 +89,15 @@ def test_a_question_naming_its_own_topic_is_read_alone_after_an_unrelated_one(se
     assert alone.candidate == answer.candidate
 
 
+def test_an_elliptic_question_whose_own_words_point_elsewhere_is_read_alone(session):
+    question, earlier = "what about iswaran?", "How many people were arrested in the match-fixing crackdown?"
+    assert followup_kind(question) == ELLIPSIS  # it cannot be read alone as words: its one name decides
+    where = scope(session.retriever, question, [earlier])
+    assert where.lead is None and not where.inside and where.result.query == question
+    answer = session.ask(question, history=[earlier])
+    assert not answer.followup and answer.passages[0].source == ISWARAN
+
+
 def test_a_chain_of_followups_stays_in_the_release_it_started_from(session):
     history = ["How many charges of corruption does S Iswaran face?", "and when was he charged?"]
     where = scope(session.retriever, "and what is the maximum fine for it?", history)

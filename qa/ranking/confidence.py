@@ -3,7 +3,8 @@
 The ranker orders a question's sentences; how far ahead its best one is, how much of the question the best
 passage and release hold, whether the kind of thing asked for (a date, a number, a name) is in the best
 sentence, and whether any sentence of its release holds the thing asked about next to such a thing say whether
-the archive answers the question at all. A logistic regression over those few
+the archive answers the question at all. A follow-up says less in its own words than a question asked alone, so the
+model is told which questions are follow-ups. A logistic regression over those few
 question-level facts, trained by the same grouped folds (its negatives: the questions whose best sentence does
 not answer, the unanswerable ones among them weighing more), gives the probability the levels are set from.
 """
@@ -36,6 +37,7 @@ QUESTION_FEATURES = (
     "focus_near_release",  # ... next to a thing of the asked kind ("1,700 prosecutions")
     "kind_found_release",  # a thing of the asked kind
     "kind_new_release",  # ... that the question does not already name
+    "followup",  # asked after others: its own few words match less, and its release was chosen before it
 )
 UNANSWERABLE_WEIGHT = 4.0  # few unanswerable questions exist to learn from: each weighs as much as four others
 
@@ -75,6 +77,7 @@ def question_features(scores: np.ndarray, features: np.ndarray) -> np.ndarray:
         "kind_missing": float(kind_asked != KINDS.index("other") and kind_found == 0),
         "release_gap": float(other.max()) if len(other) else -1.0,
         "r_miss": _col(features, "r_miss")[best],
+        "followup": _col(features, "followup")[best],
         **{f"{name}_release": _most(_col(features, name)[same]) for name in ("focus_in", "focus_near", "kind_found", "kind_new")},
     }
     return np.array([row[name] for name in QUESTION_FEATURES], dtype=np.float64)

@@ -7,10 +7,11 @@ A question asked after others is answered where its reading puts it (:func:`scop
 release they are reading, so a follow-up is answered inside its antecedent's release -- the release the earlier
 question was answered from -- when it cannot stand alone (an elliptic "and how much does it cost?": the earlier
 question's topic is carried into the search) or when its own words find that release first anyway (then it is
-searched as asked). A question that merely has a pronoun or few words ("who chairs the sentencing panel") is read
-on its own when its own words point firmly elsewhere: their best passage scores as high as most self-contained
-questions' do, and the antecedent's release scores under half of it (or is not retrieved at all). Otherwise the
-antecedent's release leads and the releases the question finds with the carried topic compete with it.
+searched as asked). Any follow-up is read on its own when its own words point firmly elsewhere ("who chairs the
+sentencing panel", "what did they say about russia" after a question on another release): their best passage
+scores as high as most self-contained questions' do, and the antecedent's release scores under half of it (or is
+not retrieved at all). Otherwise a question that merely has a pronoun or few words is answered with the
+antecedent's release leading and the releases the question finds with the carried topic competing with it.
 """
 
 from __future__ import annotations
@@ -74,16 +75,17 @@ def scope(
     if lead is None:
         return Scope(retriever.search(question, hits, (), method=method, allowed=allowed))
     release = retriever.index.chunks.column("source")[lead.row]
-    if kind != ELLIPSIS:
-        own = retriever.search(question, hits, (), method=method, allowed=allowed)
-        best = _release_best(retriever, own.hits)
-        if own.hits and next(iter(best)) == release:  # its own words find the antecedent's release: read it there, as asked
-            return Scope(replace(own, followup=True), own.hits[0], inside=True, antecedent=lead)
-        top = own.hits[0].score if own.hits else 0.0
-        if top >= CONFIDENT and best.get(release, 0.0) < ELSEWHERE * top:
-            return Scope(own)  # names its own topic: read alone
-        return Scope(retriever.search(question, hits, history, method=method, allowed=allowed), lead, antecedent=lead)
-    return Scope(retriever.search(question, hits, history, method=method, allowed=allowed), lead, inside=True, antecedent=lead)
+    own = retriever.search(question, hits, (), method=method, allowed=allowed)
+    best = _release_best(retriever, own.hits)
+    top = own.hits[0].score if own.hits else 0.0
+    if top >= CONFIDENT and best.get(release, 0.0) < ELSEWHERE * top:
+        return Scope(own)  # its own words point firmly elsewhere: read alone
+    if kind == ELLIPSIS:
+        carried = retriever.search(question, hits, history, method=method, allowed=allowed)
+        return Scope(carried, lead, inside=True, antecedent=lead)
+    if own.hits and next(iter(best)) == release:  # its own words find the antecedent's release: read it there, as asked
+        return Scope(replace(own, followup=True), own.hits[0], inside=True, antecedent=lead)
+    return Scope(retriever.search(question, hits, history, method=method, allowed=allowed), lead, antecedent=lead)
 
 
 @dataclass
