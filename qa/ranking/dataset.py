@@ -40,6 +40,19 @@ __all__ = [
 INDEX_NAMES = {"paraphrase": "seeds"}  # the index `qa eval all` keeps for the same corpus
 WITHHELD = "withheld"
 FEATURE_VERSION = "5"  # bump when a feature changes: cached tables are rebuilt
+# A table also depends on the code that retrieves and describes candidates: its source is part of the cache key, so
+# a table built by other code (an experiment since reverted, an old checkout) is never read back.
+_TABLE_CODE = (
+    "dataset",
+    "features",
+    "focus",
+    "dates",
+    "candidates",
+    "pipeline",
+    "../query/retriever",
+    "../query/followup",
+    "../query/fusion",
+)
 
 
 def norm(text: str) -> str:
@@ -233,8 +246,16 @@ def _without_answer(item: Item, sources: Sequence[str], normalised: dict[str, st
     return np.array([src not in holding for src in sources], dtype=bool)
 
 
+def _code_digest() -> str:
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in _TABLE_CODE:
+        digest.update((here / f"{name}.py").read_bytes())
+    return digest.hexdigest()
+
+
 def _key(spec: SetSpec) -> str:
-    payload = json.dumps([FEATURE_VERSION, list(BASE), [asdict(i) for i in spec.items]])
+    payload = json.dumps([FEATURE_VERSION, _code_digest(), list(BASE), [asdict(i) for i in spec.items]])
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
