@@ -80,12 +80,10 @@ def scope(
     top = own.hits[0].score if own.hits else 0.0
     if top >= CONFIDENT and best.get(release, 0.0) < ELSEWHERE * top:
         return Scope(own)  # its own words point firmly elsewhere: read alone
-    if kind == ELLIPSIS:
-        carried = retriever.search(question, hits, history, method=method, allowed=allowed)
-        return Scope(carried, lead, inside=True, antecedent=lead)
-    if own.hits and next(iter(best)) == release:  # its own words find the antecedent's release: read it there, as asked
+    if kind != ELLIPSIS and own.hits and next(iter(best)) == release:  # its own words find the release: read it, as asked
         return Scope(replace(own, followup=True), own.hits[0], inside=True, antecedent=lead)
-    return Scope(retriever.search(question, hits, history, method=method, allowed=allowed), lead, antecedent=lead)
+    carried = retriever.search(question, hits, history, method=method, allowed=allowed)
+    return Scope(carried, lead, inside=kind == ELLIPSIS, antecedent=lead)  # elliptic: inside; else the release leads
 
 
 @dataclass
