@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import sandbox
-from .chunking import Chunk, Sentences, sentence_table
+from .chunking import Chunk, Sentences, sentence_table, sentences_at
 from .config import DEFAULT_BACKEND, ChunkConfig, ParseLimits
 from .corpus import SUPPORTED_SUFFIXES, corpus_files, folder_signature, links_outside, unsupported_files
 from .embedding import Encoder, Engine, make_encoder, resolve_model
@@ -89,16 +89,24 @@ def index_status(
 
 
 def _assemble(
-    keys: list[str], fresh: dict[str, np.ndarray], old_rows: dict[str, int], old_index: VectorIndex | None, encoder: Encoder
+    keys: list[str], fresh: dict[str, np.ndarray], old: list[tuple[dict[str, int], VectorIndex]], encoder: Encoder
 ) -> np.ndarray:
-    """Row i = vector of keys[i], from the new embeddings or copied out of the previous index."""
-    reused = [k for k in dict.fromkeys(keys) if k not in fresh]
-    old_vectors = old_index.reconstruct_batch([old_rows[k] for k in reused]) if reused and old_index is not None else None
-    position = {k: i for i, k in enumerate(reused)}
-    dim = next(iter(fresh.values())).shape[0] if fresh else (old_vectors.shape[1] if old_vectors is not None else encoder.dim)
+    """Row i = vector of keys[i], from the new embeddings or copied out of the previous index: its ``old`` (rows by
+    key, vectors) pairs are looked in in order. A sentence that is a whole chunk has the chunk's key and vector, so
+    either of the old index's tables can hold a text that was not embedded again."""
+    dim = next(iter(fresh.values())).shape[0] if fresh else (old[0][1].d if old else encoder.dim)
     matrix = np.empty((len(keys), dim), dtype=np.float32)
+    missing = np.array([k not in fresh for k in keys], dtype=bool)
     for i, key in enumerate(keys):
-        matrix[i] = fresh[key] if key in fresh else old_vectors[position[key]]  # type: ignore[index]
+        if key in fresh:
+            matrix[i] = fresh[key]
+    for rows, index in old:
+        wanted = [i for i in np.flatnonzero(missing) if keys[i] in rows]
+        if wanted:
+            matrix[wanted] = index.reconstruct_batch([rows[keys[i]] for i in wanted])
+            missing[wanted] = False
+    if missing.any():
+        raise RuntimeError(f"{int(missing.sum())} texts have no vector: neither embedded nor in the previous index")
     return matrix
 
 
@@ -115,7 +123,7 @@ def _embed(
     if old is not None and fit >= Fit.VECTORS:
         old_chunk_rows = {c.key: row for row, c in reversed(list(enumerate(old.chunks)))}
         old_chunks = list(old.chunks)
-        old_table = sentence_table(old_chunks, old.manifest.chunk_config())  # as the old vectors were embedded
+        old_table = sentences_at(old_chunks, old.sentence_table, old.manifest.chunk_config())  # as they were embedded
         old_keys = sentence_keys(old_chunks, old_table, pooling_of(old.manifest.chunking))
         old_sentence_rows = {k: row for row, k in reversed(list(enumerate(old_keys)))}
     checkpoint = Checkpoint(job.folder, encoder)
@@ -135,6 +143,7 @@ def _embed(
         )
     else:
         past_window = _embed_pooled(job, plan, sentences, s_keys, have, encoder, checkpoint, fresh)
+    past = [(old_chunk_rows, old.vectors), (old_sentence_rows, old.sentences)] if old is not None else []
     report = plan.report
     report.embedded = sum(1 for k in dict.fromkeys(c.key for c in plan.chunks) if k in fresh and k not in old_chunk_rows)
     report.reused = len(plan.chunks) - sum(1 for c in plan.chunks if c.key in fresh and c.key not in old_chunk_rows)
@@ -151,8 +160,8 @@ def _embed(
         index_type=job.index_type,
         folders=job.folders,
         sentence_table=sentences.table,
-        vectors=_assemble([c.key for c in plan.chunks], fresh, old_chunk_rows, old.vectors if old else None, encoder),
-        sentence_vectors=_assemble(s_keys, fresh, old_sentence_rows, old.sentences if old else None, encoder),
+        vectors=_assemble([c.key for c in plan.chunks], fresh, past, encoder),
+        sentence_vectors=_assemble(s_keys, fresh, past[::-1], encoder),
     )
 
 

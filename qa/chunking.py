@@ -29,6 +29,7 @@ __all__ = [
     "embed_text",
     "sentence_spans",
     "sentence_table",
+    "sentences_at",
 ]
 
 TokenCounter = Callable[[str], int]
@@ -94,11 +95,33 @@ def _last_word(text: str, start: int, stop: int) -> str:
     return text[max(begin, start) : stop]
 
 
+def _lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of the paragraphs a chunk joined with ``\n`` (a heading, a lead-in, a short closing line);
+    a line cut after a title ("… said Sen.") runs on into the name on the next one."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in re.finditer(r"\n", text):
+        if _last_word(text, start, m.start()).lower().rstrip(".") not in _TITLES:
+            spans.append((start, m.start()))
+            start = m.end()
+    spans.append((start, len(text)))
+    return spans
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) character spans of the sentences in ``text``; abbreviations and initials do not end one.
+    """(start, end) character spans of the sentences in ``text``; abbreviations and initials do not end one, a line
+    break does (a heading is never glued to the sentence under it).
 
     Linear in the text: each candidate end looks back only over its own word.
     """
+    spans: list[tuple[int, int]] = []
+    for line_start, line_end in _lines(text):
+        line = text[line_start:line_end]
+        spans.extend((line_start + a, line_start + b) for a, b in _line_sentences(line))
+    return spans
+
+
+def _line_sentences(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = after_previous = 0  # where the current sentence starts; where the word before this end can start
     for m in _SENTENCE_END.finditer(text):
@@ -246,11 +269,13 @@ class Sentences:
 
 
 def sentence_table(chunks: list[Chunk], cfg: ChunkConfig) -> Sentences:
-    rows, keys, texts = [], [], []
-    for row, chunk in enumerate(chunks):
-        for a, b in sentence_spans(chunk.text) or [(0, len(chunk.text))]:
-            text = embed_text(chunk.title, chunk.text[a:b], cfg)
-            rows.append((row, a, b))
-            texts.append(text)
-            keys.append(content_key(text))
-    return Sentences(np.asarray(rows, dtype=np.int32).reshape(-1, 3), keys, texts)
+    """Every chunk's sentences, as :func:`sentence_spans` splits them now."""
+    rows = [(row, a, b) for row, chunk in enumerate(chunks) for a, b in sentence_spans(chunk.text) or [(0, len(chunk.text))]]
+    return sentences_at(chunks, np.asarray(rows, dtype=np.int32).reshape(-1, 3), cfg)
+
+
+def sentences_at(chunks: list[Chunk], table: np.ndarray, cfg: ChunkConfig) -> Sentences:
+    """The sentences a table of (chunk row, start, end) names: an index's stored table gives the sentences its
+    vectors were embedded from, however the splitting has changed since."""
+    texts = [embed_text(chunks[row].title, chunks[row].text[a:b], cfg) for row, a, b in table.tolist()]
+    return Sentences(table, [content_key(text) for text in texts], texts)

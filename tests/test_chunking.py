@@ -8,7 +8,7 @@ from conftest import FIXTURES, SEEDS
 
 from qa.chunking import approx_tokens, chunk_release, sentence_spans
 from qa.config import ChunkConfig
-from qa.corpus import parse_release, read_release
+from qa.corpus import Release, parse_release, read_release
 
 REAL = FIXTURES.parent / "real"
 
@@ -105,3 +105,14 @@ def test_sentence_spans_respect_abbreviations():
         "They agreed.",
         "Dr. Kim left at 5 p.m. Then it rained.",
     ] or spans == ["Sen. Pat Rivers met U.S. officials on Sept. 10.", "They agreed.", "Dr. Kim left at 5 p.m.", "Then it rained."]
+
+
+def test_a_heading_joined_to_its_paragraph_is_a_sentence_of_its_own():
+    release = Release(
+        "d", "d.md", "Ferry Terminal Opens", "2024-05-02", None,
+        ("The Harbour Authority opened a new ferry terminal on the north quay.", "Cost",
+         "The terminal cost 85 million euros.", "The works were overseen by Sen.", "Pat Rivers of the state committee."),
+    )  # fmt: skip
+    sentences = [c.text[a:b] for c in chunk_release(release) for a, b in sentence_spans(c.text)]
+    assert "Cost" in sentences and "The terminal cost 85 million euros." in sentences
+    assert "The works were overseen by Sen.\nPat Rivers of the state committee." in sentences  # a title runs on

@@ -251,3 +251,42 @@ def test_an_index_of_another_backend_is_named_by_path_on_the_command_line_only(s
     with pytest.raises(StoreError) as caught:
         session.ensure_index()
     assert str(tmp_path / "index") in cli_message(caught.value) and str(tmp_path) not in chat_message(caught.value)
+
+
+HEADED = """# Harbour Authority Opens New Ferry Terminal
+
+Published 2 May 2024
+
+## Background
+
+The Harbour Authority opened a new ferry terminal on the north quay that can handle 4,000 passengers a day.
+
+## Cost
+
+The terminal cost 85 million euros and was built in 26 months by a consortium of local firms.
+"""
+
+
+def test_a_rebuild_after_the_sentence_splitting_changed_keeps_each_sentence_its_own_vector(
+    corpus, tmp_path, encoder, monkeypatch
+):
+    import qa.chunking
+    from qa.chunking import embed_text
+    from qa.config import ChunkConfig
+
+    (corpus / "headed.md").write_text(HEADED, encoding="utf-8")
+    index = tmp_path / "index"
+    with monkeypatch.context() as m:  # an older splitting: one sentence per chunk, headings glued to their paragraph
+        m.setattr(qa.chunking, "sentence_spans", lambda text: [(0, len(text))])
+        build_index(corpus, index, encoder, cfg=ChunkConfig(version=ChunkConfig().version - 1))
+    report = build_index(corpus, index, encoder)
+    loaded = load_index(index)
+    table = loaded.sentence_table.tolist()
+    texts = [loaded.chunks[row].text[a:b] for row, a, b in table]
+    assert "Cost" in texts and report.embedded == 0  # headings split off; only sentences are new
+    stored = loaded.sentences.reconstruct_n(0, loaded.sentences.ntotal)
+    cfg = loaded.manifest.chunk_config()
+    fresh = encoder.encode(
+        [embed_text(loaded.chunks[row].title, text, cfg) for (row, _, _), text in zip(table, texts, strict=True)]
+    )
+    assert (stored * fresh).sum(axis=1).min() > 0.999  # row i embeds sentence i, reused or new

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Settings
+from ..config import ChunkConfig, Settings
 from ..errors import QAError
 from ..eval_data import EvalQuery, index_folder, load_listed, load_squad
 from ..session import QA
@@ -255,7 +255,8 @@ def _code_digest() -> str:
 
 
 def _key(spec: SetSpec) -> str:
-    payload = json.dumps([FEATURE_VERSION, _code_digest(), list(BASE), [asdict(i) for i in spec.items]])
+    chunking = asdict(ChunkConfig())  # the index the candidates come from: another chunking, other candidates
+    payload = json.dumps([FEATURE_VERSION, _code_digest(), chunking, list(BASE), [asdict(i) for i in spec.items]])
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
