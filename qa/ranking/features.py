@@ -5,9 +5,10 @@ and of its passage; BM25-style lexical overlap of sentence, passage and release 
 the release's title and lead already hold against those only this sentence holds; whether the sentence holds the
 kind of thing the question asks for (a date, a number, an amount of money, a person, a place, an organisation), and
 the question's focus next to it, and which rare question word it, its passage or its release lacks (:mod:`.focus`);
-where the sentence sits in its release; whether the release dates from the year and month the question
-names; and the ranks and scores retrieval gave its passage and release. Scores
-are also given relative to the best candidate of the same question, so a model compares within a question.
+where the sentence sits in its release and how it ends (as a sentence, as a lead-in, or as a heading does); whether
+the release dates from the year and month the question names; and the ranks and scores retrieval gave its passage
+and release. Scores are also given relative to the best candidate of the same question, so a model compares within
+a question.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ BASE = (  # described per candidate (what the training tables store)
     "passage_rank",
     "passage_score",
     "words",
+    "closed",
     "q_words",
     "followup",
     "focus_in",
@@ -125,6 +127,8 @@ _ORG = re.compile(
     r"\b(?:Ministry|Department|Agency|Council|Committee|Commission|Authority|Court|Association|Institute|University|"
     r"Centre|Center|Board|Office|Bank|Society|Foundation|Corporation|Company|Group|Union|Tribunal)\b"
 )
+_CLOSED = re.compile(r"[.!?][\"”’')\]]*\s*$")  # ends as a sentence does; a heading does not
+_LEADS_IN = re.compile(r":[\"”’')\]]*\s*$")  # a lead-in ("… the following offences:") introduces what follows
 _PLACE = re.compile(r"\b(?:in|at|from|to|near|across)\s+(?:the\s+)?[A-Z][a-z]+")
 
 
@@ -333,6 +337,7 @@ def describe(
         "passage_rank": np.array([c.passage_rank or math.nan for c in cands], dtype=np.float32),
         "passage_score": np.array([math.nan if c.passage_score is None else c.passage_score for c in cands], dtype=np.float32),
         "words": np.array([len(t.split()) for t in texts], dtype=np.float32),
+        "closed": np.array([1.0 if _CLOSED.search(t) else 0.5 if _LEADS_IN.search(t) else 0.0 for t in texts], dtype=np.float32),
         "q_words": np.full(n, len(q.text.split()), dtype=np.float32),
         "followup": np.full(n, float(q.followup), dtype=np.float32),
     }
