@@ -35,6 +35,13 @@ def add_train_parser(sub: Any, settings: Settings) -> None:
     )
     p.add_argument("--compare", action="store_true", help="print every learner's held-out figures, write nothing")
     p.add_argument("--without", default="", help="comma-separated features to leave out (ablation)")
+    p.add_argument(
+        "--partitions",
+        type=int,
+        default=1,
+        help="average the held-out figures over N fold partitions (with --seeds: what docs/training.md reports), write nothing",
+    )
+    p.add_argument("--seeds", type=int, default=1, help="average over N LightGBM seeds as well, write nothing")
     p.add_argument("--out", type=Path, default=None, help="model file (default: the package's qa/models/sentence_ranker.pkl)")
     p.add_argument(
         "--folds-out",
@@ -79,7 +86,7 @@ def _run_train(args: argparse.Namespace, settings: Settings) -> int:
     from .ranking.dataset import shared_sets, tables
     from .ranking.features import FEATURES
     from .ranking.model import DEFAULT_MODEL, save_fold_rankers, save_ranker
-    from .ranking.train import FOLDS, fit_ranker, summarise
+    from .ranking.train import FOLDS, averaged, fit_ranker, summarise
 
     if not (args.squad or args.senate or args.paraphrase or args.archive):
         raise QAError("give at least one training set: --squad, --senate, --paraphrase or --archive (docs/training.md)")
@@ -93,6 +100,14 @@ def _run_train(args: argparse.Namespace, settings: Settings) -> int:
     if unknown:
         raise QAError(f"unknown feature(s) {', '.join(sorted(unknown))}: choose from {', '.join(FEATURES)}")
     columns = [f for f in FEATURES if f not in left_out]
+    if args.partitions < 1 or args.seeds < 1:
+        raise QAError(f"--partitions and --seeds must be 1 or more, got {args.partitions} and {args.seeds}")
+    if args.partitions > 1 or args.seeds > 1:
+        summary = averaged(data, args.learner, columns, args.partitions, args.seeds)
+        how = f"{args.partitions} fold partitions × {args.seeds} seeds"
+        print(f"\n{args.learner}: held-out figures averaged over {how} ({FOLDS}-fold, grouped by release / article / fact)\n")
+        print(held_out_table(summary))
+        return 0
     for learner in ("lambdarank", "hgb", "logistic") if args.compare else (args.learner,):
         trained = fit_ranker(data, learner, columns)
         summary = summarise(trained.views, trained.levels)

@@ -338,3 +338,15 @@ def test_a_sentence_that_introduces_a_list_answers_with_it_and_another_language_
 
     german = qa.ask("What did the ministers discuss about the future EU budget and migration policy?", k=2)
     assert german.passages[0].source == "treffen.md" and german.level != "answer" and german.answer is None
+
+
+def test_figures_can_be_averaged_over_other_fold_partitions_and_seeds_while_the_shipped_folds_stay():
+    from qa.ranking.model import fold_of_group
+    from qa.ranking.train import _folds, make_model, partition_salt
+
+    groups = np.array([f"archive:{year}/{n}.md" for year in range(2000, 2010) for n in range(5)])
+    shipped = _folds(groups, salt=partition_salt(0))
+    assert shipped.tolist() == [fold_of_group(g, 5) for g in groups]  # partition 0 is the one `qa eval --held-out` uses
+    other = _folds(groups, salt=partition_salt(1))
+    assert set(other.tolist()) == set(range(5)) and (other != shipped).mean() > 0.5  # another draw of the same groups
+    assert make_model("lambdarank", 3).get_params()["random_state"] == 3

@@ -22,7 +22,19 @@ from .dataset import WITHHELD, Table
 from .features import FEATURES
 from .model import SentenceRanker, fold_of_group, predict
 
-__all__ = ["MODELS", "Fold", "QuestionView", "Trained", "choose_levels", "fit_ranker", "held_out", "make_model", "views"]
+__all__ = [
+    "MODELS",
+    "Fold",
+    "QuestionView",
+    "Trained",
+    "averaged",
+    "choose_levels",
+    "fit_ranker",
+    "held_out",
+    "make_model",
+    "partition_salt",
+    "views",
+]
 
 FOLDS = 5
 MAX_REFUSED = 0.05  # share of answerable questions a level may refuse outright ("not in the releases")
@@ -30,15 +42,15 @@ MAX_DOWNGRADED = 0.10  # share of answerable questions a level may show as "clos
 SQUAD_QUESTIONS_WORTH = 180  # all SQuAD questions together weigh as much as 180 release questions: it must not drown them
 
 
-def _hgb() -> Any:
+def _hgb(seed: int = 0) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     return HistGradientBoostingClassifier(
-        max_iter=250, learning_rate=0.06, max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0, random_state=0
+        max_iter=250, learning_rate=0.06, max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0, random_state=seed
     )
 
 
-def _logistic() -> Any:
+def _logistic(seed: int = 0) -> Any:  # deterministic: the seed changes nothing
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -49,7 +61,7 @@ def _logistic() -> Any:
     )
 
 
-def _lambdarank() -> Any:
+def _lambdarank(seed: int = 0) -> Any:
     from lightgbm import LGBMRanker
 
     return LGBMRanker(
@@ -64,16 +76,16 @@ def _lambdarank() -> Any:
         reg_lambda=1.0,
         lambdarank_truncation_level=10,
         n_jobs=1,
-        random_state=0,
+        random_state=seed,
         verbose=-1,
     )
 
 
-MODELS: dict[str, Callable[[], Any]] = {"lambdarank": _lambdarank, "hgb": _hgb, "logistic": _logistic}
+MODELS: dict[str, Callable[[int], Any]] = {"lambdarank": _lambdarank, "hgb": _hgb, "logistic": _logistic}
 
 
-def make_model(name: str) -> Any:
-    return MODELS[name]()
+def make_model(name: str, seed: int = 0) -> Any:
+    return MODELS[name](seed)
 
 
 @dataclass
@@ -110,24 +122,24 @@ def stack(tables: Sequence[Table]) -> Fold:
     )
 
 
-def _folds(groups: np.ndarray, k: int = FOLDS) -> np.ndarray:
-    """Fold number per row: whole groups, shuffled by a fixed hash of their name."""
-    fold_of = {g: fold_of_group(g, k) for g in set(groups.tolist())}
+def _folds(groups: np.ndarray, k: int = FOLDS, salt: str = "") -> np.ndarray:
+    """Fold number per row: whole groups, shuffled by a fixed hash of their name (and the partition's salt)."""
+    fold_of = {g: fold_of_group(g, k, salt) for g in set(groups.tolist())}
     return np.array([fold_of[g] for g in groups.tolist()], dtype=np.int64)
 
 
 def held_out(
-    tables: Sequence[Table], model: str = "lambdarank", columns: Sequence[str] = FEATURES
+    tables: Sequence[Table], model: str = "lambdarank", columns: Sequence[str] = FEATURES, salt: str = "", seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     """Out-of-fold scores of every candidate of every table, each candidate's fold, and the fold models."""
     data = stack(tables)
     cols = np.array([FEATURES.index(c) for c in columns])
-    fold = _folds(data.groups)
+    fold = _folds(data.groups, salt=salt)
     scores = np.zeros(len(data.label), dtype=np.float32)
     estimators = []
     for f in range(FOLDS):
         train, test = (fold != f) & data.ranked, fold == f
-        estimator = make_model(model)
+        estimator = make_model(model, seed)
         _fit(estimator, data.features[train][:, cols], data.label[train], data.weight[train], data.question[train])
         scores[test] = predict(estimator, data.features[test][:, cols])
         estimators.append(estimator)
@@ -301,6 +313,26 @@ def fit_ranker(tables: Sequence[Table], model: str = "lambdarank", columns: Sequ
         SentenceRanker(list(columns), estimators[f], *per_fold[f], confidence=per_fold_confidence[f]) for f in sorted(per_fold)
     ]
     return Trained(ranker, folds, qs, lv)
+
+
+def partition_salt(i: int) -> str:
+    """The salt of fold partition ``i``: none for the first (the shipped folds), then "a", "b", …"""
+    return "" if i == 0 else chr(ord("a") + i - 1)
+
+
+def averaged(
+    tables: Sequence[Table], model: str, columns: Sequence[str], partitions: int, seeds: int
+) -> dict[str, dict[str, float]]:
+    """Held-out figures averaged over ``partitions`` fold partitions × ``seeds`` model seeds: one partition and one
+    seed move a set of 40 questions by a question or two, so a change is judged on the average."""
+    runs: dict[str, dict[str, list[float]]] = {}
+    for salt, seed in itertools.product(map(partition_salt, range(partitions)), range(seeds)):
+        scores, fold, _ = held_out(tables, model, columns, salt, seed)
+        _, _, qs = _confidence(tables, scores, views(tables, scores, fold))
+        for name, figures in summarise(qs, levels_held_out(qs, fold_levels(qs))).items():
+            for key, value in figures.items():
+                runs.setdefault(name, {}).setdefault(key, []).append(value)
+    return {name: {key: float(np.mean(values)) for key, values in figures.items()} for name, figures in runs.items()}
 
 
 def _confidence(tables: Sequence[Table], scores: np.ndarray, qs: list[QuestionView]) -> tuple[Any, list[Any], list[QuestionView]]:
