@@ -25,6 +25,7 @@ from .model import SentenceRanker, fold_of_group, predict
 __all__ = [
     "MODELS",
     "Fold",
+    "HeldOut",
     "QuestionView",
     "Trained",
     "averaged",
@@ -33,6 +34,7 @@ __all__ = [
     "held_out",
     "make_model",
     "partition_salt",
+    "run_held_out",
     "views",
 ]
 
@@ -286,6 +288,28 @@ def levels_held_out(qs: Sequence[QuestionView], per_fold: dict[int, Levels]) -> 
 
 
 @dataclass
+class HeldOut:
+    """One grouped k-fold run: the fold models and the held-out figures they give."""
+
+    estimators: list[Any]  # fold f's ranker, trained without fold f's groups
+    confidence: Any  # the question-level model fitted on every fold
+    fold_confidence: list[Any]  # fold f's question-level model
+    fold_levels: dict[int, Levels]  # fold f's calibration and thresholds, chosen on the other folds
+    views: list[QuestionView]
+    levels: list[str]
+
+
+def run_held_out(
+    tables: Sequence[Table], model: str = "lambdarank", columns: Sequence[str] = FEATURES, salt: str = "", seed: int = 0
+) -> HeldOut:
+    """Every question answered by the models that never saw its group, with its level as those models set it."""
+    scores, fold, estimators = held_out(tables, model, columns, salt, seed)
+    confidence, fold_confidence, qs = _confidence(tables, scores, views(tables, scores, fold))
+    per_fold = fold_levels(qs)
+    return HeldOut(estimators, confidence, fold_confidence, per_fold, qs, levels_held_out(qs, per_fold))
+
+
+@dataclass
 class Trained:
     """What training yields: the shipped model, the fold models and the held-out figures they give."""
 
@@ -297,22 +321,19 @@ class Trained:
 
 def fit_ranker(tables: Sequence[Table], model: str = "lambdarank", columns: Sequence[str] = FEATURES) -> Trained:
     """Held-out views and levels, then the final model fitted on every table with calibration from the held-out scores."""
-    scores, fold, estimators = held_out(tables, model, columns)
-    qs = views(tables, scores, fold)
-    confidence, per_fold_confidence, qs = _confidence(tables, scores, qs)
-    per_fold = fold_levels(qs)
-    lv = levels_held_out(qs, per_fold)
-    cx, cy, answer_at, closest_at = choose_levels([q for q in qs if q.fold >= 0])
+    run = run_held_out(tables, model, columns)
+    cx, cy, answer_at, closest_at = choose_levels([q for q in run.views if q.fold >= 0])
     data = stack(tables)
     cols = np.array([FEATURES.index(c) for c in columns])
     estimator = make_model(model)
     r = data.ranked
     _fit(estimator, data.features[r][:, cols], data.label[r], data.weight[r], data.question[r])
-    ranker = SentenceRanker(list(columns), estimator, cx, cy, answer_at, closest_at, confidence=confidence)
+    ranker = SentenceRanker(list(columns), estimator, cx, cy, answer_at, closest_at, confidence=run.confidence)
     folds = [
-        SentenceRanker(list(columns), estimators[f], *per_fold[f], confidence=per_fold_confidence[f]) for f in sorted(per_fold)
+        SentenceRanker(list(columns), run.estimators[f], *run.fold_levels[f], confidence=run.fold_confidence[f])
+        for f in sorted(run.fold_levels)
     ]
-    return Trained(ranker, folds, qs, lv)
+    return Trained(ranker, folds, run.views, run.levels)
 
 
 def partition_salt(i: int) -> str:
@@ -327,9 +348,8 @@ def averaged(
     seed move a set of 40 questions by a question or two, so a change is judged on the average."""
     runs: dict[str, dict[str, list[float]]] = {}
     for salt, seed in itertools.product(map(partition_salt, range(partitions)), range(seeds)):
-        scores, fold, _ = held_out(tables, model, columns, salt, seed)
-        _, _, qs = _confidence(tables, scores, views(tables, scores, fold))
-        for name, figures in summarise(qs, levels_held_out(qs, fold_levels(qs))).items():
+        run = run_held_out(tables, model, columns, salt, seed)
+        for name, figures in summarise(run.views, run.levels).items():
             for key, value in figures.items():
                 runs.setdefault(name, {}).setdefault(key, []).append(value)
     return {name: {key: float(np.mean(values)) for key, values in figures.items()} for name, figures in runs.items()}
