@@ -95,13 +95,18 @@ def _last_word(text: str, start: int, stop: int) -> str:
     return text[max(begin, start) : stop]
 
 
+def _is_title(word: str) -> bool:
+    """A title before a name ("Sen.", "Dr"): a line or paragraph ending in one runs on into the name."""
+    return word.lower().rstrip(".") in _TITLES
+
+
 def _lines(text: str) -> list[tuple[int, int]]:
     """(start, end) spans of the paragraphs a chunk joined with ``\n`` (a heading, a lead-in, a short closing line);
     a line cut after a title ("… said Sen.") runs on into the name on the next one."""
     spans: list[tuple[int, int]] = []
     start = 0
     for m in re.finditer(r"\n", text):
-        if _last_word(text, start, m.start()).lower().rstrip(".") not in _TITLES:
+        if not _is_title(_last_word(text, start, m.start())):
             spans.append((start, m.start()))
             start = m.end()
     spans.append((start, len(text)))
@@ -201,7 +206,7 @@ def leads_on(para: str, min_words: int) -> bool:
     """A paragraph that is not finished: a short lead-in ending in a colon ("The projects include:",
     "Statement on the nomination:"), or a line cut after a title ("… the nomination of Rep.")."""
     words = para.split()
-    return bool(words) and ((para.endswith(":") and len(words) <= 4 * min_words) or words[-1].lower().rstrip(".") in _TITLES)
+    return bool(words) and ((para.endswith(":") and len(words) <= 4 * min_words) or _is_title(words[-1]))
 
 
 def _merge_fragments(paragraphs: tuple[str, ...], min_words: int) -> list[tuple[int, str]]:

@@ -127,9 +127,16 @@ _ORG = re.compile(
     r"\b(?:Ministry|Department|Agency|Council|Committee|Commission|Authority|Court|Association|Institute|University|"
     r"Centre|Center|Board|Office|Bank|Society|Foundation|Corporation|Company|Group|Union|Tribunal)\b"
 )
-_CLOSED = re.compile(r"[.!?][\"”’')\]]*\s*$")  # ends as a sentence does; a heading does not
-_LEADS_IN = re.compile(r":[\"”’')\]]*\s*$")  # a lead-in ("… the following offences:") introduces what follows
+# How a sentence ends: a closing mark (a sentence), a colon (a lead-in: "… the following offences:"), or neither (a
+# heading), before any closing quotes or brackets.
+_ENDING = re.compile(r"(?P<mark>[.!?:])[\"”’')\]]*\s*$")
 _PLACE = re.compile(r"\b(?:in|at|from|to|near|across)\s+(?:the\s+)?[A-Z][a-z]+")
+
+
+def _closed(sentence: str) -> float:
+    """1 for a sentence that ends as one does, 0.5 for a lead-in ending in a colon, 0 for a heading."""
+    m = _ENDING.search(sentence)
+    return 0.0 if m is None else 0.5 if m.group("mark") == ":" else 1.0
 
 
 def question_kind(question: str) -> str:
@@ -337,7 +344,7 @@ def describe(
         "passage_rank": np.array([c.passage_rank or math.nan for c in cands], dtype=np.float32),
         "passage_score": np.array([math.nan if c.passage_score is None else c.passage_score for c in cands], dtype=np.float32),
         "words": np.array([len(t.split()) for t in texts], dtype=np.float32),
-        "closed": np.array([1.0 if _CLOSED.search(t) else 0.5 if _LEADS_IN.search(t) else 0.0 for t in texts], dtype=np.float32),
+        "closed": np.array([_closed(t) for t in texts], dtype=np.float32),
         "q_words": np.full(n, len(q.text.split()), dtype=np.float32),
         "followup": np.full(n, float(q.followup), dtype=np.float32),
     }
