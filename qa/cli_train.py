@@ -86,7 +86,8 @@ def _run_train(args: argparse.Namespace, settings: Settings) -> int:
     from .ranking.dataset import shared_sets, tables
     from .ranking.features import FEATURES
     from .ranking.model import DEFAULT_MODEL, save_fold_rankers, save_ranker
-    from .ranking.train import FOLDS, averaged, fit_ranker, summarise
+    from .ranking.train import FOLDS, averaged, fit_ranker
+    from .ranking.views import summarise
 
     if not (args.squad or args.senate or args.paraphrase or args.archive):
         raise QAError("give at least one training set: --squad, --senate, --paraphrase or --archive (docs/training.md)")

@@ -13,7 +13,8 @@ from qa.query.followup import antecedent_topic, is_followup, resolve_followup
 from qa.ranking.dataset import Item, SetSpec, _without_answer, norm, withheld_twin
 from qa.ranking.features import FEATURES, answer_kind, question_kind
 from qa.ranking.focus import focus_stems, missing_columns, near_columns
-from qa.ranking.train import MAX_DOWNGRADED, MAX_REFUSED, QuestionView, choose_levels
+from qa.ranking.levels import MAX_DOWNGRADED, MAX_REFUSED, choose_levels
+from qa.ranking.views import QuestionView
 from qa.store.lexical import bm25_tokenize
 
 

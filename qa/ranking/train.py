@@ -9,7 +9,6 @@ figures are held out too. The shipped model is then fitted on everything.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,27 +19,24 @@ from threadpoolctl import threadpool_limits
 from .confidence import UNANSWERABLE_WEIGHT, confidence_model, question_features
 from .dataset import WITHHELD, Table
 from .features import FEATURES
+from .levels import Levels, choose_levels, fold_levels, levels_held_out
 from .model import SentenceRanker, fold_of_group, predict
+from .views import QuestionView, summarise, views
 
 __all__ = [
     "MODELS",
     "Fold",
     "HeldOut",
-    "QuestionView",
     "Trained",
     "averaged",
-    "choose_levels",
     "fit_ranker",
     "held_out",
     "make_model",
     "partition_salt",
     "run_held_out",
-    "views",
 ]
 
 FOLDS = 5
-MAX_REFUSED = 0.05  # share of answerable questions a level may refuse outright ("not in the releases")
-MAX_DOWNGRADED = 0.10  # share of answerable questions a level may show as "closest passage" only
 SQUAD_QUESTIONS_WORTH = 180  # all SQuAD questions together weigh as much as 180 release questions: it must not drown them
 
 
@@ -161,133 +157,6 @@ def _fit(estimator: Any, x: np.ndarray, y: np.ndarray, w: np.ndarray, question: 
 
 
 @dataclass
-class QuestionView:
-    """What a user sees for one question, from candidate scores."""
-
-    set: str
-    id: str
-    kind: str
-    answerable: bool
-    fold: int
-    top: float  # the best candidate's score
-    sentence_right: bool
-    release_right: bool
-    passage_hit1: bool
-    passage_rr: float  # reciprocal rank of the first right passage among the passages shown (one per release first)
-    retrieval_hit1: bool  # retrieval's own first passage (before the ranker)
-
-
-def _passages_shown(order: np.ndarray, rows: np.ndarray, release: np.ndarray) -> list[int]:
-    """Candidate indices of the passages shown, best first: each release's best passage, releases by their best."""
-    seen_release: set[int] = set()
-    seen_row: set[int] = set()
-    shown = []
-    for i in order:
-        if int(release[i]) in seen_release or int(rows[i]) in seen_row:
-            continue
-        seen_release.add(int(release[i]))
-        seen_row.add(int(rows[i]))
-        shown.append(int(i))
-    return shown
-
-
-def views(tables: Sequence[Table], scores: np.ndarray, fold: np.ndarray) -> list[QuestionView]:
-    out: list[QuestionView] = []
-    offset = 0
-    for t in tables:
-        n = len(t.question)
-        s, f = scores[offset : offset + n], fold[offset : offset + n]
-        offset += n
-        starts = np.searchsorted(t.question, np.arange(len(t.items) + 1))
-        for i, item in enumerate(t.items):
-            a, b = int(starts[i]), int(starts[i + 1])
-            if a == b:
-                out.append(QuestionView(t.name, item.id, item.kind, item.answerable, -1, 0.0, False, False, False, 0.0, False))
-                continue
-            order = a + np.argsort(-s[a:b], kind="stable")
-            shown = _passages_shown(order, t.chunk_row, t.release_rank)
-            rr = next((1 / (r + 1) for r, j in enumerate(shown[:10]) if t.passage_right[j]), 0.0)
-            first = a + int(np.argmin(np.where(t.passage_rank[a:b] > 0, t.passage_rank[a:b], 10**6)))
-            top = int(order[0])
-            out.append(
-                QuestionView(
-                    t.name,
-                    item.id,
-                    item.kind,
-                    item.answerable,
-                    int(f[a]),
-                    float(s[top]),
-                    bool(t.sentence_right[top]),
-                    bool(t.release_right[top]),
-                    bool(t.passage_right[shown[0]]),
-                    rr,
-                    bool(t.passage_right[first]),
-                )
-            )
-    return out
-
-
-def _isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.isotonic import IsotonicRegression
-
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, y.astype(float))
-    return np.asarray(iso.X_thresholds_, dtype=np.float64), np.asarray(iso.y_thresholds_, dtype=np.float64)
-
-
-def choose_levels(qs: Sequence[QuestionView]) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Calibration knots and the (answer, closest) thresholds: flag the most unanswerable questions while refusing at
-    most MAX_REFUSED and downgrading at most MAX_DOWNGRADED of the answerable ones (each set weighs the same)."""
-    x = np.array([q.top for q in qs])
-    right = np.array([q.sentence_right for q in qs])
-    cx, cy = _isotonic(x, right)
-    p = np.interp(x, cx, cy)
-    answerable = np.array([q.answerable for q in qs])
-    sets = sorted({q.set for q in qs if q.answerable})
-    per_set = {name: np.array([q.set == name and q.answerable for q in qs]) for name in sets}
-    grid = np.unique(p)  # thresholds at observed values: a level starts exactly where a question sits
-    # the written unanswerable questions and the withheld ones weigh half each: both kinds are what a user meets
-    withheld = np.array([q.set.endswith(WITHHELD) for q in qs])[~answerable]
-    halves = max(int(withheld.sum()), 1), max(int((~withheld).sum()), 1)
-    unanswerable_weight = np.where(withheld, 1.0 / halves[0], 1.0 / halves[1])
-    best: tuple[float, float, float] | None = None
-    for closest_at in grid:
-        refused = max(float((p[m] < closest_at).mean()) for m in per_set.values())
-        if refused > MAX_REFUSED:
-            break
-        for answer_at in grid[grid >= closest_at]:
-            downgraded = max(float(((p[m] >= closest_at) & (p[m] < answer_at)).mean()) for m in per_set.values())
-            if downgraded > MAX_DOWNGRADED:
-                break
-            flagged = float(np.average(p[~answerable] < answer_at, weights=unanswerable_weight)) if (~answerable).any() else 0.0
-            key = (flagged, -answer_at, -closest_at)
-            if best is None or key > (best[0], -best[1], -best[2]):
-                best = (flagged, float(answer_at), float(closest_at))
-    _, answer_at, closest_at = best if best else (0.0, 0.0, 0.0)
-    return cx, cy, answer_at, closest_at
-
-
-Levels = tuple[np.ndarray, np.ndarray, float, float]  # calibration knots x, y; answer_at; closest_at
-
-
-def fold_levels(qs: Sequence[QuestionView]) -> dict[int, Levels]:
-    """Each fold's calibration and thresholds, chosen on the other folds."""
-    return {f: choose_levels([q for q in qs if q.fold not in (f, -1)]) for f in sorted({q.fold for q in qs if q.fold >= 0})}
-
-
-def levels_held_out(qs: Sequence[QuestionView], per_fold: dict[int, Levels]) -> list[str]:
-    """Each question's level, with calibration and thresholds chosen on the other folds."""
-    out = []
-    for q in qs:
-        if q.fold < 0:
-            out.append("none")
-            continue
-        cx, cy, answer_at, closest_at = per_fold[q.fold]
-        p = float(np.interp(q.top, cx, cy))
-        out.append("answer" if p >= answer_at else "closest" if p >= closest_at else "none")
-    return out
-
-
-@dataclass
 class HeldOut:
     """One grouped k-fold run: the fold models and the held-out figures they give."""
 
@@ -390,36 +259,3 @@ def _confidence_weight(q: QuestionView, squad: int) -> float:
     if q.set.endswith(WITHHELD):
         return 1.0
     return UNANSWERABLE_WEIGHT if not q.answerable else squad_weight(squad) if q.set == "squad" else 1.0
-
-
-def summarise(qs: Sequence[QuestionView], levels: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Per set: the held-out figures a user sees."""
-    out: dict[str, dict[str, float]] = {}
-    for name in dict.fromkeys(q.set for q in qs):
-        idx = [i for i, q in enumerate(qs) if q.set == name]
-        ans = [i for i in idx if qs[i].answerable]
-        una = [i for i in idx if not qs[i].answerable]
-        fol = [i for i in ans if qs[i].kind == "followup"]
-        m: dict[str, float] = {"questions": len(idx), "answerable": len(ans), "unanswerable": len(una)}
-        if ans:
-            m["sentence_right"] = _mean(qs[i].sentence_right for i in ans)
-            m["release_first"] = _mean(qs[i].release_right for i in ans)
-            m["passage_hit@1"] = _mean(qs[i].passage_hit1 for i in ans)
-            m["passage_mrr@10"] = _mean(qs[i].passage_rr for i in ans)
-            m["retrieval_hit@1"] = _mean(qs[i].retrieval_hit1 for i in ans)
-            m["answerable_closest"] = _mean(levels[i] == "closest" for i in ans)
-            m["answerable_none"] = _mean(levels[i] == "none" for i in ans)
-            m["answered_right"] = _mean(levels[i] == "answer" and qs[i].sentence_right for i in ans)
-        if una:
-            m["unanswerable_closest"] = _mean(levels[i] == "closest" for i in una)
-            m["unanswerable_none"] = _mean(levels[i] == "none" for i in una)
-        if fol:
-            m["followups_right"] = _mean(qs[i].sentence_right for i in fol)
-            m["followups"] = len(fol)
-        out[name] = m
-    return out
-
-
-def _mean(values: Any) -> float:
-    v = list(values)
-    return float(sum(bool(x) if not isinstance(x, float) else x for x in v) / len(v)) if v else math.nan
