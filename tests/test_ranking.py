@@ -11,8 +11,9 @@ from qa import linear as re
 from qa.language import unreadable_language
 from qa.query.followup import antecedent_topic, is_followup, resolve_followup
 from qa.ranking.dataset import Item, SetSpec, _without_answer, norm, withheld_twin
-from qa.ranking.features import FEATURES, answer_kind, question_kind
+from qa.ranking.features import FEATURES
 from qa.ranking.focus import focus_stems, missing_columns, near_columns
+from qa.ranking.kinds import answer_kind, question_kind, things
 from qa.ranking.levels import MAX_DOWNGRADED, MAX_REFUSED, choose_levels
 from qa.ranking.views import QuestionView
 from qa.store.lexical import bm25_tokenize
@@ -69,6 +70,23 @@ def test_answer_kinds_from_the_questions_shape():
     assert answer_kind("money", "A $200 application fee is payable.")
 
 
+def test_a_count_a_dated_day_and_a_titled_name_are_sure_things_of_their_kind():
+    # a count is surely a number; digits of a date, a year, an ordinal, a label or a name are weakly one
+    assert answer_kind("number", "The fair drew over 300 visitors.") == 1.0
+    assert answer_kind("number", "The panel made eleven proposals.") == 1.0
+    assert answer_kind("number", "The panel on 11 March 2025 published its report.") == 0.5
+    assert answer_kind("number", "Under the Clean Air Act 2020, Section 3 of the H5N1 rules applies.") == 0.5
+    assert answer_kind("number", "It hosted the first fair.") == 0.5
+    assert answer_kind("number", "Nobody objected.") == 0.0
+    assert [t[a:b] for t in ["Up to $100,000, or 70% of the cost."] for a, b in things("number", t)] == ["100,000", "70"]
+    # a day with its month is surely a date; a year in a law's name only weakly
+    assert answer_kind("date", "The permits lapse on 30 June 2021.") == 1.0
+    assert answer_kind("date", "The Clean Air Act 2020 set the limits.") == 0.5
+    # a name after a title is surely a person; two capitalised words only weakly
+    assert answer_kind("person", "The board is chaired by Professor Ada Lim.") == 1.0
+    assert answer_kind("person", "They signed the Open Skies Agreement.") == 0.5
+
+
 def _view(i: int, top: float, right: bool, answerable: bool = True, name: str = "a") -> QuestionView:
     return QuestionView(
         name, str(i), "answerable" if answerable else "unanswerable", answerable, i % 5, top, right, right, right, 1.0, right
@@ -122,7 +140,7 @@ def test_question_relative_columns_compare_each_candidate_with_its_questions_oth
 
 def test_question_features_see_the_margin_and_the_missing_answer_kind():
     from qa.ranking.confidence import QUESTION_FEATURES, question_features
-    from qa.ranking.features import KINDS
+    from qa.ranking.kinds import KINDS
 
     features = np.zeros((3, len(FEATURES)), dtype=np.float32)
     features[:, FEATURES.index("kind_asked")] = KINDS.index("date")
@@ -214,7 +232,7 @@ def test_focus_near_a_number_and_the_rarest_missing_word():
         "Prosecutions rose, the Ministry said, and 3 new courts opened in the years that followed the change.",
     ]
     stems = [set(t) for t in bm25_tokenize(texts)]
-    cols = near_columns(texts, stems, ["prosecut"], re.compile(r"\d"))
+    cols = near_columns(texts, stems, ["prosecut"], lambda text: [m.span() for m in re.finditer(r"\d+", text)])
     assert cols["focus_in"].tolist() == [0.0, 1.0, 1.0]
     assert cols["focus_near"].tolist() == [0.0, 1.0, 0.0]  # "3" is too far from "Prosecutions" to be its count
 

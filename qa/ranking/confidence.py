@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .features import FEATURES, KINDS
+from .features import FEATURES
+from .kinds import KINDS
 
 __all__ = ["QUESTION_FEATURES", "UNANSWERABLE_WEIGHT", "confidence_model", "question_features"]
 

@@ -46,6 +46,7 @@ _TABLE_CODE = (
     "dataset",
     "features",
     "focus",
+    "kinds",
     "dates",
     "candidates",
     "pipeline",

@@ -26,6 +26,7 @@ from ..store.lexical import bm25_tokenize
 from .candidates import Candidate, release_map
 from .dates import MONTH, YEAR, date_columns
 from .focus import focus_stems, missing_columns, near_columns
+from .kinds import KINDS, MONEY, NAME, NUMBER, answer_kind, question_kind, things
 
 __all__ = [
     "BASE",
@@ -97,78 +98,15 @@ QUESTION_RELATIVE = tuple(  # each key column against the question's other candi
 )
 FEATURES = BASE + DERIVED + QUESTION_RELATIVE
 
-# ---------------------------------------------------------------- answer kinds
-
-KINDS = ("date", "number", "money", "person", "place", "organisation", "other")
-_ASKS: list[tuple[str, re.Pattern]] = [  # the question's form -> the kind of thing its answer is
-    ("date", re.compile(r"\b(?:when|what (?:year|date|day|month|time)|which (?:year|date|day|month)|since when|how long ago)\b")),
-    ("money", re.compile(r"\bhow much\b.*\b(?:cost|costs|fee|fees|pay|paid|price|worth|fund|funding|budget|spend|spent)\b")),
-    ("money", re.compile(r"\bhow much (?:money|funding)\b")),
-    (
-        "number",
-        re.compile(r"\b(?:how (?:many|much|long|old|far|big|large)|what (?:number|percentage|proportion|share|amount))\b"),
-    ),
-    ("person", re.compile(r"\b(?:who|whom|whose)\b")),
-    ("place", re.compile(r"\b(?:where|which (?:country|city|venue|place|state))\b")),
-    ("organisation", re.compile(r"\bwhich (?:organisation|organization|agency|ministry|firm|company|body|department|court)\b")),
-]
-_NUMBER = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
-    r"thousand|million|billion|dozen|half|first|second|third|fourth|fifth)\b",
-    re.IGNORECASE,
-)
-_MONEY = re.compile(
-    r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:million|billion|dollars?|euros?|pounds?|cents?)\b|\b[A-Z]{2,3}\$", re.IGNORECASE
-)
-_NAME = re.compile(
-    r"\b(?:Mr|Ms|Mrs|Dr|Prof|Sir|Dame|Justice|Senator|Minister|President|Judge)\.?\s+[A-Z]|\b[A-Z][a-z]+ [A-Z][a-z]+\b"
-)
-_ORG = re.compile(
-    r"\b(?:Ministry|Department|Agency|Council|Committee|Commission|Authority|Court|Association|Institute|University|"
-    r"Centre|Center|Board|Office|Bank|Society|Foundation|Corporation|Company|Group|Union|Tribunal)\b"
-)
 # How a sentence ends: a closing mark (a sentence), a colon (a lead-in: "… the following offences:"), or neither (a
 # heading), before any closing quotes or brackets.
 _ENDING = re.compile(r"(?P<mark>[.!?:])[\"”’')\]]*\s*$")
-_PLACE = re.compile(r"\b(?:in|at|from|to|near|across)\s+(?:the\s+)?[A-Z][a-z]+")
 
 
 def _closed(sentence: str) -> float:
     """1 for a sentence that ends as one does, 0.5 for a lead-in ending in a colon, 0 for a heading."""
     m = _ENDING.search(sentence)
     return 0.0 if m is None else 0.5 if m.group("mark") == ":" else 1.0
-
-
-def question_kind(question: str) -> str:
-    """What the question asks for, from its wh-word and shape (any position: "the council opened how many depots")."""
-    text = question.lower()
-    for kind, pattern in _ASKS:
-        if pattern.search(text):
-            return kind
-    return "other"
-
-
-def answer_kind(kind: str, sentence: str) -> bool:
-    """Whether the sentence holds something of the asked kind."""
-    if kind == "date":
-        return bool(YEAR.search(sentence) or MONTH.search(sentence))
-    if kind == "money":
-        return bool(_MONEY.search(sentence))
-    if kind == "number":
-        return bool(_NUMBER.search(sentence))
-    if kind == "person":
-        return bool(_NAME.search(sentence))
-    if kind == "place":
-        return bool(_PLACE.search(sentence))
-    if kind == "organisation":
-        return bool(_ORG.search(sentence))
-    return False
-
-
-def _kind_matches(kind: str, text: str) -> set[str]:
-    pattern = {"date": YEAR, "money": _MONEY, "number": _NUMBER, "person": _NAME, "place": _PLACE, "organisation": _ORG}
-    found = pattern.get(kind)
-    return {m.group(0).lower() for m in found.finditer(text)} if found else set()
 
 
 # ------------------------------------------------------------------- question
@@ -265,7 +203,7 @@ def _lexical(
     )
     return {
         **missing,
-        **near_columns(texts, s_stems, q.focus, _THINGS.get(q.kind)),
+        **near_columns(texts, s_stems, q.focus, _near_things(q.kind)),
         "s_cover": s_cover,
         "s_bm25": s_bm25,
         "s_bm25_gap": _gap(s_bm25),
@@ -277,23 +215,32 @@ def _lexical(
     }
 
 
-_THINGS = {"date": re.compile(f"{YEAR.pattern}|{MONTH.pattern}"), "number": _NUMBER, "money": _MONEY}
+_NEAR_THINGS = {"date": re.compile(f"{YEAR.pattern}|{MONTH.pattern}"), "money": MONEY}
+
+
+def _near_things(kind: str) -> Callable[[str], list[tuple[int, int]]] | None:
+    """Where the things stand that the question's focus should be next to: any year or month for a date, a count
+    or measure for a number, an amount for money."""
+    if kind == "number":
+        return lambda text: things("number", text)
+    pattern = _NEAR_THINGS.get(kind)
+    return (lambda text: [m.span() for m in pattern.finditer(text)]) if pattern else None
 
 
 def _kinds(q: Question, texts: list[str]) -> dict[str, np.ndarray]:
     """Answer-type columns: what the question asks for, and whether each sentence holds such a thing."""
     asked = KINDS.index(q.kind)
-    question_things = _kind_matches(q.kind, q.text)
+    asked_things = {q.text[a:b].lower() for a, b in things(q.kind, q.text)}
     found = np.array([answer_kind(q.kind, t) for t in texts], dtype=np.float32)
-    new = np.array([bool(_kind_matches(q.kind, t) - question_things) for t in texts], dtype=np.float32)
+    new = np.array([bool({t[a:b].lower() for a, b in things(q.kind, t)} - asked_things) for t in texts], dtype=np.float32)
     return {
         "kind_asked": np.full(len(texts), asked, dtype=np.float32),
         "kind_found": found,
         "kind_new": new,
-        "has_number": np.array([bool(_NUMBER.search(t)) for t in texts], dtype=np.float32),
+        "has_number": np.array([bool(NUMBER.search(t)) for t in texts], dtype=np.float32),
         "has_date": np.array([bool(YEAR.search(t) or MONTH.search(t)) for t in texts], dtype=np.float32),
-        "has_money": np.array([bool(_MONEY.search(t)) for t in texts], dtype=np.float32),
-        "has_name": np.array([bool(_NAME.search(t)) for t in texts], dtype=np.float32),
+        "has_money": np.array([bool(MONEY.search(t)) for t in texts], dtype=np.float32),
+        "has_name": np.array([bool(NAME.search(t)) for t in texts], dtype=np.float32),
     }
 
 

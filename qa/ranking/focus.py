@@ -14,7 +14,7 @@ names words of a question set.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -51,10 +51,14 @@ def focus_stems(question: str) -> list[str]:
 
 
 def near_columns(
-    texts: Sequence[str], stems: Sequence[set[str]], focus: list[str], things: re.Pattern | None
+    texts: Sequence[str],
+    stems: Sequence[set[str]],
+    focus: list[str],
+    things: Callable[[str], list[tuple[int, int]]] | None,
 ) -> dict[str, np.ndarray]:
     """focus_in: the share of the focus stems the sentence holds; focus_near: whether one of them stands within a
-    few words of a thing of the asked kind (a number for "how many", an amount for "how much", ...)."""
+    few words of a thing of the asked kind (``things`` gives their spans: a number for "how many", an amount for
+    "how much", ...)."""
     n = len(texts)
     if not focus:
         return {"focus_in": np.full(n, np.nan, dtype=np.float32), "focus_near": np.full(n, np.nan, dtype=np.float32)}
@@ -66,8 +70,8 @@ def near_columns(
         for i, text in enumerate(texts):
             if focus_in[i] == 0:
                 continue
-            for m in things.finditer(text):
-                windows.append((i, text[max(0, m.start() - _NEAR) : m.end() + _NEAR]))
+            for start, end in things(text):
+                windows.append((i, text[max(0, start - _NEAR) : end + _NEAR]))
         for (i, _), toks in zip(windows, bm25_tokenize([w for _, w in windows]), strict=True):
             if wanted & set(toks):
                 near[i] = 1.0
