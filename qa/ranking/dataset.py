@@ -53,6 +53,7 @@ _TABLE_CODE = (
     "../query/retriever",
     "../query/followup",
     "../query/fusion",
+    "../store/lexical",
 )
 
 

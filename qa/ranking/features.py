@@ -22,7 +22,7 @@ import numpy as np
 from .. import linear as re
 from ..chunking import Chunk
 from ..store.index import Index
-from ..store.lexical import bm25_tokenize
+from ..store.lexical import bm25_tokenize, content_stems
 from .candidates import Candidate, release_map
 from .dates import MONTH, YEAR, date_columns
 from .focus import focus_stems, missing_columns, near_columns
@@ -34,7 +34,6 @@ __all__ = [
     "FEATURES",
     "QUESTION_RELATIVE",
     "Question",
-    "answer_kind",
     "derive",
     "describe",
     "question_of",
@@ -126,7 +125,7 @@ class Question:
 
 
 def question_of(text: str, topic: str, vector: np.ndarray, followup: bool) -> Question:
-    stems = list(dict.fromkeys(bm25_tokenize([text])[0]))
+    stems = list(dict.fromkeys(content_stems(text) or bm25_tokenize([text])[0]))
     return Question(text, topic, vector, stems, question_kind(text), followup, focus_stems(text))
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..chunking import Chunk
 
-__all__ = ["BM25_PARAMS", "LexicalIndex", "ReleaseIndex", "bm25_tokenize", "function_words"]
+__all__ = ["BM25_PARAMS", "LexicalIndex", "ReleaseIndex", "bm25_tokenize", "content_stems", "function_words"]
 
 RELEASE_OF = "release_of.npy"  # in a release index's folder: each chunk's release number, row by row
 BM25_PARAMS = {"k1": 0.9, "b": 0.4}  # chosen on SQuAD with benchmarks/tune_sentences.py (docs/evaluation.md)
@@ -56,6 +56,15 @@ def bm25_tokenize(texts: list[str]) -> list[list[str]]:
         words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS]
         out.append(_STEMMER.stemWords(words) if words else [])
     return out
+
+
+_INTERROGATIVES = frozenset("what which who whom whose when where why how".split())
+
+
+def content_stems(text: str) -> list[str]:
+    """The stems of a question's words without its question words ("what", "which", "how"): they name no topic,
+    and in a folder of a few releases that never use them they would count as the question's rarest words."""
+    return bm25_tokenize([" ".join(w for w in _TOKEN.findall(text.lower()) if w not in _INTERROGATIVES)])[0]
 
 
 class LexicalIndex:
