@@ -105,11 +105,11 @@ def test_levels_flag_unanswerable_within_the_limits_on_answerable():
     answerable = [_view(i, float(rng.uniform(0.4, 1.0)), bool(rng.uniform() < 0.8)) for i in range(200)]
     unanswerable = [_view(1000 + i, float(rng.uniform(0.0, 0.6)), False, answerable=False) for i in range(40)]
     cx, cy, answer_at, closest_at = choose_levels(answerable + unanswerable)
-    p = np.interp([q.top for q in answerable], cx, cy)
-    assert np.all(np.diff(cy) >= 0)  # calibration is monotone
+    assert np.all(np.diff(cy) >= 0)  # calibration (what the reply shows) is monotone
+    p = np.array([q.top for q in answerable])  # the thresholds are on the model's own output, finer than calibration
     assert (p < closest_at).mean() <= MAX_REFUSED
     assert ((p >= closest_at) & (p < answer_at)).mean() <= MAX_DOWNGRADED
-    flagged = (np.interp([q.top for q in unanswerable], cx, cy) < answer_at).mean()
+    flagged = (np.array([q.top for q in unanswerable]) < answer_at).mean()
     assert flagged > 0.3  # these unanswerable questions score lower: some must be flagged
 
 

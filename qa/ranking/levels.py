@@ -25,11 +25,13 @@ def _isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def choose_levels(qs: Sequence[QuestionView]) -> tuple[np.ndarray, np.ndarray, float, float]:
     """Calibration knots and the (answer, closest) thresholds: flag the most unanswerable questions while refusing at
-    most MAX_REFUSED and downgrading at most MAX_DOWNGRADED of the answerable ones (each set weighs the same)."""
-    x = np.array([q.top for q in qs])
+    most MAX_REFUSED and downgrading at most MAX_DOWNGRADED of the answerable ones (each set weighs the same).
+
+    The thresholds are set on the question-level model's own output, not on the calibrated probability: isotonic
+    calibration is a step function, and a threshold on one of its plateaus would answer every question on it."""
+    p = np.array([q.top for q in qs])
     right = np.array([q.sentence_right for q in qs])
-    cx, cy = _isotonic(x, right)
-    p = np.interp(x, cx, cy)
+    cx, cy = _isotonic(p, right)
     answerable = np.array([q.answerable for q in qs])
     sets = sorted({q.set for q in qs if q.answerable})
     per_set = {name: np.array([q.set == name and q.answerable for q in qs]) for name in sets}
@@ -64,13 +66,12 @@ def fold_levels(qs: Sequence[QuestionView]) -> dict[int, Levels]:
 
 
 def levels_held_out(qs: Sequence[QuestionView], per_fold: dict[int, Levels]) -> list[str]:
-    """Each question's level, with calibration and thresholds chosen on the other folds."""
+    """Each question's level, with thresholds chosen on the other folds."""
     out = []
     for q in qs:
         if q.fold < 0:
             out.append("none")
             continue
-        cx, cy, answer_at, closest_at = per_fold[q.fold]
-        p = float(np.interp(q.top, cx, cy))
-        out.append("answer" if p >= answer_at else "closest" if p >= closest_at else "none")
+        _, _, answer_at, closest_at = per_fold[q.fold]
+        out.append("answer" if q.top >= answer_at else "closest" if q.top >= closest_at else "none")
     return out

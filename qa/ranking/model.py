@@ -11,6 +11,7 @@ encoder already loads, so a question never imports LightGBM or scikit-learn.
 from __future__ import annotations
 
 import hashlib
+import math
 import pickle
 import threading
 import zlib
@@ -49,7 +50,7 @@ class SentenceRanker:
     model: Any  # a fitted LightGBM ranker (predict) or scikit-learn classifier (predict_proba); OnnxModel once saved
     calibration_x: np.ndarray  # isotonic calibration of the best candidate's score, as knots
     calibration_y: np.ndarray
-    answer_at: float  # calibrated probability from which the sentence is given as the answer
+    answer_at: float  # the question-level model's output (uncalibrated) from which the sentence is given as the answer
     closest_at: float  # from which the closest passage is shown; below it, "not in the releases"
     summary: dict[str, Any] = field(default_factory=dict)  # training data, folds, held-out figures
     version: str = ""
@@ -68,21 +69,27 @@ class SentenceRanker:
         """The probability, measured on held-out folds, that a question's best candidate with this score answers it."""
         return float(np.interp(score, self.calibration_x, self.calibration_y))
 
-    def probability(self, scores: np.ndarray, features: np.ndarray) -> float:
-        """Calibrated: how likely the best candidate answers, from the question-level model when the file has one."""
+    def sureness(self, scores: np.ndarray, features: np.ndarray) -> float:
+        """How sure the model is that the best candidate answers: the question-level model's output when the file
+        has one, else the best score. Uncalibrated, so it orders questions finely (calibration has plateaus)."""
         if len(scores) == 0:
-            return 0.0
+            return -math.inf
         if self.confidence is None:
-            return self.calibrated(float(scores.max()))
+            return float(scores.max())
         from .confidence import question_features
 
         row = question_features(scores, features)[None, :]
-        return self.calibrated(float(predict(self.confidence, row)[0]))
+        return float(predict(self.confidence, row)[0])
 
-    def level(self, probability: float) -> str:
-        if probability >= self.answer_at:
+    def probability(self, scores: np.ndarray, features: np.ndarray) -> float:
+        """Calibrated: how likely the best candidate answers, measured on held-out folds."""
+        return 0.0 if len(scores) == 0 else self.calibrated(self.sureness(scores, features))
+
+    def level(self, sureness: float) -> str:
+        """The reply's level from :meth:`sureness`: the thresholds were chosen on the same uncalibrated scale."""
+        if sureness >= self.answer_at:
             return "answer"
-        return "closest" if probability >= self.closest_at else "none"
+        return "closest" if sureness >= self.closest_at else "none"
 
 
 @dataclass

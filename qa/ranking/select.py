@@ -49,7 +49,8 @@ def choose(index: Index, d: Described, ranker: SentenceRanker, k: int) -> Choice
     if len(scores) == 0:
         return Choice("none", 0.0, None, _fold([(h.row, float(h.score), None) for h in d.result.hits], index, k))
     best = int(np.argmax(scores))
-    probability = ranker.probability(scores, d.features)
+    sureness = ranker.sureness(scores, d.features)
+    probability = ranker.calibrated(sureness)
     retrieved = {h.row for h in d.result.hits}
     ranked: list[tuple[int, float, tuple[int, int] | None]] = []
     seen: set[int] = set()
@@ -67,7 +68,7 @@ def choose(index: Index, d: Described, ranker: SentenceRanker, k: int) -> Choice
     rest: list[tuple[int, float, tuple[int, int] | None]] = [
         (h.row, float(h.score), None) for h in d.result.hits if h.row not in leads
     ]
-    level = ranker.level(probability)
+    level = ranker.level(sureness)
     if level == "answer" and index.chunks[d.candidates[best].chunk_row].language not in (None, "", "en"):
         level = "closest"  # the model reads English: a sentence in another language is shown, never given as the answer
     return Choice(level, probability, d.candidates[best], _fold(heads + rest, index, k))
