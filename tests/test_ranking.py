@@ -104,7 +104,7 @@ def test_levels_flag_unanswerable_within_the_limits_on_answerable():
     rng = np.random.default_rng(0)
     answerable = [_view(i, float(rng.uniform(0.4, 1.0)), bool(rng.uniform() < 0.8)) for i in range(200)]
     unanswerable = [_view(1000 + i, float(rng.uniform(0.0, 0.6)), False, answerable=False) for i in range(40)]
-    cx, cy, answer_at, closest_at = choose_levels(answerable + unanswerable)
+    _, cy, answer_at, closest_at = choose_levels(answerable + unanswerable)
     assert np.all(np.diff(cy) >= 0)  # calibration (what the reply shows) is monotone
     p = np.array([q.top for q in answerable])  # the thresholds are on the model's own output, finer than calibration
     assert (p < closest_at).mean() <= MAX_REFUSED

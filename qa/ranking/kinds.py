@@ -6,9 +6,9 @@ that kind surely (1), only weakly (0.5) or not at all (0):
 
 - a **date**: a day with its month ("on 9 April 2012", "September 30") or a month with its year surely; a bare
   year or month weakly (the year in a law's name, "the Act 2020", dates no event);
-- a **number**: a count or a measure ("over 300 participants", "nine recommendations", "70%") surely; digits that
+- a **number**: a count or a measure ("over 300 visitors", "eleven proposals", "70%") surely; digits that
   belong only to a date, a year, an ordinal, a numbered label ("Section 3", "No. 2") or a name ("COVID-19") weakly;
-- a **person**: a name after a title ("Mr Gan Kim Yong", "Professor Leslie Chew") surely; any two capitalised
+- a **person**: a name after a title ("Mr John Tan", "Professor Ada Lim") surely; any two capitalised
   words in a row weakly ("Trade Agreement" is two);
 - money, a place, an organisation: surely or not at all.
 

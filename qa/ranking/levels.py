@@ -29,27 +29,27 @@ def choose_levels(qs: Sequence[QuestionView]) -> tuple[np.ndarray, np.ndarray, f
 
     The thresholds are set on the question-level model's own output, not on the calibrated probability: isotonic
     calibration is a step function, and a threshold on one of its plateaus would answer every question on it."""
-    p = np.array([q.top for q in qs])
+    top = np.array([q.top for q in qs])
     right = np.array([q.sentence_right for q in qs])
-    cx, cy = _isotonic(p, right)
+    cx, cy = _isotonic(top, right)
     answerable = np.array([q.answerable for q in qs])
     sets = sorted({q.set for q in qs if q.answerable})
     per_set = {name: np.array([q.set == name and q.answerable for q in qs]) for name in sets}
-    grid = np.unique(p)  # thresholds at observed values: a level starts exactly where a question sits
+    grid = np.unique(top)  # thresholds at observed values: a level starts exactly where a question sits
     # the written unanswerable questions and the withheld ones weigh half each: both kinds are what a user meets
     withheld = np.array([q.set.endswith(WITHHELD) for q in qs])[~answerable]
     halves = max(int(withheld.sum()), 1), max(int((~withheld).sum()), 1)
     unanswerable_weight = np.where(withheld, 1.0 / halves[0], 1.0 / halves[1])
     best: tuple[float, float, float] | None = None
     for closest_at in grid:
-        refused = max(float((p[m] < closest_at).mean()) for m in per_set.values())
+        refused = max(float((top[m] < closest_at).mean()) for m in per_set.values())
         if refused > MAX_REFUSED:
             break
         for answer_at in grid[grid >= closest_at]:
-            downgraded = max(float(((p[m] >= closest_at) & (p[m] < answer_at)).mean()) for m in per_set.values())
+            downgraded = max(float(((top[m] >= closest_at) & (top[m] < answer_at)).mean()) for m in per_set.values())
             if downgraded > MAX_DOWNGRADED:
                 break
-            flagged = float(np.average(p[~answerable] < answer_at, weights=unanswerable_weight)) if (~answerable).any() else 0.0
+            flagged = float(np.average(top[~answerable] < answer_at, weights=unanswerable_weight)) if (~answerable).any() else 0.0
             key = (flagged, -answer_at, -closest_at)
             if best is None or key > (best[0], -best[1], -best[2]):
                 best = (flagged, float(answer_at), float(closest_at))
