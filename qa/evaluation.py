@@ -418,7 +418,7 @@ def calibrate(session: QA, queries: list[EvalQuery], max_false_abstain: float = 
     check_all = AbstainPolicy(-math.inf, math.inf, 0.0, 0.0)  # every question gets the coverage check
     for q in queries:
         a = session.ask(q.question, 5, q.history, policy=check_all)
-        conf.append(a.evidence)  # the number the policy reads (not the ranker's probability, which sets the level)
+        conf.append(a.evidence)  # the number the policy reads (not the ranker's output, which sets the level)
         cov.append(1.0 if a.coverage is None else a.coverage)
         worst.append(min((share for _, share in a.coverage_words), default=1.0))
         answerable.append(q.answerable)

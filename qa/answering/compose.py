@@ -83,7 +83,7 @@ def compose_answer(
 ) -> Answer:
     """The ranker's best sentence marked in its passage, passages grouped by release, and the level to reply at.
 
-    The level comes from the ranker's calibrated probability; a deployment's abstention policy (QA_ABSTAIN) can
+    The level comes from the ranker's question-level output; a deployment's abstention policy (QA_ABSTAIN) can
     only make it stricter, and when it checks coverage, the words the closest passage never mentions are named.
     """
     timings = dict(described.timings)

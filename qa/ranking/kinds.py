@@ -22,7 +22,7 @@ from collections.abc import Callable
 from .. import linear as re
 from .dates import MONTH, YEAR
 
-__all__ = ["KINDS", "answer_kind", "question_kind", "things"]
+__all__ = ["KINDS", "MONEY", "NAME", "NUMBER", "ORG", "PLACE", "answer_kind", "question_kind", "things"]
 
 KINDS = ("date", "number", "money", "person", "place", "organisation", "other")
 _ASKS: list[tuple[str, re.Pattern]] = [  # the question's form -> the kind of thing its answer is

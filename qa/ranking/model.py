@@ -1,11 +1,12 @@
 """The trained answer-sentence ranker as shipped: its two models in ONNX, their calibration and the levels' thresholds.
 
 The file (``qa/models/sentence_ranker.pkl``) is rebuilt by ``python -m qa train`` from the shared sets
-(docs/training.md). Its probability that a candidate sentence answers is calibrated on held-out folds (isotonic),
-so the thresholds between the three levels -- an answer, the closest passage, not in the releases -- mean what
-they say. The LightGBM ranker and the scikit-learn question-level model are trained with those libraries (the
-``train`` extra) and saved as ONNX graphs (onnxmltools, skl2onnx): answering runs them on onnxruntime, which the
-encoder already loads, so a question never imports LightGBM or scikit-learn.
+(docs/training.md). The thresholds between the three levels -- an answer, the closest passage, not in the
+releases -- were chosen on held-out folds, on the question-level model's own output; that output's isotonic
+calibration (also from held-out folds) is the probability a reply shows. The LightGBM ranker and the
+scikit-learn question-level model are trained with those libraries (the ``train`` extra) and saved as ONNX graphs
+(onnxmltools, skl2onnx): answering runs them on onnxruntime, which the encoder already loads, so a question never
+imports LightGBM or scikit-learn.
 """
 
 from __future__ import annotations

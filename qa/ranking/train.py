@@ -1,9 +1,9 @@
 """Train the answer-sentence ranker by grouped k-fold and report held-out folds only.
 
 Every question's candidates are scored by a model that never saw its group (release, SQuAD article, paraphrase
-fact). From those out-of-fold scores come the held-out figures, the isotonic calibration of the best candidate's
-score, and the thresholds of the three levels -- each fold's thresholds chosen on the other folds, so the levels'
-figures are held out too. The shipped model is then fitted on everything.
+fact). From those out-of-fold scores come the held-out figures, the question-level model's output, its isotonic
+calibration, and the thresholds of the three levels on that output -- each fold's thresholds chosen on the other
+folds, so the levels' figures are held out too. The shipped model is then fitted on everything.
 """
 
 from __future__ import annotations

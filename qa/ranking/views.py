@@ -24,7 +24,7 @@ class QuestionView:
     kind: str
     answerable: bool
     fold: int
-    top: float  # the best candidate's score
+    top: float  # the best candidate's score; once the question-level model has read it, that model's output
     sentence_right: bool
     release_right: bool
     passage_hit1: bool
