@@ -91,6 +91,7 @@ def test_a_count_a_dated_day_and_a_titled_name_are_sure_things_of_their_kind():
     assert answer_kind("date", "The Clean Air Act 2020 set the limits.") == 0.5
     # a name after a title is surely a person; two capitalised words only weakly
     assert answer_kind("person", "The board is chaired by Professor Ada Lim.") == 1.0
+    assert answer_kind("person", "The talks were chaired by Ada Lim, the Minister of Trade.") == 1.0  # apposition
     assert answer_kind("person", "They signed the Open Skies Agreement.") == 0.5
 
 

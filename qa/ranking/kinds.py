@@ -8,8 +8,8 @@ that kind surely (1), only weakly (0.5) or not at all (0):
   year or month weakly (the year in a law's name, "the Act 2020", dates no event);
 - a **number**: a count or a measure ("over 300 visitors", "eleven proposals", "70%") surely; digits that
   belong only to a date, a year, an ordinal, a numbered label ("Section 3", "No. 2") or a name ("COVID-19") weakly;
-- a **person**: a name after a title ("Mr John Tan", "Professor Ada Lim") surely; any two capitalised
-  words in a row weakly ("Trade Agreement" is two);
+- a **person**: a name next to a title ("Mr John Tan", "Professor Ada Lim", "Ada Lim, the Minister of …")
+  surely; any two capitalised words in a row weakly ("Trade Agreement" is two);
 - money, a place, an organisation: surely or not at all.
 
 Every pattern is a generic shape of English text, not a word list taken from a question set.
@@ -68,11 +68,16 @@ MONEY = re.compile(
 NAME = re.compile(
     r"\b(?:Mr|Ms|Mrs|Dr|Prof|Sir|Dame|Justice|Senator|Minister|President|Judge)\.?\s+[A-Z]|\b[A-Z][a-z]+ [A-Z][a-z]+\b"
 )
-# A title before a capitalised name: the sure sign of a person in release text.
-_TITLED = re.compile(
-    r"\b(?:Mr|Ms|Mrs|Mdm|Miss|Dr|Prof|Professor|Sir|Dame|H\.E\.|Senator|Sen|Rep|Representative|Judge|Justice|"
+# A title next to a capitalised name: the sure sign of a person in release text, before it ("Minister Kim",
+# "Professor Ada Lim") or after it as an apposition ("Kim Yong Hyun, the Minister of National Defense").
+_TITLES = (
+    r"(?:Mr|Ms|Mrs|Mdm|Miss|Dr|Prof|Professor|Sir|Dame|H\.E\.|Senator|Sen|Rep|Representative|Judge|Justice|"
     r"President|Chairman|Chairwoman|Chairperson|Chair|Governor|Mayor|Ambassador|Minister|Secretary|Director|"
-    r"Commissioner|Deputy|Chief|Vice)\.?\s+(?:[A-Z]\.\s*)*[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?"
+    r"Commissioner|Deputy|Chief|Vice)"
+)
+_TITLED = re.compile(
+    rf"\b{_TITLES}\.?\s+(?:[A-Z]\.\s*)*[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?|"
+    rf"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){{1,3}},\s+(?:the\s+|a\s+|its\s+)?(?:[A-Z][a-z]+\s+)?{_TITLES}\b"
 )
 ORG = re.compile(
     r"\b(?:Ministry|Department|Agency|Council|Committee|Commission|Authority|Court|Association|Institute|University|"
