@@ -214,24 +214,26 @@ def _lexical(
     }
 
 
-_NEAR_THINGS = {"date": re.compile(f"{YEAR.pattern}|{MONTH.pattern}"), "money": MONEY}
+_ANY_DATE = re.compile(f"{YEAR.pattern}|{MONTH.pattern}")
 
 
 def _near_things(kind: str) -> Callable[[str], list[tuple[int, int]]] | None:
     """Where the things stand that the question's focus should be next to: any year or month for a date, a count
     or measure for a number, an amount for money."""
-    if kind == "number":
-        return lambda text: things("number", text)
-    pattern = _NEAR_THINGS.get(kind)
-    return (lambda text: [m.span() for m in pattern.finditer(text)]) if pattern else None
+    if kind == "date":
+        return lambda text: [m.span() for m in _ANY_DATE.finditer(text)]
+    return (lambda text: things(kind, text)) if kind in ("number", "money") else None
 
 
 def _kinds(q: Question, texts: list[str]) -> dict[str, np.ndarray]:
     """Answer-type columns: what the question asks for, and whether each sentence holds such a thing."""
     asked = KINDS.index(q.kind)
     asked_things = {q.text[a:b].lower() for a, b in things(q.kind, q.text)}
-    found = np.array([answer_kind(q.kind, t) for t in texts], dtype=np.float32)
-    new = np.array([bool({t[a:b].lower() for a, b in things(q.kind, t)} - asked_things) for t in texts], dtype=np.float32)
+    sure = [things(q.kind, t) for t in texts]  # found once, read twice
+    found = np.array([answer_kind(q.kind, t, s) for t, s in zip(texts, sure, strict=True)], dtype=np.float32)
+    new = np.array(
+        [bool({t[a:b].lower() for a, b in s} - asked_things) for t, s in zip(texts, sure, strict=True)], dtype=np.float32
+    )
     return {
         "kind_asked": np.full(len(texts), asked, dtype=np.float32),
         "kind_found": found,

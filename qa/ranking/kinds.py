@@ -142,9 +142,10 @@ def things(kind: str, text: str) -> list[tuple[int, int]]:
     return sure(text) if sure else []
 
 
-def answer_kind(kind: str, sentence: str) -> float:
-    """How surely the sentence holds a thing of the asked kind: 1, 0.5 (weakly) or 0."""
-    if things(kind, sentence):
+def answer_kind(kind: str, sentence: str, sure: list[tuple[int, int]] | None = None) -> float:
+    """How surely the sentence holds a thing of the asked kind: 1, 0.5 (weakly) or 0. ``sure``: the sentence's
+    :func:`things` of that kind when the caller has them already."""
+    if things(kind, sentence) if sure is None else sure:
         return 1.0
     weak = _WEAK.get(kind)
     return 0.5 if weak and weak(sentence) else 0.0

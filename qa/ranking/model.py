@@ -82,10 +82,6 @@ class SentenceRanker:
         row = question_features(scores, features)[None, :]
         return float(predict(self.confidence, row)[0])
 
-    def probability(self, scores: np.ndarray, features: np.ndarray) -> float:
-        """Calibrated: how likely the best candidate answers, measured on held-out folds."""
-        return 0.0 if len(scores) == 0 else self.calibrated(self.sureness(scores, features))
-
     def level(self, sureness: float) -> str:
         """The reply's level from :meth:`sureness`: the thresholds were chosen on the same uncalibrated scale."""
         if sureness >= self.answer_at:
